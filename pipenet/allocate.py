@@ -1,0 +1,130 @@
+"""Deterministic addresses and MACs.
+
+Addresses: each container interface on a bridge with an address and no
+static address of its own gets the next free address of the bridge's pool
+(the whole subnet by default), in file order, skipping the network and
+broadcast addresses, the bridge's own address and every static address on
+that bridge. Interfaces with an address but no prefix on a bridge take the
+bridge's prefix.
+
+MACs (Docker's rule): `02:42` followed by the four bytes of the interface's
+IPv4 address, so ARP caches stay right when a container is recreated with
+the same address. An interface with no IPv4 address gets a locally
+administered unicast MAC derived from a hash of the topology, node and
+interface names: stable across runs and machines, different across
+topologies.
+
+`address auto` bridges are allocated only once the engine has resolved their
+subnet (`resolved` maps bridge name -> IfAddr).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+from netaddr import IPAddress, IPNetwork
+
+from pipenet.diagnostics import Diagnostic
+from pipenet.ir import Bridge, IfAddr, Interface, P2PEnd, Topology
+
+
+def docker_mac(ip: IPAddress) -> str:
+    return "02:42:" + ":".join(f"{b:02x}" for b in ip.packed)
+
+
+def hashed_mac(*parts: str) -> str:
+    h = hashlib.sha256("\0".join(parts).encode()).digest()
+    first = (h[0] & 0xFC) | 0x02  # locally administered, unicast
+    if first == 0x02 and h[1] == 0x42:  # stay clear of Docker's 02:42 space
+        first = 0x06
+    return ":".join(f"{b:02x}" for b in bytes([first]) + h[1:6])
+
+
+def mac_for(topology: str, node: str, ifname: str, address: IfAddr | None) -> str:
+    if address is not None and address.version == 4:
+        return docker_mac(address.ip)
+    return hashed_mac(topology, node, ifname)
+
+
+class _Pool:
+    """Hands out a bridge's free addresses in order, without materialising the range."""
+
+    def __init__(self, bridge: Bridge, subnet: IPNetwork, reserved: set[int]):
+        pool = bridge.pool if bridge.pool is not None else subnet
+        self.bridge = bridge
+        self.pool = pool
+        self.subnet = subnet
+        self.next = pool.first
+        self.last = pool.last
+        self.reserved = set(reserved)
+        if subnet.version == 4 and subnet.prefixlen <= 30:
+            self.reserved |= {subnet.first, subnet.last}
+
+    def take(self) -> IPAddress | None:
+        while self.next <= self.last:
+            n = self.next
+            self.next += 1
+            if n not in self.reserved:
+                return IPAddress(n, self.subnet.version)
+        return None
+
+
+def allocate(topo: Topology, resolved: dict[str, IfAddr]) -> tuple[Topology, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    bridges = {}
+    for b in topo.bridges:
+        if b.auto and b.name in resolved:
+            b = replace(b, address=resolved[b.name])
+        bridges.setdefault(b.name, b)
+    # Static addresses first, so the pool skips them wherever they appear in the file.
+    reserved: dict[str, set[int]] = {name: set() for name in bridges}
+    for c in topo.containers:
+        for i in c.interfaces:
+            if i.kind == "port" and i.address is not None and i.bridge in reserved:
+                reserved[i.bridge].add(int(i.address.ip))
+    pools: dict[str, _Pool] = {}
+    for name, b in bridges.items():
+        if b.address is not None and b.address.prefix is not None:
+            reserved[name].add(int(b.address.ip))
+            pools[name] = _Pool(b, b.address.network, reserved[name])
+    exhausted: set[str] = set()
+    containers = []
+    for c in topo.containers:
+        ifaces = []
+        changed = False
+        for i in c.interfaces:
+            new = i
+            if i.kind == "port" and i.bridge in pools:
+                pool = pools[i.bridge]
+                if i.address is None:
+                    ip = pool.take()
+                    if ip is None:
+                        if i.bridge not in exhausted:
+                            exhausted.add(i.bridge)
+                            diags.append(Diagnostic(
+                                f"pool {pool.pool} of bridge {i.bridge} has no address left for {c.name}:{i.name}",
+                                i.spans.get("bridge", i.span),
+                                f"make the pool larger (it has {pool.pool.size} addresses) or use fewer containers"))
+                    else:
+                        new = replace(new, address=IfAddr(ip, pool.subnet.prefixlen))
+                elif i.address.prefix is None:
+                    new = replace(new, address=i.address.with_prefix(pool.subnet.prefixlen))
+            elif i.kind == "dummy" and i.address is not None and i.address.prefix is None:
+                new = replace(new, address=IfAddr(i.address.ip, i.address.prefixlen))
+            if new.mac is None and not (new.kind == "port" and new.address is None and
+                                        bridges.get(new.bridge) is not None and bridges[new.bridge].auto):
+                new = replace(new, mac=mac_for(topo.name, c.name, new.name, new.address))
+            if new is not i:
+                changed = True
+            ifaces.append(new)
+        containers.append(replace(c, interfaces=tuple(ifaces)) if changed else c)
+    links = []
+    for link in topo.p2p:
+        ends = []
+        for end in (link.a, link.b):
+            ends.append(end if end.mac is not None else
+                        replace(end, mac=mac_for(topo.name, end.node, end.ifname, end.address)))
+        links.append(replace(link, a=ends[0], b=ends[1]))
+    new_bridges = tuple(bridges.get(b.name, b) if b.auto else b for b in topo.bridges)
+    return replace(topo, bridges=new_bridges, containers=tuple(containers), p2p=tuple(links)), diags

@@ -1,0 +1,1 @@
+"""Backends: the kernel (netlink, namespaces), the firewall, files and processes, behind small interfaces."""

@@ -1,0 +1,39 @@
+"""Where the CLI's words go: reports on stdout, messages on stderr, colour only on a terminal.
+
+Colour is off when the stream is not a terminal or NO_COLOR is set (rich
+honours both). `--json` commands print exactly one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from functools import lru_cache
+
+
+@lru_cache(maxsize=2)
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, no_color=bool(os.environ.get("NO_COLOR")))
+
+
+def message(text: str) -> None:
+    """A message for the person (stderr), printed without rich markup interpretation."""
+    sys.stderr.write(text + ("" if text.endswith("\n") else "\n"))
+    sys.stderr.flush()
+
+
+def emit_json(doc) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def diagnostics(diags, sources) -> None:
+    from pipenet.diagnostics import render
+
+    if diags:
+        message(render(diags, sources))
+        n = len(diags)
+        message(f"{n} error{'s' if n != 1 else ''}; nothing was changed")

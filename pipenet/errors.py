@@ -1,0 +1,53 @@
+"""Every error pipenet raises, in one place (the exit status each one maps to).
+
+- `PipenetError`: base class; carries the CLI exit status.
+- `InvalidTopology` (1): the file has diagnostics; nothing was changed.
+- `UsageError` (1): the arguments or the environment are wrong; nothing changed.
+- `UnsupportedByKernel` (1): the running kernel lacks a feature the file needs.
+- `ApplyFailed` (2): `up` failed and was rolled back; the system is as before.
+- `Leftovers` (3): something could not be undone; the list says what remains.
+- `ExpectationsFailed` (4): `pipenet test` ran and an expectation failed.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from pipenet.diagnostics import Diagnostic
+
+
+class PipenetError(Exception):
+    exit_code = 1
+
+
+class UsageError(PipenetError):
+    exit_code = 1
+
+
+class InvalidTopology(PipenetError):
+    exit_code = 1
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], sources: dict | None = None):
+        self.diagnostics = list(diagnostics)
+        self.sources = sources or {}
+        super().__init__(f"{len(self.diagnostics)} error(s) in topology")
+
+
+class UnsupportedByKernel(PipenetError):
+    exit_code = 1
+
+
+class ApplyFailed(PipenetError):
+    exit_code = 2
+
+
+class Leftovers(PipenetError):
+    exit_code = 3
+
+    def __init__(self, message: str, remaining: Sequence[str]):
+        self.remaining = list(remaining)
+        super().__init__(message)
+
+
+class ExpectationsFailed(PipenetError):
+    exit_code = 4

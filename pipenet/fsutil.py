@@ -1,0 +1,49 @@
+"""Files written the safe way: atomically, never through a symlink.
+
+A file is written to a temporary name in the same directory (opened with
+O_EXCL|O_NOFOLLOW), flushed and fsynced, then renamed over the target, so a
+reader sees the old file or the new one, never half of one, and a symlink
+planted at the target is replaced, not followed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+
+def write_atomic(path: str, data: bytes, mode: int | None = 0o600) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if mode is None:
+        try:
+            st = os.lstat(path)
+            mode = stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else 0o644
+        except FileNotFoundError:
+            mode = 0o644
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def make_private_dir(path: str) -> None:
+    """Create `path` (and parents) with mode 0700; refuse a symlink or a foreign owner at `path`."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise PermissionError(f"{path} is not a directory")
+    if st.st_uid != os.getuid():
+        raise PermissionError(f"{path} belongs to another user")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)

@@ -1,0 +1,361 @@
+"""The topology as plain data: frozen dataclasses, no kernel knowledge.
+
+The expander (`pipenet.lang.expand`) builds these from the syntax tree; the
+validation passes read them; the allocator fills in addresses and MACs; the
+planner turns them into operations. Every node carries the `Span` of the
+statement that made it, and `spans` maps a field name to the span of the
+token that set it, so later stages can point at exactly the right word.
+`spans` is excluded from equality: two topologies are equal when they
+describe the same network, wherever it was written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Mapping
+
+from netaddr import IPAddress, IPNetwork
+
+from pipenet.source import NOWHERE, Span
+
+
+def _spans() -> Mapping[str, Span]:
+    return field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class IfAddr:
+    """An interface address as written: an IP and, when given, a prefix length.
+
+    `10.1.1.1` (no prefix) and `10.1.1.1/32` differ: the first on a p2p end
+    means "a /32 plus a host route to the peer", the second only a /32.
+    """
+
+    ip: IPAddress
+    prefix: int | None = None
+
+    @property
+    def version(self) -> int:
+        return self.ip.version
+
+    def with_prefix(self, prefix: int | None = None) -> IfAddr:
+        return IfAddr(self.ip, self.prefix if prefix is None else prefix)
+
+    @property
+    def prefixlen(self) -> int:
+        """The prefix in force: as written, or a host prefix (/32, /128) when none was."""
+        if self.prefix is not None:
+            return self.prefix
+        return 32 if self.ip.version == 4 else 128
+
+    @property
+    def network(self) -> IPNetwork:
+        return IPNetwork(f"{self.ip}/{self.prefixlen}").cidr
+
+    @property
+    def cidr(self) -> str:
+        return f"{self.ip}/{self.prefixlen}"
+
+    def __str__(self) -> str:
+        return str(self.ip) if self.prefix is None else f"{self.ip}/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class Port:
+    number: int
+    proto: str = "tcp"
+
+    def __str__(self) -> str:
+        return f"{self.number}/{self.proto}"
+
+
+@dataclass(frozen=True)
+class Publish:
+    """`publish [HOSTIP:]HOSTPORT:PORT[/PROTO]`; host_port None means "pick one" (Docker `-p PORT`)."""
+
+    host_ip: IPAddress | None
+    host_port: int | None
+    port: int
+    proto: str = "tcp"
+    span: Span = NOWHERE
+
+    def __str__(self) -> str:
+        head = f"{self.host_ip}:" if self.host_ip is not None else ""
+        hp = "" if self.host_port is None else str(self.host_port)
+        return f"{head}{hp}:{self.port}/{self.proto}" if (head or hp) else f"{self.port}/{self.proto}"
+
+
+@dataclass(frozen=True)
+class Link:
+    target: str
+    alias: str | None = None
+    span: Span = NOWHERE
+    spans: Mapping[str, Span] = _spans()
+
+
+@dataclass(frozen=True)
+class AddHost:
+    name: str
+    ip: IPAddress
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Run:
+    """`run "COMMAND"`: argv split like a shell would, never given to one."""
+
+    command: str
+    argv: tuple[str, ...]
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Route:
+    dest: IPNetwork | None  # None means default
+    via: IPAddress | None = None
+    dev: str | None = None
+    metric: int | None = None
+    span: Span = NOWHERE
+    spans: Mapping[str, Span] = _spans()
+
+    @property
+    def dest_text(self) -> str:
+        return "default" if self.dest is None else str(self.dest)
+
+
+@dataclass(frozen=True)
+class Sysctl:
+    key: str
+    value: str
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Masquerade:
+    """`masquerade out IF`: NAT whatever leaves IF (a home modem)."""
+
+    out: str
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Link shaping on one interface: netem (delay, jitter, loss) and tbf (rate).
+
+    Times are in milliseconds, loss in percent, rate in bits per second;
+    `text` keeps each option as written, for plans and formatting.
+    """
+
+    ifname: str
+    delay_ms: float | None = None
+    jitter_ms: float | None = None
+    loss_pct: float | None = None
+    rate_bps: int | None = None
+    text: Mapping[str, str] = field(default_factory=dict, compare=False)
+    span: Span = NOWHERE
+
+    @property
+    def needs_netem(self) -> bool:
+        return any(v is not None for v in (self.delay_ms, self.jitter_ms, self.loss_pct))
+
+
+@dataclass(frozen=True)
+class Interface:
+    """An interface of a container.
+
+    kind: `port` (a veth whose other end is a port of `bridge`; eth0 of
+    `net BRIDGE` is one, marked `primary`), `dummy`, `macvlan` (of
+    `parent_node:parent`, usually `host:eth0`), `vlan` (id `vlan_id` of the
+    node's own interface `parent`).
+    """
+
+    name: str
+    kind: str
+    bridge: str | None = None
+    parent: str | None = None
+    parent_node: str | None = None
+    vlan_id: int | None = None
+    mode: str | None = None
+    address: IfAddr | None = None
+    mac: str | None = None
+    mtu: int | None = None
+    primary: bool = False
+    span: Span = NOWHERE
+    spans: Mapping[str, Span] = _spans()
+
+
+@dataclass(frozen=True)
+class Net:
+    """How a container is networked: none, host, bridge (with `target`), container (with `target`)."""
+
+    kind: str = "none"
+    target: str | None = None
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Attach:
+    """An existing namespace (pipework's use): by `pid`, `netns` path, or `docker` container name."""
+
+    kind: str
+    value: str
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    hostname: str
+    net: Net = Net()
+    interfaces: tuple[Interface, ...] = ()
+    dns: tuple[IPAddress, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    add_hosts: tuple[AddHost, ...] = ()
+    expose: tuple[Port, ...] = ()
+    publish: tuple[Publish, ...] = ()
+    publish_all: bool = False
+    links: tuple[Link, ...] = ()
+    run: tuple[Run, ...] = ()
+    routes: tuple[Route, ...] = ()
+    forwarding: bool | None = None
+    masquerade: tuple[Masquerade, ...] = ()
+    sysctls: tuple[Sysctl, ...] = ()
+    shapes: tuple[Shape, ...] = ()
+    attach: Attach | None = None
+    span: Span = NOWHERE
+    spans: Mapping[str, Span] = _spans()
+
+    @property
+    def primary(self) -> Interface | None:
+        for i in self.interfaces:
+            if i.primary:
+                return i
+        return None
+
+    def interface(self, name: str) -> Interface | None:
+        for i in self.interfaces:
+            if i.name == name:
+                return i
+        return None
+
+
+@dataclass(frozen=True)
+class Bridge:
+    name: str
+    address: IfAddr | None = None
+    auto: bool = False
+    pool: IPNetwork | None = None
+    mtu: int | None = None
+    icc: bool = True
+    masquerade: bool | None = None  # None: on when the bridge has an address
+    external: bool = False
+    span: Span = NOWHERE
+    spans: Mapping[str, Span] = _spans()
+
+    @property
+    def subnet(self) -> IPNetwork | None:
+        return self.address.network if self.address is not None and self.address.prefix is not None else None
+
+    @property
+    def gateway(self) -> bool:
+        return self.address is not None or self.auto
+
+    @property
+    def nat(self) -> bool:
+        return self.gateway if self.masquerade is None else self.masquerade
+
+
+@dataclass(frozen=True)
+class P2PEnd:
+    node: str
+    ifname: str
+    address: IfAddr | None = None
+    mac: str | None = None
+    span: Span = NOWHERE
+    spans: Mapping[str, Span] = _spans()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.node}:{self.ifname}"
+
+
+@dataclass(frozen=True)
+class P2PLink:
+    a: P2PEnd
+    b: P2PEnd
+    mtu: int | None = None
+    shape: Shape | None = None
+    span: Span = NOWHERE
+
+    def peer_of(self, end: P2PEnd) -> P2PEnd:
+        return self.b if end is self.a else self.a
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """The few things a topology may change in the namespace pipenet runs in."""
+
+    routes: tuple[Route, ...] = ()
+    forwarding: bool | None = None
+    masquerade: tuple[Masquerade, ...] = ()
+    sysctls: tuple[Sysctl, ...] = ()
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an expectation probes: a node, an address or `host`, optionally a port."""
+
+    node: str | None
+    ip: IPAddress | None
+    port: Port | None = None
+    span: Span = NOWHERE
+
+    def __str__(self) -> str:
+        who = self.node if self.node is not None else str(self.ip)
+        return who if self.port is None else f"{who}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """kind: `reach` (with optional `as_ip`), `unreach`, or `resolves` (`name` to `ip`)."""
+
+    kind: str
+    source: str
+    target: Target | None = None
+    as_ip: IPAddress | None = None
+    as_node: str | None = None
+    name: str | None = None
+    ip: IPAddress | None = None
+    span: Span = NOWHERE
+    spans: Mapping[str, Span] = _spans()
+
+    def describe(self) -> str:
+        if self.kind == "resolves":
+            return f"{self.source} resolves {self.name} to {self.ip}"
+        verb = "can reach" if self.kind == "reach" else "cannot reach"
+        as_what = self.as_ip if self.as_ip is not None else self.as_node
+        tail = f" as {as_what}" if as_what is not None else ""
+        return f"{self.source} {verb} {self.target}{tail}"
+
+
+@dataclass(frozen=True)
+class Topology:
+    name: str
+    file: str
+    bridges: tuple[Bridge, ...] = ()
+    containers: tuple[Container, ...] = ()
+    p2p: tuple[P2PLink, ...] = ()
+    host: HostConfig = HostConfig()
+    hosts_auto: bool = False
+    expectations: tuple[Expectation, ...] = ()
+    span: Span = field(default=NOWHERE, compare=False)
+
+    @cached_property
+    def bridge_map(self) -> dict[str, Bridge]:
+        return {b.name: b for b in self.bridges}
+
+    @cached_property
+    def container_map(self) -> dict[str, Container]:
+        return {c.name: c for c in self.containers}

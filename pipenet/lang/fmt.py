@@ -1,0 +1,93 @@
+"""`pipenet fmt`: canonical layout, comments kept.
+
+The formatter works on the token stream, not the tree, because the tree has
+no comments: one statement per line (`;` becomes a new line), blocks opened
+at the end of their statement's line and closed on a line of their own,
+four spaces per level, one space between words, `A..B` written tight, at
+most one blank line in a row and none just inside a brace, trailing
+comments two spaces after their statement. The file must parse first;
+formatting does not change what the file means (the tests check the IR).
+"""
+
+from __future__ import annotations
+
+from pipenet.errors import InvalidTopology
+from pipenet.lang.parser import lexer_only, parse
+from pipenet.source import SourceFile
+
+INDENT = "    "
+
+
+def _join(words: list[str]) -> str:
+    """Words joined by single spaces, except around `..`; a trailing comment two spaces off."""
+    text = ""
+    for i, w in enumerate(words):
+        if w.startswith("#"):
+            text += "  " + w
+        elif i == 0 or w == ".." or words[i - 1] == "..":
+            text += w
+        else:
+            text += " " + w
+    return text
+
+
+def format_text(text: str, file: str = "<text>") -> str:
+    tree, diags = parse(text, file)
+    if diags or tree is None:
+        raise InvalidTopology(diags, {file: SourceFile(file, text)})
+    out: list[str] = []
+    opened = False  # the last line written opened a block
+    cur: list[str] = []
+    cur_depth = depth = 0
+    must_break = blank = False
+
+    def emit(line: str, at: int, opens: bool = False) -> None:
+        nonlocal blank, opened
+        if blank and out and out[-1] != "" and not opened and not line.startswith("}"):
+            out.append("")
+        blank = False
+        opened = opens
+        out.append(INDENT * at + line)
+
+    def flush() -> None:
+        nonlocal cur, must_break
+        if cur:
+            emit(_join(cur), cur_depth, opens="{" in cur and cur[0] != "}")
+        cur = []
+        must_break = False
+
+    for tok in lexer_only().lex(text, dont_ignore=True):
+        t, v = tok.type, tok.value
+        if t == "COMMENT":
+            if cur:
+                cur.append(v.rstrip())
+                must_break = True
+            else:
+                emit(v.rstrip(), depth)
+        elif t == "_NL":
+            flush()
+            blank = blank or v.count("\n") > 1
+        elif t == "SEMICOLON":
+            flush()
+        elif not v.strip():  # ignored whitespace
+            continue
+        elif t == "LBRACE":
+            if not cur:
+                cur_depth = depth
+            cur.append("{")
+            depth += 1
+            must_break = True
+        elif t == "RBRACE":
+            flush()
+            depth = max(0, depth - 1)
+            cur, cur_depth, must_break = ["}"], depth, True
+        else:
+            if must_break:
+                flush()
+            if not cur:
+                cur_depth = depth
+            cur.append(v)
+    flush()
+    while out and out[-1] == "":
+        out.pop()
+    return "\n".join(out) + "\n" if out else ""

@@ -1,0 +1,283 @@
+"""Topology text to a syntax tree, with every syntax error located and worded.
+
+Lark's LALR parser with the contextual lexer runs the tree-building callbacks
+inline (no intermediate parse tree), which halves the time on large files.
+Statement rules keep their keyword token (`!rule` in the grammar), so every
+statement has a position even when it has no other words.
+
+Recovery: after a syntax error the offending line is replaced, in a copy of
+the text, by a placeholder statement that keeps the line's braces balanced,
+and the text is parsed again, so one run reports many syntax errors. The
+placeholder (`_`, an `unknown` statement) is skipped by the expander.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from pipenet.diagnostics import Diagnostic
+from pipenet.source import Span
+
+MAX_SYNTAX_ERRORS = 20
+PLACEHOLDER = "_"
+
+
+class Node:
+    """A syntax-tree node: the grammar rule's name and its children (tokens and nodes)."""
+
+    __slots__ = ("data", "children")
+
+    def __init__(self, data: str, children: list):
+        self.data = data
+        self.children = children
+
+    def tokens(self):
+        """Every token below this node, in order."""
+        for c in self.children:
+            if isinstance(c, Node):
+                yield from c.tokens()
+            else:
+                yield c
+
+    def first_token(self) -> Token:
+        return next(self.tokens())
+
+    def __repr__(self) -> str:
+        return f"Node({self.data!r}, {self.children!r})"
+
+
+class _Build(Transformer):
+    def __default__(self, data, children, meta):
+        return Node(data, children)
+
+
+@lru_cache(maxsize=1)
+def grammar_text() -> str:
+    return resources.files("pipenet").joinpath("grammar/pipenet.lark").read_text()
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", transformer=_Build(),
+                maybe_placeholders=False)
+
+
+@lru_cache(maxsize=1)
+def lexer_only() -> Lark:
+    """A plain (non-contextual) lexer over the same terminals, for the formatter."""
+    return Lark(grammar_text(), parser="lalr", lexer="basic")
+
+
+def token_span(tok: Token, file: str, loop=None) -> Span:
+    end_line = tok.end_line or tok.line
+    end_col = tok.end_column or (tok.column + len(tok.value))
+    return Span(file, tok.line, tok.column, end_line, end_col, loop)
+
+
+# What a terminal is, in words a person knows.
+_WORDS = {
+    "_NL": "the end of the line",
+    "SEMICOLON": "`;`",
+    "LBRACE": "an opening {",
+    "RBRACE": "a closing }",
+    "$END": "the end of the file",
+    "STRING": 'a "quoted string"',
+    "EQUAL": "`=`",
+    "ATTACH_KIND": "pid, netns or docker",
+}
+
+# What the word after a keyword should be.
+_AFTER = {
+    "address": "an address like 10.0.0.1/24",
+    "via": "a gateway address like 10.0.0.1",
+    "pool": "a network like 172.17.0.0/24",
+    "route": "a destination like default or 10.0.0.0/8",
+    "mac": "a MAC address like 02:42:ac:11:00:02",
+    "mtu": "an MTU like 1500",
+    "metric": "a metric like 100",
+    "publish": "a port like 8080:80/tcp",
+    "expose": "a port like 80/tcp",
+    "dns": "a nameserver address like 8.8.8.8",
+    "dns-search": "a domain like example.com",
+    "hostname": "a hostname like www.example.com",
+    "net": "a bridge name, host, none, or container NAME",
+    "link": "a container name",
+    "bridge": "a bridge name",
+    "container": "a container name",
+    "topology": "a topology name",
+    "icc": "on or off",
+    "forwarding": "on or off",
+    "masquerade": "on, off, or out IF",
+    "delay": "a duration like 50ms",
+    "jitter": "a duration like 5ms",
+    "loss": "a percentage like 1%",
+    "rate": "a rate like 10mbit",
+    "p2p": "an interface like node:eth0",
+    "--": "an interface like node:eth0",
+    "dev": "an interface name like eth0",
+    "shape": "an interface name like eth0",
+    "interface": "an interface name like eth1",
+    "on": "a bridge name",
+    "of": "an interface like eth0 or host:eth0",
+    "vlan": "a VLAN id like 100",
+    "let": "a variable name",
+    "for": "a variable name",
+    "in": "a range like 1..4",
+    "..": "a number",
+    "=": "a value",
+    "run": 'a command in quotes, like "python3 -m http.server 80"',
+    "sysctl": "a setting like net.ipv4.ip_forward",
+    "add-host": "a name and an address",
+    "expect": "a node name",
+    "reach": "a target like www:80/tcp",
+    "resolves": "a name like www.example.com",
+    "to": "an address",
+    "as": "a name or an address",
+}
+
+
+def _describe_expected(expected: set[str], previous: str | None) -> str:
+    exp = set(expected)
+    if "WORD" in exp and previous in _AFTER:
+        return _AFTER[previous]
+    words = []
+    if "WORD" in exp:
+        words.append("a name or a value")
+    for t in sorted(exp):
+        if t == "WORD":
+            continue
+        if t in _WORDS:
+            words.append(_WORDS[t])
+        elif t.startswith("__") or not t.isupper():
+            continue
+        else:
+            words.append(f"`{t.lower().replace('_', '-')}`")
+    words = list(dict.fromkeys(words))
+    if not words:
+        return "something else"
+    if len(words) > 4:
+        words = words[:4] + ["..."]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _previous_word(line: str, column: int) -> str | None:
+    before = line[: column - 1].split()
+    return before[-1] if before else None
+
+
+def _found(e: UnexpectedInput, text: str) -> str:
+    if isinstance(e, UnexpectedToken):
+        t = e.token
+        if t.type == "$END":
+            return "the end of the file"
+        if t.type == "_NL":
+            return "the end of the line"
+        return f"`{t.value}`"
+    if isinstance(e, UnexpectedCharacters):
+        return f"`{text[e.pos_in_stream]}`"
+    return "something unexpected"
+
+
+def _diagnose(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    lines = text.split("\n")
+    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        line = len(lines)
+        col = len(lines[-1]) + 1
+        expected = getattr(e, "expected", None) or {"RBRACE"}
+        if "RBRACE" in expected:
+            return Diagnostic("the file ends inside a block: a closing } is missing",
+                              Span(file, line, max(col, 1), line, max(col, 1) + 1),
+                              "every { needs a matching }")
+        return Diagnostic(f"the file ends too early: expected {_describe_expected(expected, None)}",
+                          Span(file, line, col, line, col + 1))
+    line_no = getattr(e, "line", 1) or 1
+    col = getattr(e, "column", 1) or 1
+    line = lines[line_no - 1] if 0 < line_no <= len(lines) else ""
+    if isinstance(e, UnexpectedToken):
+        tok = e.token
+        width = len(tok.value) if tok.type != "_NL" else 1
+        if tok.type == "_NL":
+            col = len(line) + 1
+        expected = e.expected
+    else:
+        width = 1
+        expected = set(getattr(e, "allowed", None) or ())
+    prev = _previous_word(line, col)
+    exp = _describe_expected(expected, prev)
+    found = _found(e, text)
+    hint = None
+    if isinstance(e, UnexpectedCharacters):
+        ch = text[e.pos_in_stream]
+        msg = f"unexpected character `{ch}`"
+        if ch == "'":
+            hint = 'strings use double quotes: "like this"'
+        elif ch == "$":
+            hint = "interpolation is written ${EXPR}, e.g. h${n}"
+        else:
+            hint = f"expected {exp}"
+    elif e.token.type == "RBRACE" and "RBRACE" not in expected:
+        msg = "unmatched `}`: no block is open here"
+        hint = "remove it, or look for a missing { above"
+    elif expected & {"_NL", "SEMICOLON", "RBRACE"} and e.token.type not in ("_NL", "SEMICOLON"):
+        msg = f"expected the end of the statement, found {found}"
+        hint = "a statement ends at a new line or `;`" + (
+            "; a block's { must be on the line of its statement" if e.token.type == "LBRACE" else "")
+    else:
+        msg = f"expected {exp}, found {found}"
+    return Diagnostic(msg, Span(file, line_no, col, line_no, col + width), hint)
+
+
+def _blank_line(text: str, line_no: int, only_col: int | None = None) -> str:
+    """Replace a line by a placeholder statement that keeps its brace balance.
+
+    `}` at the start of the line still close their blocks; the rest of the
+    line's net braces are kept as `_ {` (a placeholder block that swallows the
+    body of a broken statement) or as trailing `}`.
+    """
+    lines = text.split("\n")
+    if not 0 < line_no <= len(lines):
+        return text
+    line = lines[line_no - 1]
+    if only_col is not None:  # drop a single stray brace
+        lines[line_no - 1] = line[: only_col - 1] + " " + line[only_col:]
+        return "\n".join(lines)
+    code = re.sub(r'"(?:\\.|[^"\\])*"', "", line).split("#", 1)[0]
+    lead = len(re.match(r"[\s}]*", code).group(0).replace(" ", "").replace("\t", ""))
+    delta = code.count("{") - code.count("}") + lead
+    repl = line[: len(line) - len(line.lstrip())] + "}" * lead
+    if delta > 0:
+        repl += f" {PLACEHOLDER}" + " {" * delta
+    elif delta < 0:
+        repl += " " + "}" * (-delta)
+    lines[line_no - 1] = repl
+    return "\n".join(lines)
+
+
+def parse(text: str, file: str) -> tuple[Node | None, list[Diagnostic]]:
+    """Parse `text`; returns the tree (None if unrecoverable) and the syntax diagnostics."""
+    diagnostics: list[Diagnostic] = []
+    seen: set[tuple[int, int]] = set()
+    current = text
+    for _ in range(MAX_SYNTAX_ERRORS + 1):
+        try:
+            tree = _lark().parse(current)
+            return tree, diagnostics
+        except UnexpectedInput as e:
+            d = _diagnose(e, current, file)
+            key = (d.span.line, d.span.column)
+            if key in seen:
+                return None, diagnostics
+            seen.add(key)
+            diagnostics.append(d)
+            if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+                return None, diagnostics
+            if len(diagnostics) >= MAX_SYNTAX_ERRORS:
+                return None, diagnostics
+            stray = isinstance(e, UnexpectedToken) and e.token.type in ("RBRACE", "LBRACE")
+            current = _blank_line(current, d.span.line, d.span.column if stray else None)
+    return None, diagnostics

@@ -1,0 +1,232 @@
+"""Typed values from the text of one token (after interpolation).
+
+The grammar gives every value as one WORD; these functions decide what it
+is. Each returns the value or raises `BadValue` with a message and a hint a
+person can act on ("expected an address like 10.0.0.1/24"), which the
+expander turns into a located diagnostic.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from netaddr import AddrFormatError, IPAddress, IPNetwork
+
+from pipenet.ir import IfAddr, Port, Publish
+
+
+class BadValue(ValueError):
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
+IFNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,15}\Z")
+_V4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\Z")
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\Z")
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?\Z")
+_SYSCTL = re.compile(r"net(?:[./][A-Za-z0-9_-]+)+\Z")
+_NUMBER_UNIT = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z%]*)\Z")
+
+PROTOCOLS = ("tcp", "udp", "sctp")
+SWITCHES = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
+
+ADDRESS_HINT = "an address looks like 10.0.0.1 or 10.0.0.1/24 (IPv6: fd00::1/64)"
+
+
+def name(text: str, what: str = "name") -> str:
+    if not NAME_RE.match(text):
+        raise BadValue(f"`{text}` is not a valid {what}",
+                       "names start with a letter or _, then letters, digits, _, - or .")
+    return text
+
+
+def ifname(text: str) -> str:
+    if len(text.encode()) > 15:
+        raise BadValue(f"interface name `{text}` is {len(text.encode())} bytes long; the kernel allows 15",
+                       f"shorten it, e.g. `{text[:15]}`")
+    if not IFNAME_RE.match(text) or text in (".", ".."):
+        raise BadValue(f"`{text}` is not a valid interface name",
+                       "interface names are 1 to 15 of A-Z a-z 0-9 _ . -")
+    return text
+
+
+def node_interface(text: str) -> tuple[str, str]:
+    """`NODE:IFNAME`."""
+    node, sep, ifn = text.partition(":")
+    if not sep:
+        raise BadValue(f"`{text}` is not an interface reference", "write NODE:IFNAME, e.g. backbone:eth0")
+    return name(node, "node name"), ifname(ifn)
+
+
+def ip(text: str) -> IPAddress:
+    m = _V4.match(text)
+    if m:
+        if any(int(g) > 255 for g in m.groups()):
+            raise BadValue(f"`{text}` is not an IPv4 address (each part is 0 to 255)", ADDRESS_HINT)
+        if any(len(g) > 1 and g.startswith("0") for g in m.groups()):
+            raise BadValue(f"`{text}` has a part with a leading zero", "write 10.0.0.1, not 10.0.0.01")
+        return IPAddress(text, 4)
+    if ":" in text:
+        try:
+            return IPAddress(text, 6)
+        except (AddrFormatError, ValueError):
+            pass
+    raise BadValue(f"expected an address, got `{text}`", ADDRESS_HINT)
+
+
+def if_address(text: str) -> IfAddr:
+    """An interface address: an IP with or without `/prefix`."""
+    addr, sep, plen = text.partition("/")
+    a = ip(addr)
+    if not sep:
+        return IfAddr(a, None)
+    maxlen = 32 if a.version == 4 else 128
+    if not plen.isdigit() or int(plen) > maxlen:
+        raise BadValue(f"`/{plen}` is not a prefix length for {addr}", f"a prefix is 0 to {maxlen}, e.g. {addr}/24")
+    return IfAddr(a, int(plen))
+
+
+def network(text: str, host_ok: bool = True) -> IPNetwork:
+    """A network like 10.0.0.0/8; a bare address is a host network (/32) when `host_ok`."""
+    addr = if_address(text)
+    if addr.prefix is None:
+        if not host_ok:
+            raise BadValue(f"`{text}` needs a prefix length", f"e.g. {text}/24")
+        return addr.network
+    net = addr.network
+    if net.ip != addr.ip:
+        raise BadValue(f"`{text}` has host bits set", f"did you mean {net}?")
+    return net
+
+
+def mac(text: str) -> str:
+    if not _MAC.match(text):
+        raise BadValue(f"expected a MAC address, got `{text}`", "a MAC looks like 02:42:ac:11:00:02")
+    return text.lower()
+
+
+def integer(text: str, what: str, low: int, high: int) -> int:
+    if not text.isdigit():
+        raise BadValue(f"expected {what}, got `{text}`", f"a whole number from {low} to {high}")
+    v = int(text)
+    if not low <= v <= high:
+        raise BadValue(f"{what} {v} is out of range", f"a whole number from {low} to {high}")
+    return v
+
+
+def mtu(text: str) -> int:
+    return integer(text, "an MTU", 68, 65535)
+
+
+def _port_number(text: str) -> int:
+    return integer(text, "a port", 1, 65535)
+
+
+def _proto(text: str) -> str:
+    p = text.lower()
+    if p not in PROTOCOLS:
+        raise BadValue(f"unknown protocol `{text}`", "a protocol is tcp or udp")
+    return p
+
+
+def port(text: str) -> Port:
+    """`80`, `80/tcp`, `53/udp`; the protocol defaults to tcp."""
+    num, sep, proto = text.partition("/")
+    return Port(_port_number(num), _proto(proto) if sep else "tcp")
+
+
+def publish(text: str) -> Publish:
+    """`[HOSTIP:]HOSTPORT:PORT[/PROTO]`, also `PORT[/PROTO]` and `HOSTIP::PORT` (any free host port)."""
+    body, sep, proto = text.partition("/")
+    proto = _proto(proto) if sep else "tcp"
+    host_ip = None
+    if body.startswith("["):  # [fd00::1]:8080:80
+        end = body.find("]")
+        if end < 0:
+            raise BadValue(f"`{text}` has an unclosed [", "e.g. [::1]:8080:80")
+        host_ip = ip(body[1:end])
+        body = body[end + 1:].lstrip(":")
+        parts = body.split(":")
+    else:
+        parts = body.split(":")
+        if len(parts) == 3:
+            host_ip = ip(parts[0])
+            parts = parts[1:]
+    if len(parts) == 1:
+        return Publish(host_ip, None, _port_number(parts[0]), proto)
+    if len(parts) == 2:
+        hp = None if parts[0] == "" else _port_number(parts[0])
+        return Publish(host_ip, hp, _port_number(parts[1]), proto)
+    raise BadValue(f"expected a published port, got `{text}`", "write [HOSTIP:]HOSTPORT:PORT[/PROTO], e.g. 8080:80/tcp")
+
+
+def switch(text: str) -> bool:
+    v = SWITCHES.get(text.lower())
+    if v is None:
+        raise BadValue(f"expected on or off, got `{text}`", "write on or off (yes/no and true/false also work)")
+    return v
+
+
+_TIME_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+_RATE_UNITS = {"bit": 1, "kbit": 10**3, "mbit": 10**6, "gbit": 10**9,
+               "bps": 8, "kbps": 8 * 10**3, "mbps": 8 * 10**6, "gbps": 8 * 10**9}
+
+
+def duration_ms(text: str) -> float:
+    m = _NUMBER_UNIT.match(text)
+    if not m or m.group(2) not in _TIME_UNITS:
+        raise BadValue(f"expected a duration, got `{text}`", "a duration looks like 50ms or 1s")
+    return float(m.group(1)) * _TIME_UNITS[m.group(2)]
+
+
+def rate_bps(text: str) -> int:
+    m = _NUMBER_UNIT.match(text)
+    if not m or m.group(2).lower() not in _RATE_UNITS:
+        raise BadValue(f"expected a rate, got `{text}`", "a rate looks like 10mbit or 512kbit")
+    bps = int(float(m.group(1)) * _RATE_UNITS[m.group(2).lower()])
+    if bps <= 0:
+        raise BadValue(f"rate `{text}` is zero", "a rate must be above zero")
+    return bps
+
+
+def percent(text: str) -> float:
+    m = _NUMBER_UNIT.match(text)
+    if not m or m.group(2) != "%":
+        raise BadValue(f"expected a percentage, got `{text}`", "a percentage looks like 1% or 0.5%")
+    v = float(m.group(1))
+    if v > 100:
+        raise BadValue(f"{text} is more than 100%")
+    return v
+
+
+def hostname(text: str) -> str:
+    if len(text.encode()) > 64 or not _HOSTNAME.match(text):
+        raise BadValue(f"`{text}` is not a valid hostname",
+                       "letters, digits and - in dot-separated labels, at most 64 bytes (the kernel's limit)")
+    return text
+
+
+def domain(text: str) -> str:
+    if len(text) > 253 or not _HOSTNAME.match(text):
+        raise BadValue(f"`{text}` is not a valid domain name", "e.g. example.com")
+    return text
+
+
+def sysctl_key(text: str) -> str:
+    if not _SYSCTL.match(text) or ".." in text:
+        raise BadValue(f"`{text}` is not a network sysctl",
+                       "only net.* settings belong to a network namespace, e.g. net.ipv4.conf.all.rp_filter")
+    return text.replace("/", ".")
+
+
+def command(text: str) -> tuple[str, ...]:
+    try:
+        argv = tuple(shlex.split(text))
+    except ValueError as e:
+        raise BadValue(f"cannot split the command: {e}", "quote it like a shell would, but no pipes or $VARS")
+    if not argv:
+        raise BadValue("the command is empty", 'e.g. run "python3 -m http.server 80"')
+    return argv

@@ -1,0 +1,1 @@
+"""Private namespaces for whole topologies (`--sandbox`) and for the test suite."""

@@ -1,0 +1,48 @@
+"""Validation: an ordered tuple of pure passes over the IR, each returning diagnostics.
+
+Every pass runs, whatever the others found, so a file gets all its errors in
+one run. `PASSES` run on the expanded IR; `ALLOCATED_PASSES` run after the
+allocator has given every interface its address and MAC.
+"""
+
+from __future__ import annotations
+
+from pipenet.diagnostics import Diagnostic
+from pipenet.ir import Topology
+from pipenet.validate import addresses, expectations, netmodes, names, ports, references, routes
+from pipenet.validate.index import Index
+
+PASSES = (
+    names.check_reserved,
+    names.check_duplicate_nodes,
+    names.check_duplicate_interfaces,
+    references.check_references,
+    netmodes.check_net_modes,
+    addresses.check_bridges,
+    addresses.check_static_addresses,
+    routes.check_routes,
+    ports.check_publish,
+    ports.check_links,
+    expectations.check_expectations,
+)
+
+ALLOCATED_PASSES = (
+    addresses.check_segments,
+    addresses.check_macs,
+)
+
+
+def validate(topo: Topology) -> list[Diagnostic]:
+    idx = Index(topo)
+    out: list[Diagnostic] = []
+    for check in PASSES:
+        out.extend(check(topo, idx))
+    return out
+
+
+def validate_allocated(topo: Topology) -> list[Diagnostic]:
+    idx = Index(topo)
+    out: list[Diagnostic] = []
+    for check in ALLOCATED_PASSES:
+        out.extend(check(topo, idx))
+    return out

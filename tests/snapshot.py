@@ -1,0 +1,104 @@
+"""A snapshot of one network namespace's state, for "exactly as before" checks.
+
+Interfaces (name, kind, flags, MTU, MAC, master), addresses, routes of every
+table, iptables rules (without counters), the nftables ruleset, forwarding
+sysctls, and the contents of /run/netns and /etc/netns. `run` executes an
+argv in the namespace to inspect (the host directly, or a sandbox through
+nsenter) and returns its stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from typing import Callable
+
+Runner = Callable[[list[str]], str]
+
+
+def host_runner(argv: list[str]) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout
+
+
+def _ip_json(run: Runner, *args: str):
+    out = run(["ip", "-j", *args])
+    try:
+        return json.loads(out or "[]")
+    except json.JSONDecodeError:
+        return out
+
+
+def _links(run: Runner):
+    keep = ("ifname", "flags", "mtu", "address", "master", "link_type")
+    res = []
+    for l in _ip_json(run, "-d", "link", "show"):
+        item = {k: l.get(k) for k in keep}
+        item["kind"] = (l.get("linkinfo") or {}).get("info_kind")
+        res.append(item)
+    return sorted(res, key=lambda x: x["ifname"])
+
+
+def _addrs(run: Runner):
+    res = []
+    for l in _ip_json(run, "addr", "show"):
+        for a in l.get("addr_info", []):
+            res.append(f"{l['ifname']} {a.get('local')}/{a.get('prefixlen')}")
+    return sorted(res)
+
+
+def _routes(run: Runner):
+    res = []
+    for fam in ("-4", "-6"):
+        for r in _ip_json(run, fam, "route", "show", "table", "all"):
+            if isinstance(r, dict):
+                r.pop("expires", None)
+                res.append(json.dumps(r, sort_keys=True))
+    return sorted(res)
+
+
+def _iptables(run: Runner):
+    if not shutil.which("iptables-save"):
+        return None
+    out = run(["iptables-save"])
+    lines = [l for l in out.splitlines() if not l.startswith("#")]
+    return [re.sub(r"\[\d+:\d+\]", "[-]", l) for l in lines]
+
+
+def _nft(run: Runner):
+    if not shutil.which("nft"):
+        return None
+    return run(["nft", "list", "ruleset"]).splitlines()
+
+
+def _sysctls(run: Runner):
+    keys = ["net/ipv4/ip_forward", "net/ipv4/conf/all/forwarding", "net/ipv6/conf/all/forwarding",
+            "net/ipv4/conf/all/route_localnet"]
+    return {k: run(["cat", f"/proc/sys/{k}"]).strip() for k in keys}
+
+
+def _listing(run: Runner, path: str):
+    out = run(["ls", "-a", path])
+    return sorted(l for l in out.split() if l not in (".", "..")) if out else "absent"
+
+
+def take(run: Runner = host_runner) -> dict:
+    return {
+        "links": _links(run),
+        "addresses": _addrs(run),
+        "routes": _routes(run),
+        "iptables": _iptables(run),
+        "nft": _nft(run),
+        "sysctls": _sysctls(run),
+        "/run/netns": _listing(run, "/run/netns"),
+        "/etc/netns": _listing(run, "/etc/netns"),
+    }
+
+
+def diff(before: dict, after: dict) -> list[str]:
+    out = []
+    for key in before:
+        if before[key] != after.get(key):
+            out.append(f"{key}:\n  before: {before[key]}\n  after:  {after.get(key)}")
+    return out
