@@ -20,6 +20,10 @@ from netaddr import IPAddress, IPNetwork
 from pipenet.source import NOWHERE, Span
 
 
+def _span() -> Span:
+    return field(default=NOWHERE, compare=False, repr=False)
+
+
 def _spans() -> Mapping[str, Span]:
     return field(default_factory=dict, compare=False, repr=False)
 
@@ -78,7 +82,7 @@ class Publish:
     host_port: int | None
     port: int
     proto: str = "tcp"
-    span: Span = NOWHERE
+    span: Span = _span()
 
     def __str__(self) -> str:
         head = f"{self.host_ip}:" if self.host_ip is not None else ""
@@ -90,7 +94,7 @@ class Publish:
 class Link:
     target: str
     alias: str | None = None
-    span: Span = NOWHERE
+    span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
 
@@ -98,7 +102,7 @@ class Link:
 class AddHost:
     name: str
     ip: IPAddress
-    span: Span = NOWHERE
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ class Run:
 
     command: str
     argv: tuple[str, ...]
-    span: Span = NOWHERE
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,7 @@ class Route:
     via: IPAddress | None = None
     dev: str | None = None
     metric: int | None = None
-    span: Span = NOWHERE
+    span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
     @property
@@ -128,7 +132,7 @@ class Route:
 class Sysctl:
     key: str
     value: str
-    span: Span = NOWHERE
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,7 @@ class Masquerade:
     """`masquerade out IF`: NAT whatever leaves IF (a home modem)."""
 
     out: str
-    span: Span = NOWHERE
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,7 @@ class Shape:
     loss_pct: float | None = None
     rate_bps: int | None = None
     text: Mapping[str, str] = field(default_factory=dict, compare=False)
-    span: Span = NOWHERE
+    span: Span = _span()
 
     @property
     def needs_netem(self) -> bool:
@@ -181,7 +185,7 @@ class Interface:
     mac: str | None = None
     mtu: int | None = None
     primary: bool = False
-    span: Span = NOWHERE
+    span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
 
@@ -191,7 +195,7 @@ class Net:
 
     kind: str = "none"
     target: str | None = None
-    span: Span = NOWHERE
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -200,7 +204,7 @@ class Attach:
 
     kind: str
     value: str
-    span: Span = NOWHERE
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -223,7 +227,7 @@ class Container:
     sysctls: tuple[Sysctl, ...] = ()
     shapes: tuple[Shape, ...] = ()
     attach: Attach | None = None
-    span: Span = NOWHERE
+    span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
     @property
@@ -250,7 +254,7 @@ class Bridge:
     icc: bool = True
     masquerade: bool | None = None  # None: on when the bridge has an address
     external: bool = False
-    span: Span = NOWHERE
+    span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
     @property
@@ -272,7 +276,7 @@ class P2PEnd:
     ifname: str
     address: IfAddr | None = None
     mac: str | None = None
-    span: Span = NOWHERE
+    span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
     @property
@@ -286,7 +290,7 @@ class P2PLink:
     b: P2PEnd
     mtu: int | None = None
     shape: Shape | None = None
-    span: Span = NOWHERE
+    span: Span = _span()
 
     def peer_of(self, end: P2PEnd) -> P2PEnd:
         return self.b if end is self.a else self.a
@@ -300,7 +304,7 @@ class HostConfig:
     forwarding: bool | None = None
     masquerade: tuple[Masquerade, ...] = ()
     sysctls: tuple[Sysctl, ...] = ()
-    span: Span = NOWHERE
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -310,7 +314,7 @@ class Target:
     node: str | None
     ip: IPAddress | None
     port: Port | None = None
-    span: Span = NOWHERE
+    span: Span = _span()
 
     def __str__(self) -> str:
         who = self.node if self.node is not None else str(self.ip)
@@ -328,7 +332,7 @@ class Expectation:
     as_node: str | None = None
     name: str | None = None
     ip: IPAddress | None = None
-    span: Span = NOWHERE
+    span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
     def describe(self) -> str:

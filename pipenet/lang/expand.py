@@ -431,14 +431,14 @@ class Expander:
             psp = self.node_span(part, sc)
             try:
                 if part.data == "on":
-                    kinds.append(("port", psp))
                     f["bridge"] = self.typed(pw[0], sc, V.ifname)
                     spans["bridge"] = self.span(pw[0], sc)
+                    kinds.append(("port", psp))
                 elif part.data == "dummy":
                     kinds.append(("dummy", psp))
                 elif part.data == "macvlan":
-                    kinds.append(("macvlan", psp))
                     self._parent(pw[0], sc, f, spans)
+                    kinds.append(("macvlan", psp))
                     if len(pw) > 1:
                         mode = self.text(pw[1], sc)
                         if mode not in ("bridge", "private", "vepa", "passthru", "source"):
@@ -446,16 +446,18 @@ class Expander:
                                        "modes: bridge, private, vepa, passthru, source")
                         f["mode"] = mode
                 elif part.data == "vlan":
-                    kinds.append(("vlan", psp))
                     f["vlan_id"] = self.typed(pw[0], sc, V.integer, "a VLAN id", 1, 4094)
                     spans["vlan_id"] = self.span(pw[0], sc)
                     self._parent(pw[1], sc, f, spans)
+                    kinds.append(("vlan", psp))
                 elif part.data in ("address", "mac", "mtu"):
                     parse = {"address": V.if_address, "mac": V.mac, "mtu": V.mtu}[part.data]
                     self._set_once(f, spans, part.data, self.typed(pw[0], sc, parse), self.span(pw[0], sc),
                                    part.data)
             except _Fail:
                 pass
+        if not kinds and any(p.data in ("on", "dummy", "macvlan", "vlan") for p in _subnodes(s)):
+            raise _Fail  # the kind's own value was wrong, and that is already reported
         if not kinds:
             self.error(f"interface `{name}` needs a kind", self.span(name_tok, sc),
                        "write `on BRIDGE`, `dummy`, `macvlan of host:eth0` or `vlan ID of IF`")

@@ -165,6 +165,19 @@ def _describe_expected(expected: set[str], previous: str | None) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
+def _unclosed_brace(text: str) -> tuple[int, int] | None:
+    """(line, column) of the last `{` that no `}` closes, skipping comments and strings."""
+    stack: list[tuple[int, int]] = []
+    for n, line in enumerate(text.split("\n"), 1):
+        code = re.sub(r'"(?:\\.|[^"\\])*"', lambda m: " " * len(m.group(0)), line).split("#", 1)[0]
+        for col, ch in enumerate(code, 1):
+            if ch == "{":
+                stack.append((n, col))
+            elif ch == "}" and stack:
+                stack.pop()
+    return stack[-1] if stack else None
+
+
 def _previous_word(line: str, column: int) -> str | None:
     before = line[: column - 1].split()
     return before[-1] if before else None
@@ -190,7 +203,10 @@ def _diagnose(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
         col = len(lines[-1]) + 1
         expected = getattr(e, "expected", None) or {"RBRACE"}
         if "RBRACE" in expected:
-            return Diagnostic("the file ends inside a block: a closing } is missing",
+            opened = _unclosed_brace(text)
+            if opened is not None:
+                line, col = opened
+            return Diagnostic("this block is never closed: a closing } is missing",
                               Span(file, line, max(col, 1), line, max(col, 1) + 1),
                               "every { needs a matching }")
         return Diagnostic(f"the file ends too early: expected {_describe_expected(expected, None)}",

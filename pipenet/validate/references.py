@@ -14,7 +14,7 @@ def check_references(topo: Topology, idx: Index) -> list[Diagnostic]:
     nodes = idx.node_names()
 
     def need_bridge(name, span, what):
-        if name not in idx.bridges:
+        if name is not None and name not in idx.bridges:
             hint = did_you_mean(name, bridges) or (
                 f"declare it with `bridge {name}`" if not bridges else "bridges here: " + ", ".join(bridges[:8]))
             out.append(Diagnostic(f"{what} `{name}` is not declared", span, hint))
