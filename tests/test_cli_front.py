@@ -27,7 +27,7 @@ def test_check_reports_every_error_and_exits_1(tmp_path):
     r = pipenet("check", str(f))
     assert r.returncode == 1
     assert f"{f}:2:19: error: bridge `c` is not declared" in r.stderr
-    assert f"{f}:3:29: error: address 10.1.1.1 is outside bridge b's subnet 10.0.0.0/24" in r.stderr
+    assert f"{f}:3:30: error: address 10.1.1.1 is outside bridge b's subnet 10.0.0.0/24" in r.stderr
     assert "2 errors; nothing was changed" in r.stderr
     assert "\x1b[" not in r.stderr  # no colour off a terminal
 
