@@ -30,7 +30,8 @@ from pipenet.ir import Bridge, IfAddr, Interface, P2PEnd, Topology
 
 
 def docker_mac(ip: IPAddress) -> str:
-    return "02:42:" + ":".join(f"{b:02x}" for b in ip.packed)
+    v = int(ip)
+    return f"02:42:{v >> 24:02x}:{(v >> 16) & 255:02x}:{(v >> 8) & 255:02x}:{v & 255:02x}"
 
 
 def hashed_mac(*parts: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from functools import lru_cache
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
@@ -61,14 +62,21 @@ def node_interface(text: str) -> tuple[str, str]:
     return name(node, "node name"), ifname(ifn)
 
 
+# The parsers below are pure functions of their text; a generated file repeats the
+# same gateways, ports and prefixes thousands of times, so they are cached.
+_cache = lru_cache(maxsize=65536)
+
+
+@_cache
 def ip(text: str) -> IPAddress:
     m = _V4.match(text)
     if m:
-        if any(int(g) > 255 for g in m.groups()):
+        parts = [int(g) for g in m.groups()]
+        if any(p > 255 for p in parts):
             raise BadValue(f"`{text}` is not an IPv4 address (each part is 0 to 255)", ADDRESS_HINT)
         if any(len(g) > 1 and g.startswith("0") for g in m.groups()):
             raise BadValue(f"`{text}` has a part with a leading zero", "write 10.0.0.1, not 10.0.0.01")
-        return IPAddress(text, 4)
+        return IPAddress((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3], 4)
     if ":" in text:
         try:
             return IPAddress(text, 6)
@@ -77,6 +85,7 @@ def ip(text: str) -> IPAddress:
     raise BadValue(f"expected an address, got `{text}`", ADDRESS_HINT)
 
 
+@_cache
 def if_address(text: str) -> IfAddr:
     """An interface address: an IP with or without `/prefix`."""
     addr, sep, plen = text.partition("/")
@@ -89,6 +98,7 @@ def if_address(text: str) -> IfAddr:
     return IfAddr(a, int(plen))
 
 
+@_cache
 def network(text: str, host_ok: bool = True) -> IPNetwork:
     """A network like 10.0.0.0/8; a bare address is a host network (/32) when `host_ok`."""
     addr = if_address(text)
@@ -102,6 +112,7 @@ def network(text: str, host_ok: bool = True) -> IPNetwork:
     return net
 
 
+@_cache
 def mac(text: str) -> str:
     if not _MAC.match(text):
         raise BadValue(f"expected a MAC address, got `{text}`", "a MAC looks like 02:42:ac:11:00:02")
@@ -132,12 +143,14 @@ def _proto(text: str) -> str:
     return p
 
 
+@_cache
 def port(text: str) -> Port:
     """`80`, `80/tcp`, `53/udp`; the protocol defaults to tcp."""
     num, sep, proto = text.partition("/")
     return Port(_port_number(num), _proto(proto) if sep else "tcp")
 
 
+@_cache
 def publish(text: str) -> Publish:
     """`[HOSTIP:]HOSTPORT:PORT[/PROTO]`, also `PORT[/PROTO]` and `HOSTIP::PORT` (any free host port)."""
     body, sep, proto = text.partition("/")

@@ -1,0 +1,77 @@
+"""Benchmark: parse, expand and validate (and allocate) a generated file of N containers.
+
+    .venv/bin/python bench/frontend.py [N ...]        (default: 1000 10000)
+
+Two shapes per N: a literal file (every container written out, as a generator
+script would) and the same topology written as one `for` loop. Reports the
+median of 3 runs per stage and the peak memory (tracemalloc), so the target
+of issue 2 (10,000 containers in under 2 s) is measured, not asserted.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+import tracemalloc
+
+from pipenet.allocate import allocate
+from pipenet.lang.load import analyse, gc_paused
+from pipenet.lang.expand import expand
+from pipenet.lang.parser import parse
+from pipenet.validate import validate, validate_allocated
+
+
+def literal(n: int) -> str:
+    lines = ["bridge br0 { address 10.0.0.1/8 }", "defaults container { dns 10.1.1.1 }"]
+    for i in range(n):
+        lines.append(f"container c{i} {{\n    net br0\n    route 10.200.0.0/16 via 10.0.0.1\n    expose 80/tcp\n}}")
+    return "\n".join(lines) + "\n"
+
+
+def looped(n: int) -> str:
+    return ("bridge br0 { address 10.0.0.1/8 }\ndefaults container { dns 10.1.1.1 }\n"
+            f"for i in 1..{n} {{\n    container c${{i}} {{\n        net br0\n"
+            "        route 10.200.0.0/16 via 10.0.0.1\n        expose 80/tcp\n    }\n}\n")
+
+
+def run_once(text: str) -> dict[str, float]:
+    with gc_paused():  # as pipenet.lang.load.analyse runs the stages
+        return _stages(text)
+
+
+def _stages(text: str) -> dict[str, float]:
+    t0 = time.perf_counter()
+    tree, diags = parse(text, "bench.pn")
+    t1 = time.perf_counter()
+    topo, d2 = expand(tree, "bench.pn", "bench")
+    t2 = time.perf_counter()
+    d3 = validate(topo)
+    topo, d4 = allocate(topo, {})
+    d5 = validate_allocated(topo)
+    t3 = time.perf_counter()
+    assert not (diags or d2 or d3 or d4 or d5), (diags + d2 + d3 + d4 + d5)[:3]
+    return {"parse": t1 - t0, "expand": t2 - t1, "validate+allocate": t3 - t2, "total": t3 - t0}
+
+
+def main(sizes: list[int]) -> None:
+    print(f"{'shape':8} {'N':>7} {'parse':>8} {'expand':>8} {'valid+alloc':>12} {'total':>8} {'peak MB':>8}")
+    for n in sizes:
+        for shape, make in (("literal", literal), ("loop", looped)):
+            text = make(n)
+            runs = [run_once(text) for _ in range(3)]
+            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            t0 = time.perf_counter()
+            topo, diags, _ = analyse(text, "bench.pn")
+            whole = time.perf_counter() - t0
+            assert not diags and len(topo.containers) == n
+            tracemalloc.start()
+            run_once(text)
+            peak = tracemalloc.get_traced_memory()[1] / 1e6
+            tracemalloc.stop()
+            print(f"{shape:8} {n:>7} {med['parse']:>8.3f} {med['expand']:>8.3f} {med['validate+allocate']:>12.3f} "
+                  f"{med['total']:>8.3f} {peak:>8.1f}   analyse(): {whole:.3f} s")
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [1000, 10000])
