@@ -37,6 +37,16 @@ class UnsupportedByKernel(PipenetError):
     exit_code = 1
 
 
+class Conflict(PipenetError):
+    """Something in the kernel that pipenet did not make is in the way; nothing was changed."""
+
+    exit_code = 1
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
 class ApplyFailed(PipenetError):
     exit_code = 2
 

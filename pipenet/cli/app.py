@@ -98,6 +98,309 @@ def fmt(file: str = typer.Argument(..., help="the topology file"),
         output.message(f"{file}: already formatted")
 
 
+def _need_root(command: str, sandbox: bool = False) -> None:
+    import os
+
+    if os.geteuid() != 0 and not sandbox:
+        output.message(f"pipenet: {command} changes the network and needs root: run it as root (sudo pipenet "
+                       f"{command} ...), or add --sandbox to run the topology in private namespaces without root")
+        raise typer.Exit(1)
+
+
+def _kernel():
+    from pipenet.backends.kernel import Kernel
+
+    return Kernel()
+
+
+def _summary(steps) -> dict[str, int]:
+    from collections import Counter
+
+    names = {"netns": "namespaces", "use-netns": "attached namespaces", "bridge": "bridges", "veth": "veth pairs",
+             "link": "interfaces", "link-set": "interface settings", "addr": "addresses", "route": "routes",
+             "sysctl": "sysctls", "shape": "shaped interfaces"}
+    out: Counter = Counter()
+    for st in steps:
+        out[(st.action, names.get(st.op.kind, st.op.kind))] += 1
+    return out
+
+
+def _print_summary(title: str, steps, seconds: float) -> None:
+    from rich.table import Table
+
+    counts = _summary(steps)
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("made", justify="right")
+    table.add_column("removed", justify="right")
+    kinds = sorted({k for _, k in counts})
+    for kind in kinds:
+        table.add_row(kind, str(counts.get(("apply", kind), 0) or ""), str(counts.get(("remove", kind), 0) or ""))
+    if not kinds:
+        table.add_row("nothing to change", "", "")
+    table.caption = f"{len(steps)} steps in {seconds:.2f} s"
+    output.console(stderr=True).print(table)
+
+
+class _Progress:
+    """A progress bar on a terminal (stderr) for plans long enough to want one."""
+
+    def __init__(self, total: int, verb: str):
+        import sys
+
+        self.bar = None
+        if total >= 20 and sys.stderr.isatty():
+            from rich.progress import Progress
+
+            self.bar = Progress(console=output.console(stderr=True), transient=True)
+            self.task = self.bar.add_task(verb, total=total)
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.__exit__(*exc)
+
+    def __call__(self, done, total, step):
+        if self.bar:
+            self.bar.update(self.task, completed=done)
+
+
+@app.command()
+def plan(file: str = typer.Argument(..., help="the topology file"),
+         format: str = typer.Option("text", "--format", help="text, sh or json")) -> None:
+    """Show what `up` would do against the live system, in order (sh: the equivalent commands)."""
+    from pipenet.engine.session import prepare
+    from pipenet.errors import PipenetError
+
+    if format not in ("text", "sh", "json"):
+        output.message("pipenet: --format is text, sh or json")
+        raise typer.Exit(1)
+    k = None
+    try:
+        k = _kernel()
+        p = prepare(file, k)
+    except PipenetError as e:
+        _fail(e)
+    finally:
+        if k is not None:
+            k.close()
+    steps = p.plan.steps
+    if format == "json":
+        output.emit_json({"topology": p.topo.name, "empty": p.plan.empty,
+                          "steps": [{"n": i + 1, "action": s.action, "kind": s.op.kind, "key": s.op.key,
+                                     "commands": s.describe()} for i, s in enumerate(steps)]})
+        return
+    if format == "sh":
+        lines = ["#!/bin/sh", f"# pipenet plan for topology {p.topo.name}: {len(steps)} steps", "set -e"]
+        for s in steps:
+            lines.extend(s.describe())
+        print("\n".join(lines))
+        return
+    if p.plan.empty:
+        output.message(f"{p.topo.name}: nothing to do (the system matches {file})")
+        return
+    for i, s in enumerate(steps, 1):
+        sign = "+" if s.action == "apply" else "-"
+        print(f"{i:4} {sign} {s.describe()[0]}")
+    output.message(f"{p.topo.name}: {len(steps)} steps")
+
+
+@app.command()
+def up(file: str = typer.Argument(..., help="the topology file"),
+       sandbox: bool = typer.Option(False, "--sandbox", help="run the whole topology in private namespaces")) -> None:
+    """Bring the live system to what FILE says: create what is missing, change what differs, remove the rest."""
+    from pipenet.errors import Leftovers, PipenetError
+    from pipenet.engine.session import up as do_up
+
+    _need_root("up", sandbox)
+    k = _kernel()
+    try:
+        from pipenet.lang.load import load_text, read
+
+        with _Progress(10**9, "up") as bar:
+            p, seconds = do_up(file, k, bar)
+    except Leftovers as e:
+        output.message(f"pipenet: {e}")
+        for line in e.remaining:
+            output.message(f"  left: {line}")
+        raise typer.Exit(3)
+    except PipenetError as e:
+        _fail(e)
+    finally:
+        k.close()
+    for note in p.notes:
+        output.message(f"pipenet: {note}")
+    _print_summary(f"{p.topo.name} is up", p.plan.steps, seconds)
+
+
+@app.command()
+def down(target: str = typer.Argument(..., help="a topology file or a topology name")) -> None:
+    """Remove everything the topology made, and only that; safe to run twice, and after a crash."""
+    import time
+
+    from pipenet.errors import Leftovers, PipenetError
+    from pipenet.engine.session import down as do_down, topology_name
+
+    _need_root("down")
+    name = topology_name(target)
+    k = _kernel()
+    t0 = time.perf_counter()
+    try:
+        with _Progress(10**9, "down") as bar:
+            plan, existed = do_down(name, k, bar)
+    except Leftovers as e:
+        output.message(f"pipenet: {e}")
+        for line in e.remaining:
+            output.message(f"  left: {line}")
+        raise typer.Exit(3)
+    except PipenetError as e:
+        _fail(e)
+    finally:
+        k.close()
+    if not existed:
+        output.message(f"pipenet: {name} is not up; nothing to do")
+        return
+    _print_summary(f"{name} is down", plan.steps, time.perf_counter() - t0)
+
+
+@app.command()
+def status(topology: Optional[str] = typer.Argument(None, help="a topology name (default: every one that is up)"),
+           json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
+    """Nodes, interfaces, addresses, routes, and any drift between the record and the kernel."""
+    from pipenet.engine.state import all_topologies
+    from pipenet.engine.status import status as get_status
+
+    names = [topology] if topology else all_topologies()
+    k = _kernel()
+    try:
+        docs = [get_status(n, k) for n in names]
+    finally:
+        k.close()
+    if json:
+        output.emit_json(docs if topology is None else docs[0])
+        return
+    from rich.table import Table
+
+    con = output.console()
+    for d in docs:
+        if not d["up"]:
+            output.message(f"{d['topology']}: not up")
+            continue
+        table = Table(title=f"{d['topology']} ({d['file']})", header_style="bold")
+        for col in ("node", "namespace", "interfaces", "routes"):
+            table.add_column(col)
+        for n in d["nodes"]:
+            ifs = "\n".join(f"{i['name']} {' '.join(i['addresses'])} {i['mac']}" for i in n["interfaces"])
+            rts = "\n".join(f"{r['dest']}" + (f" via {r['via']}" if r["via"] else "") +
+                            (f" dev {r['dev']}" if r["dev"] else "") for r in n["routes"])
+            table.add_row(n["node"], n["namespace"] if n["alive"] else f"{n['namespace']} (GONE)", ifs, rts)
+        con.print(table)
+        if d["drift"]:
+            output.message(f"{d['topology']}: drift: {len(d['drift'])} recorded changes are missing from the kernel:")
+            for line in d["drift"]:
+                output.message(f"  missing: {line}")
+        else:
+            output.message(f"{d['topology']}: no drift ({d['operations']} recorded changes all present)")
+    if not docs:
+        output.message("no topology is up")
+    if any(d.get("drift") for d in docs):
+        raise typer.Exit(1)
+
+
+@app.command()
+def ls(json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
+    """The topologies that are up."""
+    from pipenet.engine.state import StateDir, all_topologies
+
+    rows = []
+    for name in all_topologies():
+        rec = StateDir(name).load() or {}
+        rows.append({"topology": name, "file": rec.get("file"),
+                     "nodes": len([n for n in rec.get("ns", {}) if n != "host"]),
+                     "operations": len(rec.get("ops", []))})
+    if json:
+        output.emit_json(rows)
+        return
+    for r in rows:
+        print(f"{r['topology']}\t{r['nodes']} nodes\t{r['file']}")
+    if not rows:
+        output.message("no topology is up")
+
+
+def _find_node(node: str, topology: Optional[str]) -> tuple[str, str, str]:
+    """(topology, namespace ref, hostname) of a node, searching every topology when none is named."""
+    from pipenet.engine.state import StateDir, all_topologies
+
+    names = [topology] if topology else all_topologies()
+    found = []
+    for name in names:
+        rec = StateDir(name).load() or {}
+        if node in rec.get("ns", {}):
+            found.append((name, rec["ns"][node], rec.get("hostnames", {}).get(node, node)))
+    if not found:
+        where = f"topology {topology}" if topology else "any topology that is up"
+        output.message(f"pipenet: no node {node} in {where}")
+        raise typer.Exit(1)
+    if len(found) > 1:
+        output.message(f"pipenet: {node} is in several topologies ({', '.join(f[0] for f in found)}); "
+                       f"name one with -t")
+        raise typer.Exit(1)
+    return found[0]
+
+
+def _enter_and_exec(node: str, topology: Optional[str], argv: list[str], env: dict | None = None) -> None:
+    import os
+
+    from pipenet.engine.enter import etc_dir, exec_in
+    from pipenet.backends.netns import RUN_DIR
+
+    name, ref, hostname = _find_node(node, topology)
+    path = None if ref == "" else (ref if ref.startswith("/") else os.path.join(RUN_DIR, ref))
+    try:
+        exec_in(path, hostname, etc_dir(ref), argv, env)
+    except FileNotFoundError:
+        output.message(f"pipenet: {argv[0]}: command not found")
+        raise typer.Exit(127)
+    except OSError as e:
+        output.message(f"pipenet: cannot enter {node}: {e}")
+        raise typer.Exit(1)
+
+
+@app.command(name="exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def exec_(ctx: typer.Context, node: str = typer.Argument(..., help="the node"),
+          topology: Optional[str] = typer.Option(None, "-t", "--topology", help="the topology (when ambiguous)")
+          ) -> None:
+    """Run a command inside NODE, with its hostname and /etc files: pipenet exec NODE -- CMD ..."""
+    argv = [a for a in ctx.args]
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        output.message("pipenet: exec needs a command: pipenet exec NODE -- CMD ...")
+        raise typer.Exit(1)
+    _need_root("exec")
+    _enter_and_exec(node, topology, argv)
+
+
+@app.command()
+def shell(node: str = typer.Argument(..., help="the node"),
+          topology: Optional[str] = typer.Option(None, "-t", "--topology", help="the topology (when ambiguous)")
+          ) -> None:
+    """An interactive shell inside NODE, the prompt naming it."""
+    import os
+
+    _need_root("shell")
+    sh = os.environ.get("SHELL") or "/bin/bash"
+    if not os.path.exists(sh):
+        sh = "/bin/sh"
+    env = dict(os.environ, PS1=f"[{node}] \\w# ", PIPENET_NODE=node)
+    argv = [sh, "--norc", "-i"] if sh.endswith("bash") else [sh, "-i"]
+    _enter_and_exec(node, topology, argv, env)
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,176 @@
+"""The kernel backend: what operations may ask of Linux, by namespace ref and interface name.
+
+Operations (`pipenet.plan.ops`) are plain data and call only these methods,
+so the same operations run against the real kernel here and against the
+recording backend (`pipenet.backends.recording`) in fast unit tests.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from pipenet.backends.netlink import NetlinkError
+from pipenet.backends.netns import Handle, Namespaces
+
+MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
+TC_H_ROOT = 0xFFFFFFFF
+
+#: What each optional form needs, in the words of the kernel's configuration.
+FEATURES = {
+    "dummy": "CONFIG_DUMMY (dummy interfaces)",
+    "vlan": "CONFIG_VLAN_8021Q (802.1Q VLAN interfaces)",
+    "macvlan": "CONFIG_MACVLAN (macvlan interfaces)",
+    "netem": "CONFIG_NET_SCH_NETEM (netem: delay, jitter, loss)",
+    "tbf": "CONFIG_NET_SCH_TBF (tbf: rate)",
+}
+
+
+def sysctl_path(key: str) -> str:
+    parts = key.split("/") if "/" in key else key.split(".")
+    return "/proc/sys/" + "/".join(parts)
+
+
+class Kernel:
+    def __init__(self, run_dir: str = "/run/netns"):
+        self.ns = Namespaces(run_dir)
+        self._features: dict[str, bool] = {}
+
+    def close(self) -> None:
+        self.ns.close()
+
+    def _h(self, ref: str) -> Handle:
+        return self.ns.get(ref)
+
+    # ---- namespaces ----------------------------------------------------------------------------
+    def netns_create(self, name: str) -> None:
+        self.ns.create(name)
+
+    def netns_delete(self, name: str) -> None:
+        self.ns.delete(name)
+
+    def netns_exists(self, ref: str) -> bool:
+        return self.ns.exists(ref)
+
+    def netns_inode(self, ref: str) -> int:
+        return self.ns.inode(ref)
+
+    def netns_fd(self, ref: str) -> int:
+        return self._h(ref).fd
+
+    # ---- links --------------------------------------------------------------------------------------
+    def link_exists(self, ns: str, name: str) -> bool:
+        if not self.ns.exists(ns):
+            return False
+        h = self._h(ns)
+        h.nl.forget(name)
+        return h.nl.link_exists(name)
+
+    def bridge_add(self, name: str, mtu: int | None) -> None:
+        self._h("").nl.link_add(name, "bridge", mtu=mtu)
+
+    def veth_add(self, ns: str, name: str, peer_ns: str, peer: str, *, mac: str | None = None,
+                 peer_mac: str | None = None, mtu: int | None = None, master: str | None = None) -> None:
+        h = self._h(ns)
+        same = peer_ns == ns
+        p = {"ifname": peer, "mac": peer_mac, "mtu": mtu, "netns_fd": None if same else self._h(peer_ns).fd}
+        h.nl.link_add(name, "veth", mtu=mtu, mac=mac, master=master, peer=p)
+        self._h(peer_ns).nl.link_set(peer, up=True)
+
+    def link_add(self, ns: str, name: str, kind: str, *, parent_ns: str | None = None, parent: str | None = None,
+                 mode: str | None = None, vlan_id: int | None = None, mac: str | None = None,
+                 mtu: int | None = None) -> None:
+        """A dummy, macvlan or vlan interface named `name` in `ns`, on `parent` (in `parent_ns`)."""
+        data: list = []
+        if kind == "macvlan":
+            data.append(("IFLA_MACVLAN_MODE", MACVLAN_MODES[mode or "bridge"]))
+        elif kind == "vlan":
+            data.append(("IFLA_VLAN_ID", vlan_id))
+        where = ns if parent_ns is None else parent_ns
+        moved = where != ns
+        self._h(where).nl.link_add(name, kind, mtu=mtu, mac=mac, link=parent, info_data=data,
+                                   netns_fd=self._h(ns).fd if moved else None)
+        if moved:
+            self._h(ns).nl.link_set(name, up=True)
+
+    def link_del(self, ns: str, name: str) -> None:
+        h = self._h(ns)
+        try:
+            h.nl.link_del(name)
+        except NetlinkError as e:
+            if e.errno != errno.ENODEV:
+                raise
+
+    def link_forget(self, ns: str, name: str) -> None:
+        if ns in self.ns.handles:
+            self.ns.handles[ns].nl.forget(name)
+
+    def link_set(self, ns: str, name: str, **kw) -> None:
+        self._h(ns).nl.link_set(name, **kw)
+
+    def link_info(self, ns: str, name: str) -> dict:
+        m = self._h(ns).nl.link_get(name)
+        return {"mtu": m.get_attr("IFLA_MTU"), "mac": m.get_attr("IFLA_ADDRESS"), "up": bool(m["flags"] & 1),
+                "master": m.get_attr("IFLA_MASTER")}
+
+    # ---- addresses and routes -----------------------------------------------------------------------
+    def addr_add(self, ns: str, ifname: str, ip: str, prefixlen: int) -> None:
+        self._h(ns).nl.addr_add(ifname, ip, prefixlen)
+
+    def addr_del(self, ns: str, ifname: str, ip: str, prefixlen: int) -> None:
+        try:
+            self._h(ns).nl.addr_del(ifname, ip, prefixlen)
+        except NetlinkError as e:
+            if e.errno not in (errno.EADDRNOTAVAIL, errno.ENODEV):
+                raise
+
+    def route_add(self, ns: str, dest: str | None, via: str | None, dev: str | None, metric: int | None) -> None:
+        self._h(ns).nl.route_add(dest, via, dev, metric)
+
+    def route_del(self, ns: str, dest: str | None, via: str | None, dev: str | None, metric: int | None) -> None:
+        try:
+            self._h(ns).nl.route_del(dest, via, dev, metric)
+        except NetlinkError as e:
+            if e.errno not in (errno.ESRCH, errno.ENODEV):
+                raise
+
+    # ---- sysctls ---------------------------------------------------------------------------------------
+    def sysctl_get(self, ns: str, key: str) -> str:
+        path = sysctl_path(key)
+
+        def read():
+            with open(path) as f:
+                return f.read().strip()
+
+        return self.ns.in_ns(ns, read)
+
+    def sysctl_set(self, ns: str, key: str, value: str) -> None:
+        path = sysctl_path(key)
+
+        def write():
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, str(value).encode())
+            finally:
+                os.close(fd)
+
+        self.ns.in_ns(ns, write)
+
+    # ---- traffic control -------------------------------------------------------------------------------
+    def qdisc_set(self, ns: str, ifname: str, delay_ms=None, jitter_ms=None, loss_pct=None, rate_bps=None) -> None:
+        from pipenet.backends.tc import set_shape
+
+        set_shape(self._h(ns).nl, ifname, delay_ms, jitter_ms, loss_pct, rate_bps)
+
+    def qdisc_del(self, ns: str, ifname: str) -> None:
+        from pipenet.backends.tc import clear_shape
+
+        clear_shape(self._h(ns).nl, ifname)
+
+    # ---- what this kernel can do ----------------------------------------------------------------------
+    def supports(self, feature: str) -> bool:
+        if feature not in self._features:
+            from pipenet.backends.probe import probe
+
+            self._features[feature] = probe(self.ns, feature)
+        return self._features[feature]

@@ -1,0 +1,228 @@
+"""Network namespaces, created and entered in-process.
+
+One persistent worker thread does every namespace switch: to create a
+namespace it `unshare`s a new network namespace, bind-mounts
+/proc/thread-self/ns/net on /run/netns/NAME exactly as `ip netns add` does
+(with /run/netns made a shared mount point first, so the namespace is seen
+from other mount namespaces), opens a netlink socket there and `setns`es
+back. To open an existing namespace it `setns`es in, opens the socket and
+comes back. The main thread never leaves the namespace pipenet runs in, and
+no process is forked per namespace.
+
+A namespace is named by a *ref*: "" for the namespace pipenet runs in (the
+host, or the sandbox's host), a bare name for /run/netns/NAME, or an
+absolute path (an attached namespace: /proc/PID/ns/net, /var/run/netns/x).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import queue
+import resource
+import threading
+from dataclasses import dataclass
+
+from pipenet.backends import linux
+from pipenet.backends.netlink import Netlink
+
+RUN_DIR = "/run/netns"
+
+
+@dataclass
+class Handle:
+    """An open namespace: a file descriptor (for setns and IFLA_NET_NS_FD) and a netlink socket."""
+
+    ref: str
+    fd: int
+    nl: Netlink
+
+    def close(self) -> None:
+        self.nl.close()
+        os.close(self.fd)
+
+
+class _Worker:
+    """A thread that runs functions for the main thread, so namespace switches never happen there."""
+
+    def __init__(self):
+        self.q: queue.Queue = queue.Queue()
+        self.t = threading.Thread(target=self._loop, name="pipenet-netns", daemon=True)
+        self.t.start()
+
+    def _loop(self):
+        while True:
+            fn, box, done = self.q.get()
+            if fn is None:
+                return
+            try:
+                box.append((True, fn()))
+            except BaseException as e:  # handed back to the caller
+                box.append((False, e))
+            done.set()
+
+    def run(self, fn):
+        box: list = []
+        done = threading.Event()
+        self.q.put((fn, box, done))
+        done.wait()
+        ok, value = box[0]
+        if ok:
+            return value
+        raise value
+
+    def stop(self):
+        self.q.put((None, None, None))
+
+
+def _raise_nofile() -> None:
+    """Each open namespace costs two descriptors; lift the soft limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Namespaces:
+    def __init__(self, run_dir: str = RUN_DIR):
+        _raise_nofile()
+        self.run_dir = run_dir
+        self.worker = _Worker()
+        root_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.root = Handle("", root_fd, Netlink.open_here())
+        self.handles: dict[str, Handle] = {"": self.root}
+        self._run_dir_ready = False
+
+    def close(self) -> None:
+        for ref, h in list(self.handles.items()):
+            h.close()
+        self.handles.clear()
+        self.worker.stop()
+
+    def path(self, ref: str) -> str:
+        if ref.startswith("/"):
+            return ref
+        return os.path.join(self.run_dir, ref)
+
+    # ---- the worker's side ------------------------------------------------------------------------
+    def _back(self) -> None:
+        linux.setns(self.root.fd, linux.CLONE_NEWNET)
+
+    def _prepare_run_dir(self) -> None:
+        """Make /run/netns a shared mount point, as iproute2 does, so netns mounts propagate."""
+        if self._run_dir_ready:
+            return
+        os.makedirs(self.run_dir, mode=0o755, exist_ok=True)
+        lock = os.open(self.run_dir, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            made = False
+            while True:
+                try:
+                    linux.mount("", self.run_dir, "none", linux.MS_SHARED | linux.MS_REC)
+                    break
+                except OSError as e:
+                    if e.errno != errno.EINVAL or made:
+                        raise
+                    linux.mount(self.run_dir, self.run_dir, "none", linux.MS_BIND | linux.MS_REC)
+                    made = True
+        finally:
+            os.close(lock)
+        self._run_dir_ready = True
+
+    def _create(self, name: str) -> Handle:
+        self._prepare_run_dir()
+        path = self.path(name)
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+        os.close(fd)
+        mounted = False
+        try:
+            linux.unshare(linux.CLONE_NEWNET)
+            try:
+                linux.mount("/proc/thread-self/ns/net", path, "none", linux.MS_BIND)
+                mounted = True
+                nsfd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+                nl = Netlink.open_here()
+            finally:
+                self._back()
+        except BaseException:
+            if mounted:
+                linux.umount(path, linux.MNT_DETACH)
+            os.unlink(path)
+            raise
+        return Handle(name, nsfd, nl)
+
+    def _open(self, ref: str) -> Handle:
+        fd = os.open(self.path(ref), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            linux.setns(fd, linux.CLONE_NEWNET)
+            try:
+                nl = Netlink.open_here()
+            finally:
+                self._back()
+        except BaseException:
+            os.close(fd)
+            raise
+        return Handle(ref, fd, nl)
+
+    # ---- the main thread's side -------------------------------------------------------------------
+    def create(self, name: str) -> Handle:
+        h = self.worker.run(lambda: self._create(name))
+        self.handles[name] = h
+        self.up_lo(h)
+        return h
+
+    def up_lo(self, h: Handle) -> None:
+        h.nl.link_set("lo", up=True)
+
+    def get(self, ref: str) -> Handle:
+        h = self.handles.get(ref)
+        if h is None:
+            h = self.worker.run(lambda: self._open(ref))
+            self.handles[ref] = h
+        return h
+
+    def exists(self, ref: str) -> bool:
+        """Is there a namespace at `ref`? (An unmounted placeholder file under /run/netns is not one.)"""
+        if ref == "":
+            return True
+        try:
+            st = os.stat(self.path(ref))
+        except OSError:
+            return False
+        if ref.startswith("/"):
+            return True
+        return st.st_dev != os.stat(self.run_dir).st_dev  # mounted from nsfs
+
+    def delete(self, name: str) -> None:
+        h = self.handles.pop(name, None)
+        if h is not None:
+            h.close()
+        path = self.path(name)
+        try:
+            linux.umount(path, linux.MNT_DETACH)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.ENOENT):
+                raise
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+    def in_ns(self, ref: str, fn):
+        """Run fn() in the worker thread while it is inside namespace `ref`."""
+        h = self.get(ref)
+        if ref == "":
+            return self.worker.run(fn)
+
+        def inside():
+            linux.setns(h.fd, linux.CLONE_NEWNET)
+            try:
+                return fn()
+            finally:
+                self._back()
+
+        return self.worker.run(inside)
+
+    def inode(self, ref: str) -> int:
+        return os.fstat(self.get(ref).fd).st_ino

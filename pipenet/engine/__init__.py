@@ -1,0 +1,1 @@
+"""The engine: state records, the journal, the executor, and the commands' orchestration."""

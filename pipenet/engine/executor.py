@@ -1,0 +1,99 @@
+"""Apply a plan step by step, journaled; on any failure, undo what was done, newest first.
+
+Each step is written to the journal (and flushed) before it touches the
+kernel. An operation is atomic on its own: when it fails it leaves nothing
+half-made, so rollback undoes only the steps before it. Rolling back an
+applied op undoes it, except where an earlier op of the same run that is also
+being undone takes it along (a namespace takes its interfaces); rolling back
+a removal re-makes the op and everything the kernel removed with it.
+
+A test-only hook, the environment variable PIPENET_TEST_FAIL_STEP=K, makes
+step K (1-based) fail as if the kernel had refused it, and
+PIPENET_TEST_FAIL_UNDO=K makes the undo of step K fail too, so every
+rollback path can be proven by the test suite.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from pipenet.errors import ApplyFailed, Leftovers
+from pipenet.engine.journal import Journal
+from pipenet.plan.diff import Plan, Step
+
+
+class InjectedFault(OSError):
+    def __init__(self, step: int):
+        super().__init__(5, f"injected fault at step {step} (PIPENET_TEST_FAIL_STEP)")
+
+
+def _hook(name: str) -> int | None:
+    v = os.environ.get(name)
+    return int(v) if v and v.isdigit() else None
+
+
+def _run(step: Step, k) -> None:
+    if step.action == "apply":
+        step.op.apply(k)
+    else:
+        step.op.undo(k)
+
+
+def rollback(done: list[Step], k, fail_undo: int | None = None, offset: int = 0) -> list[str]:
+    """Undo `done` (steps that completed), newest first; return what could not be undone."""
+    leftovers: list[str] = []
+    # parents made in this run whose undo takes their children along (parents precede children)
+    takers = {s.op.key for s in done if s.action == "apply" and s.op.destroys_children}
+    for n in range(len(done) - 1, -1, -1):
+        step = done[n]
+        op = step.op
+        try:
+            if fail_undo is not None and n + 1 + offset == fail_undo:
+                raise OSError(5, f"injected undo fault at step {n + 1} (PIPENET_TEST_FAIL_UNDO)")
+            if step.action == "apply":
+                # a parent applied in this run and undone below takes this op along with it
+                if any(p in takers for p in op.parents):
+                    continue
+                op.undo(k)
+            else:
+                op.apply(k)
+                for child in step.implied:
+                    child.apply(k)
+        except Exception as e:  # noqa: BLE001 - every failure is reported as a leftover
+            what = op.describe()[0] if step.action == "apply" else op.describe_undo()[0]
+            leftovers.append(f"{what}  ({e})")
+    return leftovers
+
+
+def execute(plan: Plan, k, journal: Journal, record_before: dict | None,
+            progress: Callable[[int, int, Step], None] | None = None) -> None:
+    """Apply every step of `plan`; raise ApplyFailed (rolled back) or Leftovers (not all undone)."""
+    fail_at = _hook("PIPENET_TEST_FAIL_STEP")
+    fail_undo = _hook("PIPENET_TEST_FAIL_UNDO")
+    journal.begin(plan.steps, record_before)
+    done: list[Step] = []
+    total = len(plan.steps)
+    for i, step in enumerate(plan.steps):
+        try:
+            if step.action == "apply":
+                step.op.prepare(k)
+            journal.start(i, step)
+            if fail_at is not None and i + 1 == fail_at:
+                raise InjectedFault(i + 1)
+            _run(step, k)
+            journal.done(i)
+        except Exception as e:  # noqa: BLE001 - any failure rolls back
+            journal.rollback()
+            leftovers = rollback(done, k, fail_undo)
+            what = step.describe()[0]
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            if leftovers:
+                raise Leftovers(f"step {i + 1} of {total} failed: {what}: {reason}; and the rollback "
+                                f"could not undo everything", leftovers) from e
+            journal.finish()
+            raise ApplyFailed(f"step {i + 1} of {total} failed: {what}: {reason}; "
+                              f"rolled back, the system is as it was before") from e
+        done.append(step)
+        if progress is not None:
+            progress(i + 1, total, step)

@@ -1,0 +1,168 @@
+"""What `plan`, `up` and `down` do, from file or record to kernel and back.
+
+up:   front end -> resolve `address auto` and docker PIDs -> compile -> diff
+      against the record -> checks (ownership, kernel features) -> execute
+      (journaled, rolled back on failure) -> write the record.
+down: the record's ops -> diff against nothing -> execute -> remove the record.
+Both first finish off a journal left by a killed run (by undoing what it had
+started), under the topology's lock.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from netaddr import IPNetwork, IPSet
+
+from pipenet.engine import autoaddr
+from pipenet.engine.checks import check_features, check_ownership
+from pipenet.engine.executor import execute, rollback
+from pipenet.engine.journal import Journal, pending
+from pipenet.engine.state import StateDir, all_topologies
+from pipenet.errors import Leftovers, PipenetError, UsageError
+from pipenet.ir import Topology
+from pipenet.lang.load import load_text, read
+from pipenet.plan.compile import compile_topology
+from pipenet.plan.diff import Plan, diff
+from pipenet.plan.ops import Op
+
+
+@dataclass
+class Prepared:
+    topo: Topology
+    plan: Plan
+    record: dict | None
+    ns: dict[str, str]
+    resolved: dict[str, str]
+    state: StateDir
+    notes: list[str] = field(default_factory=list)
+
+
+def recorded_ops(record: dict | None) -> list[Op]:
+    return [Op.from_json(o) for o in (record or {}).get("ops", [])]
+
+
+def _taken_subnets(k, exclude: str) -> IPSet:
+    """Subnets in use: the host's addresses and routes, and every other topology's bridges."""
+    taken = IPSet()
+    for m in k.ns.root.nl.addrs():
+        ip = m.get_attr("IFA_ADDRESS") or m.get_attr("IFA_LOCAL")
+        if ip and ":" not in ip and not ip.startswith("127."):
+            taken.add(IPNetwork(f"{ip}/{m['prefixlen']}").cidr)
+    for m in k.ns.root.nl.routes():
+        dst = m.get_attr("RTA_DST")
+        if dst and m["dst_len"] > 0 and m.get_attr("RTA_TABLE") == 254:
+            taken.add(IPNetwork(f"{dst}/{m['dst_len']}").cidr)
+    for name in all_topologies():
+        if name == exclude:
+            continue
+        rec = StateDir(name).load() or {}
+        for text in rec.get("subnets", []):
+            taken.add(IPNetwork(text).cidr)
+    return taken
+
+
+def docker_pid(name: str) -> int:
+    docker = shutil.which("docker")
+    if docker is None:
+        raise UsageError(f"attach docker {name}: the docker command is not installed")
+    try:
+        r = subprocess.run([docker, "inspect", "-f", "{{.State.Pid}}", name], capture_output=True, text=True,
+                           timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise UsageError(f"attach docker {name}: docker inspect failed: {e}") from None
+    pid = r.stdout.strip()
+    if r.returncode != 0 or not pid.isdigit() or pid == "0":
+        why = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "it is not running"
+        raise UsageError(f"attach docker {name}: {why}")
+    return int(pid)
+
+
+def prepare(path: str, k) -> Prepared:
+    text = read(path)
+    topo = load_text(text, path)
+    state = StateDir(topo.name)
+    record = state.load()
+    resolved = {}
+    if any(b.auto for b in topo.bridges):
+        chosen = autoaddr.choose(topo, (record or {}).get("resolved", {}), _taken_subnets(k, topo.name))
+        resolved = {n: a.cidr for n, a in chosen.items()}
+        topo = load_text(text, path, resolved=chosen)
+    pids = {c.name: docker_pid(c.attach.value) for c in topo.containers
+            if c.attach is not None and c.attach.kind == "docker"}
+    desired, ns = compile_topology(topo, pids)
+    plan = diff(desired, recorded_ops(record))
+    return Prepared(topo, plan, record, ns, resolved, state)
+
+
+def recover(state: StateDir, k) -> list[str]:
+    """Undo the steps a killed run had started (its journal), so the record is true again."""
+    started = pending(state.journal_path)
+    if started is None:
+        return []
+    leftovers = rollback(started, k)
+    if leftovers:
+        raise Leftovers(f"an interrupted run of {state.topology} could not be fully undone", leftovers)
+    Journal(state.journal_path).finish()
+    return [f"finished off an interrupted run of {state.topology} ({len(started)} steps undone)"]
+
+
+def record_for(p: Prepared, plan: Plan, path: str) -> dict:
+    subnets = [str(b.subnet) for b in p.topo.bridges if b.subnet is not None]
+    return {"topology": p.topo.name, "file": os.path.abspath(path), "ops": [o.to_json() for o in plan.final],
+            "ns": p.ns, "resolved": p.resolved, "subnets": subnets,
+            "hostnames": {c.name: c.hostname for c in p.topo.containers}}
+
+
+def up(path: str, k, progress=None) -> tuple[Prepared, float]:
+    topo_name = load_text(read(path), path).name
+    state = StateDir(topo_name)
+    with state.lock():
+        notes = recover(state, k)
+        p = prepare(path, k)
+        p.notes = notes
+        check_features(p.plan, k)
+        check_ownership(p.plan, p.topo, k, {o.key for o in recorded_ops(p.record)})
+        t0 = time.perf_counter()
+        if not p.plan.empty:
+            journal = Journal(state.journal_path)
+            execute(p.plan, k, journal, p.record, progress)
+            state.save(record_for(p, p.plan, path))
+            journal.finish()
+        elif p.record is None:
+            state.save(record_for(p, p.plan, path))
+        return p, time.perf_counter() - t0
+
+
+def topology_name(arg: str) -> str:
+    """`down FILE|TOPOLOGY`: a path to a .pn file names its topology; anything else is a name."""
+    if arg.endswith(".pn") or os.path.sep in arg:
+        if os.path.exists(arg):
+            try:
+                return load_text(read(arg), arg).name
+            except PipenetError:
+                base = os.path.basename(arg)
+                return base[:-3] if base.endswith(".pn") else base
+        base = os.path.basename(arg)
+        return base[:-3] if base.endswith(".pn") else base
+    return arg
+
+
+def down(name: str, k, progress=None) -> tuple[Plan, bool]:
+    state = StateDir(name)
+    if not os.path.isdir(state.path):
+        return Plan([], []), False
+    with state.lock():
+        recover(state, k)
+        record = state.load()
+        plan = diff([], recorded_ops(record))
+        if not plan.empty:
+            journal = Journal(state.journal_path)
+            execute(plan, k, journal, record, progress)
+            journal.finish()
+        state.remove()
+        return plan, True

@@ -1,0 +1,1 @@
+"""Planning: the IR and the record become an ordered list of operations (`ops`), each undoable."""

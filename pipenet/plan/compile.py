@@ -1,0 +1,222 @@
+"""IR to the desired list of operations, in an order the kernel accepts.
+
+Namespaces, then bridges and their addresses, then interfaces (bridge ports,
+dummies, macvlans, VLANs after their parents, p2p pairs), then addresses,
+then routes (p2p host routes, the default route via a gateway bridge, the
+file's own routes), then sysctls and shaping. Each interface's operation key
+is remembered so that what lives on it names it as a parent.
+"""
+
+from __future__ import annotations
+
+from pipenet.ir import Container, IfAddr, Topology
+from pipenet.plan.names import host_port_name, netns_name
+from pipenet.plan.ops import (AddAddress, AddLink, AddRoute, AddVeth, CreateBridge, CreateNamespace, Op, SetShape,
+                              SetSysctl, UseNamespace)
+
+HOST = "host"
+
+
+def attach_ref(c: Container, docker_pid=None) -> str:
+    a = c.attach
+    if a.kind == "pid":
+        return f"/proc/{a.value}/ns/net"
+    if a.kind == "netns":
+        return a.value
+    if docker_pid is None:
+        raise ValueError("docker pid not resolved")
+    return f"/proc/{docker_pid}/ns/net"
+
+
+class Compiler:
+    def __init__(self, topo: Topology, docker_pids: dict[str, int] | None = None):
+        self.t = topo
+        self.ops: list[Op] = []
+        self.ns: dict[str, str] = {HOST: ""}
+        self.iface_key: dict[tuple[str, str], str] = {}
+        self.docker_pids = docker_pids or {}
+
+    def node_ns(self, node: str) -> str:
+        return self.ns[node]
+
+    def owner(self, node: str) -> str:
+        """The node that owns `node`'s namespace (net container chains lead to it)."""
+        seen = set()
+        c = self.t.container_map.get(node)
+        while c is not None and c.net.kind == "container" and c.name not in seen:
+            seen.add(c.name)
+            node = c.net.target
+            c = self.t.container_map.get(node)
+        if c is not None and c.net.kind == "host":
+            return HOST
+        return node
+
+    def compile(self) -> list[Op]:
+        t = self.t
+        # namespaces
+        for c in t.containers:
+            if c.net.kind in ("host", "container"):
+                continue
+            if c.attach is not None:
+                ref = attach_ref(c, self.docker_pids.get(c.name))
+                self.ns[c.name] = ref
+                self.ops.append(UseNamespace(c.name, ref))
+            else:
+                ref = netns_name(t.name, c.name)
+                self.ns[c.name] = ref
+                self.ops.append(CreateNamespace(c.name, ref))
+        for c in t.containers:
+            if c.net.kind in ("host", "container"):
+                self.ns[c.name] = self.ns.get(self.owner(c.name), "")
+        # bridges
+        for b in t.bridges:
+            key = f"link:host:{b.name}"
+            self.iface_key[(HOST, b.name)] = key
+            if not b.external:
+                self.ops.append(CreateBridge(b.name, b.mtu))
+            if b.address is not None and b.address.prefix is not None:
+                self.ops.append(AddAddress(HOST, "", b.name, str(b.address.ip), b.address.prefix,
+                                           key if not b.external else ""))
+        # interfaces
+        for c in t.containers:
+            if c.name not in self.ns or c.net.kind in ("host", "container"):
+                continue
+            ns = self.ns[c.name]
+            pending = [i for i in c.interfaces]
+            made: set[str] = set()
+            for _ in range(len(pending) + 1):  # VLANs after their parents
+                rest = []
+                for i in pending:
+                    if i.kind == "vlan" and i.parent_node is None and i.parent not in made and \
+                            any(j.name == i.parent for j in pending):
+                        rest.append(i)
+                        continue
+                    self._interface(c, ns, i)
+                    made.add(i.name)
+                pending = rest
+                if not pending:
+                    break
+        for link in t.p2p:
+            a, b = link.a, link.b
+            if a.node not in self.ns or b.node not in self.ns:
+                continue
+            op = AddVeth(a.node, self.ns[a.node], a.ifname, b.node, self.ns[b.node], b.ifname, mac=a.mac,
+                         peer_mac=b.mac, mtu=link.mtu)
+            self.ops.append(op)
+            self.iface_key[(a.node, a.ifname)] = op.key
+            self.iface_key[(b.node, b.ifname)] = op.key
+        # addresses
+        for c in t.containers:
+            if c.name not in self.ns or c.net.kind in ("host", "container"):
+                continue
+            for i in c.interfaces:
+                if i.address is not None:
+                    self._addr(c.name, i.name, i.address)
+        for link in t.p2p:
+            for end in (link.a, link.b):
+                if end.address is not None and end.node in self.ns:
+                    self._addr(end.node, end.ifname, end.address)
+        # routes
+        for link in t.p2p:
+            for end, peer in ((link.a, link.b), (link.b, link.a)):
+                if end.node not in self.ns:
+                    continue
+                if end.address is not None and end.address.prefix is None and peer.address is not None:
+                    key = self.iface_key[(end.node, end.ifname)]
+                    self.ops.append(AddRoute(end.node, self.ns[end.node], f"{peer.address.ip}/32", None, end.ifname,
+                                             None, (key,)))
+        for c in t.containers:
+            if c.name not in self.ns or c.net.kind in ("host", "container"):
+                continue
+            ns = self.ns[c.name]
+            own_default = any(r.dest is None for r in c.routes)
+            p = c.primary
+            if p is not None and not own_default:
+                b = t.bridge_map.get(p.bridge)
+                if b is not None and b.address is not None and p.address is not None:
+                    self.ops.append(AddRoute(c.name, ns, None, str(b.address.ip), None, None,
+                                             (self.iface_key[(c.name, p.name)],)))
+            for r in c.routes:
+                self.ops.append(self._route(c.name, ns, r))
+        for r in t.host.routes:
+            self.ops.append(self._route(HOST, "", r))
+        # sysctls
+        for c in t.containers:
+            if c.name not in self.ns or c.net.kind in ("host", "container"):
+                continue
+            if c.forwarding is not None:
+                self.ops.append(SetSysctl(c.name, self.ns[c.name], "net.ipv4.ip_forward", "1" if c.forwarding else "0"))
+            for s in c.sysctls:
+                self.ops.append(SetSysctl(c.name, self.ns[c.name], s.key, s.value))
+        if t.host.forwarding is not None:
+            self.ops.append(SetSysctl(HOST, "", "net.ipv4.ip_forward", "1" if t.host.forwarding else "0"))
+        for s in t.host.sysctls:
+            self.ops.append(SetSysctl(HOST, "", s.key, s.value))
+        # shaping
+        for c in t.containers:
+            if c.name not in self.ns or c.net.kind in ("host", "container"):
+                continue
+            for s in c.shapes:
+                self.ops.append(SetShape(c.name, self.ns[c.name], s.ifname, s.delay_ms, s.jitter_ms, s.loss_pct,
+                                         s.rate_bps, self.iface_key.get((c.name, s.ifname), "")))
+        for link in t.p2p:
+            if link.shape is None:
+                continue
+            s = link.shape
+            for end in (link.a, link.b):
+                if end.node in self.ns:
+                    self.ops.append(SetShape(end.node, self.ns[end.node], end.ifname, s.delay_ms, s.jitter_ms,
+                                             s.loss_pct, s.rate_bps, self.iface_key[(end.node, end.ifname)]))
+        return self.ops
+
+    def _interface(self, c: Container, ns: str, i) -> None:
+        t = self.t
+        if i.kind == "port":
+            op = AddVeth(HOST, "", host_port_name(t.name, c.name, i.name), c.name, ns, i.name, peer_mac=i.mac,
+                         mtu=i.mtu or (t.bridge_map[i.bridge].mtu if i.bridge in t.bridge_map else None),
+                         master=i.bridge)
+        elif i.kind == "dummy":
+            op = AddLink(c.name, ns, i.name, "dummy", mac=i.mac, mtu=i.mtu)
+        else:  # macvlan, vlan
+            pnode = i.parent_node or c.name
+            op = AddLink(c.name, ns, i.name, i.kind, parent_node=pnode, parent_ns=self.ns.get(pnode, ""),
+                         parent=i.parent, mode=i.mode if i.kind == "macvlan" else None, vlan_id=i.vlan_id,
+                         mac=i.mac, mtu=i.mtu)
+        self.ops.append(op)
+        self.iface_key[(c.name, i.name)] = op.key
+
+    def _addr(self, node: str, ifname: str, addr: IfAddr) -> None:
+        self.ops.append(AddAddress(node, self.ns[node], ifname, str(addr.ip), addr.prefixlen,
+                                   self.iface_key.get((node, ifname), "")))
+
+    def _route(self, node: str, ns: str, r) -> AddRoute:
+        keys = []
+        if r.dev is not None and (node, r.dev) in self.iface_key:
+            keys.append(self.iface_key[(node, r.dev)])
+        elif r.via is not None:
+            keys.extend(self._links_reaching(node, r.via))
+        return AddRoute(node, ns, None if r.dest is None else str(r.dest), None if r.via is None else str(r.via),
+                        r.dev, r.metric, tuple(keys))
+
+    def _links_reaching(self, node: str, via) -> list[str]:
+        """The interfaces through which `via` is on-link (the route dies with them)."""
+        out = []
+        c = self.t.container_map.get(node)
+        if c is not None:
+            for i in c.interfaces:
+                if i.address is not None and i.address.prefix is not None and via in i.address.network:
+                    out.append(self.iface_key[(node, i.name)])
+        for link in self.t.p2p:
+            for end, peer in ((link.a, link.b), (link.b, link.a)):
+                if end.node != node:
+                    continue
+                if (peer.address is not None and peer.address.ip == via) or (
+                        end.address is not None and end.address.prefix is not None and via in end.address.network):
+                    out.append(self.iface_key[(node, end.ifname)])
+        return out[:1]
+
+
+def compile_topology(topo: Topology, docker_pids: dict[str, int] | None = None) -> tuple[list[Op], dict[str, str]]:
+    c = Compiler(topo, docker_pids)
+    ops = c.compile()
+    return ops, dict(c.ns)
