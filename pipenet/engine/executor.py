@@ -9,13 +9,16 @@ a removal re-makes the op and everything the kernel removed with it.
 
 A test-only hook, the environment variable PIPENET_TEST_FAIL_STEP=K, makes
 step K (1-based) fail as if the kernel had refused it, and
-PIPENET_TEST_FAIL_UNDO=K makes the undo of step K fail too, so every
-rollback path can be proven by the test suite.
+PIPENET_TEST_FAIL_UNDO=K makes the undo of step K fail too, and
+PIPENET_TEST_KILL_STEP=K kills the process (SIGKILL) just after step K's
+journal entry, so every rollback and recovery path can be proven by the
+test suite.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from typing import Callable
 
 from pipenet.errors import ApplyFailed, Leftovers
@@ -71,6 +74,7 @@ def execute(plan: Plan, k, journal: Journal, record_before: dict | None,
     """Apply every step of `plan`; raise ApplyFailed (rolled back) or Leftovers (not all undone)."""
     fail_at = _hook("PIPENET_TEST_FAIL_STEP")
     fail_undo = _hook("PIPENET_TEST_FAIL_UNDO")
+    kill_at = _hook("PIPENET_TEST_KILL_STEP")
     journal.begin(plan.steps, record_before)
     done: list[Step] = []
     total = len(plan.steps)
@@ -79,6 +83,8 @@ def execute(plan: Plan, k, journal: Journal, record_before: dict | None,
             if step.action == "apply":
                 step.op.prepare(k)
             journal.start(i, step)
+            if kill_at is not None and i + 1 == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)  # a crash, mid-run, journal written
             if fail_at is not None and i + 1 == fail_at:
                 raise InjectedFault(i + 1)
             _run(step, k)

@@ -60,11 +60,15 @@ def diff(desired: list[Op], recorded: list[Op]) -> Plan:
         elif any(d in gone for d in op.depends):
             changed.add(op.key)  # it must be removed explicitly and made again
             gone.add(op.key)
+    children: dict[str, list[Op]] = {}
+    position = {op.key: i for i, op in enumerate(recorded)}
+    for op in recorded:
+        for p in op.parents:
+            children.setdefault(p, []).append(op)
     steps: list[Step] = []
     for op in reversed(recorded):
         if op.key in changed and not any(p in gone for p in op.parents):
-            implied = [o for o in recorded if o.key in gone and o.key not in changed and _descends(o, op.key, rec)]
-            steps.append(Step("remove", op, implied))
+            steps.append(Step("remove", op, _cascade(op, children, position)))
     final: list[Op] = []
     for op in desired:
         old = rec.get(op.key)
@@ -78,17 +82,16 @@ def diff(desired: list[Op], recorded: list[Op]) -> Plan:
     return Plan(steps, final)
 
 
-def _descends(op: Op, ancestor: str, rec: dict[str, Op]) -> bool:
-    todo = list(op.parents)
-    seen = set()
+def _cascade(op: Op, children: dict[str, list[Op]], position: dict[str, int]) -> list[Op]:
+    """Every recorded op the kernel removes along with `op`, in recorded (dependency) order."""
+    out: list[Op] = []
+    seen: set[str] = set()
+    todo = list(children.get(op.key, ()))
     while todo:
-        p = todo.pop()
-        if p == ancestor:
-            return True
-        if p in seen:
+        c = todo.pop(0)
+        if c.key in seen:
             continue
-        seen.add(p)
-        parent = rec.get(p)
-        if parent is not None:
-            todo.extend(parent.parents)
-    return False
+        seen.add(c.key)
+        out.append(c)
+        todo.extend(children.get(c.key, ()))
+    return sorted(out, key=lambda o: position[o.key])
