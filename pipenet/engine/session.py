@@ -23,7 +23,7 @@ from pipenet.engine.checks import check_features, check_ownership
 from pipenet.engine.executor import execute, rollback
 from pipenet.engine.journal import Journal, pending
 from pipenet.engine.state import StateDir, all_topologies
-from pipenet.errors import Leftovers, PipenetError, UsageError
+from pipenet.errors import ApplyFailed, Leftovers, PipenetError, UsageError
 from pipenet.ir import Topology
 from pipenet.lang.load import load_text, read
 from pipenet.plan.compile import compile_topology
@@ -125,12 +125,22 @@ def up(path: str, k, progress=None) -> tuple[Prepared, float]:
         notes = recover(state, k)
         p = prepare(path, k)
         p.notes = notes
-        check_features(p.plan, k)
-        check_ownership(p.plan, p.topo, k, {o.key for o in recorded_ops(p.record)})
+        try:
+            check_features(p.plan, k)
+            check_ownership(p.plan, p.topo, k, {o.key for o in recorded_ops(p.record)})
+        except PipenetError:
+            if p.record is None:
+                state.remove()
+            raise
         t0 = time.perf_counter()
         if not p.plan.empty:
             journal = Journal(state.journal_path)
-            execute(p.plan, k, journal, p.record, progress)
+            try:
+                execute(p.plan, k, journal, p.record, progress)
+            except ApplyFailed:
+                if p.record is None:
+                    state.remove()  # rolled back to nothing: leave no trace
+                raise
             state.save(record_for(p, p.plan, path))
             journal.finish()
         elif p.record is None:
