@@ -1,0 +1,182 @@
+"""Benchmark: pipenet against the same kernel work done by `ip`, in one run, in a private namespace.
+
+    .venv/bin/python bench/engine.py [--sizes 100,300] [--runs 3] [--shell-max 300] [--json OUT]
+
+For N containers on one bridge (each: a namespace, a veth port with a MAC,
+an address and a default route) it measures, median of --runs:
+  floor   the ip-batch floor: one `ip -batch` for the host side and one
+          `ip -n NS -batch` per namespace (the least a shell tool can do);
+  shell   one `ip` process per operation, as hand-written scripts and
+          pipework do (skipped above --shell-max);
+  up      `pipenet up` from nothing (the CLI, Python start-up included);
+  noop    `pipenet up` of the converged topology;
+  plan    `pipenet plan` of the converged topology;
+  down    `pipenet down`, against the floor's own teardown (`ip -batch`).
+Everything runs inside a holder's private network and mount namespaces,
+so the machine's network is never touched. Between runs it waits for the
+kernel's asynchronous namespace cleanup to settle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+PY = sys.executable
+
+
+def topology(n: int) -> str:
+    return ("topology bench\nbridge br0 { address 10.0.0.1/16 }\n"
+            f"for i in 1..{n} {{\n    container c${{i}} {{ net br0 }}\n}}\n")
+
+
+def mac(i: int) -> str:
+    ip = 0x0A000000 + 1 + i
+    return "02:42:" + ":".join(f"{(ip >> s) & 255:02x}" for s in (24, 16, 8, 0))
+
+
+def floor_batches(n: int) -> tuple[str, dict[str, str]]:
+    host = ["link add br0 type bridge", "link set br0 up", "addr add 10.0.0.1/16 dev br0"]
+    per_ns = {}
+    for i in range(1, n + 1):
+        ns = f"fl{i}"
+        host.append(f"netns add {ns}")
+        host.append(f"link add vfl{i} master br0 up type veth peer name eth0 netns {ns} address {mac(i)}")
+        a = 0x0A000000 + 1 + i
+        addr = ".".join(str((a >> s) & 255) for s in (24, 16, 8, 0))
+        per_ns[ns] = f"link set lo up\nlink set eth0 up\naddr add {addr}/16 dev eth0\nroute add default via 10.0.0.1\n"
+    return "\n".join(host) + "\n", per_ns
+
+
+def run_floor(n: int) -> float:
+    host, per_ns = floor_batches(n)
+    t = time.perf_counter()
+    subprocess.run(["ip", "-batch", "-"], input=host, text=True, check=True)
+    for ns, batch in per_ns.items():
+        subprocess.run(["ip", "-n", ns, "-batch", "-"], input=batch, text=True, check=True)
+    return time.perf_counter() - t
+
+
+def floor_down(n: int) -> float:
+    batch = "".join(f"link del vfl{i}\nnetns del fl{i}\n" for i in range(1, n + 1)) + "link del br0\n"
+    t = time.perf_counter()
+    subprocess.run(["ip", "-batch", "-"], input=batch, text=True, check=True)
+    return time.perf_counter() - t
+
+
+def run_shell(n: int) -> float:
+    host, per_ns = floor_batches(n)
+    t = time.perf_counter()
+    for line in host.splitlines():
+        subprocess.run(["ip", *line.split()], check=True)
+    for ns, batch in per_ns.items():
+        for line in batch.splitlines():
+            subprocess.run(["ip", "-n", ns, *line.split()], check=True)
+    return time.perf_counter() - t
+
+
+def pipenet(*args) -> float:
+    t = time.perf_counter()
+    r = subprocess.run([PY, "-m", "pipenet", *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"pipenet {' '.join(args)} failed: {r.stderr}")
+    return time.perf_counter() - t
+
+
+def settle() -> None:
+    """Let the kernel finish tearing down the namespaces of the previous run."""
+    time.sleep(1.0)
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def inside(sizes: list[int], runs: int, shell_max: int) -> dict:
+    results = {}
+    tmp = tempfile.mkdtemp(prefix="pipenet-bench-")
+    for n in sizes:
+        path = os.path.join(tmp, f"bench{n}.pn")
+        with open(path, "w") as f:
+            f.write(topology(n))
+        rows: dict[str, list[float]] = {k: [] for k in ("floor", "floor_down", "shell", "up", "noop", "plan", "down")}
+        for _ in range(runs):
+            rows["floor"].append(run_floor(n))
+            rows["floor_down"].append(floor_down(n))
+            settle()
+            if n <= shell_max:
+                rows["shell"].append(run_shell(n))
+                floor_down(n)
+                settle()
+            rows["up"].append(pipenet("up", path))
+            rows["noop"].append(pipenet("up", path))
+            rows["plan"].append(pipenet("plan", path))
+            rows["down"].append(pipenet("down", "bench"))
+            settle()
+        med = {k: statistics.median(v) for k, v in rows.items() if v}
+        results[n] = med
+        sys.stderr.write(f"N={n}: " + ", ".join(f"{k} {v:.3f}s" for k, v in med.items()) + "\n")
+    results["peak_rss_mb"] = peak_rss_mb()
+    return results
+
+
+def table(results: dict) -> str:
+    lines = ["| N | floor (ip -batch) | one ip per op | pipenet up | up / floor | shell / up | no-op up | plan | "
+             "down | floor down | down / floor down | up per container |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for n, m in results.items():
+        if not isinstance(n, int) and not str(n).isdigit():
+            continue
+        n = int(n)
+        shell = m.get("shell")
+        lines.append(
+            f"| {n} | {m['floor']:.2f} s | {shell:.2f} s | " if shell else f"| {n} | {m['floor']:.2f} s | (skipped) | ")
+        lines[-1] += (f"{m['up']:.2f} s | {m['up'] / m['floor']:.2f}x | "
+                      f"{(shell / m['up']) if shell else float('nan'):.1f}x | {m['noop']:.2f} s | {m['plan']:.2f} s | "
+                      f"{m['down']:.2f} s | {m['floor_down']:.2f} s | {m['down'] / m['floor_down']:.2f}x | "
+                      f"{1000 * m['up'] / n:.2f} ms |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100,300")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--shell-max", type=int, default=300)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",")]
+    if a.inside:
+        print(json.dumps(inside(sizes, a.runs, a.shell_max)))
+        return
+    sys.path.insert(0, REPO)
+    from tests.harness import Netns
+
+    ns = Netns()
+    try:
+        r = ns.run([PY, os.path.abspath(__file__), "--inside", "--sizes", a.sizes, "--runs", str(a.runs),
+                    "--shell-max", str(a.shell_max)], timeout=7200)
+        sys.stderr.write(r.stderr)
+        results = json.loads(r.stdout)
+    finally:
+        ns.close()
+    print(table(results))
+    print(f"\npeak memory of a pipenet process: {results['peak_rss_mb']:.0f} MB")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
