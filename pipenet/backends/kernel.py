@@ -70,12 +70,19 @@ class Kernel:
         self._h("").nl.link_add(name, "bridge", mtu=mtu)
 
     def veth_add(self, ns: str, name: str, peer_ns: str, peer: str, *, mac: str | None = None,
-                 peer_mac: str | None = None, mtu: int | None = None, master: str | None = None) -> None:
+                 peer_mac: str | None = None, mtu: int | None = None, master: str | None = None,
+                 hairpin: bool = False) -> None:
         h = self._h(ns)
         same = peer_ns == ns
         p = {"ifname": peer, "mac": peer_mac, "mtu": mtu, "netns_fd": None if same else self._h(peer_ns).fd}
         h.nl.link_add(name, "veth", mtu=mtu, mac=mac, master=master, peer=p)
-        self._h(peer_ns).nl.link_set(peer, up=True)
+        try:
+            self._h(peer_ns).nl.link_set(peer, up=True)
+            if hairpin:
+                h.nl.brport_hairpin(name)
+        except BaseException:
+            h.nl.link_del(name)  # atomic: no half-made pair is left behind
+            raise
 
     def link_add(self, ns: str, name: str, kind: str, *, parent_ns: str | None = None, parent: str | None = None,
                  mode: str | None = None, vlan_id: int | None = None, mac: str | None = None,
@@ -91,7 +98,11 @@ class Kernel:
         self._h(where).nl.link_add(name, kind, mtu=mtu, mac=mac, link=parent, info_data=data,
                                    netns_fd=self._h(ns).fd if moved else None)
         if moved:
-            self._h(ns).nl.link_set(name, up=True)
+            try:
+                self._h(ns).nl.link_set(name, up=True)
+            except BaseException:
+                self._h(ns).nl.link_del(name)
+                raise
 
     def link_del(self, ns: str, name: str) -> None:
         h = self._h(ns)
@@ -166,6 +177,62 @@ class Kernel:
         from pipenet.backends.tc import clear_shape
 
         clear_shape(self._h(ns).nl, ifname)
+
+    # ---- firewall ----------------------------------------------------------------------------------------
+    def _fd_or_none(self, ns: str) -> int | None:
+        return None if ns == "" else self._h(ns).fd
+
+    def firewall_install(self, ns: str, table: str, chains: dict, jumps: list, tag: str) -> None:
+        from pipenet.backends import iptables
+
+        iptables.install(self._fd_or_none(ns), table, chains, jumps, tag)
+
+    def firewall_remove(self, ns: str, table: str, chains: list, jumps: list, tag: str) -> None:
+        from pipenet.backends import iptables
+
+        iptables.remove(self._fd_or_none(ns), table, chains, jumps, tag)
+
+    # ---- shared host forwarding --------------------------------------------------------------------------
+    def _shared(self):
+        from pipenet.backends.shared import SharedForwarding
+        from pipenet.engine.state import state_root
+
+        return SharedForwarding(state_root(), lambda: self.sysctl_get("", "net.ipv4.ip_forward"),
+                                lambda v: self.sysctl_set("", "net.ipv4.ip_forward", v))
+
+    def forwarding_acquire(self, topology: str) -> None:
+        self._shared().acquire(topology)
+
+    def forwarding_release(self, topology: str) -> None:
+        self._shared().release(topology)
+
+    # ---- files ------------------------------------------------------------------------------------------------
+    def etc_read(self, directory: str, names: list[str]) -> dict:
+        from pipenet.backends import files
+
+        return files.read(directory, names)
+
+    def etc_write(self, directory: str, content: dict[str, str]) -> None:
+        from pipenet.backends import files
+
+        files.write(directory, content)
+
+    def etc_restore(self, directory: str, saved: dict) -> None:
+        from pipenet.backends import files
+
+        files.restore(directory, saved)
+
+    # ---- processes -------------------------------------------------------------------------------------------
+    def process_start(self, ns: str, argv, hostname: str, etc: str, log: str) -> dict:
+        from pipenet.backends import processes
+
+        path = None if ns == "" else self.ns.path(ns)
+        return processes.start(path, list(argv), hostname, etc or None, log)
+
+    def process_stop(self, saved: dict) -> None:
+        from pipenet.backends import processes
+
+        processes.stop(saved)
 
     # ---- what this kernel can do ----------------------------------------------------------------------
     def supports(self, feature: str) -> bool:

@@ -192,6 +192,15 @@ class Netlink:
         m["attrs"] = attrs
         self.request(m, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, f"set {name}")
 
+    def brport_hairpin(self, name: str) -> None:
+        """Let a bridge port send frames back out where they came in (a container reaching its own
+        published port through the host)."""
+        m = ifinfmsg()
+        m["index"] = self.link_index(name)
+        m["attrs"] = [("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_SLAVE_KIND", "bridge"), (
+            "IFLA_INFO_SLAVE_DATA", {"attrs": [("IFLA_BRPORT_MODE", 1)]})]})]
+        self.request(m, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, f"set hairpin mode on {name}")
+
     def link_del(self, name: str) -> None:
         m = ifinfmsg()
         m["index"] = self.link_index(name)

@@ -103,7 +103,7 @@ class RecordingKernel:
         self._call("bridge_add", name)
         self._new("", name, kind="bridge", mtu=mtu, up=True)
 
-    def veth_add(self, ns, name, peer_ns, peer, *, mac=None, peer_mac=None, mtu=None, master=None):
+    def veth_add(self, ns, name, peer_ns, peer, *, mac=None, peer_mac=None, mtu=None, master=None, hairpin=False):
         self._call("veth_add", ns, name, peer_ns, peer)
         self._ns(peer_ns)
         if master is not None:
@@ -203,6 +203,75 @@ class RecordingKernel:
         self._call("qdisc_del", ns, ifname)
         if ns in self.state["ns"]:
             self._ns(ns)["qdiscs"].pop(ifname, None)
+
+    def firewall_install(self, ns, table, chains, jumps, tag):
+        self._call("firewall_install", ns, table)
+        fw = self._ns(ns).setdefault("firewall", {})
+        fw[table] = {"chains": {c: list(r) for c, r in chains.items()}, "jumps": sorted(map(tuple, jumps))}
+
+    def firewall_remove(self, ns, table, chains, jumps, tag):
+        self._call("firewall_remove", ns, table)
+        fw = self._ns(ns).get("firewall", {})
+        fw.pop(table, None)
+        if not fw:
+            self._ns(ns).pop("firewall", None)
+
+    def forwarding_acquire(self, topology):
+        self._call("forwarding_acquire", topology)
+        sh = self.state.setdefault("forwarding", {"saved": None, "users": []})
+        if not sh["users"]:
+            sh["saved"] = self.sysctl_get("", "net.ipv4.ip_forward")
+        if topology not in sh["users"]:
+            sh["users"].append(topology)
+        self.sysctl_set("", "net.ipv4.ip_forward", "1")
+
+    def forwarding_release(self, topology):
+        self._call("forwarding_release", topology)
+        sh = self.state.get("forwarding")
+        if sh is None:
+            return
+        if topology in sh["users"]:
+            sh["users"].remove(topology)
+        if not sh["users"]:
+            self.sysctl_set("", "net.ipv4.ip_forward", sh["saved"])
+            del self.state["forwarding"]
+
+    def etc_read(self, directory, names):
+        files = self.state.get("etc", {}).get(directory)
+        return {"dir": files is not None, "files": {n: (files or {}).get(n) for n in names}}
+
+    def etc_write(self, directory, content):
+        self._call("etc_write", directory)
+        self.state.setdefault("etc", {}).setdefault(directory, {}).update(content)
+
+    def etc_restore(self, directory, saved):
+        self._call("etc_restore", directory)
+        etc = self.state.get("etc", {})
+        files = etc.get(directory, {})
+        for n, c in saved["files"].items():
+            if c is None:
+                files.pop(n, None)
+            else:
+                files[n] = c
+        if not saved["dir"]:
+            etc.pop(directory, None)
+        if not etc:
+            self.state.pop("etc", None)
+
+    def process_start(self, ns, argv, hostname, etc, log):
+        self._call("process_start", ns, tuple(argv))
+        self._ns(ns)
+        procs = self.state.setdefault("procs", {})
+        pid = 1000 + len(self.calls)
+        procs[pid] = tuple(argv)
+        return {"pid": pid, "start": "0", "log": log}
+
+    def process_stop(self, saved):
+        self._call("process_stop", saved.get("pid"))
+        procs = self.state.get("procs", {})
+        procs.pop(saved.get("pid"), None)
+        if not procs:
+            self.state.pop("procs", None)
 
     def supports(self, feature):
         return feature in self.features

@@ -40,6 +40,8 @@ class Prepared:
     resolved: dict[str, str]
     state: StateDir
     notes: list[str] = field(default_factory=list)
+    ports: dict = field(default_factory=dict)
+    published: list = field(default_factory=list)
 
 
 def recorded_ops(record: dict | None) -> list[Op]:
@@ -94,9 +96,27 @@ def prepare(path: str, k) -> Prepared:
         topo = load_text(text, path, resolved=chosen)
     pids = {c.name: docker_pid(c.attach.value) for c in topo.containers
             if c.attach is not None and c.attach.kind == "docker"}
-    desired, ns = compile_topology(topo, pids)
+    from pipenet.engine import ports as host_ports
+    from pipenet.plan.compile import auto_ports_needed, published
+
+    explicit = {(p.host_port, p.proto) for c in topo.containers for p in c.publish if p.host_port is not None}
+    mine = {(e["host_port"], e["proto"]) for e in (record or {}).get("published", [])}
+    taken = (host_ports.listening() - mine) | set(host_ports.published_elsewhere(topo.name))
+    chosen = host_ports.choose(auto_ports_needed(topo), (record or {}).get("ports", {}), explicit, taken)
+    desired, ns = compile_topology(topo, pids, chosen, _host_resolv(), os.path.join(state.path, "logs"))
     plan = diff(desired, recorded_ops(record))
-    return Prepared(topo, plan, record, ns, resolved, state)
+    p = Prepared(topo, plan, record, ns, resolved, state)
+    p.ports = chosen
+    p.published = published(topo, chosen)
+    return p
+
+
+def _host_resolv() -> str:
+    try:
+        with open("/etc/resolv.conf") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def recover(state: StateDir, k) -> list[str]:
@@ -111,10 +131,39 @@ def recover(state: StateDir, k) -> list[str]:
     return [f"finished off an interrupted run of {state.topology} ({len(started)} steps undone)"]
 
 
+def check_ports(p: Prepared) -> None:
+    """A published host port that something else listens on, or another topology publishes, is an error."""
+    from pipenet.engine import ports as host_ports
+    from pipenet.errors import Conflict
+
+    mine = {(e["host_port"], e["proto"]) for e in (p.record or {}).get("published", [])}
+    busy = host_ports.listening()
+    elsewhere = host_ports.published_elsewhere(p.topo.name)
+    problems = []
+    for x in p.published:
+        key = (x.host_port, x.proto)
+        if key in elsewhere:
+            problems.append(f"host port {x.host_port}/{x.proto} of {x.node} is already published by topology "
+                            f"{elsewhere[key]}")
+        elif key in busy and key not in mine:
+            problems.append(f"host port {x.host_port}/{x.proto} of {x.node} is already in use on the host "
+                            f"by a program pipenet did not start")
+    if any(op.kind == "firewall" for op in p.plan.final):
+        import shutil
+
+        if shutil.which("iptables-restore") is None:
+            problems.append("this topology needs firewall rules, but iptables is not installed "
+                            "(apt-get install iptables)")
+    if problems:
+        raise Conflict(problems)
+
+
 def record_for(p: Prepared, plan: Plan, path: str) -> dict:
     subnets = [str(b.subnet) for b in p.topo.bridges if b.subnet is not None]
     return {"topology": p.topo.name, "file": os.path.abspath(path), "ops": [o.to_json() for o in plan.final],
-            "ns": p.ns, "resolved": p.resolved, "subnets": subnets,
+            "ns": p.ns, "resolved": p.resolved, "subnets": subnets, "ports": p.ports,
+            "published": [{"node": x.node, "host_ip": x.host_ip, "host_port": x.host_port, "proto": x.proto,
+                           "ip": x.ip, "port": x.port} for x in p.published],
             "hostnames": {c.name: c.hostname for c in p.topo.containers}}
 
 
@@ -128,6 +177,7 @@ def up(path: str, k, progress=None) -> tuple[Prepared, float]:
         try:
             check_features(p.plan, k)
             check_ownership(p.plan, p.topo, k, {o.key for o in recorded_ops(p.record)})
+            check_ports(p)
         except PipenetError:
             if p.record is None:
                 state.remove()

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from pipenet.ir import Container, IfAddr, Topology
 from pipenet.plan.names import host_port_name, netns_name
-from pipenet.plan.ops import (AddAddress, AddLink, AddRoute, AddVeth, CreateBridge, CreateNamespace, Op, SetShape,
-                              SetSysctl, UseNamespace)
+import os
+
+from pipenet.plan import etc as etc_files
+from pipenet.plan.firewall import TABLE_JUMPS, Published, chain_base, tables_for
+from pipenet.plan.ops import (AddAddress, AddLink, AddRoute, AddVeth, CreateBridge, CreateNamespace, Firewall,
+                              HostForwarding, Op, SetShape, SetSysctl, StartProcess, UseNamespace, WriteEtc)
 
 HOST = "host"
 
@@ -28,13 +32,58 @@ def attach_ref(c: Container, docker_pid=None) -> str:
     return f"/proc/{docker_pid}/ns/net"
 
 
+def port_key(node: str, port: int, proto: str) -> str:
+    return f"{node}/{port}/{proto}"
+
+
+def auto_ports_needed(topo: Topology) -> list[str]:
+    """Keys of published ports whose host port pipenet chooses (`publish PORT`, `publish-all`)."""
+    keys = []
+    for c in topo.containers:
+        explicit = {(p.port, p.proto) for p in c.publish}
+        for p in c.publish:
+            if p.host_port is None:
+                keys.append(port_key(c.name, p.port, p.proto))
+        if c.publish_all:
+            for e in c.expose:
+                if (e.number, e.proto) not in explicit:
+                    keys.append(port_key(c.name, e.number, e.proto))
+    return keys
+
+
+def published(topo: Topology, ports: dict[str, int]) -> list[Published]:
+    out = []
+    for c in topo.containers:
+        p0 = c.primary
+        if p0 is None or p0.address is None:
+            continue
+        ip = str(p0.address.ip)
+        explicit = {(p.port, p.proto) for p in c.publish}
+        for p in c.publish:
+            hp = p.host_port if p.host_port is not None else ports.get(port_key(c.name, p.port, p.proto))
+            if hp is not None:
+                out.append(Published(c.name, p0.bridge, None if p.host_ip is None else str(p.host_ip), hp, ip,
+                                     p.port, p.proto))
+        if c.publish_all:
+            for e in c.expose:
+                hp = ports.get(port_key(c.name, e.number, e.proto))
+                if (e.number, e.proto) not in explicit and hp is not None:
+                    out.append(Published(c.name, p0.bridge, None, hp, ip, e.number, e.proto))
+    return out
+
+
 class Compiler:
-    def __init__(self, topo: Topology, docker_pids: dict[str, int] | None = None):
+    def __init__(self, topo: Topology, docker_pids: dict[str, int] | None = None, ports: dict[str, int] | None = None,
+                 host_resolv: str = "", log_dir: str = ""):
         self.t = topo
         self.ops: list[Op] = []
         self.ns: dict[str, str] = {HOST: ""}
         self.iface_key: dict[tuple[str, str], str] = {}
         self.docker_pids = docker_pids or {}
+        self.ports = ports or {}
+        self.host_resolv = host_resolv
+        self.log_dir = log_dir
+        self.published = published(topo, self.ports)
 
     def node_ns(self, node: str) -> str:
         return self.ns[node]
@@ -148,8 +197,15 @@ class Compiler:
                 self.ops.append(SetSysctl(c.name, self.ns[c.name], "net.ipv4.ip_forward", "1" if c.forwarding else "0"))
             for s in c.sysctls:
                 self.ops.append(SetSysctl(c.name, self.ns[c.name], s.key, s.value))
-        if t.host.forwarding is not None:
-            self.ops.append(SetSysctl(HOST, "", "net.ipv4.ip_forward", "1" if t.host.forwarding else "0"))
+        if any(b.gateway for b in t.bridges) or t.host.forwarding:
+            self.ops.append(HostForwarding(t.name))
+        elif t.host.forwarding is False:
+            self.ops.append(SetSysctl(HOST, "", "net.ipv4.ip_forward", "0"))
+        for br in sorted({p.bridge for p in self.published}):
+            self.ops.append(SetSysctl(HOST, "", f"net/ipv4/conf/{br}/route_localnet", "1",
+                                      self.iface_key.get((HOST, br), "") if not t.bridge_map[br].external else ""))
+        if any(not b.icc for b in t.bridges):
+            self.ops.append(SetSysctl(HOST, "", "net.bridge.bridge-nf-call-iptables", "1"))
         for s in t.host.sysctls:
             self.ops.append(SetSysctl(HOST, "", s.key, s.value))
         # shaping
@@ -167,14 +223,51 @@ class Compiler:
                 if end.node in self.ns:
                     self.ops.append(SetShape(end.node, self.ns[end.node], end.ifname, s.delay_ms, s.jitter_ms,
                                              s.loss_pct, s.rate_bps, self.iface_key[(end.node, end.ifname)]))
+        self._firewall()
+        self._files_and_processes()
         return self.ops
+
+    def _firewall(self) -> None:
+        base = chain_base(self.t.name)
+        tag = f"pipenet:{self.t.name}"
+        for (node, table), chains in sorted(tables_for(self.t, self.published, self.ns).items()):
+            if node not in self.ns:
+                continue
+            names = {suffix: f"{base}-{suffix}" for suffix in chains}
+            jumps = tuple((builtin, match, names[suffix]) for builtin, suffix, match in TABLE_JUMPS[table]
+                          if suffix in chains)
+            self.ops.append(Firewall(node, self.ns[node], table, tag,
+                                     tuple((names[sfx], tuple(rules)) for sfx, rules in chains.items()), jumps))
+
+    def _files_and_processes(self) -> None:
+        from pipenet.engine.enter import etc_dir
+
+        t = self.t
+        for c in t.containers:
+            if c.net.kind == "host" or c.name not in self.ns:
+                continue
+            ref = self.ns[c.name]
+            d = etc_dir(ref)
+            if d is None or (c.net.kind == "container"):
+                continue
+            self.ops.append(WriteEtc(c.name, d, etc_files.files(t, c, self.host_resolv)))
+        for c in t.containers:
+            if c.name not in self.ns:
+                continue
+            ref = self.ns[c.name]
+            owner = self.owner(c.name)
+            d = etc_dir(self.ns.get(owner, ""))
+            for n, r in enumerate(c.run):
+                log = os.path.join(self.log_dir, f"{c.name}.{n}.log") if self.log_dir else f"/tmp/{c.name}.{n}.log"
+                self.ops.append(StartProcess(c.name, ref, n, tuple(r.argv), c.hostname, d or "", log))
 
     def _interface(self, c: Container, ns: str, i) -> None:
         t = self.t
         if i.kind == "port":
+            publishes = i.primary and (bool(c.publish) or c.publish_all)
             op = AddVeth(HOST, "", host_port_name(t.name, c.name, i.name), c.name, ns, i.name, peer_mac=i.mac,
                          mtu=i.mtu or (t.bridge_map[i.bridge].mtu if i.bridge in t.bridge_map else None),
-                         master=i.bridge)
+                         master=i.bridge, hairpin=publishes)
         elif i.kind == "dummy":
             op = AddLink(c.name, ns, i.name, "dummy", mac=i.mac, mtu=i.mtu)
         else:  # macvlan, vlan
@@ -216,7 +309,8 @@ class Compiler:
         return out[:1]
 
 
-def compile_topology(topo: Topology, docker_pids: dict[str, int] | None = None) -> tuple[list[Op], dict[str, str]]:
-    c = Compiler(topo, docker_pids)
+def compile_topology(topo: Topology, docker_pids: dict[str, int] | None = None, ports: dict[str, int] | None = None,
+                     host_resolv: str = "", log_dir: str = "") -> tuple[list[Op], dict[str, str]]:
+    c = Compiler(topo, docker_pids, ports, host_resolv, log_dir)
     ops = c.compile()
     return ops, dict(c.ns)

@@ -16,6 +16,7 @@ so they need no undo of their own, and must be made again if still wanted.
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar
@@ -85,9 +86,12 @@ class Op:
     def describe_undo(self) -> list[str]:
         return [f"# undo: {self.describe()[0]}"]
 
-    def identity(self) -> tuple:
-        """What makes two ops the same change (saved state excluded)."""
-        return (self.kind,) + tuple(getattr(self, f.name) for f in fields(self) if f.name != "saved")
+    def identity(self) -> str:
+        """What makes two ops the same change (saved state excluded), as canonical JSON,
+        so an op read back from the record compares equal to the same op compiled anew."""
+        d = self.to_json()
+        d.pop("saved", None)
+        return json.dumps(d, sort_keys=True)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -204,6 +208,7 @@ class AddVeth(Op):
     peer_mac: str | None = None
     mtu: int | None = None
     master: str | None = None
+    hairpin: bool = False
 
     @property
     def key(self):
@@ -231,7 +236,7 @@ class AddVeth(Op):
 
     def apply(self, k):
         k.veth_add(self.ns, self.name, self.peer_ns, self.peer, mac=self.mac, peer_mac=self.peer_mac, mtu=self.mtu,
-                   master=self.master)
+                   master=self.master, hairpin=self.hairpin)
 
     def undo(self, k):
         if k.netns_exists(self.ns):
@@ -253,8 +258,11 @@ class AddVeth(Op):
             peer += ["address", self.peer_mac]
         if self.mtu:
             peer += ["mtu", self.mtu]
-        return [ip_cmd(self.ns, "link", "add", self.name, *opts, "up", "type", "veth", *peer),
-                ip_cmd(self.peer_ns, "link", "set", self.peer, "up")]
+        out = [ip_cmd(self.ns, "link", "add", self.name, *opts, "up", "type", "veth", *peer),
+               ip_cmd(self.peer_ns, "link", "set", self.peer, "up")]
+        if self.hairpin:
+            out.append(f"bridge link set dev {_q(self.name)} hairpin on")
+        return out
 
     def describe_undo(self):
         return [ip_cmd(self.ns, "link", "delete", self.name)]
@@ -437,6 +445,7 @@ class SetSysctl(Op):
     ns: str
     name: str
     value: str
+    link_key: str = ""  # a per-interface setting lives and dies with its interface
     saved: dict = field(default_factory=dict)
 
     @property
@@ -445,7 +454,8 @@ class SetSysctl(Op):
 
     @property
     def parents(self):
-        return (f"netns:{self.node}",) if self.node != "host" else ()
+        ps = [f"netns:{self.node}"] if self.node != "host" else []
+        return tuple(ps + ([self.link_key] if self.link_key else []))
 
     def prepare(self, k):
         self.saved = {"value": k.sysctl_get(self.ns, self.name)}
@@ -512,3 +522,153 @@ class SetShape(Op):
 
     def describe_undo(self):
         return [in_ns_cmd(self.ns, "tc", "qdisc", "del", "dev", self.ifname, "root")]
+
+
+# ---- firewall ------------------------------------------------------------------------------------------------
+@dataclass
+class Firewall(Op):
+    """One table of one namespace: the topology's chains, their rules, and the jumps to them."""
+
+    kind: ClassVar[str] = "firewall"
+    node: str
+    ns: str
+    table: str
+    tag: str
+    chains: tuple = ()  # ((name, (rule, ...)), ...)
+    jumps: tuple = ()  # ((builtin, match, chain), ...)
+
+    @property
+    def key(self):
+        return f"firewall:{self.node}:{self.table}"
+
+    @property
+    def parents(self):
+        return (f"netns:{self.node}",) if self.node != "host" else ()
+
+    def apply(self, k):
+        k.firewall_install(self.ns, self.table, {c: list(r) for c, r in self.chains},
+                           [tuple(j) for j in self.jumps], self.tag)
+
+    def undo(self, k):
+        if k.netns_exists(self.ns):
+            k.firewall_remove(self.ns, self.table, [c for c, _ in self.chains], [tuple(j) for j in self.jumps],
+                              self.tag)
+
+    def _cmd(self, *args):
+        return in_ns_cmd(self.ns, "iptables", "-t", self.table, *args)
+
+    def describe(self):
+        out = [self._cmd("-N", c) for c, _ in self.chains]
+        for c, rules in self.chains:
+            out += [f"{self._cmd('-A', c)} {r}" for r in rules]
+        for builtin, match, chain in self.jumps:
+            m = f"{match} " if match else ""
+            out.append(f"{self._cmd('-I', builtin, '1')} {m}-m comment --comment {self.tag} -j {chain}")
+        return out
+
+    def describe_undo(self):
+        out = []
+        for builtin, match, chain in self.jumps:
+            m = f"{match} " if match else ""
+            out.append(f"{self._cmd('-D', builtin)} {m}-m comment --comment {self.tag} -j {chain}")
+        out += [self._cmd("-F", c) for c, _ in self.chains] + [self._cmd("-X", c) for c, _ in self.chains]
+        return out
+
+
+@dataclass
+class HostForwarding(Op):
+    """IPv4 forwarding on the host, shared by every topology that needs it: the first turns it on
+    (remembering the earlier value), the last to go down restores that value."""
+
+    kind: ClassVar[str] = "host-forwarding"
+    topology: str
+
+    @property
+    def key(self):
+        return "host-forwarding"
+
+    def apply(self, k):
+        k.forwarding_acquire(self.topology)
+
+    def undo(self, k):
+        k.forwarding_release(self.topology)
+
+    def describe(self):
+        return ["sysctl -w net.ipv4.ip_forward=1"]
+
+    def describe_undo(self):
+        return ["sysctl -w net.ipv4.ip_forward=<earlier value>  # when no other topology needs it"]
+
+
+# ---- files and processes --------------------------------------------------------------------------------------------
+@dataclass
+class WriteEtc(Op):
+    """A node's own /etc files (hosts, resolv.conf, hostname) under /etc/netns/NAMESPACE/."""
+
+    kind: ClassVar[str] = "etc"
+    node: str
+    directory: str
+    files: tuple = ()  # ((name, content), ...)
+    saved: dict = field(default_factory=dict)
+
+    @property
+    def key(self):
+        return f"etc:{self.node}"
+
+    def prepare(self, k):
+        self.saved = k.etc_read(self.directory, [n for n, _ in self.files])
+
+    def apply(self, k):
+        k.etc_write(self.directory, {n: c for n, c in self.files})
+
+    def undo(self, k):
+        k.etc_restore(self.directory, self.saved)
+
+    def describe(self):
+        out = [f"mkdir -p {_q(self.directory)}"]
+        for name, content in self.files:
+            out.append(f"printf %s {_q(content)} > {_q(self.directory + '/' + name)}")
+        return out
+
+    def describe_undo(self):
+        return [f"rm -r {_q(self.directory)}"]
+
+
+@dataclass
+class StartProcess(Op):
+    """A `run` command: started in the node (namespace, hostname, /etc files) as its own process group."""
+
+    kind: ClassVar[str] = "process"
+    node: str
+    ns: str
+    index: int
+    argv: tuple = ()
+    hostname: str = ""
+    etc: str = ""
+    log: str = ""
+    saved: dict = field(default_factory=dict)
+
+    @property
+    def key(self):
+        return f"process:{self.node}:{self.index}"
+
+    @property
+    def parents(self):
+        return ()
+
+    @property
+    def depends(self):
+        return (f"netns:{self.node}", f"etc:{self.node}")
+
+    def apply(self, k):
+        self.saved = k.process_start(self.ns, self.argv, self.hostname, self.etc, self.log)
+
+    def undo(self, k):
+        k.process_stop(self.saved)
+
+    def describe(self):
+        return [in_ns_cmd(self.ns, *self.argv) + f" >> {_q(self.log)} 2>&1 &"]
+
+    def describe_undo(self):
+        pid = self.saved.get("pid", "PID")
+        return [f"kill -TERM -{pid}  # then KILL after a grace period"]

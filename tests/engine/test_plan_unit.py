@@ -65,7 +65,8 @@ def test_removed_container_takes_its_children_implicitly():
     after = ops_for(BASE.replace("container b { net br0; address 10.0.0.50 }", ""))
     plan = diff(after, before)
     removed = [s.op.key for s in plan.steps if s.action == "remove"]
-    assert removed == ["link:b:eth0", "netns:b"]  # port explicitly (async cascade), then the namespace
+    # its files, its port (explicitly: the kernel's cascade is asynchronous), then its namespace
+    assert removed == ["etc:b", "link:b:eth0", "netns:b"]
     assert not [s for s in plan.steps if s.action == "apply"]
 
 

@@ -1,0 +1,111 @@
+"""`run` processes: started inside a node, stopped TERM-then-KILL, never confused with another process.
+
+A process is started from a forked child that enters the node (network
+namespace, private UTS and mount namespaces with the node's hostname and /etc
+files, see `pipenet.engine.enter`) and becomes the leader of a new session,
+so it and its children form one process group that `down` can signal at
+once. Its output goes to a log file in the topology's state directory. The
+record keeps its pid and the kernel's start time for it, so a recycled pid is
+never killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+GRACE_SECONDS = 3.0
+
+
+def start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data.rsplit(")", 1)[1].split()[19]
+
+
+def alive(saved: dict) -> bool:
+    pid = saved.get("pid")
+    return bool(pid) and start_time(pid) == saved.get("start") and _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, log: str) -> dict:
+    from pipenet.engine.enter import enter
+
+    os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, f"--- pipenet: starting {' '.join(argv)} ---\n".encode())
+        p = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
+                             start_new_session=True, close_fds=True,
+                             preexec_fn=lambda: enter(ns_path, hostname or None, etc))
+    except FileNotFoundError:
+        raise FileNotFoundError(2, f"cannot start `{' '.join(argv)}`: {argv[0]}: command not found") from None
+    except OSError as e:
+        raise OSError(e.errno, f"cannot start `{' '.join(argv)}`: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    time.sleep(0.02)
+    code = p.poll()
+    if code is not None and code != 0:
+        raise OSError(5, f"`{' '.join(argv)}` exited at once with status {code} (see its log {log})")
+    return {"pid": p.pid, "start": start_time(p.pid), "log": log}
+
+
+def stop(saved: dict, grace: float = GRACE_SECONDS) -> None:
+    pid = saved.get("pid")
+    if not pid or start_time(pid) != saved.get("start"):
+        return  # gone already, or the pid now belongs to someone else
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not _group_alive(pid):
+            return
+        time.sleep(0.02)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    for _ in range(100):
+        _reap(pid)
+        if not _group_alive(pid):
+            return
+        time.sleep(0.02)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Is any non-zombie process left in the group?"""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
