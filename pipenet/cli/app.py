@@ -299,6 +299,17 @@ def status(topology: Optional[str] = typer.Argument(None, help="a topology name 
                             (f" dev {r['dev']}" if r["dev"] else "") for r in n["routes"])
             table.add_row(n["node"], n["namespace"] if n["alive"] else f"{n['namespace']} (GONE)", ifs, rts)
         con.print(table)
+        if d.get("processes"):
+            pt = Table(title="processes", header_style="bold")
+            for col in ("node", "command", "pid", "state"):
+                pt.add_column(col)
+            for pr in d["processes"]:
+                pt.add_row(pr["node"], pr["command"], str(pr["pid"]), "running" if pr["alive"] else "DEAD")
+            con.print(pt)
+        if d.get("published"):
+            for x in d["published"]:
+                where = f"{x['host_ip']}:" if x["host_ip"] else ""
+                print(f"published: {where}{x['host_port']}/{x['proto']} -> {x['node']} {x['ip']}:{x['port']}")
         if d["drift"]:
             output.message(f"{d['topology']}: drift: {len(d['drift'])} recorded changes are missing from the kernel:")
             for line in d["drift"]:
@@ -329,6 +340,85 @@ def ls(json: bool = typer.Option(False, "--json", help="print one JSON document"
         print(f"{r['topology']}\t{r['nodes']} nodes\t{r['file']}")
     if not rows:
         output.message("no topology is up")
+
+
+@app.command()
+def test(file: str = typer.Argument(..., help="the topology file"),
+         json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
+    """Bring the topology up if needed, check every `expect`, print a table (exit 4 if one fails)."""
+    import time
+
+    from pipenet.engine.session import prepare, up as do_up
+    from pipenet.engine.state import StateDir
+    from pipenet.errors import Leftovers, PipenetError
+    from pipenet.expect.runner import Runner
+
+    _need_root("test")
+    k = _kernel()
+    try:
+        p = prepare(file, k)
+        if p.record is None or not p.plan.empty:
+            with _Progress(10**9, "up") as bar:
+                p2, seconds = do_up(file, k, bar)
+            if not json:
+                _print_summary(f"{p2.topo.name} is up", p2.plan.steps, seconds)
+            p = prepare(file, k)
+        record = StateDir(p.topo.name).load() or {}
+        t0 = time.perf_counter()
+        results = Runner(p.topo, record, k).run(list(p.topo.expectations))
+        seconds = time.perf_counter() - t0
+    except Leftovers as e:
+        output.message(f"pipenet: {e}")
+        for line in e.remaining:
+            output.message(f"  left: {line}")
+        raise typer.Exit(3)
+    except PipenetError as e:
+        _fail(e)
+    finally:
+        k.close()
+    failed = [r for r in results if not r.ok]
+    if json:
+        output.emit_json({"topology": p.topo.name, "passed": len(results) - len(failed), "failed": len(failed),
+                          "seconds": round(seconds, 3), "results": [r.to_json() for r in results]})
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{p.topo.name}: expectations", header_style="bold")
+        table.add_column("line", justify="right")
+        table.add_column("expectation")
+        table.add_column("result")
+        table.add_column("detail")
+        for r in results:
+            table.add_row(str(r.expectation.span.line), r.expectation.describe(),
+                          "[green]pass[/green]" if r.ok else "[bold red]FAIL[/bold red]", r.detail)
+        table.caption = f"{len(results) - len(failed)} passed, {len(failed)} failed in {seconds:.2f} s"
+        output.console().print(table)
+        if not results:
+            output.message(f"{file}: no expectations")
+    if failed:
+        raise typer.Exit(4)
+
+
+@app.command()
+def logs(node: str = typer.Argument(..., help="the node"),
+         topology: Optional[str] = typer.Option(None, "-t", "--topology", help="the topology (when ambiguous)")
+         ) -> None:
+    """Output of the node's `run` processes."""
+    import glob
+    import os
+
+    from pipenet.engine.state import StateDir
+
+    name, _ref, _host = _find_node(node, topology)
+    files = sorted(glob.glob(os.path.join(StateDir(name).path, "logs", f"{glob.escape(node)}.*.log")),
+                   key=lambda p: int(p.rsplit(".", 2)[1]))
+    if not files:
+        output.message(f"pipenet: {node} has no `run` processes")
+        return
+    for path in files:
+        with open(path, errors="replace") as f:
+            sys.stdout.write(f.read())
+    sys.stdout.flush()
 
 
 def _find_node(node: str, topology: Optional[str]) -> tuple[str, str, str]:

@@ -9,6 +9,12 @@ from pipenet.plan.ops import (AddAddress, AddLink, AddRoute, AddVeth, CreateBrid
                               UseNamespace)
 
 
+def _alive(op) -> bool:
+    from pipenet.backends.processes import alive
+
+    return alive(op.saved)
+
+
 class LiveView:
     """One dump per namespace of links, addresses and routes, read lazily."""
 
@@ -85,6 +91,8 @@ def status(name: str, k) -> dict:
     ops = [Op.from_json(o) for o in record.get("ops", [])]
     live = LiveView(k)
     drift = [op.describe()[0] for op in ops if not live.present(op)]
+    drift += [f"process {' '.join(op.argv)} in {op.node} (pid {op.saved.get('pid')}) is not running"
+              for op in ops if op.kind == "process" and not _alive(op)]
     nodes = []
     for node, ref in sorted(record.get("ns", {}).items()):
         if node == "host":
@@ -101,5 +109,14 @@ def status(name: str, k) -> dict:
                                                           and ":" not in a]})
             entry["routes"] = v["routes"]
         nodes.append(entry)
+    from pipenet.backends.processes import alive
+    from pipenet.plan.ops import StartProcess
+
+    procs = []
+    for op in ops:
+        if isinstance(op, StartProcess):
+            procs.append({"node": op.node, "command": " ".join(op.argv), "pid": op.saved.get("pid"),
+                          "alive": alive(op.saved), "log": op.log})
+    published = record.get("published", [])
     return {"topology": name, "up": True, "file": record.get("file"), "nodes": nodes, "drift": drift,
-            "operations": len(ops)}
+            "operations": len(ops), "processes": procs, "published": published}

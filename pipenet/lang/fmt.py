@@ -18,17 +18,43 @@ from pipenet.source import SourceFile
 INDENT = "    "
 
 
+COMMENT_MARK = "\x00"
+
+
 def _join(words: list[str]) -> str:
-    """Words joined by single spaces, except around `..`; a trailing comment two spaces off."""
+    """Words joined by single spaces, except around `..`; a trailing comment marked for alignment."""
     text = ""
     for i, w in enumerate(words):
         if w.startswith("#"):
-            text += "  " + w
+            text += COMMENT_MARK + w
         elif i == 0 or w == ".." or words[i - 1] == "..":
             text += w
         else:
             text += " " + w
     return text
+
+
+def _align(lines: list[str]) -> list[str]:
+    """Trailing comments of consecutive lines line up, two spaces after the longest code."""
+    out: list[str] = []
+    group: list[tuple[str, str]] = []
+
+    def flush():
+        width = max(len(code) for code, _ in group)
+        out.extend(f"{code.ljust(width)}  {comment}" for code, comment in group)
+        group.clear()
+
+    for line in lines:
+        if COMMENT_MARK in line:
+            code, comment = line.split(COMMENT_MARK, 1)
+            group.append((code, comment))
+            continue
+        if group:
+            flush()
+        out.append(line)
+    if group:
+        flush()
+    return out
 
 
 def format_text(text: str, file: str = "<text>") -> str:
@@ -90,4 +116,5 @@ def format_text(text: str, file: str = "<text>") -> str:
     flush()
     while out and out[-1] == "":
         out.pop()
+    out = _align(out)
     return "\n".join(out) + "\n" if out else ""

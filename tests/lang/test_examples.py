@@ -22,3 +22,11 @@ def test_example_checks_clean(path):
     topo, diags, sources = analyse(open(path).read(), path)
     assert not diags, render(diags, sources)
     assert topo.containers
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
+def test_example_is_in_canonical_layout(path):
+    from pipenet.lang.fmt import format_text
+
+    text = open(path).read()
+    assert format_text(text, path) == text, f"run: pipenet fmt {path}"

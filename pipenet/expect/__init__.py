@@ -1,0 +1,1 @@
+"""Expectations: `expect` statements checked on the live network (`pipenet test`)."""
