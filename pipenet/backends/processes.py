@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 
 GRACE_SECONDS = 3.0
@@ -41,6 +42,16 @@ def _not_zombie(pid: int) -> bool:
         return False
 
 
+def process_env() -> dict:
+    """The environment of `run` processes: pipenet's own, with the directory of the Python that runs
+    pipenet first on PATH, so `python3 -m pipenet.services` works from a virtualenv too."""
+    env = dict(os.environ)
+    here = os.path.dirname(sys.executable)
+    env["PATH"] = here + os.pathsep + env.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
 def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, log: str) -> dict:
     from pipenet.engine.enter import enter
 
@@ -49,7 +60,7 @@ def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, 
     try:
         os.write(fd, f"--- pipenet: starting {' '.join(argv)} ---\n".encode())
         p = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
-                             start_new_session=True, close_fds=True,
+                             start_new_session=True, close_fds=True, env=process_env(),
                              preexec_fn=lambda: enter(ns_path, hostname or None, etc))
     except FileNotFoundError:
         raise FileNotFoundError(2, f"cannot start `{' '.join(argv)}`: {argv[0]}: command not found") from None

@@ -131,6 +131,32 @@ def recover(state: StateDir, k) -> list[str]:
     return [f"finished off an interrupted run of {state.topology} ({len(started)} steps undone)"]
 
 
+#: how long a started process must stay alive for `up` to count it as started
+SETTLE_SECONDS = 0.3
+
+
+def verify_processes(plan: Plan, k, journal: Journal) -> None:
+    """A `run` command that died straight after starting fails `up`, which rolls everything back."""
+    from pipenet.backends.processes import alive
+    from pipenet.plan.ops import StartProcess
+
+    started = [s for s in plan.steps if s.action == "apply" and isinstance(s.op, StartProcess)]
+    if not started:
+        return
+    time.sleep(SETTLE_SECONDS)
+    dead = [s.op for s in started if not alive(s.op.saved)]
+    if not dead:
+        return
+    journal.rollback()
+    leftovers = rollback(plan.steps, k)
+    op = dead[0]
+    reason = f"`{' '.join(op.argv)}` in {op.node} exited just after it started (its log: {op.log})"
+    if leftovers:
+        raise Leftovers(f"{reason}; and the rollback could not undo everything", leftovers)
+    journal.finish()
+    raise ApplyFailed(f"{reason}; rolled back, the system is as it was before")
+
+
 def check_ports(p: Prepared) -> None:
     """A published host port that something else listens on, or another topology publishes, is an error."""
     from pipenet.engine import ports as host_ports
@@ -187,6 +213,7 @@ def up(path: str, k, progress=None) -> tuple[Prepared, float]:
             journal = Journal(state.journal_path)
             try:
                 execute(p.plan, k, journal, p.record, progress)
+                verify_processes(p.plan, k, journal)
             except ApplyFailed:
                 if p.record is None:
                     state.remove()  # rolled back to nothing: leave no trace
