@@ -69,7 +69,8 @@ def _iptables(run: Runner):
 def _nft(run: Runner):
     if not shutil.which("nft"):
         return None
-    return run(["nft", "list", "ruleset"]).splitlines()
+    out = run(["nft", "list", "ruleset"])
+    return [re.sub(r"counter packets \d+ bytes \d+", "counter", l) for l in out.splitlines()]
 
 
 def _sysctls(run: Runner):

@@ -44,6 +44,61 @@ def jump_rule(builtin: str, match: str, chain: str, tag: str) -> str:
     return f"{builtin} {match}-m comment --comment {tag} -j {chain}"
 
 
+def _save_all(ns_fd: int | None) -> str:
+    """`iptables-save` of every existing table (unlike `-t TABLE`, it creates none)."""
+    exe = shutil.which("iptables-save")
+    if exe is None:
+        return ""
+
+    def enter():
+        if ns_fd is not None:
+            linux.setns(ns_fd, linux.CLONE_NEWNET)
+
+    r = subprocess.run([exe], capture_output=True, text=True, preexec_fn=enter,
+                       pass_fds=(ns_fd,) if ns_fd is not None else (), timeout=60)
+    return r.stdout
+
+
+def table_exists(ns_fd: int | None, table: str) -> bool:
+    return f"*{table}" in _save_all(ns_fd).splitlines()
+
+
+def drop_table_if_pristine(ns_fd: int | None, table: str) -> None:
+    """Delete a table that only exists because pipenet used it, once it holds nothing again
+    (iptables-nft creates a table on first use and never removes it)."""
+    lines = _save_all(ns_fd).splitlines()
+    if f"*{table}" not in lines:
+        return
+    section = lines[lines.index(f"*{table}") + 1:]
+    section = section[: section.index("COMMIT")] if "COMMIT" in section else section
+    builtin = {"filter": {"INPUT", "FORWARD", "OUTPUT"},
+               "nat": {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"}}.get(table, set())
+    for line in section:
+        if line.startswith("-"):
+            return  # a rule: someone else's
+        if line.startswith(":"):
+            name, policy = line[1:].split()[:2]
+            if name not in builtin or policy != "ACCEPT":
+                return
+    nft = shutil.which("nft")
+    if nft is None or "nf_tables" not in _version():
+        return
+
+    def enter():
+        if ns_fd is not None:
+            linux.setns(ns_fd, linux.CLONE_NEWNET)
+
+    subprocess.run([nft, "delete", "table", "ip", table], capture_output=True, preexec_fn=enter,
+                   pass_fds=(ns_fd,) if ns_fd is not None else (), timeout=60)
+
+
+def _version() -> str:
+    exe = shutil.which("iptables")
+    if exe is None:
+        return ""
+    return subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
+
+
 def present_jumps(ns_fd: int | None, table: str) -> str:
     exe = shutil.which("iptables-save")
     if exe is None:

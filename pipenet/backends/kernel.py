@@ -187,10 +187,18 @@ class Kernel:
 
         iptables.install(self._fd_or_none(ns), table, chains, jumps, tag)
 
-    def firewall_remove(self, ns: str, table: str, chains: list, jumps: list, tag: str) -> None:
+    def firewall_remove(self, ns: str, table: str, chains: list, jumps: list, tag: str,
+                        drop_table: bool = False) -> None:
         from pipenet.backends import iptables
 
         iptables.remove(self._fd_or_none(ns), table, chains, jumps, tag)
+        if drop_table:
+            iptables.drop_table_if_pristine(self._fd_or_none(ns), table)
+
+    def firewall_table_exists(self, ns: str, table: str) -> bool:
+        from pipenet.backends import iptables
+
+        return iptables.table_exists(self._fd_or_none(ns), table)
 
     # ---- shared host forwarding --------------------------------------------------------------------------
     def _shared(self):

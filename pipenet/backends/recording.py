@@ -209,7 +209,10 @@ class RecordingKernel:
         fw = self._ns(ns).setdefault("firewall", {})
         fw[table] = {"chains": {c: list(r) for c, r in chains.items()}, "jumps": sorted(map(tuple, jumps))}
 
-    def firewall_remove(self, ns, table, chains, jumps, tag):
+    def firewall_table_exists(self, ns, table):
+        return table in self._ns(ns).get("firewall", {})
+
+    def firewall_remove(self, ns, table, chains, jumps, tag, drop_table=False):
         self._call("firewall_remove", ns, table)
         fw = self._ns(ns).get("firewall", {})
         fw.pop(table, None)

@@ -24,8 +24,9 @@ class SharedForwarding:
 
     @contextmanager
     def _locked(self):
+        """Lock the state root directory itself, so no lock file is left behind."""
         make_private_dir(self.root)
-        fd = os.open(os.path.join(self.root, ".forwarding.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

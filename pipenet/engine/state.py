@@ -17,6 +17,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -69,19 +70,25 @@ class StateDir:
         write_atomic(self.record_path, json.dumps(record, indent=1, sort_keys=True).encode(), 0o600)
 
     def remove(self) -> None:
+        """Remove the record, the journal, the lock and the logs; then the directory, and the
+        state root too when no other topology is left in it."""
         for name in ("record.json", "journal.jsonl", "lock"):
             try:
                 os.unlink(os.path.join(self.path, name))
             except FileNotFoundError:
                 pass
+        logs = os.path.join(self.path, "logs")
+        if os.path.isdir(logs) and not os.path.islink(logs):
+            shutil.rmtree(logs, ignore_errors=True)
         for extra in sorted(os.listdir(self.path)) if os.path.isdir(self.path) else ():
             p = os.path.join(self.path, extra)
             if os.path.isfile(p) and not os.path.islink(p):
                 os.unlink(p)
-        try:
-            os.rmdir(self.path)
-        except OSError:
-            pass
+        for d in (self.path, self.root):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
 
     @contextmanager
     def lock(self, wait_message: str | None = None):

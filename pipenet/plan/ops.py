@@ -536,6 +536,7 @@ class Firewall(Op):
     tag: str
     chains: tuple = ()  # ((name, (rule, ...)), ...)
     jumps: tuple = ()  # ((builtin, match, chain), ...)
+    saved: dict = field(default_factory=dict)
 
     @property
     def key(self):
@@ -545,6 +546,9 @@ class Firewall(Op):
     def parents(self):
         return (f"netns:{self.node}",) if self.node != "host" else ()
 
+    def prepare(self, k):
+        self.saved = {"existed": k.firewall_table_exists(self.ns, self.table)}
+
     def apply(self, k):
         k.firewall_install(self.ns, self.table, {c: list(r) for c, r in self.chains},
                            [tuple(j) for j in self.jumps], self.tag)
@@ -552,7 +556,7 @@ class Firewall(Op):
     def undo(self, k):
         if k.netns_exists(self.ns):
             k.firewall_remove(self.ns, self.table, [c for c, _ in self.chains], [tuple(j) for j in self.jumps],
-                              self.tag)
+                              self.tag, drop_table=self.saved.get("existed") is False)
 
     def _cmd(self, *args):
         return in_ns_cmd(self.ns, "iptables", "-t", self.table, *args)
