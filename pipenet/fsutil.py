@@ -47,3 +47,28 @@ def make_private_dir(path: str) -> None:
         raise PermissionError(f"{path} belongs to another user")
     if stat.S_IMODE(st.st_mode) != 0o700:
         os.chmod(path, 0o700)
+
+
+def remove_tree(path: str) -> None:
+    """Remove a directory tree even where overlayfs left a mode-000 `work` directory in it."""
+    import shutil
+
+    def fix(func, p, exc):
+        try:
+            os.chmod(os.path.dirname(p), 0o700)
+            os.chmod(p, 0o700)
+        except OSError:
+            pass
+        try:
+            func(p)
+        except OSError:
+            pass
+
+    if os.path.isdir(path) and not os.path.islink(path):
+        for root, dirs, _files in os.walk(path):
+            for d in dirs:
+                try:
+                    os.chmod(os.path.join(root, d), 0o700)
+                except OSError:
+                    pass
+        shutil.rmtree(path, onerror=fix)

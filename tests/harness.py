@@ -26,6 +26,7 @@ class Netns:
             self.proc.kill()
             raise RuntimeError(f"holder failed to start: {' '.join(line)}")
         self.pid = int(line[1])
+        self.workdir = line[2] if len(line) > 2 else None
 
     def argv(self, argv: list[str]) -> list[str]:
         return ["nsenter", f"--target={self.pid}", "--net", "--mount", "--uts", "--", *argv]
@@ -53,3 +54,7 @@ class Netns:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.workdir:
+            from pipenet.fsutil import remove_tree
+
+            remove_tree(self.workdir)

@@ -60,7 +60,7 @@ def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, 
     try:
         os.write(fd, f"--- pipenet: starting {' '.join(argv)} ---\n".encode())
         p = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
-                             start_new_session=True, close_fds=True, env=process_env(),
+                             start_new_session=True, close_fds=True, env=process_env(), cwd="/",
                              preexec_fn=lambda: enter(ns_path, hostname or None, etc))
     except FileNotFoundError:
         raise FileNotFoundError(2, f"cannot start `{' '.join(argv)}`: {argv[0]}: command not found") from None

@@ -98,6 +98,41 @@ def fmt(file: str = typer.Argument(..., help="the topology file"),
         output.message(f"{file}: already formatted")
 
 
+def _sandbox(name: str):
+    """The live sandbox record of topology `name`, or None; a dead one is reported once and cleaned."""
+    import os
+
+    if os.environ.get("PIPENET_IN_SANDBOX"):
+        return None
+    from pipenet.sandbox import sandbox as sb
+
+    rec = sb.load(name)
+    if rec is None:
+        return None
+    if not sb.alive(rec):
+        sb.forget(name, rec)
+        output.message(f"pipenet: the sandbox of {name} is gone (its holder, pid {rec['pid']}, died); "
+                       f"its state has been cleaned up")
+        raise typer.Exit(1)
+    return rec
+
+
+def _inside(rec, fn, capture: bool = False):
+    from pipenet.sandbox import sandbox as sb
+
+    return sb.run_inside(rec, fn, capture)
+
+
+def _file_topology(file: str) -> str:
+    from pipenet.errors import PipenetError
+    from pipenet.lang.load import load_text, read
+
+    try:
+        return load_text(read(file), file).name
+    except PipenetError as e:
+        _fail(e)
+
+
 def _need_root(command: str, sandbox: bool = False) -> None:
     import os
 
@@ -179,6 +214,10 @@ def plan(file: str = typer.Argument(..., help="the topology file"),
     if format not in ("text", "sh", "json"):
         output.message("pipenet: --format is text, sh or json")
         raise typer.Exit(1)
+    rec = _sandbox(_file_topology(file))
+    if rec is not None:
+        code, _ = _inside(rec, lambda: plan(file, format))
+        raise typer.Exit(code)
     k = None
     try:
         k = _kernel()
@@ -213,9 +252,16 @@ def plan(file: str = typer.Argument(..., help="the topology file"),
 def up(file: str = typer.Argument(..., help="the topology file"),
        sandbox: bool = typer.Option(False, "--sandbox", help="run the whole topology in private namespaces")) -> None:
     """Bring the live system to what FILE says: create what is missing, change what differs, remove the rest."""
+    import os
+
     from pipenet.errors import Leftovers, PipenetError
     from pipenet.engine.session import up as do_up
 
+    name = _file_topology(file)
+    rec = _sandbox(name)
+    if sandbox or rec is not None:
+        _in_a_sandbox(name, rec, lambda: up(file, False))
+        return
     _need_root("up", sandbox)
     k = _kernel()
     try:
@@ -237,6 +283,47 @@ def up(file: str = typer.Argument(..., help="the topology file"),
     _print_summary(f"{p.topo.name} is up", p.plan.steps, seconds)
 
 
+def _in_a_sandbox(name: str, rec, fn, nodes_from: str | None = None) -> None:
+    """Run fn inside the sandbox of `name`, creating it first when there is none."""
+    import os
+
+    from pipenet.sandbox import sandbox as sb
+    from pipenet.engine.state import StateDir
+
+    if os.geteuid() == 0 and StateDir(name).exists():
+        output.message(f"pipenet: {name} is up outside a sandbox; run `pipenet down {name}` first")
+        raise typer.Exit(1)
+    created = rec is None
+    if created:
+        try:
+            rec = sb.start(name)
+        except OSError as e:
+            output.message(f"pipenet: {e.strerror or e}")
+            raise typer.Exit(1)
+    code, _ = _inside(rec, fn)
+    if code in (0, 4):
+        rec["nodes"] = _nodes_of(name, rec)
+        sb.save(name, rec)
+    elif created:
+        sb.stop(name, rec)  # the first up failed: the sandbox held nothing before
+    raise typer.Exit(code)
+
+
+def _nodes_of(name: str, rec) -> list[str]:
+    import json as _json
+
+    def show():
+        from pipenet.engine.state import StateDir
+
+        print(_json.dumps(sorted((StateDir(name).load() or {}).get("ns", {}))))
+
+    code, out = _inside(rec, show, capture=True)
+    try:
+        return [n for n in _json.loads(out.decode() or "[]") if n != "host"]
+    except ValueError:
+        return []
+
+
 @app.command()
 def down(target: str = typer.Argument(..., help="a topology file or a topology name")) -> None:
     """Remove everything the topology made, and only that; safe to run twice, and after a crash."""
@@ -245,8 +332,17 @@ def down(target: str = typer.Argument(..., help="a topology file or a topology n
     from pipenet.errors import Leftovers, PipenetError
     from pipenet.engine.session import down as do_down, topology_name
 
-    _need_root("down")
     name = topology_name(target)
+    rec = _sandbox(name)
+    if rec is not None:
+        from pipenet.sandbox import sandbox as sb
+
+        code, _ = _inside(rec, lambda: down(target))
+        if code == 0:
+            sb.stop(name, rec)
+            output.message(f"pipenet: the sandbox of {name} has ended")
+        raise typer.Exit(code)
+    _need_root("down")
     k = _kernel()
     t0 = time.perf_counter()
     try:
@@ -271,15 +367,34 @@ def down(target: str = typer.Argument(..., help="a topology file or a topology n
 def status(topology: Optional[str] = typer.Argument(None, help="a topology name (default: every one that is up)"),
            json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """Nodes, interfaces, addresses, routes, and any drift between the record and the kernel."""
+    import json as _json
+    import os
+
     from pipenet.engine.state import all_topologies
     from pipenet.engine.status import status as get_status
+    from pipenet.sandbox import sandbox as sb
 
+    boxed = [] if os.environ.get("PIPENET_IN_SANDBOX") else sb.all_sandboxes()
+    if topology is not None and topology in boxed:
+        rec = _sandbox(topology)
+        code, _ = _inside(rec, lambda: status(topology, json))
+        raise typer.Exit(code)
     names = [topology] if topology else all_topologies()
     k = _kernel()
     try:
         docs = [get_status(n, k) for n in names]
     finally:
         k.close()
+    if topology is None:
+        for n in boxed:
+            rec = _sandbox(n)
+            code, out = _inside(rec, lambda n=n: output.emit_json(get_status_inside(n)), capture=True)
+            try:
+                doc = _json.loads(out.decode())
+                doc["sandbox"] = {"holder": rec["pid"]}
+                docs.append(doc)
+            except ValueError:
+                pass
     if json:
         output.emit_json(docs if topology is None else docs[0])
         return
@@ -322,29 +437,51 @@ def status(topology: Optional[str] = typer.Argument(None, help="a topology name 
         raise typer.Exit(1)
 
 
+def get_status_inside(name: str) -> dict:
+    from pipenet.engine.status import status as get_status
+
+    k = _kernel()
+    try:
+        return get_status(name, k)
+    finally:
+        k.close()
+
+
 @app.command()
 def ls(json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """The topologies that are up."""
     from pipenet.engine.state import StateDir, all_topologies
+
+    import os
+
+    from pipenet.sandbox import sandbox as sb
 
     rows = []
     for name in all_topologies():
         rec = StateDir(name).load() or {}
         rows.append({"topology": name, "file": rec.get("file"),
                      "nodes": len([n for n in rec.get("ns", {}) if n != "host"]),
-                     "operations": len(rec.get("ops", []))})
+                     "operations": len(rec.get("ops", [])), "sandbox": None})
+    if not os.environ.get("PIPENET_IN_SANDBOX"):
+        for name in sb.all_sandboxes():
+            rec = sb.load(name) or {}
+            rows.append({"topology": name, "file": None, "nodes": len(rec.get("nodes", [])), "operations": None,
+                         "sandbox": {"holder": rec.get("pid"), "alive": bool(rec) and sb.alive(rec)}})
     if json:
         output.emit_json(rows)
         return
     for r in rows:
-        print(f"{r['topology']}\t{r['nodes']} nodes\t{r['file']}")
+        where = (f"sandbox (holder {r['sandbox']['holder']}{'' if r['sandbox']['alive'] else ', DEAD'})"
+                 if r["sandbox"] else r["file"])
+        print(f"{r['topology']}\t{r['nodes']} nodes\t{where}")
     if not rows:
         output.message("no topology is up")
 
 
 @app.command()
 def test(file: str = typer.Argument(..., help="the topology file"),
-         json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
+         json: bool = typer.Option(False, "--json", help="print one JSON document"),
+         sandbox: bool = typer.Option(False, "--sandbox", help="bring it up in a sandbox when it is not up")) -> None:
     """Bring the topology up if needed, check every `expect`, print a table (exit 4 if one fails)."""
     import time
 
@@ -353,6 +490,11 @@ def test(file: str = typer.Argument(..., help="the topology file"),
     from pipenet.errors import Leftovers, PipenetError
     from pipenet.expect.runner import Runner
 
+    name = _file_topology(file)
+    rec = _sandbox(name)
+    if sandbox or rec is not None:
+        _in_a_sandbox(name, rec, lambda: test(file, json, False))
+        return
     _need_root("test")
     k = _kernel()
     try:
@@ -409,6 +551,11 @@ def logs(node: str = typer.Argument(..., help="the node"),
 
     from pipenet.engine.state import StateDir
 
+    rec = _sandboxed_node(node, topology)
+    if rec is not None:
+        code, _ = _inside(rec, lambda: logs(node, topology))
+        raise typer.Exit(code)
+
     name, _ref, _host = _find_node(node, topology)
     files = sorted(glob.glob(os.path.join(StateDir(name).path, "logs", f"{glob.escape(node)}.*.log")),
                    key=lambda p: int(p.rsplit(".", 2)[1]))
@@ -419,6 +566,25 @@ def logs(node: str = typer.Argument(..., help="the node"),
         with open(path, errors="replace") as f:
             sys.stdout.write(f.read())
     sys.stdout.flush()
+
+
+def _sandboxed_node(node: str, topology: Optional[str]):
+    """The sandbox record holding `node` (in `topology` when given), or None."""
+    import os
+
+    if os.environ.get("PIPENET_IN_SANDBOX"):
+        return None
+    from pipenet.engine.state import StateDir, all_topologies
+    from pipenet.sandbox import sandbox as sb
+
+    if topology is not None:
+        return _sandbox(topology) if topology in sb.all_sandboxes() else None
+    plain = [n for n in all_topologies() if node in (StateDir(n).load() or {}).get("ns", {})]
+    boxes = [n for n in sb.all_sandboxes() if node in (sb.load(n) or {}).get("nodes", [])]
+    if len(plain) + len(boxes) > 1:
+        output.message(f"pipenet: {node} is in several topologies ({', '.join(plain + boxes)}); name one with -t")
+        raise typer.Exit(1)
+    return _sandbox(boxes[0]) if boxes else None
 
 
 def _find_node(node: str, topology: Optional[str]) -> tuple[str, str, str]:
@@ -471,6 +637,10 @@ def exec_(ctx: typer.Context, node: str = typer.Argument(..., help="the node"),
     if not argv:
         output.message("pipenet: exec needs a command: pipenet exec NODE -- CMD ...")
         raise typer.Exit(1)
+    rec = _sandboxed_node(node, topology)
+    if rec is not None:
+        code, _ = _inside(rec, lambda: _enter_and_exec(node, topology, argv))
+        raise typer.Exit(code)
     _need_root("exec")
     _enter_and_exec(node, topology, argv)
 
@@ -482,6 +652,10 @@ def shell(node: str = typer.Argument(..., help="the node"),
     """An interactive shell inside NODE, the prompt naming it."""
     import os
 
+    rec = _sandboxed_node(node, topology)
+    if rec is not None:
+        code, _ = _inside(rec, lambda: shell(node, topology))
+        raise typer.Exit(code)
     _need_root("shell")
     sh = os.environ.get("SHELL") or "/bin/bash"
     if not os.path.exists(sh):

@@ -63,12 +63,63 @@ def enter_private(user: bool, workdir: str) -> None:
         pass
 
 
+def reap_forever(workdir: str, own_workdir: bool) -> None:
+    """PID 1 of the sandbox: reap orphans until told to stop; then everything in the sandbox ends."""
+    def stop(*_):
+        os._exit(0)  # the private /etc layer is removed from outside, once the overlay is gone
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            signal.pause()
+        except InterruptedError:
+            pass
+
+
+def daemon(user: bool, workdir: str | None) -> int:
+    """Start a detached holder that is PID 1 of a new PID namespace; print `ready PID WORKDIR`."""
+    own = workdir is None
+    workdir = workdir or tempfile.mkdtemp(prefix="pipenet-sandbox-")
+    try:
+        enter_private(user, workdir)
+        linux.unshare(linux.CLONE_NEWPID)
+    except OSError as e:
+        sys.stdout.write(f"error {e}\n")
+        sys.stdout.flush()
+        if own:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return 1
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # PID 1 of the sandbox
+        os.close(r)
+        os.close(w)
+        # a /proc of the sandbox's own PID namespace, so pids inside agree with /proc inside
+        linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        reap_forever(workdir, own)
+        os._exit(0)
+    os.close(r)
+    os.close(w)
+    sys.stdout.write(f"ready {pid} {workdir}\n")
+    sys.stdout.flush()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pipenet-holder")
     ap.add_argument("--user", action="store_true", help="also unshare a user namespace (unprivileged)")
     ap.add_argument("--workdir", default=None, help="where the private /etc layer lives")
     ap.add_argument("--stdin", action="store_true", help="end when stdin closes")
+    ap.add_argument("--daemon", action="store_true", help="detach: PID 1 of a new PID namespace")
     args = ap.parse_args(argv)
+    if args.daemon:
+        return daemon(args.user, args.workdir)
     own_workdir = args.workdir is None
     workdir = args.workdir or tempfile.mkdtemp(prefix="pipenet-holder-")
     try:
@@ -77,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"error {e}\n")
         sys.stdout.flush()
         return 1
-    sys.stdout.write(f"ready {os.getpid()}\n")
+    sys.stdout.write(f"ready {os.getpid()} {workdir}\n")
     sys.stdout.flush()
     stop = lambda *_: (_ for _ in ()).throw(SystemExit(0))  # noqa: E731
     signal.signal(signal.SIGTERM, stop)
@@ -90,9 +141,6 @@ def main(argv: list[str] | None = None) -> int:
                 signal.pause()
     except SystemExit:
         pass
-    finally:
-        if own_workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -1,0 +1,207 @@
+"""`--sandbox`: a whole topology, `host` included, in private namespaces kept by a holder.
+
+Outside the sandbox only a small record is kept: `sandbox.json` in the
+topology's directory under the outer state root (/run/pipenet as root,
+$XDG_RUNTIME_DIR/pipenet otherwise, or a private 0700 directory under the
+temporary directory when that is unset), naming the holder's pid, its start
+time, whether it has a user namespace, its private /etc layer and the nodes.
+Everything else (the record, the journal, the logs, /run/netns, /etc/netns)
+lives inside the sandbox, where pipenet runs exactly as it does on a machine.
+
+A command that names a sandboxed topology enters it first: while still
+single-threaded, it joins the holder's user namespace (when it has one),
+then its mount, network, UTS and PID namespaces, goes back to its working
+directory and carries on as root of the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from pipenet.backends import linux
+from pipenet.backends.processes import start_time
+from pipenet.fsutil import make_private_dir, remove_tree, write_atomic
+
+
+def outer_root() -> str:
+    env = os.environ.get("PIPENET_SANDBOX_DIR")
+    if env:
+        return env
+    if os.geteuid() == 0:
+        return "/run/pipenet"
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isdir(xdg):
+        return os.path.join(xdg, "pipenet")
+    return os.path.join(tempfile.gettempdir(), f"pipenet-{os.getuid()}")
+
+
+def record_path(name: str) -> str:
+    return os.path.join(outer_root(), name, "sandbox.json")
+
+
+def load(name: str) -> dict | None:
+    try:
+        with open(record_path(name)) as f:
+            return json.load(f)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def all_sandboxes() -> list[str]:
+    root = outer_root()
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return []
+    return [n for n in names if os.path.exists(os.path.join(root, n, "sandbox.json"))]
+
+
+def alive(rec: dict) -> bool:
+    """The holder still runs (a zombie awaiting its reaper does not count)."""
+    from pipenet.backends.processes import alive as process_alive
+
+    return process_alive(rec)
+
+
+def save(name: str, rec: dict) -> None:
+    root = outer_root()
+    make_private_dir(root)
+    make_private_dir(os.path.join(root, name))
+    write_atomic(record_path(name), json.dumps(rec).encode(), 0o600)
+
+
+def forget(name: str, rec: dict | None = None) -> None:
+    """Remove the outer record (and the private /etc layer a dead holder left behind)."""
+    if rec and rec.get("workdir", "").startswith(tempfile.gettempdir()):
+        remove_tree(rec["workdir"])
+    d = os.path.join(outer_root(), name)
+    for p in (record_path(name),):
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
+    for x in (d, outer_root()):
+        try:
+            os.rmdir(x)
+        except OSError:
+            pass
+
+
+def start(name: str) -> dict:
+    """Start a holder for `name` and record it."""
+    user = os.geteuid() != 0
+    argv = [sys.executable, "-m", "pipenet.sandbox.holder", "--daemon"] + (["--user"] if user else [])
+    r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+                       start_new_session=True)
+    words = r.stdout.split()
+    if r.returncode != 0 or not words or words[0] != "ready":
+        why = " ".join(words[1:]) or r.stderr.strip().splitlines()[-1:] or "unknown error"
+        raise OSError(1, f"cannot create the sandbox: {why}")
+    pid = int(words[1])
+    rec = {"pid": pid, "start": start_time(pid), "user": user, "workdir": words[2], "nodes": [],
+           "created": time.time()}
+    save(name, rec)
+    return rec
+
+
+def stop(name: str, rec: dict) -> None:
+    """End the holder (and with it every process and namespace of the sandbox)."""
+    if alive(rec):
+        try:
+            os.kill(rec["pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        for _ in range(200):
+            if not alive(rec):
+                break
+            time.sleep(0.01)
+        else:
+            try:
+                os.kill(rec["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    forget(name, rec)
+
+
+def enter(rec: dict) -> None:
+    """Join the sandbox's namespaces (this process must still be single-threaded).
+
+    After this only a child is fully inside: a process that joined a PID namespace may fork
+    into it but may not create threads; `run_inside` forks that child.
+    """
+    cwd = os.getcwd()
+    pid = rec["pid"]
+    kinds = (["user"] if rec.get("user") else []) + ["mnt", "net", "uts", "pid"]
+    fds = {k: os.open(f"/proc/{pid}/ns/{k}", os.O_RDONLY | os.O_CLOEXEC) for k in kinds}
+    flags = {"user": linux.CLONE_NEWUSER, "mnt": linux.CLONE_NEWNS, "net": linux.CLONE_NEWNET,
+             "uts": linux.CLONE_NEWUTS, "pid": linux.CLONE_NEWPID}
+    try:
+        for k in kinds:
+            linux.setns(fds[k], flags[k])
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    os.environ["PIPENET_IN_SANDBOX"] = "1"
+    os.environ["PIPENET_CWD"] = cwd
+
+
+def run_inside(rec: dict, fn, capture: bool = False) -> tuple[int, bytes]:
+    """Run fn() in a forked child that enters the sandbox; return its exit status (and stdout if captured)."""
+    import typer
+
+    r = w = None
+    if capture:
+        r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            if w is not None:
+                os.close(r)
+                os.dup2(w, 1)
+            enter(rec)
+            inner = os.fork()  # the grandchild lives wholly inside the sandbox's PID namespace
+            if inner != 0:
+                _, st = os.waitpid(inner, 0)
+                os._exit(os.waitstatus_to_exitcode(st))
+            try:
+                os.chdir(os.environ["PIPENET_CWD"])
+            except OSError:
+                os.chdir("/")
+            fn()
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except typer.Exit as e:
+            code = e.exit_code
+        except BaseException as e:  # noqa: BLE001 - reported, then the child ends
+            sys.stderr.write(f"pipenet: {e}\n")
+            code = 1
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except Exception:
+                pass
+        os._exit(code)
+    out = b""
+    if w is not None:
+        os.close(w)
+        chunks = []
+        while True:
+            b = os.read(r, 65536)
+            if not b:
+                break
+            chunks.append(b)
+        os.close(r)
+        out = b"".join(chunks)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out
