@@ -542,6 +542,24 @@ def test(file: str = typer.Argument(..., help="the topology file"),
 
 
 @app.command()
+def graph(file: str = typer.Argument(..., help="the topology file"),
+          out: str = typer.Option(None, "-o", "--output", help="OUT.svg, .png, .dot or .mmd (default: FILE.svg)")
+          ) -> None:
+    """A picture of the topology: nodes, bridges, links, addresses, NAT and published ports."""
+    from pipenet.errors import PipenetError
+    from pipenet.graph import write
+    from pipenet.lang.load import load_text, read
+
+    try:
+        topo = load_text(read(file), file)
+        target = out or (file[:-3] if file.endswith(".pn") else file) + ".svg"
+        write(topo, target)
+    except PipenetError as e:
+        _fail(e)
+    output.message(f"{file}: picture written to {target}")
+
+
+@app.command()
 def logs(node: str = typer.Argument(..., help="the node"),
          topology: Optional[str] = typer.Option(None, "-t", "--topology", help="the topology (when ambiguous)")
          ) -> None:
