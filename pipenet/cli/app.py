@@ -319,7 +319,7 @@ def _nodes_of(name: str, rec) -> list[str]:
 
     code, out = _inside(rec, show, capture=True)
     try:
-        return [n for n in _json.loads(out.decode() or "[]") if n != "host"]
+        return list(_json.loads(out.decode() or "[]"))
     except ValueError:
         return []
 
@@ -465,7 +465,8 @@ def ls(json: bool = typer.Option(False, "--json", help="print one JSON document"
     if not os.environ.get("PIPENET_IN_SANDBOX"):
         for name in sb.all_sandboxes():
             rec = sb.load(name) or {}
-            rows.append({"topology": name, "file": None, "nodes": len(rec.get("nodes", [])), "operations": None,
+            rows.append({"topology": name, "file": None,
+                         "nodes": len([n for n in rec.get("nodes", []) if n != "host"]), "operations": None,
                          "sandbox": {"holder": rec.get("pid"), "alive": bool(rec) and sb.alive(rec)}})
     if json:
         output.emit_json(rows)
@@ -634,6 +635,8 @@ def _enter_and_exec(node: str, topology: Optional[str], argv: list[str], env: di
 
     name, ref, hostname = _find_node(node, topology)
     path = None if ref == "" else (ref if ref.startswith("/") else os.path.join(RUN_DIR, ref))
+    if node == "host":  # the namespace pipenet runs in: its own hostname and files
+        hostname, ref = None, ""
     try:
         exec_in(path, hostname, etc_dir(ref), argv, env)
     except FileNotFoundError:
