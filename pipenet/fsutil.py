@@ -1,9 +1,10 @@
 """Files written the safe way: atomically, never through a symlink.
 
 A file is written to a temporary name in the same directory (opened with
-O_EXCL|O_NOFOLLOW), flushed and fsynced, then renamed over the target, so a
-reader sees the old file or the new one, never half of one, and a symlink
-planted at the target is replaced, not followed.
+O_EXCL|O_NOFOLLOW), flushed (and fsynced unless `durable=False`, for files
+that describe runtime state and vanish at reboot anyway), then renamed over
+the target, so a reader sees the old file or the new one, never half of one,
+and a symlink planted at the target is replaced, not followed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import stat
 
 
-def write_atomic(path: str, data: bytes, mode: int | None = 0o600) -> None:
+def write_atomic(path: str, data: bytes, mode: int | None = 0o600, durable: bool = True) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if mode is None:
         try:
@@ -26,7 +27,8 @@ def write_atomic(path: str, data: bytes, mode: int | None = 0o600) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

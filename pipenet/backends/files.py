@@ -40,7 +40,7 @@ def write(directory: str, files: dict[str, str]) -> None:
         _safe(directory, n)
     os.makedirs(directory, mode=0o755, exist_ok=True)
     for n, content in files.items():
-        write_atomic(_safe(directory, n), content.encode(), 0o644)
+        write_atomic(_safe(directory, n), content.encode(), 0o644, durable=False)
 
 
 def restore(directory: str, saved: dict) -> None:
@@ -52,7 +52,7 @@ def restore(directory: str, saved: dict) -> None:
             except FileNotFoundError:
                 pass
         else:
-            write_atomic(p, content.encode(), 0o644)
+            write_atomic(p, content.encode(), 0o644, durable=False)
     if not saved.get("dir", True):
         try:
             os.rmdir(directory)

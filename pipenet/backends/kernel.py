@@ -16,14 +16,7 @@ from pipenet.backends.netns import Handle, Namespaces
 MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
 TC_H_ROOT = 0xFFFFFFFF
 
-#: What each optional form needs, in the words of the kernel's configuration.
-FEATURES = {
-    "dummy": "CONFIG_DUMMY (dummy interfaces)",
-    "vlan": "CONFIG_VLAN_8021Q (802.1Q VLAN interfaces)",
-    "macvlan": "CONFIG_MACVLAN (macvlan interfaces)",
-    "netem": "CONFIG_NET_SCH_NETEM (netem: delay, jitter, loss)",
-    "tbf": "CONFIG_NET_SCH_TBF (tbf: rate)",
-}
+from pipenet.backends.features import FEATURES  # noqa: F401  (re-exported)
 
 
 def sysctl_path(key: str) -> str:
@@ -71,11 +64,11 @@ class Kernel:
 
     def veth_add(self, ns: str, name: str, peer_ns: str, peer: str, *, mac: str | None = None,
                  peer_mac: str | None = None, mtu: int | None = None, master: str | None = None,
-                 hairpin: bool = False) -> None:
+                 hairpin: bool = False, group: int | None = None) -> None:
         h = self._h(ns)
         same = peer_ns == ns
         p = {"ifname": peer, "mac": peer_mac, "mtu": mtu, "netns_fd": None if same else self._h(peer_ns).fd}
-        h.nl.link_add(name, "veth", mtu=mtu, mac=mac, master=master, peer=p)
+        h.nl.link_add(name, "veth", mtu=mtu, mac=mac, master=master, peer=p, group=group)
         try:
             self._h(peer_ns).nl.link_set(peer, up=True)
             if hairpin:
@@ -111,6 +104,20 @@ class Kernel:
         except NetlinkError as e:
             if e.errno != errno.ENODEV:
                 raise
+
+    def link_del_many(self, ns: str, names: list[str], group: int | None) -> None:
+        """Delete these interfaces; in one request when they are exactly the members of their group
+        (a group may hold interfaces pipenet did not make: then one by one, never those)."""
+        h = self._h(ns)
+        wanted = set(names)
+        if group and wanted:
+            members = h.nl.group_members(group)
+            if members and set(members) <= wanted:
+                h.nl.group_del(group)
+                wanted -= set(members)
+        for name in names:
+            if name in wanted:
+                self.link_del(ns, name)
 
     def link_forget(self, ns: str, name: str) -> None:
         if ns in self.ns.handles:

@@ -36,6 +36,9 @@ RT_SCOPE_LINK = 253
 RTN_UNICAST = 1
 
 CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+SOL_NETLINK = 270
+NETLINK_CAP_ACK = 10  # acks carry only the request's header, not the whole request
+_HDR = struct.Struct("=IHHII")
 
 
 class NetlinkError(OSError):
@@ -62,6 +65,10 @@ class Netlink:
         s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        try:
+            s.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+        except OSError:
+            pass
         s.bind((0, 0))
         return cls(s)
 
@@ -84,21 +91,30 @@ class Netlink:
             while True:
                 data = self.sock.recv(1 << 20)
                 done = False
-                for m in self.marshal.parse(data):
-                    if m["header"]["sequence_number"] != seq:
-                        continue
-                    t = m["header"]["type"]
-                    if t == NLMSG_ERROR:
-                        err = m.get("error") or 0
-                        if err < 0:
-                            raise NetlinkError(-err, what)
-                        done = True
-                    elif t == NLMSG_DONE:
-                        done = True
-                    else:
-                        replies.append(m)
-                        if not (flags & NLM_F_DUMP) and not (flags & NLM_F_ACK):
+                off = 0
+                data_msgs = False
+                while off + 16 <= len(data):  # acks are read from their header, without pyroute2
+                    length, t, _fl, mseq, _pid = _HDR.unpack_from(data, off)
+                    if length < 16:
+                        break
+                    if mseq == seq:
+                        if t == NLMSG_ERROR:
+                            err = struct.unpack_from("=i", data, off + 16)[0]
+                            if err < 0:
+                                raise NetlinkError(-err, what)
                             done = True
+                        elif t == NLMSG_DONE:
+                            done = True
+                        else:
+                            data_msgs = True
+                    off += (length + 3) & ~3
+                if data_msgs:
+                    for m in self.marshal.parse(data):
+                        t = m["header"]["type"]
+                        if m["header"]["sequence_number"] == seq and t not in (NLMSG_ERROR, NLMSG_DONE):
+                            replies.append(m)
+                            if not (flags & NLM_F_DUMP) and not (flags & NLM_F_ACK):
+                                done = True
                 if done:
                     return replies
 
@@ -138,7 +154,7 @@ class Netlink:
 
     def link_add(self, name: str, kind: str, *, up: bool = True, mtu: int | None = None, mac: str | None = None,
                  master: str | None = None, link: str | None = None, netns_fd: int | None = None,
-                 info_data: list | None = None, peer: dict | None = None) -> None:
+                 info_data: list | None = None, peer: dict | None = None, group: int | None = None) -> None:
         """RTM_NEWLINK (create). `peer` is for veth: {ifname, netns_fd, mac, mtu}; the peer is created
         down (the kernel refuses IFF_UP on a peer placed in another namespace) and set up by its owner."""
         m = ifinfmsg()
@@ -156,6 +172,8 @@ class Netlink:
             attrs.append(("IFLA_LINK", self.link_index(link)))
         if netns_fd is not None:
             attrs.append(("IFLA_NET_NS_FD", netns_fd))
+        if group:
+            attrs.append(("IFLA_GROUP", group))
         data = list(info_data or [])
         if peer is not None:
             pattrs: list = [("IFLA_IFNAME", peer["ifname"])]
@@ -208,6 +226,17 @@ class Netlink:
             self.request(m, RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, f"delete {name}")
         finally:
             self.index.pop(name, None)
+
+    def group_members(self, group: int) -> list[str]:
+        return [m.get_attr("IFLA_IFNAME") for m in self.links() if m.get_attr("IFLA_GROUP") == group]
+
+    def group_del(self, group: int) -> None:
+        """Delete every interface of a netdev group in one request (one batched unregister)."""
+        m = ifinfmsg()
+        m["index"] = 0
+        m["attrs"] = [("IFLA_GROUP", group)]
+        self.request(m, RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, f"delete interface group {group}")
+        self.index.clear()
 
     def forget(self, name: str) -> None:
         """Drop a cached index (the interface went away with its peer or namespace)."""

@@ -103,7 +103,8 @@ class RecordingKernel:
         self._call("bridge_add", name)
         self._new("", name, kind="bridge", mtu=mtu, up=True)
 
-    def veth_add(self, ns, name, peer_ns, peer, *, mac=None, peer_mac=None, mtu=None, master=None, hairpin=False):
+    def veth_add(self, ns, name, peer_ns, peer, *, mac=None, peer_mac=None, mtu=None, master=None, hairpin=False,
+                 group=None):
         self._call("veth_add", ns, name, peer_ns, peer)
         self._ns(peer_ns)
         if master is not None:
@@ -125,6 +126,12 @@ class RecordingKernel:
         self._call("link_del", ns, name)
         if ns in self.state["ns"]:
             self._drop_link(ns, name)
+
+    def link_del_many(self, ns, names, group):
+        self._call("link_del_many", ns, len(names))
+        for name in names:
+            if ns in self.state["ns"]:
+                self._drop_link(ns, name)
 
     def link_forget(self, ns, name):
         pass

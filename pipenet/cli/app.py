@@ -123,14 +123,21 @@ def _inside(rec, fn, capture: bool = False):
     return sb.run_inside(rec, fn, capture)
 
 
+_LOADED: dict = {}
+
+
 def _file_topology(file: str) -> str:
+    """The topology name of FILE (the analysis is kept, so the command does not read the file twice)."""
     from pipenet.errors import PipenetError
     from pipenet.lang.load import load_text, read
 
     try:
-        return load_text(read(file), file).name
+        text = read(file)
+        topo = load_text(text, file)
     except PipenetError as e:
         _fail(e)
+    _LOADED[file] = (text, topo)
+    return topo.name
 
 
 def _need_root(command: str, sandbox: bool = False) -> None:
@@ -142,10 +149,26 @@ def _need_root(command: str, sandbox: bool = False) -> None:
         raise typer.Exit(1)
 
 
-def _kernel():
-    from pipenet.backends.kernel import Kernel
+class _LazyKernel:
+    """The kernel backend, made on first use: a no-op `up` or `plan` never needs it (nor its imports)."""
 
-    return Kernel()
+    def __init__(self):
+        self._k = None
+
+    def __getattr__(self, name):
+        if self._k is None:
+            from pipenet.backends.kernel import Kernel
+
+            self._k = Kernel()
+        return getattr(self._k, name)
+
+    def close(self):
+        if self._k is not None:
+            self._k.close()
+
+
+def _kernel():
+    return _LazyKernel()
 
 
 def _summary(steps) -> dict[str, int]:
@@ -161,6 +184,9 @@ def _summary(steps) -> dict[str, int]:
 
 
 def _print_summary(title: str, steps, seconds: float) -> None:
+    if not steps:
+        output.message(f"{title}: nothing to change ({seconds:.2f} s)")
+        return
     from rich.table import Table
 
     counts = _summary(steps)
@@ -268,7 +294,7 @@ def up(file: str = typer.Argument(..., help="the topology file"),
         from pipenet.lang.load import load_text, read
 
         with _Progress(10**9, "up") as bar:
-            p, seconds = do_up(file, k, bar)
+            p, seconds = do_up(file, k, bar, _LOADED.get(file))
     except Leftovers as e:
         output.message(f"pipenet: {e}")
         for line in e.remaining:

@@ -10,7 +10,7 @@ must be there. Kernel features: a form the running kernel cannot do (dummy,
 
 from __future__ import annotations
 
-from pipenet.backends.kernel import FEATURES
+from pipenet.backends.features import FEATURES
 from pipenet.errors import Conflict, UnsupportedByKernel
 from pipenet.ir import Topology
 from pipenet.plan.diff import Plan

@@ -17,6 +17,7 @@ test suite.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 from typing import Callable
@@ -43,6 +44,16 @@ def _run(step: Step, k) -> None:
         step.op.undo(k)
 
 
+def _remake(op, k) -> None:
+    """Re-make a removed op; one whose removal never happened (a run killed just before it) is
+    still there, and that is fine."""
+    try:
+        op.apply(k)
+    except OSError as e:
+        if e.errno != errno.EEXIST:
+            raise
+
+
 def rollback(done: list[Step], k, fail_undo: int | None = None, offset: int = 0) -> list[str]:
     """Undo `done` (steps that completed), newest first; return what could not be undone."""
     leftovers: list[str] = []
@@ -60,9 +71,9 @@ def rollback(done: list[Step], k, fail_undo: int | None = None, offset: int = 0)
                     continue
                 op.undo(k)
             else:
-                op.apply(k)
+                _remake(op, k)
                 for child in step.implied:
-                    child.apply(k)
+                    _remake(child, k)
         except Exception as e:  # noqa: BLE001 - every failure is reported as a leftover
             what = op.describe()[0] if step.action == "apply" else op.describe_undo()[0]
             leftovers.append(f"{what}  ({e})")
@@ -77,18 +88,29 @@ def execute(plan: Plan, k, journal: Journal, record_before: dict | None,
     kill_at = _hook("PIPENET_TEST_KILL_STEP")
     journal.begin(plan.steps, record_before)
     done: list[Step] = []
-    total = len(plan.steps)
-    for i, step in enumerate(plan.steps):
+    steps = plan.steps
+    total = len(steps)
+    i = 0
+    while i < total:
+        step = steps[i]
+        batch = _batch(steps, i)
         try:
             if step.action == "apply":
                 step.op.prepare(k)
-            journal.start(i, step)
-            if kill_at is not None and i + 1 == kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)  # a crash, mid-run, journal written
-            if fail_at is not None and i + 1 == fail_at:
-                raise InjectedFault(i + 1)
-            _run(step, k)
-            journal.done(i)
+            for n in range(i, i + len(batch)):
+                journal.start(n, steps[n])
+                if kill_at is not None and n + 1 == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)  # a crash, mid-run, journal written
+                if fail_at is not None and n + 1 == fail_at:
+                    i = n
+                    step = steps[n]
+                    raise InjectedFault(n + 1)
+            if len(batch) > 1:
+                type(step.op).undo_many([s.op for s in batch], k)
+            else:
+                _run(step, k)
+            for n in range(i, i + len(batch)):
+                journal.done(n)
         except Exception as e:  # noqa: BLE001 - any failure rolls back
             journal.rollback()
             leftovers = rollback(done, k, fail_undo)
@@ -100,6 +122,20 @@ def execute(plan: Plan, k, journal: Journal, record_before: dict | None,
             journal.finish()
             raise ApplyFailed(f"step {i + 1} of {total} failed: {what}: {reason}; "
                               f"rolled back, the system is as it was before") from e
-        done.append(step)
+        done.extend(batch)
+        i += len(batch)
         if progress is not None:
-            progress(i + 1, total, step)
+            progress(i, total, step)
+
+
+def _batch(steps: list[Step], i: int) -> list[Step]:
+    """Consecutive removals that can be done in one kernel request (same op kind and batch key)."""
+    first = steps[i]
+    key = first.op.batch_key() if first.action == "remove" else None
+    if key is None:
+        return [first]
+    j = i + 1
+    while (j < len(steps) and steps[j].action == "remove" and type(steps[j].op) is type(first.op)
+           and steps[j].op.batch_key() == key):
+        j += 1
+    return steps[i:j]

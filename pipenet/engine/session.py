@@ -84,9 +84,12 @@ def docker_pid(name: str) -> int:
     return int(pid)
 
 
-def prepare(path: str, k) -> Prepared:
-    text = read(path)
-    topo = load_text(text, path)
+def prepare(path: str, k, loaded: tuple[str, Topology] | None = None) -> Prepared:
+    """The plan for `path`; `loaded` is (text, topology) when the caller has read the file already."""
+    text, topo = loaded if loaded is not None else (None, None)
+    if topo is None:
+        text = read(path)
+        topo = load_text(text, path)
     state = StateDir(topo.name)
     record = state.load()
     resolved = {}
@@ -193,12 +196,14 @@ def record_for(p: Prepared, plan: Plan, path: str) -> dict:
             "hostnames": {c.name: c.hostname for c in p.topo.containers}}
 
 
-def up(path: str, k, progress=None) -> tuple[Prepared, float]:
-    topo_name = load_text(read(path), path).name
-    state = StateDir(topo_name)
+def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) -> tuple[Prepared, float]:
+    if loaded is None:
+        text = read(path)
+        loaded = (text, load_text(text, path))
+    state = StateDir(loaded[1].name)
     with state.lock():
         notes = recover(state, k)
-        p = prepare(path, k)
+        p = prepare(path, k, loaded)
         p.notes = notes
         try:
             check_features(p.plan, k)

@@ -61,10 +61,35 @@ def grammar_text() -> str:
     return resources.files("pipenet").joinpath("grammar/pipenet.lark").read_text()
 
 
+def _cache_file() -> str | None:
+    """Where Lark may keep its grammar analysis: a private (0700, ours) per-user directory.
+
+    Lark's cache is a pickle, so it is never read from a place another user could write.
+    """
+    import hashlib
+    import os
+
+    from pipenet.fsutil import make_private_dir
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    d = os.path.join(base, "pipenet")
+    try:
+        make_private_dir(d)
+    except OSError:
+        return None
+    digest = hashlib.sha256(grammar_text().encode()).hexdigest()[:16]
+    return os.path.join(d, f"grammar-{digest}.lark-cache")
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", transformer=_Build(),
-                maybe_placeholders=False)
+    cache = _cache_file()
+    try:
+        return Lark(grammar_text(), parser="lalr", lexer="contextual", transformer=_Build(),
+                    maybe_placeholders=False, cache=cache or False)
+    except Exception:  # a damaged cache: build without it
+        return Lark(grammar_text(), parser="lalr", lexer="contextual", transformer=_Build(),
+                    maybe_placeholders=False)
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,7 @@ is remembered so that what lives on it names it as a parent.
 from __future__ import annotations
 
 from pipenet.ir import Container, IfAddr, Topology
-from pipenet.plan.names import host_port_name, netns_name
+from pipenet.plan.names import host_port_name, netns_name, port_group
 import os
 
 from pipenet.plan import etc as etc_files
@@ -267,7 +267,7 @@ class Compiler:
             publishes = i.primary and (bool(c.publish) or c.publish_all)
             op = AddVeth(HOST, "", host_port_name(t.name, c.name, i.name), c.name, ns, i.name, peer_mac=i.mac,
                          mtu=i.mtu or (t.bridge_map[i.bridge].mtu if i.bridge in t.bridge_map else None),
-                         master=i.bridge, hairpin=publishes)
+                         master=i.bridge, hairpin=publishes, group=port_group(t.name))
         elif i.kind == "dummy":
             op = AddLink(c.name, ns, i.name, "dummy", mac=i.mac, mtu=i.mtu)
         else:  # macvlan, vlan

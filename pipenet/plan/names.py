@@ -19,3 +19,8 @@ def netns_name(topology: str, node: str) -> str:
 
 def host_port_name(topology: str, node: str, ifname: str) -> str:
     return "pn" + hashlib.sha1(f"{topology}/{node}/{ifname}".encode()).hexdigest()[:10]
+
+
+def port_group(topology: str) -> int:
+    """The netdev group of a topology's bridge-port host ends: 2..2^28, never the default group 0."""
+    return 2 + int(hashlib.sha1(f"group/{topology}".encode()).hexdigest()[:7], 16)

@@ -16,12 +16,35 @@ so they need no undo of their own, and must be made again if still wanted.
 
 from __future__ import annotations
 
-import json
 import shlex
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 REGISTRY: dict[str, type] = {}
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _frozen(v):
+    if isinstance(v, (list, tuple)):
+        return tuple(_frozen(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
+    return v
+
+
+def _plain(v):
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
 
 
 def _q(s) -> str:
@@ -86,15 +109,17 @@ class Op:
     def describe_undo(self) -> list[str]:
         return [f"# undo: {self.describe()[0]}"]
 
-    def identity(self) -> str:
-        """What makes two ops the same change (saved state excluded), as canonical JSON,
-        so an op read back from the record compares equal to the same op compiled anew."""
-        d = self.to_json()
-        d.pop("saved", None)
-        return json.dumps(d, sort_keys=True)
+    def batch_key(self):
+        """Ops whose removals share a key can be removed together in one kernel request."""
+        return None
+
+    def identity(self) -> tuple:
+        """What makes two ops the same change (saved state excluded), in a canonical form (lists
+        as tuples), so an op read back from the record compares equal to the same op compiled anew."""
+        return (self.kind,) + tuple(_frozen(getattr(self, n)) for n in _names(type(self)) if n != "saved")
 
     def to_json(self) -> dict:
-        d = asdict(self)
+        d = {n: _plain(getattr(self, n)) for n in _names(type(self))}
         d["kind"] = self.kind
         return d
 
@@ -102,9 +127,9 @@ class Op:
     def from_json(d: dict) -> Op:
         d = dict(d)
         cls = REGISTRY[d.pop("kind")]
-        for f in fields(cls):
-            if isinstance(d.get(f.name), list):
-                d[f.name] = tuple(d[f.name])
+        for n in _names(cls):
+            if isinstance(d.get(n), list):
+                d[n] = _frozen(d[n])
         return cls(**d)
 
     def title(self) -> str:
@@ -209,10 +234,21 @@ class AddVeth(Op):
     mtu: int | None = None
     master: str | None = None
     hairpin: bool = False
+    group: int | None = None  # a netdev group for the host ends of a topology's ports (batched deletion)
 
     @property
     def key(self):
         return f"link:{self.peer_node}:{self.peer}" if self.master else f"link:{self.node}:{self.name}"
+
+    def batch_key(self):
+        """Removals with the same key may be done in one request (`undo_many`)."""
+        return (self.ns, self.group) if self.group else None
+
+    @staticmethod
+    def undo_many(ops: list, k) -> None:
+        k.link_del_many(ops[0].ns, [o.name for o in ops], ops[0].group)
+        for o in ops:
+            k.link_forget(o.peer_ns, o.peer)
 
     @property
     def also(self) -> str:
@@ -236,7 +272,7 @@ class AddVeth(Op):
 
     def apply(self, k):
         k.veth_add(self.ns, self.name, self.peer_ns, self.peer, mac=self.mac, peer_mac=self.peer_mac, mtu=self.mtu,
-                   master=self.master, hairpin=self.hairpin)
+                   master=self.master, hairpin=self.hairpin, group=self.group)
 
     def undo(self, k):
         if k.netns_exists(self.ns):

@@ -121,7 +121,7 @@ def test_converging_edits_touch_only_the_difference(netns, tmp_path):
     keep_inode, change_inode = inode("keep"), inode("change")
     assert json.loads(netns.pipenet("plan", path, "--format", "json").stdout)["empty"]
     second = up(netns, path)
-    assert "0 steps" in second.stderr  # up twice changes nothing
+    assert "nothing to change" in second.stderr  # up twice changes nothing
     v2 = v1.replace("container leave { net br0 }", "container arrive { net br0 }").replace("10.7.0.20", "10.7.0.30")
     path = write(tmp_path, "conv.pn", v2)
     plan = json.loads(netns.pipenet("plan", path, "--format", "json").stdout)
