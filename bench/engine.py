@@ -3,9 +3,11 @@
     .venv/bin/python bench/engine.py [--sizes 100,300] [--runs 3] [--shell-max 300] [--json OUT]
 
 For N containers on one bridge (each: a namespace, a veth port with a MAC,
-an address and a default route) it measures, median of --runs:
+an address and a default route; the bridge NAT'd and forwarded; each
+namespace's hosts, resolv.conf and hostname files) it measures, median of --runs:
   floor   the ip-batch floor: one `ip -batch` for the host side and one
-          `ip -n NS -batch` per namespace (the least a shell tool can do);
+          `ip -n NS -batch` per namespace (the least a shell tool can do),
+          plus one `iptables-restore` per table and the files;
   shell   one `ip` process per operation, as hand-written scripts and
           pipework do (skipped above --shell-max);
   up      `pipenet up` from nothing (the CLI, Python start-up included);
@@ -56,12 +58,37 @@ def floor_batches(n: int) -> tuple[str, dict[str, str]]:
     return "\n".join(host) + "\n", per_ns
 
 
+FLOOR_RULES = {
+    "filter": "*filter\n:FL-FWD - [0:0]\n-I FORWARD 1 -j FL-FWD\n"
+              "-A FL-FWD -o br0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+              "-A FL-FWD -i br0 ! -o br0 -j ACCEPT\n-A FL-FWD -i br0 -o br0 -j ACCEPT\nCOMMIT\n",
+    "nat": "*nat\n:FL-POST - [0:0]\n-I POSTROUTING 1 -j FL-POST\n"
+           "-A FL-POST -s 10.0.0.0/16 ! -o br0 -j MASQUERADE\nCOMMIT\n",
+}
+
+
+def floor_files(n: int) -> None:
+    """The /etc/netns files a hand-written script writes too (hosts, resolv.conf, hostname)."""
+    for i in range(1, n + 1):
+        d = f"/etc/netns/fl{i}"
+        os.makedirs(d, exist_ok=True)
+        for name, text in (("hosts", f"127.0.0.1\tlocalhost\n10.0.{i // 256}.{i % 256}\tc{i}\n"),
+                           ("resolv.conf", "nameserver 8.8.8.8\n"), ("hostname", f"c{i}\n")):
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+
+
 def run_floor(n: int) -> float:
+    """The same kernel work as pipenet's up: ip -batch, one iptables-restore per table, the files."""
     host, per_ns = floor_batches(n)
     t = time.perf_counter()
     subprocess.run(["ip", "-batch", "-"], input=host, text=True, check=True)
     for ns, batch in per_ns.items():
         subprocess.run(["ip", "-n", ns, "-batch", "-"], input=batch, text=True, check=True)
+    subprocess.run(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"], check=True)
+    for rules in FLOOR_RULES.values():
+        subprocess.run(["iptables-restore", "--noflush"], input=rules, text=True, check=True)
+    floor_files(n)
     return time.perf_counter() - t
 
 
@@ -69,6 +96,13 @@ def floor_down(n: int) -> float:
     batch = "".join(f"link del vfl{i}\nnetns del fl{i}\n" for i in range(1, n + 1)) + "link del br0\n"
     t = time.perf_counter()
     subprocess.run(["ip", "-batch", "-"], input=batch, text=True, check=True)
+    subprocess.run(["iptables-restore", "--noflush"], text=True, check=True,
+                   input="*filter\n-D FORWARD -j FL-FWD\n:FL-FWD - [0:0]\n-X FL-FWD\nCOMMIT\n"
+                         "*nat\n-D POSTROUTING -j FL-POST\n:FL-POST - [0:0]\n-X FL-POST\nCOMMIT\n")
+    import shutil
+
+    for i in range(1, n + 1):
+        shutil.rmtree(f"/etc/netns/fl{i}", ignore_errors=True)
     return time.perf_counter() - t
 
 
@@ -80,6 +114,14 @@ def run_shell(n: int) -> float:
     for ns, batch in per_ns.items():
         for line in batch.splitlines():
             subprocess.run(["ip", "-n", ns, *line.split()], check=True)
+    subprocess.run(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"], check=True)
+    for table, rules in FLOOR_RULES.items():  # one iptables process per rule
+        for line in rules.splitlines():
+            if line.startswith(":"):
+                subprocess.run(["iptables", "-t", table, "-N", line[1:].split()[0]], check=True)
+            elif line.startswith("-"):
+                subprocess.run(["iptables", "-t", table, *line.split()], check=True)
+    floor_files(n)
     return time.perf_counter() - t
 
 

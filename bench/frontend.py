@@ -1,4 +1,4 @@
-"""Benchmark: parse, expand and validate (and allocate) a generated file of N containers.
+"""Benchmark: parse, expand, validate, allocate and plan a generated file of N containers.
 
     .venv/bin/python bench/frontend.py [N ...]        (default: 1000 10000)
 
@@ -19,6 +19,8 @@ from pipenet.allocate import allocate
 from pipenet.lang.load import analyse, gc_paused
 from pipenet.lang.expand import expand
 from pipenet.lang.parser import parse
+from pipenet.plan.compile import compile_topology
+from pipenet.plan.diff import diff
 from pipenet.validate import validate, validate_allocated
 
 
@@ -51,27 +53,30 @@ def _stages(text: str) -> dict[str, float]:
     d5 = validate_allocated(topo)
     t3 = time.perf_counter()
     assert not (diags or d2 or d3 or d4 or d5), (diags + d2 + d3 + d4 + d5)[:3]
-    return {"parse": t1 - t0, "expand": t2 - t1, "validate+allocate": t3 - t2, "total": t3 - t0}
+    ops, _ns = compile_topology(topo)
+    plan = diff(ops, [])
+    t4 = time.perf_counter()
+    assert len(plan.steps) > len(topo.containers)
+    return {"parse": t1 - t0, "expand": t2 - t1, "validate+allocate": t3 - t2, "plan": t4 - t3, "total": t4 - t0}
 
 
 def main(sizes: list[int]) -> None:
-    print(f"{'shape':8} {'N':>7} {'parse':>8} {'expand':>8} {'valid+alloc':>12} {'total':>8} {'peak MB':>8}")
+    print(f"{'shape':8} {'N':>7} {'parse':>8} {'expand':>8} {'valid+alloc':>12} {'plan':>8} {'total':>8} "
+          f"{'per container':>14} {'peak MB':>8}")
     for n in sizes:
         for shape, make in (("literal", literal), ("loop", looped)):
             text = make(n)
             runs = [run_once(text) for _ in range(3)]
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-            t0 = time.perf_counter()
             topo, diags, _ = analyse(text, "bench.pn")
-            whole = time.perf_counter() - t0
             assert not diags and len(topo.containers) == n
             tracemalloc.start()
             run_once(text)
             peak = tracemalloc.get_traced_memory()[1] / 1e6
             tracemalloc.stop()
             print(f"{shape:8} {n:>7} {med['parse']:>8.3f} {med['expand']:>8.3f} {med['validate+allocate']:>12.3f} "
-                  f"{med['total']:>8.3f} {peak:>8.1f}   analyse(): {whole:.3f} s")
+                  f"{med['plan']:>8.3f} {med['total']:>8.3f} {1e6 * med['total'] / n:>11.0f} us {peak:>8.1f}")
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [1000, 10000])
+    main([int(a) for a in sys.argv[1:]] or [1000, 3000, 10000])

@@ -59,6 +59,12 @@ class Kernel:
         h.nl.forget(name)
         return h.nl.link_exists(name)
 
+    def link_names(self, ns: str) -> set[str]:
+        """Every interface name in `ns` (one dump), or nothing when there is no such namespace."""
+        if not self.ns.exists(ns):
+            return set()
+        return self._h(ns).nl.link_names()
+
     def bridge_add(self, name: str, mtu: int | None) -> None:
         self._h("").nl.link_add(name, "bridge", mtu=mtu)
 
@@ -68,6 +74,8 @@ class Kernel:
         h = self._h(ns)
         same = peer_ns == ns
         p = {"ifname": peer, "mac": peer_mac, "mtu": mtu, "netns_fd": None if same else self._h(peer_ns).fd}
+        h.nl.forget(name)  # a name made again must never resolve to the index of its predecessor
+        self._h(peer_ns).nl.forget(peer)
         h.nl.link_add(name, "veth", mtu=mtu, mac=mac, master=master, peer=p, group=group)
         try:
             self._h(peer_ns).nl.link_set(peer, up=True)
@@ -88,6 +96,8 @@ class Kernel:
             data.append(("IFLA_VLAN_ID", vlan_id))
         where = ns if parent_ns is None else parent_ns
         moved = where != ns
+        self._h(ns).nl.forget(name)
+        self._h(where).nl.forget(name)
         self._h(where).nl.link_add(name, kind, mtu=mtu, mac=mac, link=parent, info_data=data,
                                    netns_fd=self._h(ns).fd if moved else None)
         if moved:
@@ -238,16 +248,20 @@ class Kernel:
         files.restore(directory, saved)
 
     # ---- processes -------------------------------------------------------------------------------------------
-    def process_start(self, ns: str, argv, hostname: str, etc: str, log: str) -> dict:
+    def process_start(self, ns: str, argv, hostname: str, etc: str, log: str, marker: str = "") -> dict:
         from pipenet.backends import processes
 
         path = None if ns == "" else self.ns.path(ns)
-        return processes.start(path, list(argv), hostname, etc or None, log)
+        return processes.start(path, list(argv), hostname, etc or None, log, marker)
 
-    def process_stop(self, saved: dict) -> None:
+    def process_stop(self, saved: dict, marker: str = "") -> None:
         from pipenet.backends import processes
 
-        processes.stop(saved)
+        if saved.get("pid"):
+            processes.stop(saved)
+        if marker:  # and whatever else carries its mark: a pid that never reached the record
+            for found in processes.marked(marker):
+                processes.stop(found)
 
     # ---- what this kernel can do ----------------------------------------------------------------------
     def supports(self, feature: str) -> bool:

@@ -123,20 +123,38 @@ class Netlink:
         return self.request(ifinfmsg(), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, "list links")
 
     def link_index(self, name: str) -> int:
+        """An interface's index, read from the reply's fixed header (no full decode), then cached."""
         idx = self.index.get(name)
         if idx is not None:
             return idx
         m = ifinfmsg()
         m["attrs"] = [("IFLA_IFNAME", name)]
-        try:
-            replies = self.request(m, RTM_GETLINK, NLM_F_REQUEST, f"find interface {name}")
-        except NetlinkError as e:
-            if e.errno == errno_mod.ENODEV:
-                raise NetlinkError(errno_mod.ENODEV, f"interface {name}") from None
-            raise
-        idx = replies[0]["index"]
-        self.index[name] = idx
-        return idx
+        with self.lock:
+            self.seq += 1
+            seq = self.seq
+            m["header"]["type"] = RTM_GETLINK
+            m["header"]["flags"] = NLM_F_REQUEST
+            m["header"]["sequence_number"] = seq
+            m.encode()
+            self.sock.send(m.data)
+            while True:
+                data = self.sock.recv(1 << 20)
+                off = 0
+                while off + 16 <= len(data):
+                    length, t, _fl, mseq, _pid = _HDR.unpack_from(data, off)
+                    if length < 16:
+                        break
+                    if mseq == seq:
+                        if t == NLMSG_ERROR:
+                            err = struct.unpack_from("=i", data, off + 16)[0]
+                            raise NetlinkError(-err if err < 0 else errno_mod.EIO, f"interface {name}")
+                        idx = struct.unpack_from("=i", data, off + 20)[0]  # ifinfomsg.ifi_index
+                        self.index[name] = idx
+                        return idx
+                    off += (length + 3) & ~3
+
+    def link_names(self) -> set[str]:
+        return {m.get_attr("IFLA_IFNAME") for m in self.links()}
 
     def link_exists(self, name: str) -> bool:
         try:
@@ -194,11 +212,11 @@ class Netlink:
     def link_set(self, name: str, *, up: bool | None = None, mtu: int | None = None, mac: str | None = None,
                  master: str | None = None, nomaster: bool = False) -> None:
         m = ifinfmsg()
-        m["index"] = self.link_index(name)
+        m["index"] = self.index.get(name, 0)
         if up is not None:
             m["flags"] = IFF_UP if up else 0
             m["change"] = IFF_UP
-        attrs: list = []
+        attrs: list = [] if m["index"] else [("IFLA_IFNAME", name)]  # the kernel finds it by name
         if mtu:
             attrs.append(("IFLA_MTU", mtu))
         if mac:

@@ -143,6 +143,7 @@ class Namespaces:
                 mounted = True
                 nsfd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
                 nl = Netlink.open_here()
+                nl.index["lo"] = 1  # loopback is always the first interface of a new namespace
             finally:
                 self._back()
         except BaseException:

@@ -42,17 +42,23 @@ def _not_zombie(pid: int) -> bool:
         return False
 
 
-def process_env() -> dict:
+MARK = "PIPENET_PROCESS"
+
+
+def process_env(marker: str = "") -> dict:
     """The environment of `run` processes: pipenet's own, with the directory of the Python that runs
     pipenet first on PATH, so `python3 -m pipenet.services` works from a virtualenv too."""
     env = dict(os.environ)
     here = os.path.dirname(sys.executable)
     env["PATH"] = here + os.pathsep + env.get("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    if marker:
+        env[MARK] = marker  # lets recovery find a process whose pid never reached the journal
     return env
 
 
-def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, log: str) -> dict:
+def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, log: str,
+          marker: str = "") -> dict:
     from pipenet.engine.enter import enter
 
     os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
@@ -60,7 +66,7 @@ def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, 
     try:
         os.write(fd, f"--- pipenet: starting {' '.join(argv)} ---\n".encode())
         p = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
-                             start_new_session=True, close_fds=True, env=process_env(), cwd="/",
+                             start_new_session=True, close_fds=True, env=process_env(marker), cwd="/",
                              preexec_fn=lambda: enter(ns_path, hostname or None, etc))
     except FileNotFoundError:
         raise FileNotFoundError(2, f"cannot start `{' '.join(argv)}`: {argv[0]}: command not found") from None
@@ -73,6 +79,24 @@ def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, 
     if code is not None and code != 0:
         raise OSError(5, f"`{' '.join(argv)}` exited at once with status {code} (see its log {log})")
     return {"pid": p.pid, "start": start_time(p.pid), "log": log}
+
+
+def marked(marker: str) -> list[dict]:
+    """Processes started with this marker (found through their environment)."""
+    found = []
+    needle = f"{MARK}={marker}".encode() + b"\0"
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read() + b"\0"
+        except OSError:
+            continue
+        if needle in env or env.startswith(needle):
+            pid = int(entry)
+            found.append({"pid": pid, "start": start_time(pid)})
+    return found
 
 
 def stop(saved: dict, grace: float = GRACE_SECONDS) -> None:

@@ -61,6 +61,8 @@ class RecordingKernel:
         ns["addrs"] = {a for a in ns["addrs"] if a[0] != name}
         ns["routes"] = {r for r in ns["routes"] if r[2] != name and r[4] != name}
         ns["qdiscs"].pop(name, None)
+        for key in [k for k in ns["sysctls"] if f"/conf/{name}/" in k or f".conf.{name}." in k]:
+            del ns["sysctls"][key]  # a per-interface setting goes with its interface
         peer = link.get("peer")
         if peer is not None:
             pref, pname = peer
@@ -95,6 +97,9 @@ class RecordingKernel:
     def netns_inode(self, ref):
         self._ns(ref)
         return id(self.state["ns"][ref])
+
+    def link_names(self, ns):
+        return set(self.state["ns"][ns]["links"]) if ns in self.state["ns"] else set()
 
     def link_exists(self, ns, name):
         return ns in self.state["ns"] and name in self.state["ns"][ns]["links"]
@@ -194,12 +199,19 @@ class RecordingKernel:
                 if r[0] == (dest or "default") and r[3] == metric:
                     routes.discard(r)
 
+    #: sysctls the model does not list have these values (or "0")
+    DEFAULTS = {"net.bridge.bridge-nf-call-iptables": "1"}
+
     def sysctl_get(self, ns, key):
-        return self._ns(ns)["sysctls"].get(key, "0")
+        return self._ns(ns)["sysctls"].get(key, self.DEFAULTS.get(key, "0"))
 
     def sysctl_set(self, ns, key, value):
         self._call("sysctl_set", ns, key, value)
-        self._ns(ns)["sysctls"][key] = str(value)
+        table = self._ns(ns)["sysctls"]
+        if str(value) == self.DEFAULTS.get(key, "0") and key != "net.ipv4.ip_forward":
+            table.pop(key, None)  # back at its default: as it was before anything set it
+        else:
+            table[key] = str(value)
 
     def qdisc_set(self, ns, ifname, delay_ms=None, jitter_ms=None, loss_pct=None, rate_bps=None):
         self._call("qdisc_set", ns, ifname)
@@ -268,7 +280,7 @@ class RecordingKernel:
         if not etc:
             self.state.pop("etc", None)
 
-    def process_start(self, ns, argv, hostname, etc, log):
+    def process_start(self, ns, argv, hostname, etc, log, marker=""):
         self._call("process_start", ns, tuple(argv))
         self._ns(ns)
         procs = self.state.setdefault("procs", {})
@@ -276,7 +288,7 @@ class RecordingKernel:
         procs[pid] = tuple(argv)
         return {"pid": pid, "start": "0", "log": log}
 
-    def process_stop(self, saved):
+    def process_stop(self, saved, marker=""):
         self._call("process_stop", saved.get("pid"))
         procs = self.state.get("procs", {})
         procs.pop(saved.get("pid"), None)

@@ -160,7 +160,9 @@ class _LazyKernel:
             from pipenet.backends.kernel import Kernel
 
             self._k = Kernel()
-        return getattr(self._k, name)
+        value = getattr(self._k, name)
+        setattr(self, name, value)  # later uses skip this hook
+        return value
 
     def close(self):
         if self._k is not None:

@@ -42,6 +42,19 @@ def check_ownership(plan: Plan, topo: Topology, k, recorded_keys: set[str]) -> N
     problems: list[str] = []
     fresh_ns = {s.op.ns for s in plan.steps if s.action == "apply" and isinstance(s.op, CreateNamespace)}
     removed = {s.op.key for s in plan.steps if s.action == "remove"}
+    names: dict[str, set[str]] = {}
+    real = k
+
+    class _Cached:  # one dump of interface names per namespace, instead of a question per name
+        def link_exists(self, ns, name):
+            if ns not in names:
+                names[ns] = real.link_names(ns)
+            return name in names[ns]
+
+        def __getattr__(self, attr):
+            return getattr(real, attr)
+
+    k = _Cached()
     for step in plan.steps:
         if step.action != "apply":
             continue

@@ -110,7 +110,7 @@ def execute(plan: Plan, k, journal: Journal, record_before: dict | None,
             else:
                 _run(step, k)
             for n in range(i, i + len(batch)):
-                journal.done(n)
+                journal.done(n, steps[n])
         except Exception as e:  # noqa: BLE001 - any failure rolls back
             journal.rollback()
             leftovers = rollback(done, k, fail_undo)

@@ -34,9 +34,14 @@ class Journal:
     def start(self, i: int, step: Step) -> None:
         self._write({"start": i, "saved": getattr(step.op, "saved", None)})
 
-    def done(self, i: int) -> None:
-        # informational: recovery undoes every started step, so this line need not reach the disk first
-        self._write({"done": i}, durable=False)
+    def done(self, i: int, step: Step | None = None) -> None:
+        """Mark a step done; an op that learned something while applying (a process's pid) has it
+        written down, durably. Otherwise the line is informational: recovery undoes every started step."""
+        saved = getattr(step.op, "saved", None) if step is not None and step.op.kind == "process" else None
+        if saved:
+            self._write({"done": i, "saved": saved})
+        else:
+            self._write({"done": i}, durable=False)
 
     def rollback(self) -> None:
         self._write({"rollback": True})
@@ -76,4 +81,8 @@ def pending(path: str) -> list[Step] | None:
             if e.get("saved") is not None and hasattr(s.op, "saved"):
                 s.op.saved = e["saved"]
             started.append(s)
+        elif "done" in e and e.get("saved"):
+            s = steps[e["done"]]
+            if hasattr(s.op, "saved"):
+                s.op.saved = e["saved"]
     return started

@@ -128,6 +128,7 @@ def recover(state: StateDir, k) -> list[str]:
     if started is None:
         return []
     leftovers = rollback(started, k)
+    state.refresh(remade(started))
     if leftovers:
         raise Leftovers(f"an interrupted run of {state.topology} could not be fully undone", leftovers)
     Journal(state.journal_path).finish()
@@ -187,32 +188,49 @@ def check_ports(p: Prepared) -> None:
         raise Conflict(problems)
 
 
+def remade(steps) -> list:
+    """The recorded ops a rollback made again: undone removals and what went with them."""
+    out = []
+    for s in steps:
+        if s.action == "remove":
+            out.append(s.op)
+            out.extend(s.implied)
+    return out
+
+
 def record_for(p: Prepared, plan: Plan, path: str) -> dict:
     subnets = [str(b.subnet) for b in p.topo.bridges if b.subnet is not None]
     return {"topology": p.topo.name, "file": os.path.abspath(path), "ops": [o.to_json() for o in plan.final],
             "ns": p.ns, "resolved": p.resolved, "subnets": subnets, "ports": p.ports,
             "published": [{"node": x.node, "host_ip": x.host_ip, "host_port": x.host_port, "proto": x.proto,
                            "ip": x.ip, "port": x.port} for x in p.published],
-            "hostnames": {c.name: c.hostname for c in p.topo.containers}}
+            "hostnames": {c.name: c.hostname for c in p.topo.containers},
+            "bridges": sorted(b.name for b in p.topo.bridges if not b.external)}
 
 
 def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) -> tuple[Prepared, float]:
     if loaded is None:
         text = read(path)
         loaded = (text, load_text(text, path))
+    from pipenet.engine import claims
+
     state = StateDir(loaded[1].name)
     with state.lock():
         notes = recover(state, k)
-        p = prepare(path, k, loaded)
-        p.notes = notes
-        try:
-            check_features(p.plan, k)
-            check_ownership(p.plan, p.topo, k, {o.key for o in recorded_ops(p.record)})
-            check_ports(p)
-        except PipenetError:
-            if p.record is None:
-                state.remove()
-            raise
+        with claims.root_lock():  # plan, check and claim while no other up can claim the same things
+            p = prepare(path, k, loaded)
+            p.notes = notes
+            try:
+                check_features(p.plan, k)
+                claims.check(p)  # first: it names the topology that owns what is in the way
+                check_ports(p)
+                check_ownership(p.plan, p.topo, k, {o.key for o in recorded_ops(p.record)})
+            except PipenetError:
+                if p.record is None:
+                    state.remove()
+                raise
+            if not p.plan.empty:
+                claims.write(p)
         t0 = time.perf_counter()
         if not p.plan.empty:
             journal = Journal(state.journal_path)
@@ -220,10 +238,14 @@ def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) 
                 execute(p.plan, k, journal, p.record, progress)
                 verify_processes(p.plan, k, journal)
             except ApplyFailed:
+                claims.drop(p.topo.name)
                 if p.record is None:
                     state.remove()  # rolled back to nothing: leave no trace
+                else:
+                    state.refresh(remade(p.plan.steps))
                 raise
             state.save(record_for(p, p.plan, path))
+            claims.drop(p.topo.name)
             journal.finish()
         elif p.record is None:
             state.save(record_for(p, p.plan, path))

@@ -64,15 +64,25 @@ class StateDir:
         except FileNotFoundError:
             return None
 
+    def refresh(self, ops) -> None:
+        """Write back the saved state of recorded ops that were re-made by a rollback (a process
+        started again has a new pid), so the record stays true."""
+        record = self.load()
+        if record is None or not ops:
+            return
+        fresh = {op.key: op.to_json() for op in ops}
+        record["ops"] = [fresh.get(_key(o), o) for o in record.get("ops", [])]
+        self.save(record)
+
     def save(self, record: dict) -> None:
         self.ensure()
         record = dict(record, version=RECORD_VERSION, written=time.time())
         write_atomic(self.record_path, json.dumps(record, indent=1, sort_keys=True).encode(), 0o600)
 
     def remove(self) -> None:
-        """Remove the record, the journal, the lock and the logs; then the directory, and the
-        state root too when no other topology is left in it."""
-        for name in ("record.json", "journal.jsonl", "lock"):
+        """Remove the record, the journal, the lock and the logs, then the topology's directory
+        (the state root stays: pipenet may not be the one that made it)."""
+        for name in ("record.json", "journal.jsonl", "lock", "claim.json"):
             try:
                 os.unlink(os.path.join(self.path, name))
             except FileNotFoundError:
@@ -84,11 +94,10 @@ class StateDir:
             p = os.path.join(self.path, extra)
             if os.path.isfile(p) and not os.path.islink(p):
                 os.unlink(p)
-        for d in (self.path, self.root):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
 
     @contextmanager
     def lock(self, wait_message: str | None = None):
@@ -107,6 +116,12 @@ class StateDir:
             yield
         finally:
             os.close(fd)
+
+
+def _key(op_json: dict) -> str:
+    from pipenet.plan.ops import Op
+
+    return Op.from_json(op_json).key
 
 
 def all_topologies(root: str | None = None) -> list[str]:

@@ -15,6 +15,8 @@ _TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(.))")
 
 #: Results are kept within this range, so arithmetic cannot build giant integers.
 LIMIT = 10**15
+#: An expression may be this long (the evaluator recurses on parentheses).
+MAX_LENGTH = 400
 
 
 class ArithError(ValueError):
@@ -28,6 +30,11 @@ class ArithError(ValueError):
 
 def evaluate(text: str, lookup: Callable[[str, int], int | str]) -> int | str:
     """Evaluate `text`; `lookup(name, offset)` returns a variable's value or raises ArithError."""
+    if len(text) > MAX_LENGTH:
+        raise ArithError(f"the expression is longer than {MAX_LENGTH} characters", 0,
+                         "use variables (let) for the parts")
+    if text.count("(") > 100:
+        raise ArithError("the expression nests too many parentheses", text.index("("))
     tokens: list[tuple[str, object, int]] = []
     pos = 0
     while pos < len(text):

@@ -27,7 +27,7 @@ from pipenet.lang.parser import PLACEHOLDER, Node
 from pipenet.source import LoopFrame, Span
 
 #: At most this many loop iterations in one file (nested loops multiply).
-MAX_ITERATIONS = 1_000_000
+MAX_ITERATIONS = 200_000
 
 _INTERP = re.compile(r"\$\{([^}\n]*)\}")
 

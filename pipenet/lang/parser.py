@@ -25,6 +25,8 @@ from pipenet.source import Span
 
 MAX_SYNTAX_ERRORS = 20
 PLACEHOLDER = "_"
+#: Blocks may nest this deep (loops in loops in containers ...); deeper is an error, not a crash.
+MAX_DEPTH = 64
 
 
 class Node:
@@ -299,8 +301,26 @@ def _blank_line(text: str, line_no: int, only_col: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def _too_deep(text: str, file: str) -> Diagnostic | None:
+    depth = 0
+    for n, line in enumerate(text.split("\n"), 1):
+        code = re.sub(r'"(?:\\.|[^"\\])*"', "", line).split("#", 1)[0]
+        for col, ch in enumerate(code, 1):
+            if ch == "{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return Diagnostic(f"blocks nest more than {MAX_DEPTH} deep here", Span(file, n, col, n, col + 1),
+                                      "pipenet limits nesting so a generated file cannot exhaust it")
+            elif ch == "}":
+                depth = max(0, depth - 1)
+    return None
+
+
 def parse(text: str, file: str) -> tuple[Node | None, list[Diagnostic]]:
     """Parse `text`; returns the tree (None if unrecoverable) and the syntax diagnostics."""
+    deep = _too_deep(text, file)
+    if deep is not None:
+        return None, [deep]
     diagnostics: list[Diagnostic] = []
     seen: set[tuple[int, int]] = set()
     current = text

@@ -37,7 +37,13 @@ SWITCHES = {"on": True, "yes": True, "true": True, "off": False, "no": False, "f
 ADDRESS_HINT = "an address looks like 10.0.0.1 or 10.0.0.1/24 (IPv6: fd00::1/64)"
 
 
+MAX_NAME = 64
+
+
 def name(text: str, what: str = "name") -> str:
+    if len(text) > MAX_NAME:
+        raise BadValue(f"this {what} is {len(text)} characters long; pipenet allows {MAX_NAME}",
+                       f"shorten it, e.g. `{text[:20]}`")
     if not NAME_RE.match(text):
         raise BadValue(f"`{text}` is not a valid {what}",
                        "names start with a letter or _, then letters, digits, _, - or .")

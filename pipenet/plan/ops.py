@@ -700,11 +700,15 @@ class StartProcess(Op):
     def depends(self):
         return (f"netns:{self.node}", f"etc:{self.node}")
 
+    @property
+    def marker(self) -> str:
+        return f"{self.log}"  # the log path names topology, node and index: unique to this process
+
     def apply(self, k):
-        self.saved = k.process_start(self.ns, self.argv, self.hostname, self.etc, self.log)
+        self.saved = k.process_start(self.ns, self.argv, self.hostname, self.etc, self.log, self.marker)
 
     def undo(self, k):
-        k.process_stop(self.saved)
+        k.process_stop(self.saved, self.marker)
 
     def describe(self):
         return [in_ns_cmd(self.ns, *self.argv) + f" >> {_q(self.log)} 2>&1 &"]

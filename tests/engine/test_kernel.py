@@ -336,3 +336,17 @@ def test_not_root_without_sandbox_is_one_line(tmp_path):
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "as root" in lines[0] and "--sandbox" in lines[0]
+
+
+def test_attach_docker_errors_are_clear(netns, tmp_path):
+    path = write(tmp_path, "dock.pn", "topology dock\ncontainer app { attach docker no-such-container }\n")
+    before = ns_snapshot(netns)
+    no_docker = netns.run([sys.executable, "-m", "pipenet", "up", path], check=False,
+                          env=dict(os.environ, PATH="/usr/sbin:/sbin"))
+    assert no_docker.returncode == 1
+    assert no_docker.stderr.strip() == "pipenet: attach docker no-such-container: the docker command is not installed"
+    if __import__("shutil").which("docker"):
+        r = netns.pipenet("up", path)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("pipenet: attach docker no-such-container:")
+    assert ns_snapshot(netns) == before

@@ -39,6 +39,23 @@ TOPOLOGY = textwrap.dedent("""
 """)
 
 
+def _holders() -> set[str]:
+    r = subprocess.run(["pgrep", "-f", "pipenet.sandbox.holder --daemon"], capture_output=True, text=True)
+    return set(r.stdout.split())
+
+
+@pytest.fixture(autouse=True)
+def no_stray_holders():
+    """A sandbox test that fails half-way must not leave its holder (and namespaces) running."""
+    before = _holders()
+    yield
+    for pid in _holders() - before:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 @pytest.fixture
 def shared_dir():
     d = tempfile.mkdtemp(prefix="pipenet-test-")

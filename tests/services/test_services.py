@@ -182,7 +182,7 @@ def test_etc_files_of_a_container(netns):
     assert "www.example.com" not in netns.out(["cat", "/etc/hosts"])
     assert netns.out(["hostname"]).strip() == "pipenet-sandbox"
     netns.pipenet("down", "dns")
-    assert netns.run(["ls", "/etc/netns"], check=False).returncode != 0  # it did not exist before
+    assert netns.run(["ls", "-A", "/etc/netns"], check=False).stdout.strip() == ""  # empty, as before
 
 
 def test_process_lifecycle(netns, tmp_path):

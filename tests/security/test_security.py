@@ -1,0 +1,100 @@
+"""No shell, validated names, private state, atomic writes that never follow a symlink."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import pathlib
+import stat
+
+import pytest
+
+from pipenet.backends import files
+from pipenet.engine.state import StateDir
+from pipenet.fsutil import write_atomic
+from pipenet.lang import analyse
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "pipenet"
+
+
+def test_no_shell_anywhere():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                f = node.func
+                name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+                if name in ("system", "popen") and isinstance(f, ast.Attribute) and getattr(f.value, "id", "") == "os":
+                    offenders.append(f"{path}:{node.lineno} os.{name}")
+                for kw in node.keywords:
+                    if kw.arg == "shell" and not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
+                        offenders.append(f"{path}:{node.lineno} shell=")
+    assert offenders == []
+
+
+@pytest.mark.parametrize("src", [
+    "topology ../../etc\n",
+    "container ../x\n",
+    "container a/b\n",
+    'topology "x"\n',
+    "bridge br/0\n",
+    "container a { interface ../eth0 dummy }\n",
+    "container a { attach netns relative/path }\n",
+    "container a { sysctl kernel.core_pattern x }\n",
+    "container a { sysctl net/../../kernel/x 1 }\n",
+])
+def test_names_that_could_escape_are_rejected(src):
+    topo, diags, _ = analyse(src, "t.pn")
+    assert diags, src
+
+
+def test_state_and_file_paths_refuse_traversal(tmp_path):
+    for bad in ("../x", "a/b", ".hidden", ""):
+        with pytest.raises(ValueError):
+            StateDir(bad, str(tmp_path))
+    with pytest.raises(ValueError):
+        files.read("/etc/netns/../shadow", ["hosts"])
+    with pytest.raises(ValueError):
+        files.read("/etc/netns/x", ["../passwd"])
+
+
+def test_atomic_write_replaces_a_planted_symlink(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    link = tmp_path / "hosts"
+    link.symlink_to(victim)
+    write_atomic(str(link), b"new", 0o644)
+    assert victim.read_text() == "precious"
+    assert not link.is_symlink() and link.read_text() == "new"
+
+
+def test_state_dir_is_private_and_refuses_a_symlink(tmp_path):
+    root = tmp_path / "state"
+    sd = StateDir("topo", str(root))
+    sd.save({"ops": []})
+    assert stat.S_IMODE(os.stat(sd.path).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(sd.record_path).st_mode) == 0o600
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "evil").symlink_to(elsewhere)
+    with pytest.raises(PermissionError):
+        StateDir("evil", str(root)).ensure()
+
+
+def test_real_state_dir_and_symlinked_etc_file(netns, tmp_path):
+    path = tmp_path / "s.pn"
+    path.write_text("topology sec\ncontainer a\n")
+    netns.run(["mkdir", "-p", "/etc/netns/sec@a"])
+    netns.run(["sh", "-c", "echo precious > /tmp/pipenet-victim-file"])
+    netns.run(["ln", "-s", "/tmp/pipenet-victim-file", "/etc/netns/sec@a/hosts"])
+    try:
+        assert netns.pipenet("up", str(path)).returncode == 0
+        assert netns.out(["cat", "/tmp/pipenet-victim-file"]) == "precious\n"
+        assert netns.out(["stat", "-c", "%F", "/etc/netns/sec@a/hosts"]).strip() == "regular file"
+        assert netns.out(["stat", "-c", "%a", "/run/pipenet/sec"]).strip() == "700"
+        assert netns.out(["stat", "-c", "%a", "/run/pipenet/sec/record.json"]).strip() == "600"
+        netns.pipenet("down", "sec")
+    finally:
+        netns.run(["rm", "-f", "/tmp/pipenet-victim-file"])
