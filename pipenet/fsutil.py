@@ -9,8 +9,10 @@ and a symlink planted at the target is replaced, not followed.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
+from contextlib import contextmanager
 
 
 def write_atomic(path: str, data: bytes, mode: int | None = 0o600, durable: bool = True) -> None:
@@ -37,6 +39,18 @@ def write_atomic(path: str, data: bytes, mode: int | None = 0o600, durable: bool
         except FileNotFoundError:
             pass
         raise
+
+
+@contextmanager
+def locked_dir(path: str):
+    """Hold an exclusive flock on a private directory itself (no lock file is left behind)."""
+    make_private_dir(path)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def make_private_dir(path: str) -> None:

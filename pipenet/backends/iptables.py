@@ -20,17 +20,18 @@ def binary() -> str | None:
     return shutil.which("iptables-restore")
 
 
+def _in_ns(ns_fd: int | None, argv: list[str], text: str | None = None) -> subprocess.CompletedProcess:
+    """Run argv (no shell) in the namespace `ns_fd` (None: the one pipenet runs in)."""
+    enter = (lambda: linux.setns(ns_fd, linux.CLONE_NEWNET)) if ns_fd is not None else None
+    return subprocess.run(argv, input=text, capture_output=True, text=True, preexec_fn=enter,
+                          pass_fds=(ns_fd,) if ns_fd is not None else (), timeout=60)
+
+
 def _run(ns_fd: int | None, text: str, what: str) -> None:
     exe = binary()
     if exe is None:
         raise FileNotFoundError(2, "iptables-restore is not installed (apt-get install iptables)")
-
-    def enter():
-        if ns_fd is not None:
-            linux.setns(ns_fd, linux.CLONE_NEWNET)
-
-    r = subprocess.run([exe, "--noflush"], input=text, capture_output=True, text=True, preexec_fn=enter,
-                       pass_fds=(ns_fd,) if ns_fd is not None else (), timeout=60)
+    r = _in_ns(ns_fd, [exe, "--noflush"], text)
     if r.returncode != 0:
         raise OSError(5, f"{what}: iptables-restore: {r.stderr.strip() or r.returncode}")
 
@@ -47,16 +48,7 @@ def jump_rule(builtin: str, match: str, chain: str, tag: str) -> str:
 def _save_all(ns_fd: int | None) -> str:
     """`iptables-save` of every existing table (unlike `-t TABLE`, it creates none)."""
     exe = shutil.which("iptables-save")
-    if exe is None:
-        return ""
-
-    def enter():
-        if ns_fd is not None:
-            linux.setns(ns_fd, linux.CLONE_NEWNET)
-
-    r = subprocess.run([exe], capture_output=True, text=True, preexec_fn=enter,
-                       pass_fds=(ns_fd,) if ns_fd is not None else (), timeout=60)
-    return r.stdout
+    return _in_ns(ns_fd, [exe]).stdout if exe else ""
 
 
 def table_exists(ns_fd: int | None, table: str) -> bool:
@@ -83,13 +75,7 @@ def drop_table_if_pristine(ns_fd: int | None, table: str) -> None:
     nft = shutil.which("nft")
     if nft is None or "nf_tables" not in _version():
         return
-
-    def enter():
-        if ns_fd is not None:
-            linux.setns(ns_fd, linux.CLONE_NEWNET)
-
-    subprocess.run([nft, "delete", "table", "ip", table], capture_output=True, preexec_fn=enter,
-                   pass_fds=(ns_fd,) if ns_fd is not None else (), timeout=60)
+    _in_ns(ns_fd, [nft, "delete", "table", "ip", table])
 
 
 def _version() -> str:
@@ -101,16 +87,7 @@ def _version() -> str:
 
 def present_jumps(ns_fd: int | None, table: str) -> str:
     exe = shutil.which("iptables-save")
-    if exe is None:
-        return ""
-
-    def enter():
-        if ns_fd is not None:
-            linux.setns(ns_fd, linux.CLONE_NEWNET)
-
-    r = subprocess.run([exe, "-t", table], capture_output=True, text=True, preexec_fn=enter,
-                       pass_fds=(ns_fd,) if ns_fd is not None else (), timeout=60)
-    return r.stdout
+    return _in_ns(ns_fd, [exe, "-t", table]).stdout if exe else ""
 
 
 def install(ns_fd: int | None, table: str, chains: dict[str, list[str]], jumps: list[tuple[str, str, str]],

@@ -8,12 +8,10 @@ state root, changed under a lock, so concurrent runs agree.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from contextlib import contextmanager
 
-from pipenet.fsutil import make_private_dir, write_atomic
+from pipenet.fsutil import locked_dir, write_atomic
 
 
 class SharedForwarding:
@@ -22,16 +20,8 @@ class SharedForwarding:
         self.path = os.path.join(root, ".forwarding.json")
         self.get, self.set = get, set_
 
-    @contextmanager
     def _locked(self):
-        """Lock the state root directory itself, so no lock file is left behind."""
-        make_private_dir(self.root)
-        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return locked_dir(self.root)
 
     def _load(self) -> dict:
         try:

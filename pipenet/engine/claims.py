@@ -9,29 +9,19 @@ the first one's claim and fails before any change.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from contextlib import contextmanager
 
 from netaddr import IPNetwork
 
 from pipenet.engine.state import StateDir, all_topologies, state_root
 from pipenet.errors import Conflict
-from pipenet.fsutil import make_private_dir, write_atomic
+from pipenet.fsutil import locked_dir, write_atomic
 
 
-@contextmanager
 def root_lock():
     """The state root's lock: held only while planning and checking, never while applying."""
-    root = state_root()
-    make_private_dir(root)
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    return locked_dir(state_root())
 
 
 def claim_of(p) -> dict:

@@ -341,8 +341,8 @@ def test_not_root_without_sandbox_is_one_line(tmp_path):
 def test_attach_docker_errors_are_clear(netns, tmp_path):
     path = write(tmp_path, "dock.pn", "topology dock\ncontainer app { attach docker no-such-container }\n")
     before = ns_snapshot(netns)
-    no_docker = netns.run([sys.executable, "-m", "pipenet", "up", path], check=False,
-                          env=dict(os.environ, PATH="/usr/sbin:/sbin"))
+    no_docker = netns.run(["env", "PATH=/usr/sbin:/sbin", sys.executable, "-m", "pipenet", "up", path],
+                          check=False)
     assert no_docker.returncode == 1
     assert no_docker.stderr.strip() == "pipenet: attach docker no-such-container: the docker command is not installed"
     if __import__("shutil").which("docker"):
