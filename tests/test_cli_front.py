@@ -77,3 +77,15 @@ def test_grammar_ships_inside_the_package(tmp_path):
     assert r.returncode == 0, r.stderr
     import pipenet as package
     assert os.path.exists(os.path.join(os.path.dirname(package.__file__), "grammar", "pipenet.lark"))
+
+
+def test_a_huge_file_is_refused_quickly(tmp_path):
+    import time
+
+    f = tmp_path / "huge.pn"
+    with open(f, "wb") as out:
+        out.write(b"# padding\n" * (3_400_000))  # 34 MB
+    t = time.monotonic()
+    r = pipenet("check", str(f))
+    assert r.returncode == 1 and "at most 33,554,432 bytes" in r.stderr
+    assert time.monotonic() - t < 5

@@ -350,3 +350,14 @@ def test_attach_docker_errors_are_clear(netns, tmp_path):
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("pipenet: attach docker no-such-container:")
     assert ns_snapshot(netns) == before
+
+
+def test_shell_runs_in_the_node_with_a_prompt_naming_it(netns, tmp_path):
+    path = write(tmp_path, "sh.pn", "topology shl\ncontainer box { hostname box.example }\n")
+    up(netns, path)
+    r = netns.run([sys.executable, "-m", "pipenet", "shell", "box"], check=False,
+                  input="hostname; echo PS1=$PS1; ip -o link | wc -l; exit 3\n", env=dict(os.environ, SHELL="/bin/bash"))
+    assert r.returncode == 3
+    assert "box.example" in r.stdout and "PS1=[box]" in r.stdout
+    assert r.stdout.strip().splitlines()[-1].strip() == "1"  # only lo: it is the node's namespace
+    netns.pipenet("down", "shl")
