@@ -14,6 +14,9 @@ namespace's hosts, resolv.conf and hostname files) it measures, median of --runs
   noop    `pipenet up` of the converged topology;
   plan    `pipenet plan` of the converged topology;
   down    `pipenet down`, against the floor's own teardown (`ip -batch`).
+Also a chain of N routers joined by /30 point-to-point links (each
+forwarding; --chains), against the same work done by ip -batch, and the
+Foundations playground (pipenet's own figures).
 Everything runs inside a holder's private network and mount namespaces,
 so the machine's network is never touched. Between runs it waits for the
 kernel's asynchronous namespace cleanup to settle.
@@ -125,6 +128,44 @@ def run_shell(n: int) -> float:
     return time.perf_counter() - t
 
 
+def chain_topology(n: int) -> str:
+    """n routers in a line, each joined to the next by a /30 point-to-point link, all forwarding."""
+    lines = ["topology bench", f"for i in 1..{n} {{", "    container r${i} { forwarding on }", "}"]
+    for i in range(1, n):
+        a, b = _chain_addrs(i)
+        lines.append(f"p2p r{i}:eth1 {a}/30 -- r{i + 1}:eth0 {b}/30")
+    return "\n".join(lines) + "\n"
+
+
+def _chain_addrs(i: int) -> tuple[str, str]:
+    base = 0x0A000000 + 4 * i
+    dot = lambda v: ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))  # noqa: E731
+    return dot(base + 1), dot(base + 2)
+
+
+def chain_floor(n: int) -> float:
+    host = [f"netns add cf{i}" for i in range(1, n + 1)]
+    per_ns = {f"cf{i}": ["link set lo up"] for i in range(1, n + 1)}
+    for i in range(1, n):
+        a, b = _chain_addrs(i)
+        host.append(f"link add name eth1 netns cf{i} type veth peer name eth0 netns cf{i + 1}")
+        per_ns[f"cf{i}"] += ["link set eth1 up", f"addr add {a}/30 dev eth1"]
+        per_ns[f"cf{i + 1}"] += ["link set eth0 up", f"addr add {b}/30 dev eth0"]
+    t = time.perf_counter()
+    subprocess.run(["ip", "-batch", "-"], input="\n".join(host) + "\n", text=True, check=True)
+    for ns, batch in per_ns.items():
+        subprocess.run(["ip", "-n", ns, "-batch", "-"], input="\n".join(batch) + "\n", text=True, check=True)
+        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"], check=True)
+    return time.perf_counter() - t
+
+
+def chain_floor_down(n: int) -> float:
+    t = time.perf_counter()
+    subprocess.run(["ip", "-batch", "-"], input="".join(f"netns del cf{i}\n" for i in range(1, n + 1)), text=True,
+                   check=True)
+    return time.perf_counter() - t
+
+
 def pipenet(*args) -> float:
     t = time.perf_counter()
     r = subprocess.run([PY, "-m", "pipenet", *args], capture_output=True, text=True)
@@ -144,7 +185,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def inside(sizes: list[int], runs: int, shell_max: int) -> dict:
+def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] = ()) -> dict:
     results = {}
     tmp = tempfile.mkdtemp(prefix="pipenet-bench-")
     for n in sizes:
@@ -168,6 +209,33 @@ def inside(sizes: list[int], runs: int, shell_max: int) -> dict:
         med = {k: statistics.median(v) for k, v in rows.items() if v}
         results[n] = med
         sys.stderr.write(f"N={n}: " + ", ".join(f"{k} {v:.3f}s" for k, v in med.items()) + "\n")
+    for n in chain_sizes:
+        path = os.path.join(tmp, f"chain{n}.pn")
+        with open(path, "w") as f:
+            f.write(chain_topology(n))
+        rows = {k: [] for k in ("floor", "floor_down", "up", "noop", "plan", "down")}
+        for _ in range(runs):
+            rows["floor"].append(chain_floor(n))
+            rows["floor_down"].append(chain_floor_down(n))
+            settle()
+            rows["up"].append(pipenet("up", path))
+            rows["noop"].append(pipenet("up", path))
+            rows["plan"].append(pipenet("plan", path))
+            rows["down"].append(pipenet("down", "bench"))
+            settle()
+        results[f"chain{n}"] = {k: statistics.median(v) for k, v in rows.items()}
+        sys.stderr.write(f"chain N={n}: " + ", ".join(f"{k} {v:.3f}s" for k, v in results[f'chain{n}'].items())
+                         + "\n")
+    fopnp = os.path.join(REPO, "examples", "foundations.pn")
+    rows = {k: [] for k in ("up", "noop", "plan", "down")}
+    for _ in range(runs):
+        rows["up"].append(pipenet("up", fopnp))
+        rows["noop"].append(pipenet("up", fopnp))
+        rows["plan"].append(pipenet("plan", fopnp))
+        rows["down"].append(pipenet("down", "fopnp"))
+        settle()
+    results["fopnp"] = {k: statistics.median(v) for k, v in rows.items()}
+    sys.stderr.write("foundations: " + ", ".join(f"{k} {v:.3f}s" for k, v in results["fopnp"].items()) + "\n")
     results["peak_rss_mb"] = peak_rss_mb()
     return results
 
@@ -177,7 +245,7 @@ def table(results: dict) -> str:
              "down | floor down | down / floor down | up per container |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n, m in results.items():
-        if not isinstance(n, int) and not str(n).isdigit():
+        if not str(n).isdigit():
             continue
         n = int(n)
         shell = m.get("shell")
@@ -187,6 +255,18 @@ def table(results: dict) -> str:
                       f"{(shell / m['up']) if shell else float('nan'):.1f}x | {m['noop']:.2f} s | {m['plan']:.2f} s | "
                       f"{m['down']:.2f} s | {m['floor_down']:.2f} s | {m['down'] / m['floor_down']:.2f}x | "
                       f"{1000 * m['up'] / n:.2f} ms |")
+    chains = [(k, m) for k, m in results.items() if str(k).startswith("chain")]
+    if chains:
+        lines += ["", "| chain of N routers | floor | pipenet up | up / floor | no-op up | plan | down | floor teardown |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for k, m in chains:
+            lines.append(f"| {k[5:]} | {m['floor']:.2f} s | {m['up']:.2f} s | {m['up'] / m['floor']:.2f}x | "
+                         f"{m['noop']:.2f} s | {m['plan']:.2f} s | {m['down']:.2f} s | {m['floor_down']:.2f} s |")
+    if "fopnp" in results:
+        m = results["fopnp"]
+        lines += ["", "| the Foundations playground (12 nodes, 95 steps, 9 processes) | up | no-op up | plan | down |",
+                  "|---|---|---|---|---|",
+                  f"| pipenet | {m['up']:.2f} s | {m['noop']:.2f} s | {m['plan']:.2f} s | {m['down']:.2f} s |"]
     return "\n".join(lines)
 
 
@@ -195,12 +275,14 @@ def main() -> None:
     ap.add_argument("--sizes", default="100,300")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--shell-max", type=int, default=300)
+    ap.add_argument("--chains", default="100,300", help="sizes of the chain-of-routers topology")
     ap.add_argument("--json", default=None)
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
+    chains = [int(c) for c in a.chains.split(",") if c]
     if a.inside:
-        print(json.dumps(inside(sizes, a.runs, a.shell_max)))
+        print(json.dumps(inside(sizes, a.runs, a.shell_max, chains)))
         return
     sys.path.insert(0, REPO)
     from tests.harness import Netns
@@ -208,7 +290,7 @@ def main() -> None:
     ns = Netns()
     try:
         r = ns.run([PY, os.path.abspath(__file__), "--inside", "--sizes", a.sizes, "--runs", str(a.runs),
-                    "--shell-max", str(a.shell_max)], timeout=7200)
+                    "--shell-max", str(a.shell_max), "--chains", a.chains], timeout=7200)
         sys.stderr.write(r.stderr)
         results = json.loads(r.stdout)
     finally:

@@ -31,6 +31,9 @@ def _run(ns_fd: int | None, text: str, what: str) -> None:
     exe = binary()
     if exe is None:
         raise FileNotFoundError(2, "iptables-restore is not installed (apt-get install iptables)")
+    for line in text.splitlines():
+        if line.startswith("*"):
+            _changed(ns_fd, line[1:])
     r = _in_ns(ns_fd, [exe, "--noflush"], text)
     if r.returncode != 0:
         raise OSError(5, f"{what}: iptables-restore: {r.stderr.strip() or r.returncode}")
@@ -45,20 +48,45 @@ def jump_rule(builtin: str, match: str, chain: str, tag: str) -> str:
     return f"{builtin} {match}-m comment --comment {tag} -j {chain}"
 
 
-def _save_all(ns_fd: int | None) -> str:
-    """`iptables-save` of every existing table (unlike `-t TABLE`, it creates none)."""
+#: `iptables-save` output per namespace (by its nsfs identity: an fd number can be reused by another
+#: namespace), with the tables changed since (read again when asked about)
+_SAVED: dict[tuple | None, tuple[str, set[str]]] = {}
+
+
+def _ident(ns_fd: int | None) -> tuple | None:
+    if ns_fd is None:
+        return None
+    st = os.fstat(ns_fd)
+    return (st.st_dev, st.st_ino)
+
+
+def _save_all(ns_fd: int | None, table: str | None = None) -> str:
+    """`iptables-save` of every existing table (unlike `-t TABLE`, it creates none), read once per
+    namespace and again only when the table asked about has been restored since."""
+    key = _ident(ns_fd)
+    cached = _SAVED.get(key)
+    if cached is not None and (table is None or table not in cached[1]):
+        return cached[0]
     exe = shutil.which("iptables-save")
-    return _in_ns(ns_fd, [exe]).stdout if exe else ""
+    out = _in_ns(ns_fd, [exe]).stdout if exe else ""
+    _SAVED[key] = (out, set())
+    return out
+
+
+def _changed(ns_fd: int | None, table: str) -> None:
+    key = _ident(ns_fd)
+    if key in _SAVED:
+        _SAVED[key][1].add(table)
 
 
 def table_exists(ns_fd: int | None, table: str) -> bool:
-    return f"*{table}" in _save_all(ns_fd).splitlines()
+    return f"*{table}" in _save_all(ns_fd, table).splitlines()
 
 
 def drop_table_if_pristine(ns_fd: int | None, table: str) -> None:
     """Delete a table that only exists because pipenet used it, once it holds nothing again
     (iptables-nft creates a table on first use and never removes it)."""
-    lines = _save_all(ns_fd).splitlines()
+    lines = _save_all(ns_fd, table).splitlines()
     if f"*{table}" not in lines:
         return
     section = lines[lines.index(f"*{table}") + 1:]
@@ -75,6 +103,7 @@ def drop_table_if_pristine(ns_fd: int | None, table: str) -> None:
     nft = shutil.which("nft")
     if nft is None or "nf_tables" not in _version():
         return
+    _changed(ns_fd, table)
     _in_ns(ns_fd, [nft, "delete", "table", "ip", table])
 
 
@@ -86,8 +115,12 @@ def _version() -> str:
 
 
 def present_jumps(ns_fd: int | None, table: str) -> str:
-    exe = shutil.which("iptables-save")
-    return _in_ns(ns_fd, [exe, "-t", table]).stdout if exe else ""
+    """The table's section of `iptables-save` (empty when the table does not exist yet)."""
+    lines = _save_all(ns_fd, table).splitlines()
+    if f"*{table}" not in lines:
+        return ""
+    section = lines[lines.index(f"*{table}"):]
+    return "\n".join(section[: section.index("COMMIT") + 1] if "COMMIT" in section else section)
 
 
 def install(ns_fd: int | None, table: str, chains: dict[str, list[str]], jumps: list[tuple[str, str, str]],
