@@ -26,7 +26,7 @@ from dataclasses import replace
 from netaddr import IPAddress, IPNetwork
 
 from pipenet.diagnostics import Diagnostic
-from pipenet.ir import Bridge, IfAddr, Interface, P2PEnd, Topology
+from pipenet.ir import Bridge, IfAddr, Topology
 
 
 def docker_mac(ip: IPAddress) -> str:

@@ -16,7 +16,6 @@ from pipenet.backends.netns import Handle, Namespaces
 MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
 TC_H_ROOT = 0xFFFFFFFF
 
-from pipenet.backends.features import FEATURES  # noqa: F401  (re-exported)
 
 
 def sysctl_path(key: str) -> str:

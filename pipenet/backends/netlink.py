@@ -18,11 +18,9 @@ import socket
 import struct
 import threading
 
-from pyroute2.netlink import (NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
-                              NLMSG_DONE, NLMSG_ERROR)
-from pyroute2.netlink.rtnl import (RTM_DELADDR, RTM_DELLINK, RTM_DELQDISC, RTM_DELROUTE, RTM_GETADDR,
-                                   RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWQDISC,
-                                   RTM_NEWROUTE)
+from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR
+from pyroute2.netlink.rtnl import (RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE,
+                                   RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE)
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl
@@ -170,6 +168,17 @@ class Netlink:
         m["attrs"] = [("IFLA_IFNAME", name)]
         return self.request(m, RTM_GETLINK, NLM_F_REQUEST, f"get interface {name}")[0]
 
+    def _settings(self, mtu: int | None, mac: str | None, master: str | None) -> list:
+        """The attributes an interface is made or changed with: MTU, MAC, bridge."""
+        attrs: list = []
+        if mtu:
+            attrs.append(("IFLA_MTU", mtu))
+        if mac:
+            attrs.append(("IFLA_ADDRESS", mac))
+        if master:
+            attrs.append(("IFLA_MASTER", self.link_index(master)))
+        return attrs
+
     def link_add(self, name: str, kind: str, *, up: bool = True, mtu: int | None = None, mac: str | None = None,
                  master: str | None = None, link: str | None = None, netns_fd: int | None = None,
                  info_data: list | None = None, peer: dict | None = None, group: int | None = None) -> None:
@@ -179,13 +188,7 @@ class Netlink:
         if up and netns_fd is None:
             m["flags"] = IFF_UP
             m["change"] = IFF_UP
-        attrs: list = [("IFLA_IFNAME", name)]
-        if mtu:
-            attrs.append(("IFLA_MTU", mtu))
-        if mac:
-            attrs.append(("IFLA_ADDRESS", mac))
-        if master:
-            attrs.append(("IFLA_MASTER", self.link_index(master)))
+        attrs: list = [("IFLA_IFNAME", name)] + self._settings(mtu, mac, master)
         if link:
             attrs.append(("IFLA_LINK", self.link_index(link)))
         if netns_fd is not None:
@@ -217,12 +220,7 @@ class Netlink:
             m["flags"] = IFF_UP if up else 0
             m["change"] = IFF_UP
         attrs: list = [] if m["index"] else [("IFLA_IFNAME", name)]  # the kernel finds it by name
-        if mtu:
-            attrs.append(("IFLA_MTU", mtu))
-        if mac:
-            attrs.append(("IFLA_ADDRESS", mac))
-        if master:
-            attrs.append(("IFLA_MASTER", self.link_index(master)))
+        attrs += self._settings(mtu, mac, master)
         if nomaster:
             attrs.append(("IFLA_MASTER", 0))
         m["attrs"] = attrs

@@ -8,8 +8,6 @@ scratch namespace is touched, and the answer is cached for the process.
 
 from __future__ import annotations
 
-import os
-
 from pipenet.backends import linux
 from pipenet.backends.netlink import Netlink, NetlinkError
 

@@ -30,12 +30,15 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def _fail(exc) -> None:
     """Report a PipenetError the way the CLI spec says, and exit with its status."""
-    from pipenet.errors import InvalidTopology
+    from pipenet.errors import InvalidTopology, Leftovers
 
     if isinstance(exc, InvalidTopology):
         output.diagnostics(exc.diagnostics, exc.sources)
     else:
         output.message(f"pipenet: {exc}")
+    if isinstance(exc, Leftovers):  # exit 3: say exactly what is left, one line each
+        for line in exc.remaining:
+            output.message(f"  left: {line}")
     raise typer.Exit(exc.exit_code)
 
 
@@ -280,9 +283,7 @@ def plan(file: str = typer.Argument(..., help="the topology file"),
 def up(file: str = typer.Argument(..., help="the topology file"),
        sandbox: bool = typer.Option(False, "--sandbox", help="run the whole topology in private namespaces")) -> None:
     """Bring the live system to what FILE says: create what is missing, change what differs, remove the rest."""
-    import os
-
-    from pipenet.errors import Leftovers, PipenetError
+    from pipenet.errors import PipenetError
     from pipenet.engine.session import up as do_up
 
     name = _file_topology(file)
@@ -293,16 +294,9 @@ def up(file: str = typer.Argument(..., help="the topology file"),
     _need_root("up", sandbox)
     k = _kernel()
     try:
-        from pipenet.lang.load import load_text, read
-
         with _Progress(10**9, "up") as bar:
             p, seconds = do_up(file, k, bar, _LOADED.get(file))
-    except Leftovers as e:
-        output.message(f"pipenet: {e}")
-        for line in e.remaining:
-            output.message(f"  left: {line}")
-        raise typer.Exit(3)
-    except PipenetError as e:
+    except PipenetError as e:  # Leftovers included: _fail lists them and exits 3
         _fail(e)
     finally:
         k.close()
@@ -357,7 +351,7 @@ def down(target: str = typer.Argument(..., help="a topology file or a topology n
     """Remove everything the topology made, and only that; safe to run twice, and after a crash."""
     import time
 
-    from pipenet.errors import Leftovers, PipenetError
+    from pipenet.errors import PipenetError
     from pipenet.engine.session import down as do_down, topology_name
 
     name = topology_name(target)
@@ -376,12 +370,7 @@ def down(target: str = typer.Argument(..., help="a topology file or a topology n
     try:
         with _Progress(10**9, "down") as bar:
             plan, existed = do_down(name, k, bar)
-    except Leftovers as e:
-        output.message(f"pipenet: {e}")
-        for line in e.remaining:
-            output.message(f"  left: {line}")
-        raise typer.Exit(3)
-    except PipenetError as e:
+    except PipenetError as e:  # Leftovers included: _fail lists them and exits 3
         _fail(e)
     finally:
         k.close()
@@ -516,7 +505,7 @@ def test(file: str = typer.Argument(..., help="the topology file"),
 
     from pipenet.engine.session import prepare, up as do_up
     from pipenet.engine.state import StateDir
-    from pipenet.errors import Leftovers, PipenetError
+    from pipenet.errors import PipenetError
     from pipenet.expect.runner import Runner
 
     name = _file_topology(file)
@@ -538,12 +527,7 @@ def test(file: str = typer.Argument(..., help="the topology file"),
         t0 = time.perf_counter()
         results = Runner(p.topo, record, k).run(list(p.topo.expectations))
         seconds = time.perf_counter() - t0
-    except Leftovers as e:
-        output.message(f"pipenet: {e}")
-        for line in e.remaining:
-            output.message(f"  left: {line}")
-        raise typer.Exit(3)
-    except PipenetError as e:
+    except PipenetError as e:  # Leftovers included: _fail lists them and exits 3
         _fail(e)
     finally:
         k.close()

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from lark import Token
 
 from pipenet.diagnostics import Diagnostic, did_you_mean
-from pipenet.ir import (AddHost, Attach, Bridge, Container, Expectation, HostConfig, IfAddr, Interface,
+from pipenet.ir import (AddHost, Attach, Bridge, Container, Expectation, HostConfig, Interface,
                         Link, Masquerade, Net, P2PEnd, P2PLink, Publish, Route, Run, Shape, Sysctl, Target,
                         Topology)
 from pipenet.lang import values as V

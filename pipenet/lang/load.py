@@ -35,11 +35,6 @@ def analyse(text: str, file: str = "<text>", resolved: dict | None = None
     `resolved` maps `address auto` bridges to the subnets the engine chose,
     so their containers get addresses too.
     """
-    from pipenet.allocate import allocate
-    from pipenet.lang.expand import expand
-    from pipenet.lang.parser import parse
-    from pipenet.validate import validate, validate_allocated
-
     with gc_paused():
         return _analyse(text, file, resolved)
 

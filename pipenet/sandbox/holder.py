@@ -123,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.daemon:
         return daemon(args.user, args.workdir)
-    own_workdir = args.workdir is None
     workdir = args.workdir or tempfile.mkdtemp(prefix="pipenet-holder-")
     try:
         enter_private(args.user, workdir)

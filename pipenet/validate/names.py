@@ -41,7 +41,7 @@ def check_duplicate_interfaces(topo: Topology, idx: Index) -> list[Diagnostic]:
     def see(node: str, ifname: str, span) -> None:
         key = (node, ifname)
         if ifname == "lo":
-            out.append(Diagnostic(f"`lo` is the loopback interface every node already has", span,
+            out.append(Diagnostic("`lo` is the loopback interface every node already has", span,
                                   "pick another interface name"))
         elif key in declared:
             out.append(Diagnostic(f"{node} has two interfaces named `{ifname}`", span,

@@ -252,7 +252,7 @@ def test_foreign_objects_are_never_taken_or_removed(netns, tmp_path):
     ("interface e1 on s\n  shape e1 delay 50ms", "netem"),
 ])
 def test_kernel_features_refused_before_any_change_or_working(netns, tmp_path, form, feature):
-    from pipenet.backends.kernel import FEATURES
+    from pipenet.backends.features import FEATURES
     path = write(tmp_path, "feat.pn", f"topology feat\nbridge s\ncontainer a {{\n  {form}\n}}\n")
     probe = netns.run([__import__("sys").executable, "-c",
                        f"from pipenet.backends.kernel import Kernel; print(Kernel().supports({feature!r}))"])
