@@ -30,10 +30,6 @@ class Diagnostic:
         return (self.span.file, self.span.line, self.span.column, self.message)
 
 
-def error(message: str, span: Span, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(message, span, hint)
-
-
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A 'did you mean `x`?' hint, or None when nothing is close."""
     found = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)

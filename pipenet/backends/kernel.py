@@ -135,11 +135,6 @@ class Kernel:
     def link_set(self, ns: str, name: str, **kw) -> None:
         self._h(ns).nl.link_set(name, **kw)
 
-    def link_info(self, ns: str, name: str) -> dict:
-        m = self._h(ns).nl.link_get(name)
-        return {"mtu": m.get_attr("IFLA_MTU"), "mac": m.get_attr("IFLA_ADDRESS"), "up": bool(m["flags"] & 1),
-                "master": m.get_attr("IFLA_MASTER")}
-
     # ---- addresses and routes -----------------------------------------------------------------------
     def addr_add(self, ns: str, ifname: str, ip: str, prefixlen: int) -> None:
         self._h(ns).nl.addr_add(ifname, ip, prefixlen)

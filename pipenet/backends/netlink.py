@@ -74,38 +74,52 @@ class Netlink:
         self.sock.close()
 
     # ---- the wire -------------------------------------------------------------------------------
+    def _exchange(self, msg, mtype: int, flags: int):
+        """Send one request (the caller holds the lock); yield each receive buffer with the
+        (type, offset) of every message in it that answers this request. Headers are read with
+        struct, so acks and index lookups never go through pyroute2's decoder."""
+        self.seq += 1
+        seq = self.seq
+        msg["header"]["type"] = mtype
+        msg["header"]["flags"] = flags
+        msg["header"]["sequence_number"] = seq
+        msg["header"]["pid"] = 0
+        msg.encode()
+        self.sock.send(msg.data)
+        while True:
+            data = self.sock.recv(1 << 20)
+            frames = []
+            off = 0
+            while off + 16 <= len(data):
+                length, t, _fl, mseq, _pid = _HDR.unpack_from(data, off)
+                if length < 16:
+                    break
+                if mseq == seq:
+                    frames.append((t, off))
+                off += (length + 3) & ~3
+            yield data, frames, seq
+
+    @staticmethod
+    def _error(data: bytes, off: int) -> int:
+        return struct.unpack_from("=i", data, off + 16)[0]
+
     def request(self, msg, mtype: int, flags: int, what: str) -> list:
         """Send one request and collect its replies; raise NetlinkError on a negative ack."""
         with self.lock:
-            self.seq += 1
-            seq = self.seq
-            msg["header"]["type"] = mtype
-            msg["header"]["flags"] = flags
-            msg["header"]["sequence_number"] = seq
-            msg["header"]["pid"] = 0
-            msg.encode()
-            self.sock.send(msg.data)
             replies = []
-            while True:
-                data = self.sock.recv(1 << 20)
+            for data, frames, seq in self._exchange(msg, mtype, flags):
                 done = False
-                off = 0
                 data_msgs = False
-                while off + 16 <= len(data):  # acks are read from their header, without pyroute2
-                    length, t, _fl, mseq, _pid = _HDR.unpack_from(data, off)
-                    if length < 16:
-                        break
-                    if mseq == seq:
-                        if t == NLMSG_ERROR:
-                            err = struct.unpack_from("=i", data, off + 16)[0]
-                            if err < 0:
-                                raise NetlinkError(-err, what)
-                            done = True
-                        elif t == NLMSG_DONE:
-                            done = True
-                        else:
-                            data_msgs = True
-                    off += (length + 3) & ~3
+                for t, off in frames:
+                    if t == NLMSG_ERROR:
+                        err = self._error(data, off)
+                        if err < 0:
+                            raise NetlinkError(-err, what)
+                        done = True
+                    elif t == NLMSG_DONE:
+                        done = True
+                    else:
+                        data_msgs = True
                 if data_msgs:
                     for m in self.marshal.parse(data):
                         t = m["header"]["type"]
@@ -128,28 +142,14 @@ class Netlink:
         m = ifinfmsg()
         m["attrs"] = [("IFLA_IFNAME", name)]
         with self.lock:
-            self.seq += 1
-            seq = self.seq
-            m["header"]["type"] = RTM_GETLINK
-            m["header"]["flags"] = NLM_F_REQUEST
-            m["header"]["sequence_number"] = seq
-            m.encode()
-            self.sock.send(m.data)
-            while True:
-                data = self.sock.recv(1 << 20)
-                off = 0
-                while off + 16 <= len(data):
-                    length, t, _fl, mseq, _pid = _HDR.unpack_from(data, off)
-                    if length < 16:
-                        break
-                    if mseq == seq:
-                        if t == NLMSG_ERROR:
-                            err = struct.unpack_from("=i", data, off + 16)[0]
-                            raise NetlinkError(-err if err < 0 else errno_mod.EIO, f"interface {name}")
-                        idx = struct.unpack_from("=i", data, off + 20)[0]  # ifinfomsg.ifi_index
-                        self.index[name] = idx
-                        return idx
-                    off += (length + 3) & ~3
+            for data, frames, _seq in self._exchange(m, RTM_GETLINK, NLM_F_REQUEST):
+                for t, off in frames:
+                    if t == NLMSG_ERROR:
+                        err = self._error(data, off)
+                        raise NetlinkError(-err if err < 0 else errno_mod.EIO, f"interface {name}")
+                    idx = struct.unpack_from("=i", data, off + 20)[0]  # ifinfomsg.ifi_index
+                    self.index[name] = idx
+                    return idx
 
     def link_names(self) -> set[str]:
         return {m.get_attr("IFLA_IFNAME") for m in self.links()}
@@ -162,11 +162,6 @@ class Netlink:
             if e.errno == errno_mod.ENODEV:
                 return False
             raise
-
-    def link_get(self, name: str):
-        m = ifinfmsg()
-        m["attrs"] = [("IFLA_IFNAME", name)]
-        return self.request(m, RTM_GETLINK, NLM_F_REQUEST, f"get interface {name}")[0]
 
     def _settings(self, mtu: int | None, mac: str | None, master: str | None) -> list:
         """The attributes an interface is made or changed with: MTU, MAC, bridge."""

@@ -148,10 +148,6 @@ class RecordingKernel:
             if v is not None:
                 link[k] = v
 
-    def link_info(self, ns, name):
-        link = self._link(ns, name)
-        return {"mtu": link.get("mtu"), "mac": link.get("mac"), "up": link.get("up"), "master": link.get("master")}
-
     def addr_add(self, ns, ifname, ip, prefixlen):
         self._call("addr_add", ns, ifname, ip)
         self._link(ns, ifname)

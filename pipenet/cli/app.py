@@ -180,7 +180,7 @@ def _summary(steps) -> dict[str, int]:
     from collections import Counter
 
     names = {"netns": "namespaces", "use-netns": "attached namespaces", "bridge": "bridges", "veth": "veth pairs",
-             "link": "interfaces", "link-set": "interface settings", "addr": "addresses", "route": "routes",
+             "link": "interfaces", "addr": "addresses", "route": "routes",
              "sysctl": "sysctls", "shape": "shaped interfaces"}
     out: Counter = Counter()
     for st in steps:

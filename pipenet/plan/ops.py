@@ -132,9 +132,6 @@ class Op:
                 d[n] = _frozen(d[n])
         return cls(**d)
 
-    def title(self) -> str:
-        return self.describe()[0]
-
 
 # ---- namespaces -----------------------------------------------------------------------------------------
 @dataclass
@@ -364,35 +361,6 @@ class AddLink(Op):
 
     def describe_undo(self):
         return [ip_cmd(self.ns, "link", "delete", self.name)]
-
-
-@dataclass
-class SetLink(Op):
-    """MTU or MAC of an interface pipenet does not create but uses (an external bridge is never changed)."""
-
-    kind: ClassVar[str] = "link-set"
-    node: str
-    ns: str
-    name: str
-    mtu: int | None = None
-    saved: dict = field(default_factory=dict)
-
-    @property
-    def key(self):
-        return f"link-set:{self.node}:{self.name}"
-
-    def prepare(self, k):
-        self.saved = {"mtu": k.link_info(self.ns, self.name)["mtu"]}
-
-    def apply(self, k):
-        k.link_set(self.ns, self.name, mtu=self.mtu)
-
-    def undo(self, k):
-        if self.saved.get("mtu"):
-            k.link_set(self.ns, self.name, mtu=self.saved["mtu"])
-
-    def describe(self):
-        return [ip_cmd(self.ns, "link", "set", self.name, "mtu", self.mtu)]
 
 
 # ---- addresses, routes ----------------------------------------------------------------------------------------
