@@ -1,6 +1,7 @@
 """Benchmark: pipenet against the same kernel work done by `ip`, in one run, in a private namespace.
 
-    .venv/bin/python bench/engine.py [--sizes 100,300] [--runs 3] [--shell-max 300] [--json OUT]
+    .venv/bin/python bench/engine.py [--sizes 100,300] [--runs 3] [--shell-max 300] [--chains 100,300]
+                                     [--json OUT] [--write-docs]
 
 For N containers on one bridge (each: a namespace, a veth port with a MAC,
 an address and a default route; the bridge NAT'd and forwarded; each
@@ -8,12 +9,17 @@ namespace's hosts, resolv.conf and hostname files) it measures, median of --runs
   floor   the ip-batch floor: one `ip -batch` for the host side and one
           `ip -n NS -batch` per namespace (the least a shell tool can do),
           plus one `iptables-restore` per table and the files;
-  shell   one `ip` process per operation, as hand-written scripts and
-          pipework do (skipped above --shell-max);
+  shell   a bash script with one `ip` process per operation, as hand-written
+          scripts, the guide's recipe and pipework do: make the pair, move
+          the peer, then `ip netns exec NS ip ...` for each setting there
+          (skipped above --shell-max);
   up      `pipenet up` from nothing (the CLI, Python start-up included);
   noop    `pipenet up` of the converged topology;
   plan    `pipenet plan` of the converged topology;
   down    `pipenet down`, against the floor's own teardown (`ip -batch`).
+It reports medians, ratios, time per container and each topology's peak
+memory (the largest resident set of one pipenet command); --write-docs puts
+the tables into docs/performance.md.
 Also a chain of N routers joined by /30 point-to-point links (each
 forwarding; --chains), against the same work done by ip -batch, and the
 Foundations playground (pipenet's own figures).
@@ -109,22 +115,39 @@ def floor_down(n: int) -> float:
     return time.perf_counter() - t
 
 
-def run_shell(n: int) -> float:
-    host, per_ns = floor_batches(n)
-    t = time.perf_counter()
-    for line in host.splitlines():
-        subprocess.run(["ip", *line.split()], check=True)
-    for ns, batch in per_ns.items():
-        for line in batch.splitlines():
-            subprocess.run(["ip", "-n", ns, *line.split()], check=True)
-    subprocess.run(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"], check=True)
-    for table, rules in FLOOR_RULES.items():  # one iptables process per rule
+def shell_script(n: int) -> str:
+    """The same work as a hand-written script does it: one `ip` process per operation, in the order of
+    the guide's point-to-point recipe and pipework (make the pair, attach and raise the host end, move
+    the peer into the namespace, then rename, address and raise it there with `ip netns exec`), one
+    `iptables` process per rule, and the files written by the shell."""
+    lines = ["set -e", "ip link add br0 type bridge", "ip link set br0 up", "ip addr add 10.0.0.1/16 dev br0"]
+    for i in range(1, n + 1):
+        ns, a = f"fl{i}", 0x0A000000 + 1 + i
+        addr = ".".join(str((a >> s) & 255) for s in (24, 16, 8, 0))
+        x = f"ip netns exec {ns} ip"
+        lines += [f"ip netns add {ns}", f"ip link add name vfl{i} type veth peer name pfl{i}",
+                  f"ip link set vfl{i} master br0", f"ip link set vfl{i} up", f"ip link set pfl{i} netns {ns}",
+                  f"{x} link set pfl{i} name eth0", f"{x} link set eth0 address {mac(i)}",
+                  f"{x} addr add {addr}/16 dev eth0", f"{x} link set eth0 up", f"{x} link set lo up",
+                  f"{x} route add default via 10.0.0.1",
+                  f"mkdir -p /etc/netns/{ns}",
+                  f"printf '127.0.0.1\\tlocalhost\\n{addr}\\tc{i}\\n' > /etc/netns/{ns}/hosts",
+                  f"echo 'nameserver 8.8.8.8' > /etc/netns/{ns}/resolv.conf", f"echo c{i} > /etc/netns/{ns}/hostname"]
+    lines.append("sysctl -q -w net.ipv4.ip_forward=1")
+    for table, rules in FLOOR_RULES.items():
         for line in rules.splitlines():
             if line.startswith(":"):
-                subprocess.run(["iptables", "-t", table, "-N", line[1:].split()[0]], check=True)
+                lines.append(f"iptables -t {table} -N {line[1:].split()[0]}")
             elif line.startswith("-"):
-                subprocess.run(["iptables", "-t", table, *line.split()], check=True)
-    floor_files(n)
+                lines.append(f"iptables -t {table} {line}")
+    return "\n".join(lines) + "\n"
+
+
+def run_shell(n: int, path: str) -> float:
+    with open(path, "w") as f:
+        f.write(shell_script(n))
+    t = time.perf_counter()
+    subprocess.run(["bash", path], check=True)
     return time.perf_counter() - t
 
 
@@ -166,12 +189,22 @@ def chain_floor_down(n: int) -> float:
     return time.perf_counter() - t
 
 
-def pipenet(*args) -> float:
+PEAK: dict[str, float] = {}  # the largest resident set of a pipenet command, per topology
+
+
+def pipenet(topo: str, *args) -> float:
+    """Run one pipenet command (the CLI, Python start-up included); its wall time, and its peak memory
+    noted under `topo`."""
     t = time.perf_counter()
-    r = subprocess.run([PY, "-m", "pipenet", *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"pipenet {' '.join(args)} failed: {r.stderr}")
-    return time.perf_counter() - t
+    proc = subprocess.Popen([PY, "-m", "pipenet", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pipenet {' '.join(args)} failed: {err.decode(errors='replace')}")
+    PEAK[topo] = max(PEAK.get(topo, 0.0), usage.ru_maxrss / 1024)
+    return elapsed
 
 
 def settle() -> None:
@@ -179,10 +212,18 @@ def settle() -> None:
     time.sleep(1.0)
 
 
-def peak_rss_mb() -> float:
-    import resource
+def pipenet_rows(rows: dict, topo: str, path: str, name: str) -> None:
+    rows.setdefault("up", []).append(pipenet(topo, "up", path))
+    rows.setdefault("noop", []).append(pipenet(topo, "up", path))
+    rows.setdefault("plan", []).append(pipenet(topo, "plan", path))
+    rows.setdefault("down", []).append(pipenet(topo, "down", name))
 
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+def medians(label: str, rows: dict) -> dict:
+    med = {k: statistics.median(v) for k, v in rows.items() if v}
+    med["peak_mb"] = PEAK.get(label, 0.0)
+    sys.stderr.write(f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in med.items()) + "\n")
+    return med
 
 
 def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] = ()) -> dict:
@@ -192,81 +233,70 @@ def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] =
         path = os.path.join(tmp, f"bench{n}.pn")
         with open(path, "w") as f:
             f.write(topology(n))
-        rows: dict[str, list[float]] = {k: [] for k in ("floor", "floor_down", "shell", "up", "noop", "plan", "down")}
+        rows: dict[str, list[float]] = {k: [] for k in ("floor", "floor_down", "shell")}
         for _ in range(runs):
             rows["floor"].append(run_floor(n))
             rows["floor_down"].append(floor_down(n))
             settle()
             if n <= shell_max:
-                rows["shell"].append(run_shell(n))
+                rows["shell"].append(run_shell(n, os.path.join(tmp, f"shell{n}.sh")))
                 floor_down(n)
                 settle()
-            rows["up"].append(pipenet("up", path))
-            rows["noop"].append(pipenet("up", path))
-            rows["plan"].append(pipenet("plan", path))
-            rows["down"].append(pipenet("down", "bench"))
+            pipenet_rows(rows, str(n), path, "bench")
             settle()
-        med = {k: statistics.median(v) for k, v in rows.items() if v}
-        results[n] = med
-        sys.stderr.write(f"N={n}: " + ", ".join(f"{k} {v:.3f}s" for k, v in med.items()) + "\n")
+        results[n] = medians(str(n), rows)
     for n in chain_sizes:
         path = os.path.join(tmp, f"chain{n}.pn")
         with open(path, "w") as f:
             f.write(chain_topology(n))
-        rows = {k: [] for k in ("floor", "floor_down", "up", "noop", "plan", "down")}
+        rows = {k: [] for k in ("floor", "floor_down")}
         for _ in range(runs):
             rows["floor"].append(chain_floor(n))
             rows["floor_down"].append(chain_floor_down(n))
             settle()
-            rows["up"].append(pipenet("up", path))
-            rows["noop"].append(pipenet("up", path))
-            rows["plan"].append(pipenet("plan", path))
-            rows["down"].append(pipenet("down", "bench"))
+            pipenet_rows(rows, f"chain{n}", path, "bench")
             settle()
-        results[f"chain{n}"] = {k: statistics.median(v) for k, v in rows.items()}
-        sys.stderr.write(f"chain N={n}: " + ", ".join(f"{k} {v:.3f}s" for k, v in results[f'chain{n}'].items())
-                         + "\n")
+        results[f"chain{n}"] = medians(f"chain{n}", rows)
     fopnp = os.path.join(REPO, "examples", "foundations.pn")
-    rows = {k: [] for k in ("up", "noop", "plan", "down")}
+    rows = {}
     for _ in range(runs):
-        rows["up"].append(pipenet("up", fopnp))
-        rows["noop"].append(pipenet("up", fopnp))
-        rows["plan"].append(pipenet("plan", fopnp))
-        rows["down"].append(pipenet("down", "fopnp"))
+        pipenet_rows(rows, "fopnp", fopnp, "fopnp")
         settle()
-    results["fopnp"] = {k: statistics.median(v) for k, v in rows.items()}
-    sys.stderr.write("foundations: " + ", ".join(f"{k} {v:.3f}s" for k, v in results["fopnp"].items()) + "\n")
-    results["peak_rss_mb"] = peak_rss_mb()
+    results["fopnp"] = medians("fopnp", rows)
     return results
 
 
 def table(results: dict) -> str:
-    lines = ["| N | floor (ip -batch) | one ip per op | pipenet up | up / floor | shell / up | no-op up | plan | "
-             "down | floor down | down / floor down | up per container |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| N containers on one bridge | floor (ip -batch) | one ip per op | pipenet up | up / floor | "
+             "one ip per op / up | no-op up | plan | down | floor teardown | down / floor teardown | "
+             "up per container | peak memory |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n, m in results.items():
         if not str(n).isdigit():
             continue
         n = int(n)
         shell = m.get("shell")
-        lines.append(
-            f"| {n} | {m['floor']:.2f} s | {shell:.2f} s | " if shell else f"| {n} | {m['floor']:.2f} s | (skipped) | ")
-        lines[-1] += (f"{m['up']:.2f} s | {m['up'] / m['floor']:.2f}x | "
-                      f"{(shell / m['up']) if shell else float('nan'):.1f}x | {m['noop']:.2f} s | {m['plan']:.2f} s | "
-                      f"{m['down']:.2f} s | {m['floor_down']:.2f} s | {m['down'] / m['floor_down']:.2f}x | "
-                      f"{1000 * m['up'] / n:.2f} ms |")
+        lines.append(f"| {n} | {m['floor']:.2f} s | " + (f"{shell:.2f} s" if shell else "(not run)") +
+                     f" | {m['up']:.2f} s | {m['up'] / m['floor']:.2f}x | " +
+                     (f"{shell / m['up']:.1f}x" if shell else "") +
+                     f" | {m['noop']:.2f} s | {m['plan']:.2f} s | {m['down']:.2f} s | {m['floor_down']:.2f} s | "
+                     f"{m['down'] / m['floor_down']:.2f}x | {1000 * m['up'] / n:.2f} ms | {m['peak_mb']:.0f} MB |")
     chains = [(k, m) for k, m in results.items() if str(k).startswith("chain")]
     if chains:
-        lines += ["", "| chain of N routers | floor | pipenet up | up / floor | no-op up | plan | down | floor teardown |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["", "| chain of N routers (p2p /30 links, forwarding) | floor | pipenet up | up / floor | "
+                      "no-op up | plan | down | floor teardown | peak memory |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for k, m in chains:
             lines.append(f"| {k[5:]} | {m['floor']:.2f} s | {m['up']:.2f} s | {m['up'] / m['floor']:.2f}x | "
-                         f"{m['noop']:.2f} s | {m['plan']:.2f} s | {m['down']:.2f} s | {m['floor_down']:.2f} s |")
+                         f"{m['noop']:.2f} s | {m['plan']:.2f} s | {m['down']:.2f} s | {m['floor_down']:.2f} s | "
+                         f"{m['peak_mb']:.0f} MB |")
     if "fopnp" in results:
         m = results["fopnp"]
-        lines += ["", "| the Foundations playground (12 nodes, 95 steps, 9 processes) | up | no-op up | plan | down |",
-                  "|---|---|---|---|---|",
-                  f"| pipenet | {m['up']:.2f} s | {m['noop']:.2f} s | {m['plan']:.2f} s | {m['down']:.2f} s |"]
+        lines += ["", "| the Foundations playground (12 nodes, 95 steps, 9 processes) | up | no-op up | plan | down | "
+                      "peak memory |",
+                  "|---|---|---|---|---|---|",
+                  f"| pipenet | {m['up']:.2f} s | {m['noop']:.2f} s | {m['plan']:.2f} s | {m['down']:.2f} s | "
+                  f"{m['peak_mb']:.0f} MB |"]
     return "\n".join(lines)
 
 
@@ -277,6 +307,7 @@ def main() -> None:
     ap.add_argument("--shell-max", type=int, default=300)
     ap.add_argument("--chains", default="100,300", help="sizes of the chain-of-routers topology")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--write-docs", action="store_true", help="put the tables into docs/performance.md")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
@@ -287,6 +318,10 @@ def main() -> None:
     sys.path.insert(0, REPO)
     from tests.harness import Netns
 
+    # pipenet's own bytecode, as an installed copy has it (PYTHONDONTWRITEBYTECODE would otherwise make
+    # every command compile pipenet from source)
+    subprocess.run([PY, "-m", "compileall", "-q", os.path.join(REPO, "pipenet")], check=True)
+
     ns = Netns()
     try:
         r = ns.run([PY, os.path.abspath(__file__), "--inside", "--sizes", a.sizes, "--runs", str(a.runs),
@@ -296,7 +331,10 @@ def main() -> None:
     finally:
         ns.close()
     print(table(results))
-    print(f"\npeak memory of a pipenet process: {results['peak_rss_mb']:.0f} MB")
+    if a.write_docs:
+        from report import write_section
+
+        write_section("engine", "sudo .venv/bin/python bench/engine.py " + " ".join(sys.argv[1:]), table(results))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -1,6 +1,6 @@
 """Benchmark: parse, expand, validate, allocate and plan a generated file of N containers.
 
-    .venv/bin/python bench/frontend.py [N ...]        (default: 1000 10000)
+    .venv/bin/python bench/frontend.py [--write-docs] [N ...]        (default: 1000 3000 10000)
 
 Two shapes per N: a literal file (every container written out, as a generator
 script would) and the same topology written as one `for` loop. Reports the
@@ -60,9 +60,11 @@ def _stages(text: str) -> dict[str, float]:
     return {"parse": t1 - t0, "expand": t2 - t1, "validate+allocate": t3 - t2, "plan": t4 - t3, "total": t4 - t0}
 
 
-def main(sizes: list[int]) -> None:
+def main(sizes: list[int], write_docs: bool = False) -> None:
     print(f"{'shape':8} {'N':>7} {'parse':>8} {'expand':>8} {'valid+alloc':>12} {'plan':>8} {'total':>8} "
           f"{'per container':>14} {'peak MB':>8}")
+    md = ["| shape | N | parse | expand | validate + allocate | plan | total | per container | peak (traced) |",
+          "|---|---|---|---|---|---|---|---|---|"]
     for n in sizes:
         for shape, make in (("literal", literal), ("loop", looped)):
             text = make(n)
@@ -76,7 +78,14 @@ def main(sizes: list[int]) -> None:
             tracemalloc.stop()
             print(f"{shape:8} {n:>7} {med['parse']:>8.3f} {med['expand']:>8.3f} {med['validate+allocate']:>12.3f} "
                   f"{med['plan']:>8.3f} {med['total']:>8.3f} {1e6 * med['total'] / n:>11.0f} us {peak:>8.1f}")
+            md.append(f"| {shape} | {n:,} | {med['parse']:.3f} s | {med['expand']:.3f} s | {med['validate+allocate']:.3f} s | "
+                      f"{med['plan']:.3f} s | {med['total']:.3f} s | {1e6 * med['total'] / n:.0f} us | {peak:.1f} MB |")
+    if write_docs:
+        from report import write_section
+
+        write_section("frontend", ".venv/bin/python bench/frontend.py " + " ".join(sys.argv[1:]), "\n".join(md))
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [1000, 3000, 10000])
+    args = [a for a in sys.argv[1:] if a != "--write-docs"]
+    main([int(a) for a in args] or [1000, 3000, 10000], "--write-docs" in sys.argv[1:])

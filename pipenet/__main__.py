@@ -1,5 +1,5 @@
 """`python -m pipenet` is the same as the `pipenet` console script."""
 
-from pipenet.cli.app import main
+from pipenet.cli.dispatch import main
 
 main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 
+from pipenet.backends import nlmsg
 from pipenet.backends.netlink import NetlinkError
 from pipenet.backends.netns import Handle, Namespaces
 
@@ -88,11 +89,11 @@ class Kernel:
                  mode: str | None = None, vlan_id: int | None = None, mac: str | None = None,
                  mtu: int | None = None) -> None:
         """A dummy, macvlan or vlan interface named `name` in `ns`, on `parent` (in `parent_ns`)."""
-        data: list = []
+        data = b""
         if kind == "macvlan":
-            data.append(("IFLA_MACVLAN_MODE", MACVLAN_MODES[mode or "bridge"]))
+            data = nlmsg.u32(nlmsg.IFLA_MACVLAN_MODE, MACVLAN_MODES[mode or "bridge"])
         elif kind == "vlan":
-            data.append(("IFLA_VLAN_ID", vlan_id))
+            data = nlmsg.u16(nlmsg.IFLA_VLAN_ID, vlan_id)
         where = ns if parent_ns is None else parent_ns
         moved = where != ns
         self._h(ns).nl.forget(name)

@@ -8,7 +8,7 @@ scratch namespace is touched, and the answer is cached for the process.
 
 from __future__ import annotations
 
-from pipenet.backends import linux
+from pipenet.backends import linux, nlmsg
 from pipenet.backends.netlink import Netlink, NetlinkError
 
 
@@ -39,9 +39,9 @@ def probe(ns, feature: str) -> bool:
     tests = {
         "dummy": lambda nl: nl.link_add("pnprobe0", "dummy"),
         "vlan": lambda nl: (veth(nl), nl.link_add("pnprobe0.5", "vlan", link="pnprobe0",
-                                                  info_data=[("IFLA_VLAN_ID", 5)])),
+                                                  info_data=nlmsg.u16(nlmsg.IFLA_VLAN_ID, 5))),
         "macvlan": lambda nl: (veth(nl), nl.link_add("pnprobe2", "macvlan", link="pnprobe0",
-                                                     info_data=[("IFLA_MACVLAN_MODE", 4)])),
+                                                     info_data=nlmsg.u32(nlmsg.IFLA_MACVLAN_MODE, 4))),
         "netem": lambda nl: (nl.link_set("lo", up=True), set_shape(nl, "lo", delay_ms=1)),
         "tbf": lambda nl: (nl.link_set("lo", up=True), set_shape(nl, "lo", rate_bps=1_000_000)),
     }

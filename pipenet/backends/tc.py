@@ -1,4 +1,6 @@
-"""Link shaping with qdiscs, encoded by pyroute2's tc plugins: tbf for rate, netem for delay/jitter/loss.
+"""Link shaping with qdiscs: tbf for rate, netem for delay/jitter/loss.
+
+The options are encoded by pyroute2's tc plugins (intricate, and off the hot path).
 
 rate only: a root tbf. netem only: a root netem. Both: netem at the root
 (handle 1:) with tbf under it (parent 1:1), the usual way to combine them.
@@ -8,13 +10,19 @@ from __future__ import annotations
 
 import errno
 
-from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST
-from pyroute2.netlink.rtnl import RTM_DELQDISC, RTM_NEWQDISC
 from pyroute2.netlink.rtnl.tcmsg import plugins, tcmsg
+
+from pipenet.backends.nlmsg import NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELQDISC, RTM_NEWQDISC
 
 from pipenet.backends.netlink import Netlink, NetlinkError
 
 TC_H_ROOT = 0xFFFFFFFF
+
+
+def _body(m: tcmsg) -> bytes:
+    """The message pyroute2 encoded, without its netlink header (the socket adds its own)."""
+    m.encode()
+    return bytes(m.data[16:])
 
 
 def _qdisc(nl: Netlink, ifname: str, kind: str, handle: int, parent: int, options: dict, what: str) -> None:
@@ -23,7 +31,7 @@ def _qdisc(nl: Netlink, ifname: str, kind: str, handle: int, parent: int, option
     m["handle"] = handle
     m["parent"] = parent
     m["attrs"] = [("TCA_KIND", kind), ("TCA_OPTIONS", options)]
-    nl.request(m, RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, what)
+    nl.request(RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, _body(m), what)
 
 
 def tbf_options(rate_bps: int) -> dict:
@@ -63,7 +71,7 @@ def clear_shape(nl: Netlink, ifname: str) -> None:
     m["handle"] = 0
     m["parent"] = TC_H_ROOT
     try:
-        nl.request(m, RTM_DELQDISC, NLM_F_REQUEST | NLM_F_ACK, f"remove shaping from {ifname}")
+        nl.request(RTM_DELQDISC, NLM_F_REQUEST | NLM_F_ACK, _body(m), f"remove shaping from {ifname}")
     except NetlinkError as e:
         if e.errno not in (errno.ENOENT, errno.EINVAL, errno.ENODEV):
             raise

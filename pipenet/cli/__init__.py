@@ -1,1 +1,2 @@
-"""The command line: typer commands that call the pipeline's stages and format their results."""
+"""The command line: `dispatch` (the entry point), `app` (the typer definition), `commands` (what each does),
+`output` (where the words go)."""

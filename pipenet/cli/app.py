@@ -1,17 +1,27 @@
-"""`pipenet`: one console script, a typer app. Commands import what they need lazily,
-so that `pipenet --help` and `pipenet check` start fast."""
+"""The `pipenet` typer app: every command's arguments, options and help.
+
+This is the command line's definition. Each command hands its values to the
+plain function of the same name in `pipenet.cli.commands`. The exact common
+forms (`up FILE`, `down NAME`, `exec NODE -- CMD`, ...) are also recognised
+by `pipenet.cli.dispatch` without loading typer; a test checks that both
+read every form the same way.
+"""
 
 from __future__ import annotations
 
-import sys
 from typing import Optional
 
 import typer
 
-from pipenet.cli import output
+from pipenet.cli import commands as c
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Declarative, transactional Linux networks from a topology file (.pn).")
+
+FILE = "the topology file"
+NODE = "the node"
+JSON = "print one JSON document"
+TOPOLOGY = "the topology (when ambiguous)"
 
 
 def _version(value: bool) -> None:
@@ -28,679 +38,85 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """Declarative, transactional Linux networks from a topology file (.pn)."""
 
 
-def _fail(exc) -> None:
-    """Report a PipenetError the way the CLI spec says, and exit with its status."""
-    from pipenet.errors import InvalidTopology, Leftovers
-
-    if isinstance(exc, InvalidTopology):
-        output.diagnostics(exc.diagnostics, exc.sources)
-    else:
-        output.message(f"pipenet: {exc}")
-    if isinstance(exc, Leftovers):  # exit 3: say exactly what is left, one line each
-        for line in exc.remaining:
-            output.message(f"  left: {line}")
-    raise typer.Exit(exc.exit_code)
-
-
 @app.command()
-def check(file: str = typer.Argument(..., help="the topology file"),
+def check(file: str = typer.Argument(..., help=FILE),
           json: bool = typer.Option(False, "--json", help="print the result as one JSON document")) -> None:
     """Parse and validate FILE; print every diagnostic; change nothing."""
-    from pipenet.diagnostics import to_json
-    from pipenet.errors import InvalidTopology
-    from pipenet.lang.load import analyse, read
-
-    try:
-        text = read(file)
-    except InvalidTopology as e:
-        if json:
-            output.emit_json({"file": file, "ok": False, "diagnostics": to_json(e.diagnostics)})
-            raise typer.Exit(1)
-        _fail(e)
-    topo, diags, sources = analyse(text, file)
-    if json:
-        doc = {"file": file, "ok": not diags, "diagnostics": to_json(diags)}
-        if topo is not None and not diags:
-            doc["topology"] = topo.name
-            doc["counts"] = {"bridges": len(topo.bridges), "containers": len(topo.containers),
-                             "p2p": len(topo.p2p), "expectations": len(topo.expectations)}
-        output.emit_json(doc)
-        raise typer.Exit(1 if diags else 0)
-    if diags:
-        output.diagnostics(diags, sources)
-        raise typer.Exit(1)
-    output.message(f"{file}: ok (topology {topo.name}: {len(topo.bridges)} bridges, "
-                   f"{len(topo.containers)} containers, {len(topo.p2p)} p2p links)")
+    c.check(file, json)
 
 
 @app.command()
-def fmt(file: str = typer.Argument(..., help="the topology file"),
+def fmt(file: str = typer.Argument(..., help=FILE),
         check: bool = typer.Option(False, "--check", help="only report whether the file is formatted")) -> None:
     """Rewrite FILE in canonical layout, comments kept (--check: exit 1 if it would change)."""
-    from pipenet.errors import PipenetError
-    from pipenet.lang.fmt import format_text
-    from pipenet.lang.load import read
-
-    try:
-        text = read(file)
-        new = format_text(text, file)
-    except PipenetError as e:
-        _fail(e)
-    if check:
-        if new != text:
-            output.message(f"{file}: would be reformatted")
-            raise typer.Exit(1)
-        output.message(f"{file}: formatted")
-        return
-    if new != text:
-        from pipenet.fsutil import write_atomic
-
-        write_atomic(file, new.encode(), mode=None)
-        output.message(f"{file}: reformatted")
-    else:
-        output.message(f"{file}: already formatted")
-
-
-def _sandbox(name: str):
-    """The live sandbox record of topology `name`, or None; a dead one is reported once and cleaned."""
-    import os
-
-    if os.environ.get("PIPENET_IN_SANDBOX"):
-        return None
-    from pipenet.sandbox import sandbox as sb
-
-    rec = sb.load(name)
-    if rec is None:
-        return None
-    if not sb.alive(rec):
-        sb.forget(name, rec)
-        output.message(f"pipenet: the sandbox of {name} is gone (its holder, pid {rec['pid']}, died); "
-                       f"its state has been cleaned up")
-        raise typer.Exit(1)
-    return rec
-
-
-def _inside(rec, fn, capture: bool = False):
-    from pipenet.sandbox import sandbox as sb
-
-    return sb.run_inside(rec, fn, capture)
-
-
-_LOADED: dict = {}
-
-
-def _file_topology(file: str) -> str:
-    """The topology name of FILE (the analysis is kept, so the command does not read the file twice)."""
-    from pipenet.errors import PipenetError
-    from pipenet.lang.load import load_text, read
-
-    try:
-        text = read(file)
-        topo = load_text(text, file)
-    except PipenetError as e:
-        _fail(e)
-    _LOADED[file] = (text, topo)
-    return topo.name
-
-
-def _need_root(command: str, sandbox: bool = False) -> None:
-    import os
-
-    if os.geteuid() != 0 and not sandbox:
-        output.message(f"pipenet: {command} changes the network and needs root: run it as root (sudo pipenet "
-                       f"{command} ...), or add --sandbox to run the topology in private namespaces without root")
-        raise typer.Exit(1)
-
-
-class _LazyKernel:
-    """The kernel backend, made on first use: a no-op `up` or `plan` never needs it (nor its imports)."""
-
-    def __init__(self):
-        self._k = None
-
-    def __getattr__(self, name):
-        if self._k is None:
-            from pipenet.backends.kernel import Kernel
-
-            self._k = Kernel()
-        value = getattr(self._k, name)
-        setattr(self, name, value)  # later uses skip this hook
-        return value
-
-    def close(self):
-        if self._k is not None:
-            self._k.close()
-
-
-def _kernel():
-    return _LazyKernel()
-
-
-def _summary(steps) -> dict[str, int]:
-    from collections import Counter
-
-    names = {"netns": "namespaces", "use-netns": "attached namespaces", "bridge": "bridges", "veth": "veth pairs",
-             "link": "interfaces", "addr": "addresses", "route": "routes",
-             "sysctl": "sysctls", "shape": "shaped interfaces"}
-    out: Counter = Counter()
-    for st in steps:
-        out[(st.action, names.get(st.op.kind, st.op.kind))] += 1
-    return out
-
-
-def _print_summary(title: str, steps, seconds: float) -> None:
-    if not steps:
-        output.message(f"{title}: nothing to change ({seconds:.2f} s)")
-        return
-    from rich.table import Table
-
-    counts = _summary(steps)
-    table = Table(title=title, show_header=True, header_style="bold")
-    table.add_column("what")
-    table.add_column("made", justify="right")
-    table.add_column("removed", justify="right")
-    kinds = sorted({k for _, k in counts})
-    for kind in kinds:
-        table.add_row(kind, str(counts.get(("apply", kind), 0) or ""), str(counts.get(("remove", kind), 0) or ""))
-    if not kinds:
-        table.add_row("nothing to change", "", "")
-    table.caption = f"{len(steps)} steps in {seconds:.2f} s"
-    output.console(stderr=True).print(table)
-
-
-class _Progress:
-    """A progress bar on a terminal (stderr) for plans long enough to want one."""
-
-    def __init__(self, total: int, verb: str):
-        import sys
-
-        self.bar = None
-        if total >= 20 and sys.stderr.isatty():
-            from rich.progress import Progress
-
-            self.bar = Progress(console=output.console(stderr=True), transient=True)
-            self.task = self.bar.add_task(verb, total=total)
-
-    def __enter__(self):
-        if self.bar:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.bar:
-            self.bar.__exit__(*exc)
-
-    def __call__(self, done, total, step):
-        if self.bar:
-            self.bar.update(self.task, completed=done)
+    c.fmt(file, check)
 
 
 @app.command()
-def plan(file: str = typer.Argument(..., help="the topology file"),
+def plan(file: str = typer.Argument(..., help=FILE),
          format: str = typer.Option("text", "--format", help="text, sh or json")) -> None:
     """Show what `up` would do against the live system, in order (sh: the equivalent commands)."""
-    from pipenet.engine.session import prepare
-    from pipenet.errors import PipenetError
-
-    if format not in ("text", "sh", "json"):
-        output.message("pipenet: --format is text, sh or json")
-        raise typer.Exit(1)
-    rec = _sandbox(_file_topology(file))
-    if rec is not None:
-        code, _ = _inside(rec, lambda: plan(file, format))
-        raise typer.Exit(code)
-    k = None
-    try:
-        k = _kernel()
-        p = prepare(file, k)
-    except PipenetError as e:
-        _fail(e)
-    finally:
-        if k is not None:
-            k.close()
-    steps = p.plan.steps
-    if format == "json":
-        output.emit_json({"topology": p.topo.name, "empty": p.plan.empty,
-                          "steps": [{"n": i + 1, "action": s.action, "kind": s.op.kind, "key": s.op.key,
-                                     "commands": s.describe()} for i, s in enumerate(steps)]})
-        return
-    if format == "sh":
-        lines = ["#!/bin/sh", f"# pipenet plan for topology {p.topo.name}: {len(steps)} steps", "set -e"]
-        for s in steps:
-            lines.extend(s.describe())
-        print("\n".join(lines))
-        return
-    if p.plan.empty:
-        output.message(f"{p.topo.name}: nothing to do (the system matches {file})")
-        return
-    for i, s in enumerate(steps, 1):
-        sign = "+" if s.action == "apply" else "-"
-        print(f"{i:4} {sign} {s.describe()[0]}")
-    output.message(f"{p.topo.name}: {len(steps)} steps")
+    c.plan(file, format)
 
 
 @app.command()
-def up(file: str = typer.Argument(..., help="the topology file"),
+def up(file: str = typer.Argument(..., help=FILE),
        sandbox: bool = typer.Option(False, "--sandbox", help="run the whole topology in private namespaces")) -> None:
     """Bring the live system to what FILE says: create what is missing, change what differs, remove the rest."""
-    from pipenet.errors import PipenetError
-    from pipenet.engine.session import up as do_up
-
-    name = _file_topology(file)
-    rec = _sandbox(name)
-    if sandbox or rec is not None:
-        _in_a_sandbox(name, rec, lambda: up(file, False))
-        return
-    _need_root("up", sandbox)
-    k = _kernel()
-    try:
-        with _Progress(10**9, "up") as bar:
-            p, seconds = do_up(file, k, bar, _LOADED.get(file))
-    except PipenetError as e:  # Leftovers included: _fail lists them and exits 3
-        _fail(e)
-    finally:
-        k.close()
-    for note in p.notes:
-        output.message(f"pipenet: {note}")
-    _print_summary(f"{p.topo.name} is up", p.plan.steps, seconds)
-
-
-def _in_a_sandbox(name: str, rec, fn, nodes_from: str | None = None) -> None:
-    """Run fn inside the sandbox of `name`, creating it first when there is none."""
-    import os
-
-    from pipenet.sandbox import sandbox as sb
-    from pipenet.engine.state import StateDir
-
-    if os.geteuid() == 0 and StateDir(name).exists():
-        output.message(f"pipenet: {name} is up outside a sandbox; run `pipenet down {name}` first")
-        raise typer.Exit(1)
-    created = rec is None
-    if created:
-        try:
-            rec = sb.start(name)
-        except OSError as e:
-            output.message(f"pipenet: {e.strerror or e}")
-            raise typer.Exit(1)
-    code, _ = _inside(rec, fn)
-    if code in (0, 4):
-        rec["nodes"] = _nodes_of(name, rec)
-        sb.save(name, rec)
-    elif created:
-        sb.stop(name, rec)  # the first up failed: the sandbox held nothing before
-    raise typer.Exit(code)
-
-
-def _nodes_of(name: str, rec) -> list[str]:
-    import json as _json
-
-    def show():
-        from pipenet.engine.state import StateDir
-
-        print(_json.dumps(sorted((StateDir(name).load() or {}).get("ns", {}))))
-
-    code, out = _inside(rec, show, capture=True)
-    try:
-        return list(_json.loads(out.decode() or "[]"))
-    except ValueError:
-        return []
+    c.up(file, sandbox)
 
 
 @app.command()
 def down(target: str = typer.Argument(..., help="a topology file or a topology name")) -> None:
     """Remove everything the topology made, and only that; safe to run twice, and after a crash."""
-    import time
-
-    from pipenet.errors import PipenetError
-    from pipenet.engine.session import down as do_down, topology_name
-
-    name = topology_name(target)
-    rec = _sandbox(name)
-    if rec is not None:
-        from pipenet.sandbox import sandbox as sb
-
-        code, _ = _inside(rec, lambda: down(target))
-        if code == 0:
-            sb.stop(name, rec)
-            output.message(f"pipenet: the sandbox of {name} has ended")
-        raise typer.Exit(code)
-    _need_root("down")
-    k = _kernel()
-    t0 = time.perf_counter()
-    try:
-        with _Progress(10**9, "down") as bar:
-            plan, existed = do_down(name, k, bar)
-    except PipenetError as e:  # Leftovers included: _fail lists them and exits 3
-        _fail(e)
-    finally:
-        k.close()
-    if not existed:
-        output.message(f"pipenet: {name} is not up; nothing to do")
-        return
-    _print_summary(f"{name} is down", plan.steps, time.perf_counter() - t0)
+    c.down(target)
 
 
 @app.command()
 def status(topology: Optional[str] = typer.Argument(None, help="a topology name (default: every one that is up)"),
-           json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
+           json: bool = typer.Option(False, "--json", help=JSON)) -> None:
     """Nodes, interfaces, addresses, routes, and any drift between the record and the kernel."""
-    import json as _json
-    import os
-
-    from pipenet.engine.state import all_topologies
-    from pipenet.engine.status import status as get_status
-    from pipenet.sandbox import sandbox as sb
-
-    boxed = [] if os.environ.get("PIPENET_IN_SANDBOX") else sb.all_sandboxes()
-    if topology is not None and topology in boxed:
-        rec = _sandbox(topology)
-        code, _ = _inside(rec, lambda: status(topology, json))
-        raise typer.Exit(code)
-    names = [topology] if topology else all_topologies()
-    k = _kernel()
-    try:
-        docs = [get_status(n, k) for n in names]
-    finally:
-        k.close()
-    if topology is None:
-        for n in boxed:
-            rec = _sandbox(n)
-            code, out = _inside(rec, lambda n=n: output.emit_json(get_status_inside(n)), capture=True)
-            try:
-                doc = _json.loads(out.decode())
-                doc["sandbox"] = {"holder": rec["pid"]}
-                docs.append(doc)
-            except ValueError:
-                pass
-    if json:
-        output.emit_json(docs if topology is None else docs[0])
-        return
-    from rich.table import Table
-
-    con = output.console()
-    for d in docs:
-        if not d["up"]:
-            output.message(f"{d['topology']}: not up")
-            continue
-        table = Table(title=f"{d['topology']} ({d['file']})", header_style="bold")
-        for col in ("node", "namespace", "interfaces", "routes"):
-            table.add_column(col)
-        for n in d["nodes"]:
-            ifs = "\n".join(f"{i['name']} {' '.join(i['addresses'])} {i['mac']}" for i in n["interfaces"])
-            rts = "\n".join(f"{r['dest']}" + (f" via {r['via']}" if r["via"] else "") +
-                            (f" dev {r['dev']}" if r["dev"] else "") for r in n["routes"])
-            table.add_row(n["node"], n["namespace"] if n["alive"] else f"{n['namespace']} (GONE)", ifs, rts)
-        con.print(table)
-        if d.get("processes"):
-            pt = Table(title="processes", header_style="bold")
-            for col in ("node", "command", "pid", "state"):
-                pt.add_column(col)
-            for pr in d["processes"]:
-                pt.add_row(pr["node"], pr["command"], str(pr["pid"]), "running" if pr["alive"] else "DEAD")
-            con.print(pt)
-        if d.get("published"):
-            for x in d["published"]:
-                where = f"{x['host_ip']}:" if x["host_ip"] else ""
-                print(f"published: {where}{x['host_port']}/{x['proto']} -> {x['node']} {x['ip']}:{x['port']}")
-        if d["drift"]:
-            output.message(f"{d['topology']}: drift: {len(d['drift'])} recorded changes are missing from the kernel:")
-            for line in d["drift"]:
-                output.message(f"  missing: {line}")
-        else:
-            output.message(f"{d['topology']}: no drift ({d['operations']} recorded changes all present)")
-    if not docs:
-        output.message("no topology is up")
-    if any(d.get("drift") for d in docs):
-        raise typer.Exit(1)
-
-
-def get_status_inside(name: str) -> dict:
-    from pipenet.engine.status import status as get_status
-
-    k = _kernel()
-    try:
-        return get_status(name, k)
-    finally:
-        k.close()
+    c.status(topology, json)
 
 
 @app.command()
-def ls(json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
+def ls(json: bool = typer.Option(False, "--json", help=JSON)) -> None:
     """The topologies that are up."""
-    from pipenet.engine.state import StateDir, all_topologies
-
-    import os
-
-    from pipenet.sandbox import sandbox as sb
-
-    rows = []
-    for name in all_topologies():
-        rec = StateDir(name).load() or {}
-        rows.append({"topology": name, "file": rec.get("file"),
-                     "nodes": len([n for n in rec.get("ns", {}) if n != "host"]),
-                     "operations": len(rec.get("ops", [])), "sandbox": None})
-    if not os.environ.get("PIPENET_IN_SANDBOX"):
-        for name in sb.all_sandboxes():
-            rec = sb.load(name) or {}
-            rows.append({"topology": name, "file": None,
-                         "nodes": len([n for n in rec.get("nodes", []) if n != "host"]), "operations": None,
-                         "sandbox": {"holder": rec.get("pid"), "alive": bool(rec) and sb.alive(rec)}})
-    if json:
-        output.emit_json(rows)
-        return
-    for r in rows:
-        where = (f"sandbox (holder {r['sandbox']['holder']}{'' if r['sandbox']['alive'] else ', DEAD'})"
-                 if r["sandbox"] else r["file"])
-        print(f"{r['topology']}\t{r['nodes']} nodes\t{where}")
-    if not rows:
-        output.message("no topology is up")
+    c.ls(json)
 
 
 @app.command()
-def test(file: str = typer.Argument(..., help="the topology file"),
-         json: bool = typer.Option(False, "--json", help="print one JSON document"),
+def test(file: str = typer.Argument(..., help=FILE),
+         json: bool = typer.Option(False, "--json", help=JSON),
          sandbox: bool = typer.Option(False, "--sandbox", help="bring it up in a sandbox when it is not up")) -> None:
     """Bring the topology up if needed, check every `expect`, print a table (exit 4 if one fails)."""
-    import time
-
-    from pipenet.engine.session import prepare, up as do_up
-    from pipenet.engine.state import StateDir
-    from pipenet.errors import PipenetError
-    from pipenet.expect.runner import Runner
-
-    name = _file_topology(file)
-    rec = _sandbox(name)
-    if sandbox or rec is not None:
-        _in_a_sandbox(name, rec, lambda: test(file, json, False))
-        return
-    _need_root("test")
-    k = _kernel()
-    try:
-        p = prepare(file, k)
-        if p.record is None or not p.plan.empty:
-            with _Progress(10**9, "up") as bar:
-                p2, seconds = do_up(file, k, bar)
-            if not json:
-                _print_summary(f"{p2.topo.name} is up", p2.plan.steps, seconds)
-            p = prepare(file, k)
-        record = StateDir(p.topo.name).load() or {}
-        t0 = time.perf_counter()
-        results = Runner(p.topo, record, k).run(list(p.topo.expectations))
-        seconds = time.perf_counter() - t0
-    except PipenetError as e:  # Leftovers included: _fail lists them and exits 3
-        _fail(e)
-    finally:
-        k.close()
-    failed = [r for r in results if not r.ok]
-    if json:
-        output.emit_json({"topology": p.topo.name, "passed": len(results) - len(failed), "failed": len(failed),
-                          "seconds": round(seconds, 3), "results": [r.to_json() for r in results]})
-    else:
-        from rich.table import Table
-
-        table = Table(title=f"{p.topo.name}: expectations", header_style="bold")
-        table.add_column("line", justify="right")
-        table.add_column("expectation")
-        table.add_column("result")
-        table.add_column("detail")
-        for r in results:
-            table.add_row(str(r.expectation.span.line), r.expectation.describe(),
-                          "[green]pass[/green]" if r.ok else "[bold red]FAIL[/bold red]", r.detail)
-        table.caption = f"{len(results) - len(failed)} passed, {len(failed)} failed in {seconds:.2f} s"
-        output.console().print(table)
-        if not results:
-            output.message(f"{file}: no expectations")
-    if failed:
-        raise typer.Exit(4)
+    c.test(file, json, sandbox)
 
 
 @app.command()
-def graph(file: str = typer.Argument(..., help="the topology file"),
+def graph(file: str = typer.Argument(..., help=FILE),
           out: str = typer.Option(None, "-o", "--output", help="OUT.svg, .png, .dot or .mmd (default: FILE.svg)")
           ) -> None:
     """A picture of the topology: nodes, bridges, links, addresses, NAT and published ports."""
-    from pipenet.errors import PipenetError
-    from pipenet.graph import write
-    from pipenet.lang.load import load_text, read
-
-    try:
-        topo = load_text(read(file), file)
-        target = out or (file[:-3] if file.endswith(".pn") else file) + ".svg"
-        write(topo, target)
-    except PipenetError as e:
-        _fail(e)
-    output.message(f"{file}: picture written to {target}")
+    c.graph(file, out)
 
 
 @app.command()
-def logs(node: str = typer.Argument(..., help="the node"),
-         topology: Optional[str] = typer.Option(None, "-t", "--topology", help="the topology (when ambiguous)")
-         ) -> None:
+def logs(node: str = typer.Argument(..., help=NODE),
+         topology: Optional[str] = typer.Option(None, "-t", "--topology", help=TOPOLOGY)) -> None:
     """Output of the node's `run` processes."""
-    import glob
-    import os
-
-    from pipenet.engine.state import StateDir
-
-    rec = _sandboxed_node(node, topology)
-    if rec is not None:
-        code, _ = _inside(rec, lambda: logs(node, topology))
-        raise typer.Exit(code)
-
-    name, _ref, _host = _find_node(node, topology)
-    files = sorted(glob.glob(os.path.join(StateDir(name).path, "logs", f"{glob.escape(node)}.*.log")),
-                   key=lambda p: int(p.rsplit(".", 2)[1]))
-    if not files:
-        output.message(f"pipenet: {node} has no `run` processes")
-        return
-    for path in files:
-        with open(path, errors="replace") as f:
-            sys.stdout.write(f.read())
-    sys.stdout.flush()
-
-
-def _sandboxed_node(node: str, topology: Optional[str]):
-    """The sandbox record holding `node` (in `topology` when given), or None."""
-    import os
-
-    if os.environ.get("PIPENET_IN_SANDBOX"):
-        return None
-    from pipenet.engine.state import StateDir, all_topologies
-    from pipenet.sandbox import sandbox as sb
-
-    if topology is not None:
-        return _sandbox(topology) if topology in sb.all_sandboxes() else None
-    plain = [n for n in all_topologies() if node in (StateDir(n).load() or {}).get("ns", {})]
-    boxes = [n for n in sb.all_sandboxes() if node in (sb.load(n) or {}).get("nodes", [])]
-    if len(plain) + len(boxes) > 1:
-        output.message(f"pipenet: {node} is in several topologies ({', '.join(plain + boxes)}); name one with -t")
-        raise typer.Exit(1)
-    return _sandbox(boxes[0]) if boxes else None
-
-
-def _find_node(node: str, topology: Optional[str]) -> tuple[str, str, str]:
-    """(topology, namespace ref, hostname) of a node, searching every topology when none is named."""
-    from pipenet.engine.state import StateDir, all_topologies
-
-    names = [topology] if topology else all_topologies()
-    found = []
-    for name in names:
-        rec = StateDir(name).load() or {}
-        if node in rec.get("ns", {}):
-            found.append((name, rec["ns"][node], rec.get("hostnames", {}).get(node, node)))
-    if not found:
-        where = f"topology {topology}" if topology else "any topology that is up"
-        output.message(f"pipenet: no node {node} in {where}")
-        raise typer.Exit(1)
-    if len(found) > 1:
-        output.message(f"pipenet: {node} is in several topologies ({', '.join(f[0] for f in found)}); "
-                       f"name one with -t")
-        raise typer.Exit(1)
-    return found[0]
-
-
-def _enter_and_exec(node: str, topology: Optional[str], argv: list[str], env: dict | None = None) -> None:
-    import os
-
-    from pipenet.engine.enter import etc_dir, exec_in
-    from pipenet.backends.netns import RUN_DIR
-
-    name, ref, hostname = _find_node(node, topology)
-    path = None if ref == "" else (ref if ref.startswith("/") else os.path.join(RUN_DIR, ref))
-    if node == "host":  # the namespace pipenet runs in: its own hostname and files
-        hostname, ref = None, ""
-    try:
-        exec_in(path, hostname, etc_dir(ref), argv, env)
-    except FileNotFoundError:
-        output.message(f"pipenet: {argv[0]}: command not found")
-        raise typer.Exit(127)
-    except OSError as e:
-        output.message(f"pipenet: cannot enter {node}: {e}")
-        raise typer.Exit(1)
+    c.logs(node, topology)
 
 
 @app.command(name="exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def exec_(ctx: typer.Context, node: str = typer.Argument(..., help="the node"),
-          topology: Optional[str] = typer.Option(None, "-t", "--topology", help="the topology (when ambiguous)")
-          ) -> None:
+def exec_(ctx: typer.Context, node: str = typer.Argument(..., help=NODE),
+          topology: Optional[str] = typer.Option(None, "-t", "--topology", help=TOPOLOGY)) -> None:
     """Run a command inside NODE, with its hostname and /etc files: pipenet exec NODE -- CMD ..."""
-    argv = [a for a in ctx.args]
-    if argv and argv[0] == "--":
-        argv = argv[1:]
-    if not argv:
-        output.message("pipenet: exec needs a command: pipenet exec NODE -- CMD ...")
-        raise typer.Exit(1)
-    rec = _sandboxed_node(node, topology)
-    if rec is not None:
-        code, _ = _inside(rec, lambda: _enter_and_exec(node, topology, argv))
-        raise typer.Exit(code)
-    _need_root("exec")
-    _enter_and_exec(node, topology, argv)
+    c.exec_(node, list(ctx.args), topology)
 
 
 @app.command()
-def shell(node: str = typer.Argument(..., help="the node"),
-          topology: Optional[str] = typer.Option(None, "-t", "--topology", help="the topology (when ambiguous)")
-          ) -> None:
+def shell(node: str = typer.Argument(..., help=NODE),
+          topology: Optional[str] = typer.Option(None, "-t", "--topology", help=TOPOLOGY)) -> None:
     """An interactive shell inside NODE, the prompt naming it."""
-    import os
-
-    rec = _sandboxed_node(node, topology)
-    if rec is not None:
-        code, _ = _inside(rec, lambda: shell(node, topology))
-        raise typer.Exit(code)
-    _need_root("shell")
-    sh = os.environ.get("SHELL") or "/bin/bash"
-    if not os.path.exists(sh):
-        sh = "/bin/sh"
-    env = dict(os.environ, PS1=f"[{node}] \\w# ", PIPENET_NODE=node)
-    argv = [sh, "--norc", "-i"] if sh.endswith("bash") else [sh, "-i"]
-    _enter_and_exec(node, topology, argv, env)
-
-
-def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        output.message("pipenet: interrupted")
-        sys.exit(130)
+    c.shell(node, topology)

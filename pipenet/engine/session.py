@@ -42,6 +42,7 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     ports: dict = field(default_factory=dict)
     published: list = field(default_factory=list)
+    recorded_keys: set = field(default_factory=set)
 
 
 def recorded_ops(record: dict | None) -> list[Op]:
@@ -102,13 +103,18 @@ def prepare(path: str, k, loaded: tuple[str, Topology] | None = None) -> Prepare
     from pipenet.engine import ports as host_ports
     from pipenet.plan.compile import auto_ports_needed, published
 
-    explicit = {(p.host_port, p.proto) for c in topo.containers for p in c.publish if p.host_port is not None}
-    mine = {(e["host_port"], e["proto"]) for e in (record or {}).get("published", [])}
-    taken = (host_ports.listening() - mine) | set(host_ports.published_elsewhere(topo.name))
-    chosen = host_ports.choose(auto_ports_needed(topo), (record or {}).get("ports", {}), explicit, taken)
+    chosen = {}
+    needed = auto_ports_needed(topo)
+    if needed:  # reading the host's sockets costs milliseconds: only when ports must be chosen
+        explicit = {(p.host_port, p.proto) for c in topo.containers for p in c.publish if p.host_port is not None}
+        mine = {(e["host_port"], e["proto"]) for e in (record or {}).get("published", [])}
+        taken = (host_ports.listening() - mine) | set(host_ports.published_elsewhere(topo.name))
+        chosen = host_ports.choose(needed, (record or {}).get("ports", {}), explicit, taken)
     desired, ns = compile_topology(topo, pids, chosen, _host_resolv(), os.path.join(state.path, "logs"))
-    plan = diff(desired, recorded_ops(record))
+    before = recorded_ops(record)
+    plan = diff(desired, before)
     p = Prepared(topo, plan, record, ns, resolved, state)
+    p.recorded_keys = {o.key for o in before}
     p.ports = chosen
     p.published = published(topo, chosen)
     return p
@@ -167,7 +173,7 @@ def check_ports(p: Prepared) -> None:
     from pipenet.errors import Conflict
 
     mine = {(e["host_port"], e["proto"]) for e in (p.record or {}).get("published", [])}
-    busy = host_ports.listening()
+    busy = host_ports.listening() if p.published else set()
     elsewhere = host_ports.published_elsewhere(p.topo.name)
     problems = []
     for x in p.published:
@@ -224,7 +230,7 @@ def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) 
                 check_features(p.plan, k)
                 claims.check(p)  # first: it names the topology that owns what is in the way
                 check_ports(p)
-                check_ownership(p.plan, p.topo, k, {o.key for o in recorded_ops(p.record)})
+                check_ownership(p.plan, p.topo, k, p.recorded_keys)
             except PipenetError:
                 if p.record is None:
                     state.remove()

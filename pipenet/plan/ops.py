@@ -16,6 +16,7 @@ so they need no undo of their own, and must be made again if still wanted.
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
@@ -29,6 +30,10 @@ def _names(cls) -> tuple[str, ...]:
     if names is None:
         names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
     return names
+
+
+#: a canonical text for plain data: equal values, equal text (dict order and list/tuple aside)
+_canon = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _frozen(v):
@@ -113,10 +118,15 @@ class Op:
         """Ops whose removals share a key can be removed together in one kernel request."""
         return None
 
-    def identity(self) -> tuple:
-        """What makes two ops the same change (saved state excluded), in a canonical form (lists
-        as tuples), so an op read back from the record compares equal to the same op compiled anew."""
-        return (self.kind,) + tuple(_frozen(getattr(self, n)) for n in _names(type(self)) if n != "saved")
+    def identity(self) -> str:
+        """What makes two ops the same change (saved state excluded), as canonical JSON text, so an op
+        read back from the record compares equal to the same op compiled anew. (Text, because the
+        encoder is C: at thousands of ops a no-op `up` is mostly this comparison.) An op read from
+        the record keeps the identity of the exact JSON it was read from."""
+        known = self.__dict__.get("_identity")
+        if known is not None:
+            return known
+        return _canon([self.kind] + [getattr(self, n) for n in _names(type(self)) if n != "saved"])
 
     def to_json(self) -> dict:
         d = {n: _plain(getattr(self, n)) for n in _names(type(self))}
@@ -125,12 +135,17 @@ class Op:
 
     @staticmethod
     def from_json(d: dict) -> Op:
+        raw = d
         d = dict(d)
         cls = REGISTRY[d.pop("kind")]
-        for n in _names(cls):
+        names = _names(cls)
+        for n in names:
             if isinstance(d.get(n), list):
                 d[n] = _frozen(d[n])
-        return cls(**d)
+        op = cls(**d)
+        op.__dict__["_identity"] = _canon([op.kind] + [raw[n] if n in raw else getattr(op, n)
+                                                       for n in names if n != "saved"])
+        return op
 
 
 # ---- namespaces -----------------------------------------------------------------------------------------

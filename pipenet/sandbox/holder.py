@@ -56,12 +56,13 @@ def enter_private(user: bool, workdir: str) -> None:
     linux.sethostname("pipenet-sandbox")
     # lo up, as in any fresh namespace a person would expect
     try:
-        from pyroute2 import IPRoute
+        from pipenet.backends.netlink import Netlink
 
-        with IPRoute() as ipr:
-            idx = ipr.link_lookup(ifname="lo")
-            if idx:
-                ipr.link("set", index=idx[0], state="up")
+        nl = Netlink.open_here()
+        try:
+            nl.link_set("lo", up=True)
+        finally:
+            nl.close()
     except Exception:
         pass
 

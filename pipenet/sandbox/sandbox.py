@@ -153,8 +153,6 @@ def enter(rec: dict) -> None:
 
 def run_inside(rec: dict, fn, capture: bool = False) -> tuple[int, bytes]:
     """Run fn() in a forked child that enters the sandbox; return its exit status (and stdout if captured)."""
-    import typer
-
     r = w = None
     if capture:
         r, w = os.pipe()
@@ -179,8 +177,6 @@ def run_inside(rec: dict, fn, capture: bool = False) -> tuple[int, bytes]:
             fn()
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except typer.Exit as e:
-            code = e.exit_code
         except BaseException as e:  # noqa: BLE001 - reported, then the child ends
             sys.stderr.write(f"pipenet: {e}\n")
             code = 1

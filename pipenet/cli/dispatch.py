@@ -1,0 +1,107 @@
+"""The `pipenet` entry point: the common exact forms run at once, everything else goes to typer.
+
+Why: typer (with click and pydantic, which it loads to convert values) costs
+about 70 ms before a command starts, a third of a no-op `up` and more than
+the kernel work of a small topology. Scripts call `pipenet up FILE`,
+`pipenet exec NODE -- CMD` and the like in loops, so those forms are
+recognised here from a small table and call the command directly. Anything
+the table does not match exactly (help, --version, a misspelt option, a
+missing argument) goes to the typer app in `pipenet.cli.app`, which owns
+the command line's definition, its help and its usage errors. A test
+checks, form by form, that this table reads arguments as typer does.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+class Form:
+    """One command's shape (a plain class: this module must cost nothing to import)."""
+
+    __slots__ = ("func", "positional", "flags", "valued", "rest")
+
+    def __init__(self, func: str, positional: tuple[str, ...], flags: dict | None = None,
+                 valued: dict | None = None, rest: str | None = None):
+        self.func = func  # the function in pipenet.cli.commands
+        self.positional = positional  # a trailing "?" marks an optional one
+        self.flags = flags or {}  # --flag -> parameter (True when given)
+        self.valued = valued or {}  # --option VALUE -> parameter
+        self.rest = rest  # everything after `--` goes to this parameter
+
+
+_T = {"-t": "topology", "--topology": "topology"}
+FORMS = {
+    "check": Form("check", ("file",), {"--json": "json"}),
+    "fmt": Form("fmt", ("file",), {"--check": "check"}),
+    "plan": Form("plan", ("file",), valued={"--format": "format"}),
+    "up": Form("up", ("file",), {"--sandbox": "sandbox"}),
+    "down": Form("down", ("target",)),
+    "status": Form("status", ("topology?",), {"--json": "json"}),
+    "ls": Form("ls", (), {"--json": "json"}),
+    "test": Form("test", ("file",), {"--json": "json", "--sandbox": "sandbox"}),
+    "graph": Form("graph", ("file",), valued={"-o": "out", "--output": "out"}),
+    "logs": Form("logs", ("node",), valued=_T),
+    "shell": Form("shell", ("node",), valued=_T),
+    "exec": Form("exec_", ("node",), valued=_T, rest="argv"),
+}
+
+
+def parse(argv: list[str]) -> tuple[str, dict] | None:
+    """(function name, keyword arguments) for an exact common form, or None to let typer decide."""
+    if not argv or argv[0] not in FORMS:
+        return None
+    form = FORMS[argv[0]]
+    args = argv[1:]
+    kw: dict = {}
+    if form.rest is not None:
+        if "--" not in args:
+            return None
+        cut = args.index("--")
+        args, kw[form.rest] = args[:cut], args[cut + 1:]
+    elif "--" in args:
+        return None
+    positional: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("-") and a != "-":
+            name, eq, value = a.partition("=")
+            if name in form.flags and not eq:
+                kw[form.flags[name]] = True
+            elif name in form.valued and (name.startswith("--") or not eq):  # click: -o=x means "=x"
+                if not eq:
+                    i += 1
+                    if i == len(args) or args[i].startswith("-"):
+                        return None
+                    value = args[i]
+                kw[form.valued[name]] = value
+            else:
+                return None
+        else:
+            positional.append(a)
+        i += 1
+    required = [p for p in form.positional if not p.endswith("?")]
+    if not len(required) <= len(positional) <= len(form.positional):
+        return None
+    for name, value in zip(form.positional, positional):
+        kw[name.rstrip("?")] = value
+    return form.func, kw
+
+
+def main() -> None:
+    try:
+        found = parse(sys.argv[1:])
+        if found is not None:
+            from pipenet.cli import commands
+
+            getattr(commands, found[0])(**found[1])
+        else:
+            from pipenet.cli.app import app
+
+            app()
+    except KeyboardInterrupt:
+        from pipenet.cli import output
+
+        output.message("pipenet: interrupted")
+        sys.exit(130)

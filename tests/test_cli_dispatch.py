@@ -1,0 +1,112 @@
+"""The entry point's table of common forms reads arguments exactly as the typer app does.
+
+`pipenet.cli.dispatch` runs forms like `up FILE` without loading typer; for
+each sample command line, the values it would pass must equal the values
+click binds from the typer app's own definition, and anything the table
+does not match exactly must be left to typer (help, usage errors).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import typer.main
+from typer.core import TyperArgument, TyperOption
+
+from pipenet.cli import commands
+from pipenet.cli.app import app
+from pipenet.cli.dispatch import FORMS, parse
+
+ROOT = typer.main.get_command(app)
+
+SAMPLES = [
+    ["check", "a.pn"], ["check", "a.pn", "--json"], ["check", "--json", "a.pn"],
+    ["fmt", "a.pn"], ["fmt", "--check", "a.pn"],
+    ["plan", "a.pn"], ["plan", "a.pn", "--format", "sh"], ["plan", "--format=json", "a.pn"],
+    ["up", "a.pn"], ["up", "a.pn", "--sandbox"], ["up", "--sandbox", "dir/a.pn"],
+    ["down", "fopnp"], ["down", "examples/foundations.pn"],
+    ["status"], ["status", "fopnp"], ["status", "--json"], ["status", "fopnp", "--json"],
+    ["ls"], ["ls", "--json"],
+    ["test", "a.pn"], ["test", "a.pn", "--json", "--sandbox"],
+    ["graph", "a.pn"], ["graph", "a.pn", "-o", "x.svg"], ["graph", "--output", "x.dot", "a.pn"],
+    ["graph", "a.pn", "--output=x.mmd"],
+    ["logs", "www"], ["logs", "-t", "fopnp", "www"], ["logs", "www", "--topology", "fopnp"],
+    ["shell", "h1"], ["shell", "--topology=fopnp", "h1"],
+    ["exec", "h1", "--", "curl", "-s", "http://x/"], ["exec", "-t", "fopnp", "h1", "--", "ip", "-o", "addr"],
+    ["exec", "h1", "-t", "fopnp", "--", "sh", "-c", "exit 5"], ["exec", "h1", "--", "echo", "--", "x"],
+    ["exec", "h1", "--"],
+]
+
+
+def typer_binding(argv: list[str]) -> tuple[str, dict]:
+    """What the typer app would call: the command's callback and its bound values."""
+    name, rest = argv[0], list(argv[1:])
+    cmd = ROOT.commands[name]
+    with cmd.make_context(name, rest) as sub:
+        values = dict(sub.params)
+        if name == "exec":
+            values["argv"] = list(sub.args)
+        return cmd.callback.__name__, values
+
+
+def called_with(func: str, values: dict) -> dict:
+    """The keyword arguments the plain command function would receive, defaults filled in."""
+    import inspect
+
+    sig = inspect.signature(getattr(commands, func))
+    bound = sig.bind_partial(**values)
+    bound.apply_defaults()
+    out = dict(bound.arguments)
+    if func == "exec_" and out["argv"][:1] == ["--"]:
+        out["argv"] = out["argv"][1:]  # commands.exec_ drops click's leading "--"
+    return out
+
+
+@pytest.mark.parametrize("argv", SAMPLES, ids=" ".join)
+def test_fast_form_reads_arguments_as_typer_does(argv):
+    fast = parse(argv)
+    assert fast is not None, f"{argv} should be a fast form"
+    tname, tvalues = typer_binding(argv)
+    assert fast[0] == tname  # the typer command calls the plain function of the same name
+    assert called_with(fast[0], fast[1]) == called_with(fast[0], tvalues)
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["--help"], ["--version"], ["up"], ["up", "a.pn", "b.pn"], ["up", "a.pn", "--sandbx"], ["up", "-h"],
+    ["up", "a.pn", "--help"], ["plan", "a.pn", "--format"], ["exec", "h1", "curl", "x"], ["status", "a", "b"],
+    ["graph", "a.pn", "-o"], ["graph", "a.pn", "-ox.svg"], ["down", "x", "--", "y"], ["frobnicate"],
+    ["check", "a.pn", "--json=yes"],
+])
+def test_anything_else_is_left_to_typer(argv):
+    assert parse(argv) is None
+
+
+def test_every_typer_command_and_option_is_in_the_table():
+    for name, cmd in ROOT.commands.items():
+        form = FORMS[name]
+        opts = {o for p in cmd.params if isinstance(p, TyperOption) for o in p.opts}
+        assert opts == set(form.flags) | set(form.valued), name
+        flags = {o for p in cmd.params if isinstance(p, TyperOption) and p.is_flag for o in p.opts}
+        assert flags == set(form.flags), name
+        args = [p.name + ("" if p.required else "?") for p in cmd.params if isinstance(p, TyperArgument)]
+        assert args == list(form.positional), name
+    assert set(FORMS) == set(ROOT.commands)
+
+
+def test_a_fast_form_does_not_load_typer():
+    code = ("import sys; sys.argv = ['pipenet', 'ls', '--json']\n"
+            "from pipenet.cli.dispatch import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "assert 'typer' not in sys.modules and 'pydantic' not in sys.modules, 'typer loaded'\n"
+            "assert 'pyroute2' not in sys.modules, 'pyroute2 loaded'\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_usage_errors_still_come_from_typer():
+    r = subprocess.run([sys.executable, "-m", "pipenet", "up"], capture_output=True, text=True)
+    assert r.returncode == 2 and "Missing argument 'file'" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "pipenet", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("pipenet ")
