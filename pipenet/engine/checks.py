@@ -10,11 +10,15 @@ must be there. Kernel features: a form the running kernel cannot do (dummy,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pipenet.backends.features import FEATURES
 from pipenet.errors import Conflict, UnsupportedByKernel
-from pipenet.ir import Topology
 from pipenet.plan.diff import Plan
 from pipenet.plan.ops import AddLink, AddVeth, CreateBridge, CreateNamespace, SetShape, UseNamespace
+
+if TYPE_CHECKING:
+    from pipenet.ir import Topology
 
 
 def check_features(plan: Plan, k) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 
-from netaddr import IPNetwork
-
 from pipenet.engine.state import StateDir, all_topologies, state_root
 from pipenet.errors import Conflict
 from pipenet.fsutil import locked_dir, write_atomic
@@ -61,6 +59,8 @@ def others(exclude: str) -> dict[str, dict]:
 
 
 def check(p) -> None:
+    from netaddr import IPNetwork
+
     mine = claim_of(p)
     problems = []
     for name, theirs in others(p.topo.name).items():

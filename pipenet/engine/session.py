@@ -15,20 +15,22 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from netaddr import IPNetwork, IPSet
-
-from pipenet.engine import autoaddr
-from pipenet.engine.checks import check_features, check_ownership
 from pipenet.engine.executor import execute, rollback
 from pipenet.engine.journal import Journal, pending
 from pipenet.engine.state import StateDir, all_topologies
 from pipenet.errors import ApplyFailed, Leftovers, PipenetError, UsageError
-from pipenet.ir import Topology
-from pipenet.lang.load import load_text, read
-from pipenet.plan.compile import compile_topology
 from pipenet.plan.diff import Plan, diff
 from pipenet.plan.ops import Op
+
+if TYPE_CHECKING:
+    from netaddr import IPSet
+
+    from pipenet.ir import Topology
+
+# The front end (parser, IR, netaddr) is imported where a file is read, not here: `down NAME` works
+# from the record alone and should not pay for it.
 
 
 @dataclass
@@ -51,6 +53,8 @@ def recorded_ops(record: dict | None) -> list[Op]:
 
 def _taken_subnets(k, exclude: str) -> IPSet:
     """Subnets in use: the host's addresses and routes, and every other topology's bridges."""
+    from netaddr import IPNetwork, IPSet
+
     taken = IPSet()
     for m in k.ns.root.nl.addrs():
         ip = m.get_attr("IFA_ADDRESS") or m.get_attr("IFA_LOCAL")
@@ -87,6 +91,10 @@ def docker_pid(name: str) -> int:
 
 def prepare(path: str, k, loaded: tuple[str, Topology] | None = None) -> Prepared:
     """The plan for `path`; `loaded` is (text, topology) when the caller has read the file already."""
+    from pipenet.engine import autoaddr
+    from pipenet.lang.load import load_text, read
+    from pipenet.plan.compile import compile_topology
+
     text, topo = loaded if loaded is not None else (None, None)
     if topo is None:
         text = read(path)
@@ -215,6 +223,9 @@ def record_for(p: Prepared, plan: Plan, path: str) -> dict:
 
 
 def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) -> tuple[Prepared, float]:
+    from pipenet.engine.checks import check_features, check_ownership
+    from pipenet.lang.load import load_text, read
+
     if loaded is None:
         text = read(path)
         loaded = (text, load_text(text, path))
@@ -262,6 +273,8 @@ def topology_name(arg: str) -> str:
     """`down FILE|TOPOLOGY`: a path to a .pn file names its topology; anything else is a name."""
     if arg.endswith(".pn") or os.path.sep in arg:
         if os.path.exists(arg):
+            from pipenet.lang.load import load_text, read
+
             try:
                 return load_text(read(arg), arg).name
             except PipenetError:
