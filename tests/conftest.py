@@ -4,7 +4,8 @@
 - The host guard: the machine's own interfaces, addresses, routes, iptables
   and nftables rules, forwarding sysctls, /run/netns and /etc/netns are
   recorded when the session starts and compared when it ends; any difference
-  fails the run, whatever the tests said.
+  fails the run, whatever the tests said. So does any process pipenet started
+  (a `run` process, a sandbox holder) that outlives the run.
 """
 
 from __future__ import annotations
@@ -17,12 +18,32 @@ from tests import snapshot
 from tests.harness import Netns
 
 _HOST_BEFORE: dict | None = None
+_PROCS_BEFORE: set[int] = set()
+
+
+def pipenet_processes() -> set[int]:
+    """Processes pipenet starts: `run` processes (marked in their environment) and sandbox holders."""
+    out = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/environ", "rb") as f:
+                env = f.read()
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if b"PIPENET_PROCESS=" in env or b"pipenet.sandbox.holder" in cmd:
+            out.add(int(d))
+    return out
 
 
 def pytest_sessionstart(session):
-    global _HOST_BEFORE
+    global _HOST_BEFORE, _PROCS_BEFORE
     if os.geteuid() == 0:
         _HOST_BEFORE = snapshot.take()
+        _PROCS_BEFORE = pipenet_processes()
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -30,6 +51,12 @@ def pytest_sessionfinish(session, exitstatus):
         return
     after = snapshot.take()
     changes = snapshot.diff(_HOST_BEFORE, after)
+    import time
+
+    deadline = time.monotonic() + 5  # a holder told to stop may take a moment to go
+    while (strays := pipenet_processes() - _PROCS_BEFORE) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    changes += [f"process {pid} started by the run is still running" for pid in sorted(strays)]
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if changes:
         if reporter:
@@ -39,7 +66,8 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
     elif reporter:
         reporter.write_line("host guard: the machine's network is exactly as before the run "
-                            "(links, addresses, routes, iptables, nft, sysctls, /run/netns, /etc/netns)")
+                            "(links, addresses, routes, iptables, nft, sysctls, /run/netns, /etc/netns), "
+                            "and no process it started is left")
 
 
 def pytest_configure(config):

@@ -46,8 +46,45 @@ class Netns:
     def runner(self, argv: list[str]) -> str:
         return self.run(argv, check=False).stdout
 
+    def _net_inode(self, pid: int | str) -> int | None:
+        try:
+            return os.stat(f"/proc/{pid}/ns/net").st_ino
+        except OSError:
+            return None
+
+    def pids(self, pattern: str = "") -> list[int]:
+        """Processes living in this private network namespace (the holder aside) whose command line
+        contains `pattern`. (The holder has no PID namespace of its own, so a plain pgrep would also see
+        processes of other tests' namespaces.)"""
+        mine = self._net_inode(self.pid)
+        out = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) == self.pid or self._net_inode(d) != mine:
+                continue
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if pattern in cmd:
+                out.append(int(d))
+        return sorted(out)
+
     def close(self) -> None:
+        """End the holder, and first every process still running in its namespace (a `run` process of
+        a topology a failed test left up), so nothing of a test outlives it."""
         if self.proc.poll() is None:
+            import signal
+            import time
+
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + 10
+            while self.pids() and time.monotonic() < deadline:
+                time.sleep(0.05)
             self.proc.stdin.close()
             try:
                 self.proc.wait(timeout=30)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+
 from tests import snapshot
+from tests.conftest import pipenet_processes
+from tests.harness import Netns
 
 
 def test_netns_is_private(netns):
@@ -22,3 +27,23 @@ def test_netns_is_private(netns):
 
 def test_netns_has_its_own_hostname(netns):
     assert netns.out(["hostname"]).strip() == "pipenet-sandbox"
+
+
+
+def test_closing_a_netns_ends_every_process_in_it_and_only_those():
+    outside = subprocess.Popen(["sleep", "30"])  # in the machine's namespace: must survive
+    ns = Netns()
+    try:
+        inside = subprocess.Popen(ns.argv(["env", "PIPENET_PROCESS=test-marker", "sleep", "30"]))
+        deadline = time.monotonic() + 5
+        while not ns.pids("sleep 30") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [pid] = ns.pids("sleep 30")
+        assert pid in pipenet_processes()  # the session's stray check would see it
+    finally:
+        ns.close()
+    assert inside.wait(timeout=10) != 0  # killed
+    assert pid not in pipenet_processes()
+    assert outside.poll() is None  # a process outside the namespace is untouched
+    outside.kill()
+    outside.wait()

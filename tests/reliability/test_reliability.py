@@ -22,7 +22,7 @@ def full_snapshot(netns) -> dict:
     snap = snapshot.take(netns.runner)
     snap["etc-netns-files"] = netns.run(["find", "/etc/netns", "-type", "f"], check=False).stdout.split()
     snap["state"] = netns.run(["find", "/run/pipenet"], check=False).stdout.split()
-    snap["services"] = netns.run(["pgrep", "-f", "pipenet.services"], check=False).stdout.split()
+    snap["services"] = netns.pids("pipenet.services")
     return snap
 
 
@@ -85,7 +85,8 @@ def test_sigkill_during_up_then_down_or_up(netns):
         p = subprocess.Popen(netns.argv([sys.executable, "-m", "pipenet", "up", FOPNP]),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.3, 1.2))
-        netns.run(["pkill", "-KILL", "-f", f"pipenet up {FOPNP}"], check=False)
+        for pid in netns.pids(f"pipenet up {FOPNP}"):
+            os.kill(pid, signal.SIGKILL)
         p.wait()
         assert netns.pipenet("down", "fopnp").returncode == 0
         after = full_snapshot(netns)
