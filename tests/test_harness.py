@@ -36,10 +36,11 @@ def test_closing_a_netns_ends_every_process_in_it_and_only_those():
     try:
         inside = subprocess.Popen(ns.argv(["env", "PIPENET_PROCESS=test-marker", "sleep", "30"]))
         deadline = time.monotonic() + 5
-        while not ns.pids("sleep 30") and time.monotonic() < deadline:
+        marked: list[int] = []
+        while not marked and time.monotonic() < deadline:  # until env has exec'd sleep with the mark
+            marked = [p for p in ns.pids("sleep 30") if p in pipenet_processes()]
             time.sleep(0.05)
-        [pid] = ns.pids("sleep 30")
-        assert pid in pipenet_processes()  # the session's stray check would see it
+        [pid] = marked  # in the namespace, and the session's stray check would see it
     finally:
         ns.close()
     assert inside.wait(timeout=10) != 0  # killed

@@ -235,42 +235,80 @@ def plan(file: str, format: str = "text") -> None:
     if format not in ("text", "sh", "json"):
         output.message("pipenet: --format is text, sh or json")
         raise Exit(1)
-    rec = _sandbox(_file_topology(file))
-    if rec is not None:
-        code, _ = _inside(rec, lambda: plan(file, format))
-        raise Exit(code)
-    k = None
-    try:
-        k = _kernel()
-        p = prepare(file, k)
-    except PipenetError as e:
-        _fail(e)
-    finally:
-        if k is not None:
-            k.close()
-    steps = p.plan.steps
+    name = _quick_unchanged(file)
+    if name is not None:  # up would change nothing, and it is known without planning
+        steps: list = []
+    else:
+        rec = _sandbox(_file_topology(file))
+        if rec is not None:
+            code, _ = _inside(rec, lambda: plan(file, format))
+            raise Exit(code)
+        k = None
+        try:
+            k = _kernel()
+            p = prepare(file, k)
+        except PipenetError as e:
+            _fail(e)
+        finally:
+            if k is not None:
+                k.close()
+        name, steps = p.topo.name, p.plan.steps
     if format == "json":
-        output.emit_json({"topology": p.topo.name, "empty": p.plan.empty,
+        output.emit_json({"topology": name, "empty": not steps,
                           "steps": [{"n": i + 1, "action": s.action, "kind": s.op.kind, "key": s.op.key,
                                      "commands": s.describe()} for i, s in enumerate(steps)]})
         return
     if format == "sh":
-        lines = ["#!/bin/sh", f"# pipenet plan for topology {p.topo.name}: {len(steps)} steps", "set -e"]
+        lines = ["#!/bin/sh", f"# pipenet plan for topology {name}: {len(steps)} steps", "set -e"]
         for s in steps:
             lines.extend(s.describe())
         print("\n".join(lines))
         return
-    if p.plan.empty:
-        output.message(f"{p.topo.name}: nothing to do (the system matches {file})")
+    if not steps:
+        output.message(f"{name}: nothing to do (the system matches {file})")
         return
     for i, s in enumerate(steps, 1):
         sign = "+" if s.action == "apply" else "-"
         print(f"{i:4} {sign} {s.describe()[0]}")
-    output.message(f"{p.topo.name}: {len(steps)} steps")
+    output.message(f"{name}: {len(steps)} steps")
+
+
+def _quick_unchanged(file: str) -> str | None:
+    """The topology of `file` when it, and everything else `up`'s result depends on, has not changed
+    since its last `up` (pipenet.engine.inputs), so `up` would change nothing; known without parsing."""
+    import os
+
+    from pipenet.engine import inputs
+
+    name = inputs.unchanged(file)
+    if name is None or os.geteuid() != 0 or _sandbox(name) is not None or not inputs.still_unchanged(file, name):
+        return None
+    return name
+
+
+def _unchanged(file: str) -> bool:
+    """`up` of an unchanged file: say so at once (under the topology's lock, so that a run in
+    progress is waited for and a killed one is finished by the full path)."""
+    import time
+
+    from pipenet.engine import inputs
+    from pipenet.engine.state import StateDir
+
+    t0 = time.perf_counter()
+    name = _quick_unchanged(file)
+    if name is None:
+        return False
+    with StateDir(name).lock():
+        if not inputs.still_unchanged(file, name):
+            return False
+    _print_summary(f"{name} is up", [], time.perf_counter() - t0)
+    return True
 
 
 def up(file: str, sandbox: bool = False) -> None:
     """Bring the live system to what FILE says: create what is missing, change what differs, remove the rest."""
+    if not sandbox and _unchanged(file):
+        return
     from pipenet.errors import PipenetError
     from pipenet.engine.session import up as do_up
 

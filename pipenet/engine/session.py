@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pipenet.engine import inputs
 from pipenet.engine.executor import execute, rollback
 from pipenet.engine.journal import Journal, pending
 from pipenet.engine.state import StateDir, all_topologies
@@ -266,6 +267,7 @@ def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) 
             journal.finish()
         elif p.record is None:
             state.save(record_for(p, p.plan, path))
+        inputs.remember(path, loaded[0], loaded[1])  # the record now matches this text
         return p, time.perf_counter() - t0
 
 

@@ -1,0 +1,111 @@
+"""What an `up` depends on, as one digest, so that `up` of an unchanged file needs no work.
+
+The operations `up` makes are a function of: the file's text, the host's
+/etc/resolv.conf (copied into containers that name no DNS server), where the
+topology's state lives (its logs), the host ports chosen for `publish-all`
+(kept in the record, so fixed once chosen for the same text) and pipenet's
+own code. Two forms also depend on the live host at every run: `address auto`
+(a subnet is chosen among those free *now*) and `attach docker` (a container's
+current PID). A topology using either gets no digest, and every `up` of it
+plans in full.
+
+After every successful `up`, the file's absolute path and the digest are
+written beside the record (`inputs.json`). The next `up` of the same path
+computes the digest before anything is parsed; when it matches, and no
+interrupted run waits to be finished, the answer is "nothing to change" at
+once (a few milliseconds, where parsing, compiling and comparing a thousand
+containers takes a tenth of a second). Any change to any input gives another
+digest and the full plan runs. Like the full plan, this compares with the
+record, not the kernel: `pipenet status` is what reports drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from pipenet.engine.state import StateDir, all_topologies, state_root
+from pipenet.fsutil import write_atomic
+
+NAME = "inputs.json"
+_CODE: list[str] = []
+
+
+def code_fingerprint() -> str:
+    """pipenet's own code, by the size and modification time of every file of the package."""
+    if not _CODE:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        h = hashlib.sha256()
+        for base, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for f in sorted(files):
+                st = os.stat(os.path.join(base, f))
+                h.update(f"{os.path.relpath(os.path.join(base, f), root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        _CODE.append(h.hexdigest())
+    return _CODE[0]
+
+
+def _host_resolv() -> str:
+    try:
+        with open("/etc/resolv.conf") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def digest(text: str, topology: str) -> str:
+    parts = [code_fingerprint(), text, _host_resolv(), StateDir(topology).path]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def eligible(topo) -> bool:
+    """False when the topology depends on the live host at every run (see the module's docstring)."""
+    return not (any(b.auto for b in topo.bridges)
+                or any(c.attach is not None and c.attach.kind == "docker" for c in topo.containers))
+
+
+def remember(path: str, text: str, topo) -> None:
+    """After a successful `up`: what it depended on (or nothing, when it depends on the live host)."""
+    where = os.path.join(StateDir(topo.name).path, NAME)
+    if not eligible(topo):
+        try:
+            os.unlink(where)
+        except FileNotFoundError:
+            pass
+        return
+    doc = {"file": os.path.abspath(path), "digest": digest(text, topo.name)}
+    write_atomic(where, json.dumps(doc).encode(), 0o600)
+
+
+def _recorded(name: str) -> dict:
+    try:
+        with open(os.path.join(state_root(), name, NAME), "rb") as f:
+            return json.loads(f.read())
+    except (OSError, ValueError):
+        return {}
+
+
+def unchanged(path: str) -> str | None:
+    """The topology `path` last brought up, when nothing its `up` depends on has changed; else None."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    where = os.path.abspath(path)
+    for name in all_topologies():
+        doc = _recorded(name)
+        if doc.get("file") == where and doc.get("digest") == digest(text, name):
+            return name
+    return None
+
+
+def still_unchanged(path: str, name: str) -> bool:
+    """Under the topology's lock: the record is there, no interrupted run is pending, the digest holds."""
+    from pipenet.engine.journal import pending
+
+    state = StateDir(name)
+    if not state.exists() or pending(state.journal_path) is not None:
+        return False
+    return unchanged(path) == name
