@@ -46,7 +46,8 @@ def code_fingerprint() -> str:
     return _CODE[0]
 
 
-def _host_resolv() -> str:
+def host_resolv() -> str:
+    """The host's /etc/resolv.conf: the DNS servers of containers that name none."""
     try:
         with open("/etc/resolv.conf") as f:
             return f.read()
@@ -55,7 +56,7 @@ def _host_resolv() -> str:
 
 
 def digest(text: str, topology: str) -> str:
-    parts = [code_fingerprint(), text, _host_resolv(), StateDir(topology).path]
+    parts = [code_fingerprint(), text, host_resolv(), StateDir(topology).path]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 

@@ -119,7 +119,7 @@ def prepare(path: str, k, loaded: tuple[str, Topology] | None = None) -> Prepare
         mine = {(e["host_port"], e["proto"]) for e in (record or {}).get("published", [])}
         taken = (host_ports.listening() - mine) | set(host_ports.published_elsewhere(topo.name))
         chosen = host_ports.choose(needed, (record or {}).get("ports", {}), explicit, taken)
-    desired, ns = compile_topology(topo, pids, chosen, _host_resolv(), os.path.join(state.path, "logs"))
+    desired, ns = compile_topology(topo, pids, chosen, inputs.host_resolv(), os.path.join(state.path, "logs"))
     before = recorded_ops(record)
     plan = diff(desired, before)
     p = Prepared(topo, plan, record, ns, resolved, state)
@@ -127,14 +127,6 @@ def prepare(path: str, k, loaded: tuple[str, Topology] | None = None) -> Prepare
     p.ports = chosen
     p.published = published(topo, chosen)
     return p
-
-
-def _host_resolv() -> str:
-    try:
-        with open("/etc/resolv.conf") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def recover(state: StateDir, k) -> list[str]:
