@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -78,10 +79,10 @@ FLOOR_RULES = {
 }
 
 
-def floor_files(n: int) -> None:
+def floor_files(n: int, prefix: str = "fl") -> None:
     """The /etc/netns files a hand-written script writes too (hosts, resolv.conf, hostname)."""
     for i in range(1, n + 1):
-        d = f"/etc/netns/fl{i}"
+        d = f"/etc/netns/{prefix}{i}"
         os.makedirs(d, exist_ok=True)
         for name, text in (("hosts", f"127.0.0.1\tlocalhost\n10.0.{i // 256}.{i % 256}\tc{i}\n"),
                            ("resolv.conf", "nameserver 8.8.8.8\n"), ("hostname", f"c{i}\n")):
@@ -110,8 +111,6 @@ def floor_down(n: int) -> float:
     subprocess.run(["iptables-restore", "--noflush"], text=True, check=True,
                    input="*filter\n-D FORWARD -j FL-FWD\n:FL-FWD - [0:0]\n-X FL-FWD\nCOMMIT\n"
                          "*nat\n-D POSTROUTING -j FL-POST\n:FL-POST - [0:0]\n-X FL-POST\nCOMMIT\n")
-    import shutil
-
     for i in range(1, n + 1):
         shutil.rmtree(f"/etc/netns/fl{i}", ignore_errors=True)
     return time.perf_counter() - t
@@ -181,6 +180,7 @@ def chain_floor(n: int) -> float:
     for ns, batch in per_ns.items():
         subprocess.run(["ip", "-n", ns, "-batch", "-"], input="\n".join(batch) + "\n", text=True, check=True)
         subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"], check=True)
+    floor_files(n, "cf")  # pipenet writes each router's hosts, resolv.conf and hostname too
     return time.perf_counter() - t
 
 
@@ -188,6 +188,8 @@ def chain_floor_down(n: int) -> float:
     t = time.perf_counter()
     subprocess.run(["ip", "-batch", "-"], input="".join(f"netns del cf{i}\n" for i in range(1, n + 1)), text=True,
                    check=True)
+    for i in range(1, n + 1):
+        shutil.rmtree(f"/etc/netns/cf{i}", ignore_errors=True)
     return time.perf_counter() - t
 
 
@@ -359,7 +361,8 @@ def main() -> None:
     if a.write_docs:
         from report import write_section
 
-        write_section("engine", "sudo .venv/bin/python bench/engine.py " + " ".join(sys.argv[1:]), table(results))
+        args = [a for i, a in enumerate(sys.argv[1:]) if a != "--json" and sys.argv[i] != "--json"]
+        write_section("engine", "sudo .venv/bin/python bench/engine.py " + " ".join(args), table(results))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
