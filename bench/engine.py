@@ -362,7 +362,7 @@ def main() -> None:
         from report import write_section
 
         args = [a for i, a in enumerate(sys.argv[1:]) if a != "--json" and sys.argv[i] != "--json"]
-        write_section("engine", "sudo .venv/bin/python bench/engine.py " + " ".join(args), table(results))
+        write_section("engine", ".venv/bin/python bench/engine.py " + " ".join(args), table(results))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
