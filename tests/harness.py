@@ -52,14 +52,30 @@ class Netns:
         except OSError:
             return None
 
+    def _net_inodes(self) -> set[int]:
+        """This holder's network namespace and every namespace made inside it (under its /run/netns)."""
+        inodes = {self._net_inode(self.pid)}
+        run_netns = f"/proc/{self.pid}/root/run/netns"
+        try:
+            names = os.listdir(run_netns)
+        except OSError:
+            names = []
+        for name in names:
+            try:
+                inodes.add(os.stat(os.path.join(run_netns, name)).st_ino)
+            except OSError:
+                pass
+        inodes.discard(None)
+        return inodes
+
     def pids(self, pattern: str = "") -> list[int]:
-        """Processes living in this private network namespace (the holder aside) whose command line
-        contains `pattern`. (The holder has no PID namespace of its own, so a plain pgrep would also see
-        processes of other tests' namespaces.)"""
-        mine = self._net_inode(self.pid)
+        """Processes living in this private network namespace or a namespace made inside it (the
+        holder aside) whose command line contains `pattern`. (The holder has no PID namespace of its
+        own, so a plain pgrep would also see processes of other tests' namespaces.)"""
+        mine = self._net_inodes()
         out = []
         for d in os.listdir("/proc"):
-            if not d.isdigit() or int(d) == self.pid or self._net_inode(d) != mine:
+            if not d.isdigit() or int(d) == self.pid or self._net_inode(d) not in mine:
                 continue
             try:
                 with open(f"/proc/{d}/cmdline", "rb") as f:

@@ -249,13 +249,14 @@ class Kernel:
         path = None if ns == "" else self.ns.path(ns)
         return processes.start(path, list(argv), hostname, etc or None, log, marker)
 
-    def process_stop(self, saved: dict, marker: str = "") -> None:
+    def process_stop(self, saved: dict, marker: str = "", ns: str | None = None) -> None:
         from pipenet.backends import processes
 
         if saved.get("pid"):
             processes.stop(saved)
-        if marker:  # and whatever else carries its mark: a pid that never reached the record
-            for found in processes.marked(marker):
+        if marker:  # and whatever else carries its mark in its node: a pid that never reached the record
+            inode = self.netns_inode(ns) if ns is not None and self.netns_exists(ns) else None
+            for found in processes.marked(marker, inode):
                 processes.stop(found)
 
     # ---- what this kernel can do ----------------------------------------------------------------------

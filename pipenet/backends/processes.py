@@ -81,10 +81,21 @@ def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, 
     return {"pid": p.pid, "start": start_time(p.pid), "log": log}
 
 
-def marked(marker: str) -> list[dict]:
-    """Processes started with this marker (found through their environment)."""
+def _ns_inode(pid: int | str, kind: str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
+    except OSError:
+        return None
+
+
+def marked(marker: str, net_inode: int | None = None) -> list[dict]:
+    """Processes started with this marker (found through their environment), in pipenet's own PID
+    namespace and, when `net_inode` is given, in that network namespace. The marker (the log's path)
+    is the same string for a topology of the same name in another pipenet's world (a sandbox, whose
+    processes the host can see, or another mount namespace), and those are never pipenet's to stop."""
     found = []
     needle = f"{MARK}={marker}".encode() + b"\0"
+    own_pids = _ns_inode("self", "pid")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -93,9 +104,14 @@ def marked(marker: str) -> list[dict]:
                 env = f.read() + b"\0"
         except OSError:
             continue
-        if needle in env or env.startswith(needle):
-            pid = int(entry)
-            found.append({"pid": pid, "start": start_time(pid)})
+        if not (needle in env or env.startswith(needle)):
+            continue
+        if _ns_inode(entry, "pid") != own_pids:
+            continue
+        if net_inode is not None and _ns_inode(entry, "net") != net_inode:
+            continue
+        pid = int(entry)
+        found.append({"pid": pid, "start": start_time(pid)})
     return found
 
 

@@ -284,7 +284,7 @@ class RecordingKernel:
         procs[pid] = tuple(argv)
         return {"pid": pid, "start": "0", "log": log}
 
-    def process_stop(self, saved, marker=""):
+    def process_stop(self, saved, marker="", ns=None):
         self._call("process_stop", saved.get("pid"))
         procs = self.state.get("procs", {})
         procs.pop(saved.get("pid"), None)

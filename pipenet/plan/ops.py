@@ -691,7 +691,7 @@ class StartProcess(Op):
         self.saved = k.process_start(self.ns, self.argv, self.hostname, self.etc, self.log, self.marker)
 
     def undo(self, k):
-        k.process_stop(self.saved, self.marker)
+        k.process_stop(self.saved, self.marker, self.ns)
 
     def describe(self):
         return [in_ns_cmd(self.ns, *self.argv) + f" >> {_q(self.log)} 2>&1 &"]

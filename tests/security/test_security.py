@@ -98,3 +98,27 @@ def test_real_state_dir_and_symlinked_etc_file(netns, tmp_path):
         netns.pipenet("down", "sec")
     finally:
         netns.run(["rm", "-f", "/tmp/pipenet-victim-file"])
+
+
+def test_down_never_stops_the_same_named_process_of_another_pipenet(netns, tmp_path):
+    """A `run` process is found again by a mark in its environment (the log's path), and another
+    pipenet's topology of the same name (another mount namespace here; a sandbox, whose processes the
+    host can see) carries the same mark: `down` must stop its own only."""
+    from tests.harness import Netns
+
+    path = tmp_path / "twin.pn"
+    path.write_text('topology twin\ncontainer a { run "python3 -m pipenet.services listen 7100" }\n')
+    other = Netns()
+    try:
+        assert netns.pipenet("up", str(path)).returncode == 0
+        assert other.pipenet("up", str(path)).returncode == 0
+        [theirs] = other.pids("pipenet.services listen 7100")
+        [mine] = netns.pids("pipenet.services listen 7100")
+        assert netns.pipenet("down", "twin").returncode == 0
+        assert netns.pids("pipenet.services listen 7100") == []  # mine is stopped
+        assert other.pids("pipenet.services listen 7100") == [theirs]  # theirs is untouched
+        assert mine != theirs
+        assert other.pipenet("down", "twin").returncode == 0
+        assert other.pids("pipenet.services listen 7100") == []
+    finally:
+        other.close()
