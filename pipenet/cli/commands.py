@@ -246,7 +246,7 @@ def plan(file: str, format: str = "text") -> None:
         k = None
         try:
             k = _kernel()
-            p = prepare(file, k)
+            p = prepare(file, k, _LOADED.get(file))  # the analysis _file_topology made: not parsed twice
         except PipenetError as e:
             _fail(e)
         finally:
@@ -535,13 +535,14 @@ def test(file: str, json: bool = False, sandbox: bool = False) -> None:
     _need_root("test")
     k = _kernel()
     try:
-        p = prepare(file, k)
+        loaded = _LOADED.get(file)
+        p = prepare(file, k, loaded)
         if p.record is None or not p.plan.empty:
             with _Progress(10**9, "up") as bar:
-                p2, seconds = do_up(file, k, bar)
+                p2, seconds = do_up(file, k, bar, loaded)
             if not json:
                 _print_summary(f"{p2.topo.name} is up", p2.plan.steps, seconds)
-            p = prepare(file, k)
+            p = prepare(file, k, loaded)
         record = StateDir(p.topo.name).load() or {}
         t0 = time.perf_counter()
         results = Runner(p.topo, record, k).run(list(p.topo.expectations))
