@@ -219,13 +219,30 @@ def settle() -> None:
     time.sleep(1.0)
 
 
+def _cpu() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v), v[3] + v[4]  # total, idle + iowait
+
+
+def quiesce(limit: float = 15.0) -> None:
+    """Wait (at least a second, at most `limit`) until the machine is idle: after a large `up` the
+    kernel keeps working on the new interfaces for seconds (bridge port states, IPv6 address
+    configuration and its multicast flooded to every port), slowing every process."""
+    time.sleep(1.0)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        t0, i0 = _cpu()
+        time.sleep(0.25)
+        t1, i1 = _cpu()
+        if t1 > t0 and (i1 - i0) / (t1 - t0) >= 0.9:
+            return
+
+
 def pipenet_rows(rows: dict, topo: str, path: str, name: str) -> None:
     rows.setdefault("up", []).append(pipenet(topo, "up", path))
     rows.setdefault("up_user", []).append(USER[topo].pop())
-    # After a big `up` the kernel keeps working for a second or two (bridge port states, IPv6
-    # address configuration and its multicast on thousands of new interfaces) and slows every
-    # process; a no-op `up` is measured on the settled system.
-    settle()
+    quiesce()  # a no-op `up` and `plan` are measured on the settled system
     rows.setdefault("noop", []).append(pipenet(topo, "up", path))
     # An edited file whose edit changes nothing (a comment): `plan` and `up` parse, compile and
     # compare in full, where an unchanged file is answered from the digest of its inputs.
