@@ -229,14 +229,15 @@ class _Progress:
 
 def plan(file: str, format: str = "text") -> None:
     """Show what `up` would do against the live system, in order (sh: the equivalent commands)."""
+    from pipenet.engine import inputs
     from pipenet.engine.session import prepare
     from pipenet.errors import PipenetError
 
     if format not in ("text", "sh", "json"):
         output.message("pipenet: --format is text, sh or json")
         raise Exit(1)
-    name = _quick_unchanged(file)
-    if name is not None:  # up would change nothing, and it is known without planning
+    name = _unchanged_topology(file)
+    if name is not None and inputs.still_unchanged(file, name):  # up would change nothing: no planning
         steps: list = []
     else:
         rec = _sandbox(_file_topology(file))
@@ -273,15 +274,16 @@ def plan(file: str, format: str = "text") -> None:
     output.message(f"{name}: {len(steps)} steps")
 
 
-def _quick_unchanged(file: str) -> str | None:
-    """The topology of `file` when it, and everything else `up`'s result depends on, has not changed
-    since its last `up` (pipenet.engine.inputs), so `up` would change nothing; known without parsing."""
+def _unchanged_topology(file: str) -> str | None:
+    """The topology of `file` when, by the recorded digest, neither it nor anything else `up`'s result
+    depends on has changed since its last `up` (pipenet.engine.inputs); known without parsing. The
+    caller confirms with inputs.still_unchanged, under the topology's lock when it will answer for `up`."""
     import os
 
     from pipenet.engine import inputs
 
     name = inputs.unchanged(file)
-    if name is None or os.geteuid() != 0 or _sandbox(name) is not None or not inputs.still_unchanged(file, name):
+    if name is None or os.geteuid() != 0 or _sandbox(name) is not None:
         return None
     return name
 
@@ -295,7 +297,7 @@ def _unchanged(file: str) -> bool:
     from pipenet.engine.state import StateDir
 
     t0 = time.perf_counter()
-    name = _quick_unchanged(file)
+    name = _unchanged_topology(file)
     if name is None:
         return False
     with StateDir(name).lock():

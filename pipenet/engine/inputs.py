@@ -87,19 +87,26 @@ def _recorded(name: str) -> dict:
         return {}
 
 
-def unchanged(path: str) -> str | None:
-    """The topology `path` last brought up, when nothing its `up` depends on has changed; else None."""
+def _text(path: str) -> str | None:
     try:
         with open(path, "rb") as f:
-            text = f.read().decode("utf-8")
+            return f.read().decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def _matches(name: str, where: str, text: str) -> bool:
+    doc = _recorded(name)
+    return doc.get("file") == where and doc.get("digest") == digest(text, name)
+
+
+def unchanged(path: str) -> str | None:
+    """The topology `path` last brought up, when nothing its `up` depends on has changed; else None."""
+    text = _text(path)
+    if text is None:
+        return None
     where = os.path.abspath(path)
-    for name in all_topologies():
-        doc = _recorded(name)
-        if doc.get("file") == where and doc.get("digest") == digest(text, name):
-            return name
-    return None
+    return next((name for name in all_topologies() if _matches(name, where, text)), None)
 
 
 def still_unchanged(path: str, name: str) -> bool:
@@ -109,4 +116,5 @@ def still_unchanged(path: str, name: str) -> bool:
     state = StateDir(name)
     if not state.exists() or pending(state.journal_path) is not None:
         return False
-    return unchanged(path) == name
+    text = _text(path)
+    return text is not None and _matches(name, os.path.abspath(path), text)
