@@ -35,6 +35,11 @@ _HDR = M.HDR
 _ERR = struct.Struct("=i")
 
 
+def _error(data: bytes, off: int) -> int:
+    """The error code of the NLMSG_ERROR message at `off` (0 for an ack)."""
+    return _ERR.unpack_from(data, off + 16)[0]
+
+
 class NetlinkError(OSError):
     """The kernel refused a request; `errno` is its reason."""
 
@@ -96,7 +101,7 @@ class Netlink:
                 done = False
                 for t, off in frames:
                     if t == NLMSG_ERROR:
-                        err = _ERR.unpack_from(data, off + 16)[0]
+                        err = _error(data, off)
                         if err < 0:
                             raise NetlinkError(-err, what)
                         done = True
@@ -125,7 +130,7 @@ class Netlink:
             for data, frames in self._exchange(M.RTM_GETLINK, NLM_F_REQUEST, body):
                 for t, off in frames:
                     if t == NLMSG_ERROR:
-                        err = _ERR.unpack_from(data, off + 16)[0]
+                        err = _error(data, off)
                         raise NetlinkError(-err if err < 0 else errno_mod.EIO, f"interface {name}")
                     idx = struct.unpack_from("=i", data, off + 20)[0]  # ifinfomsg.ifi_index
                     self.index[name] = idx

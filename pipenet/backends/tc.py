@@ -12,9 +12,8 @@ import errno
 
 from pyroute2.netlink.rtnl.tcmsg import plugins, tcmsg
 
-from pipenet.backends.nlmsg import NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELQDISC, RTM_NEWQDISC
-
 from pipenet.backends.netlink import Netlink, NetlinkError
+from pipenet.backends.nlmsg import NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, RTM_DELQDISC, RTM_NEWQDISC
 
 TC_H_ROOT = 0xFFFFFFFF
 

@@ -333,7 +333,7 @@ def up(file: str, sandbox: bool = False) -> None:
     _print_summary(f"{p.topo.name} is up", p.plan.steps, seconds)
 
 
-def _in_a_sandbox(name: str, rec, fn, nodes_from: str | None = None) -> None:
+def _in_a_sandbox(name: str, rec, fn) -> None:
     """Run fn inside the sandbox of `name`, creating it first when there is none."""
     import os
 
