@@ -14,8 +14,9 @@ administered unicast MAC derived from a hash of the topology, node and
 interface names: stable across runs and machines, different across
 topologies.
 
-`address auto` bridges are allocated only once the engine has resolved their
-subnet (`resolved` maps bridge name -> IfAddr).
+`address auto` bridges, and external bridges that declare no address (they
+use the one they have, as Docker's `-b` does), are allocated only once the
+engine has resolved their subnet (`resolved` maps bridge name -> IfAddr).
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def allocate(topo: Topology, resolved: dict[str, IfAddr]) -> tuple[Topology, lis
     diags: list[Diagnostic] = []
     bridges = {}
     for b in topo.bridges:
-        if b.auto and b.name in resolved:
-            b = replace(b, address=resolved[b.name])
+        if (b.auto or (b.external and b.address is None)) and b.name in resolved:
+            b = replace(b, address=resolved[b.name])  # chosen by `address auto`, or an external bridge's own
         bridges.setdefault(b.name, b)
     # Static addresses first, so the pool skips them wherever they appear in the file.
     reserved: dict[str, set[int]] = {name: set() for name in bridges}
@@ -127,5 +128,5 @@ def allocate(topo: Topology, resolved: dict[str, IfAddr]) -> tuple[Topology, lis
             ends.append(end if end.mac is not None else
                         replace(end, mac=mac_for(topo.name, end.node, end.ifname, end.address)))
         links.append(replace(link, a=ends[0], b=ends[1]))
-    new_bridges = tuple(bridges.get(b.name, b) if b.auto else b for b in topo.bridges)
+    new_bridges = tuple(bridges.get(b.name, b) if (b.auto or b.external) else b for b in topo.bridges)
     return replace(topo, bridges=new_bridges, containers=tuple(containers), p2p=tuple(links)), diags

@@ -4,9 +4,10 @@
 - `InvalidTopology` (1): the file has diagnostics; nothing was changed.
 - `UsageError` (1): the arguments or the environment are wrong; nothing changed.
 - `UnsupportedByKernel` (1): the running kernel lacks a feature the file needs.
+- `Conflict` (1): something pipenet did not make is in the way (or another topology holds it).
+- `CorruptState` (1): a state file cannot be trusted; the message names it and what to do.
 - `ApplyFailed` (2): `up` failed and was rolled back; the system is as before.
 - `Leftovers` (3): something could not be undone; the list says what remains.
-- `ExpectationsFailed` (4): `pipenet test` ran and an expectation failed.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ class Conflict(PipenetError):
         super().__init__("; ".join(self.problems))
 
 
+class CorruptState(PipenetError):
+    """A state file is unreadable or not what pipenet writes; nothing was changed."""
+
+    exit_code = 1
+
+
 class ApplyFailed(PipenetError):
     exit_code = 2
 
@@ -57,7 +64,3 @@ class Leftovers(PipenetError):
     def __init__(self, message: str, remaining: Sequence[str]):
         self.remaining = list(remaining)
         super().__init__(message)
-
-
-class ExpectationsFailed(PipenetError):
-    exit_code = 4

@@ -14,6 +14,8 @@ import os
 import stat
 from contextlib import contextmanager
 
+from pipenet import faults
+
 
 def write_atomic(path: str, data: bytes, mode: int | None = 0o600, durable: bool = True) -> None:
     directory = os.path.dirname(os.path.abspath(path))
@@ -24,6 +26,11 @@ def write_atomic(path: str, data: bytes, mode: int | None = 0o600, durable: bool
         except FileNotFoundError:
             mode = 0o644
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    faults.point("write", path)
+    try:
+        os.unlink(tmp)  # left by a process of this pid that was killed (pids are reused)
+    except FileNotFoundError:
+        pass
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -33,6 +40,7 @@ def write_atomic(path: str, data: bytes, mode: int | None = 0o600, durable: bool
                 os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+        faults.point("written", path)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -54,15 +62,23 @@ def locked_dir(path: str):
 
 
 def make_private_dir(path: str) -> None:
-    """Create `path` (and parents) with mode 0700; refuse a symlink or a foreign owner at `path`."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    """Create `path` with mode 0700 (parents as needed); refuse a symlink, a file, a directory of
+    another user or one others may write at `path`. A directory that exists is never chmodded:
+    pipenet changes no mode it did not set."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        os.makedirs(parent, mode=0o755, exist_ok=True)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise PermissionError(f"{path} is not a directory")
+        raise PermissionError(13, f"{path} is not a directory (a symlink or a file); pipenet will not use it")
     if st.st_uid != os.getuid():
-        raise PermissionError(f"{path} belongs to another user")
-    if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(path, 0o700)
+        raise PermissionError(13, f"{path} belongs to another user; pipenet will not use it")
+    if st.st_mode & 0o022:
+        raise PermissionError(13, f"{path} may be written by other users; pipenet will not keep its state there")
 
 
 def remove_tree(path: str) -> None:

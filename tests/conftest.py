@@ -75,6 +75,23 @@ def pytest_configure(config):
 
 
 @pytest.fixture
+def inject():
+    """Faults for in-process tests: `inject(fail_step=N, fail_undo=M)` makes step N of the next plan fail
+    (and the undo of step M); removed when the test ends. (Subprocess tests use tests/faultrun.py.)"""
+    from pipenet import faults
+
+    def install(fail_step=None, fail_undo=None):
+        def hook(name, detail):
+            if (name, detail) in (("step", fail_step), ("undo", fail_undo)):
+                raise faults.InjectedFault(name, detail)
+
+        faults.install(hook)
+
+    yield install
+    faults.install(None)
+
+
+@pytest.fixture
 def netns():
     ns = Netns(user=os.geteuid() != 0)  # without root, a user namespace gives the same powers inside
     try:

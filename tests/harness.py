@@ -43,6 +43,16 @@ class Netns:
     def pipenet(self, *args: str, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
         return self.run([sys.executable, "-m", "pipenet", *args], check=check, timeout=timeout)
 
+    def faultrun(self, *args: str, timeout: float = 300, **faults) -> subprocess.CompletedProcess:
+        """Run pipenet with a fault installed (tests/faultrun.py): fail_step=N, fail_undo=N, kill_step=N,
+        kill_nth=K, enospc_nth=K, count=FILE."""
+        opts = []
+        for name, value in faults.items():
+            opts += [f"--{name.replace('_', '-')}", str(value)]
+        env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        return self.run([sys.executable, "-m", "tests.faultrun", *opts, "--", *args], check=False, timeout=timeout,
+                        env=env)
+
     def runner(self, argv: list[str]) -> str:
         return self.run(argv, check=False).stdout
 

@@ -1,18 +1,22 @@
-"""Per-node /etc files under /etc/netns/NAMESPACE/: written atomically, restored exactly.
+"""Per-node /etc files under /etc/netns/NAMESPACE/: written atomically, put back exactly, never through a link.
 
 Before writing, pipenet reads what is there (the directory may already exist
-for an attached namespace); undo puts back exactly that: files it created
-are removed, files it replaced get their old content back, and directories it
-created are removed when empty.
+for an attached namespace); undo puts back exactly that, but only where the
+file still holds what pipenet wrote: a file someone changed since, and any
+symlink or other kind of file, is left alone. Directories pipenet created are
+removed when empty.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 
 from pipenet.fsutil import write_atomic
 
 ETC_NETNS = "/etc/netns"
+#: /etc files larger than this are not read back in full (pipenet writes a few hundred bytes)
+MAX_FILE = 1 << 20
 
 
 def _safe(directory: str, name: str) -> str:
@@ -23,36 +27,96 @@ def _safe(directory: str, name: str) -> str:
     return os.path.join(directory, name)
 
 
+def entry(path: str) -> tuple | None:
+    """What is at `path`, never following a symlink: None, ("file", text), ("symlink",) or ("other",)."""
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return ("symlink",)
+    if not stat.S_ISREG(st.st_mode):
+        return ("other",)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return ("other",)
+    try:
+        data = os.read(fd, MAX_FILE + 1)
+    finally:
+        os.close(fd)
+    return ("file", data.decode("utf-8", errors="replace"))
+
+
+def _real_dir(path: str) -> bool | None:
+    """True: a real directory; False: nothing there; None: a symlink or something else (not usable)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return True if stat.S_ISDIR(st.st_mode) else None
+
+
+def inspect(directory: str, names: list[str]) -> dict | None:
+    """{name: entry} of the files; None when the directory (or /etc/netns) is not a real directory."""
+    for d in (ETC_NETNS, directory):
+        state = _real_dir(d)
+        if state is None:
+            return None
+        if state is False:
+            return {n: None for n in names}
+    return {n: entry(_safe(directory, n)) for n in names}
+
+
 def read(directory: str, names: list[str]) -> dict:
     saved = {"parent": os.path.isdir(ETC_NETNS), "dir": os.path.isdir(directory), "files": {}}
     for n in names:
-        p = _safe(directory, n)
-        if os.path.isfile(p) and not os.path.islink(p):
-            with open(p) as f:
-                saved["files"][n] = f.read()
-        else:
-            saved["files"][n] = None
+        e = entry(_safe(directory, n))
+        saved["files"][n] = e[1] if e is not None and e[0] == "file" else None
     return saved
+
+
+def _make_dirs(directory: str) -> None:
+    for d in (ETC_NETNS, directory):
+        state = _real_dir(d)
+        if state is None:
+            raise OSError(17, f"{d} is not a directory pipenet can use (a symlink or a file)")
+        if state is False:
+            os.mkdir(d, 0o755)
 
 
 def write(directory: str, files: dict[str, str]) -> None:
     for n in files:
         _safe(directory, n)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
+    _make_dirs(directory)
     for n, content in files.items():
+        e = entry(_safe(directory, n))
+        if e is not None and e[0] != "file":
+            raise OSError(17, f"{directory}/{n} is a {e[0]}; pipenet never writes through one")
         write_atomic(_safe(directory, n), content.encode(), 0o644, durable=False)
 
 
-def restore(directory: str, saved: dict) -> None:
-    for n, content in saved.get("files", {}).items():
+def _ours(path: str, content: str | None) -> bool:
+    e = entry(path)
+    return e is not None and e[0] == "file" and content is not None and e[1] == content
+
+
+def put_back(directory: str, contents: dict[str, str | None], ours: dict[str, str]) -> None:
+    """Give each file the content it had (None: it did not exist), where it still holds pipenet's."""
+    for n, content in contents.items():
         p = _safe(directory, n)
+        if not _ours(p, ours.get(n)):
+            continue  # changed by someone since, or not a plain file: not pipenet's to touch
         if content is None:
-            try:
-                os.unlink(p)
-            except FileNotFoundError:
-                pass
+            os.unlink(p)
         else:
             write_atomic(p, content.encode(), 0o644, durable=False)
+
+
+def restore(directory: str, saved: dict, ours: dict[str, str] | None = None) -> None:
+    if _real_dir(directory) is not True:
+        return
+    put_back(directory, saved.get("files", {}), ours if ours is not None else {})
     if not saved.get("dir", True):
         try:
             os.rmdir(directory)

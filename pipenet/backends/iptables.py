@@ -2,22 +2,37 @@
 
 `install` declares the topology's chains (which creates them, or empties
 them if they exist), fills them, and inserts the tagged jump rules at the top
-of the built-in chains if they are not there yet; `remove` deletes exactly
-those jumps and chains. The process runs in the target namespace (it
-`setns`es before it execs), and never through a shell.
+of the built-in chains if they are not there yet, then reads the chains back
+as `iptables-save` prints them (what the live check compares with later).
+`remove` deletes exactly those jumps and chains, and only where every rule
+carries pipenet's comment: a chain of the same name holding someone else's
+rule is never flushed. With the nf_tables backend a built-in chain that
+exists only because pipenet jumped from it (iptables-nft creates it on first
+use) is removed again, as is a table pipenet's use created. Each process
+runs in the target namespace (it `setns`es before it execs), never through
+a shell.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 
 from pipenet.backends import linux
 
+BUILTINS = {"filter": ("INPUT", "FORWARD", "OUTPUT"), "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING")}
+_SBIN = "/usr/local/sbin:/usr/sbin:/sbin"
+
+
+def _which(name: str) -> str | None:
+    """A system tool, looked for on PATH and in the sbin directories (a user's PATH often lacks them)."""
+    return shutil.which(name) or shutil.which(name, path=_SBIN)
+
 
 def binary() -> str | None:
-    return shutil.which("iptables-restore")
+    return _which("iptables-restore")
 
 
 def _in_ns(ns_fd: int | None, argv: list[str], text: str | None = None) -> subprocess.CompletedProcess:
@@ -34,18 +49,13 @@ def _run(ns_fd: int | None, text: str, what: str) -> None:
     for line in text.splitlines():
         if line.startswith("*"):
             _changed(ns_fd, line[1:])
-    r = _in_ns(ns_fd, [exe, "--noflush"], text)
+    r = _in_ns(ns_fd, [exe, "-w", "--noflush"], text)
     if r.returncode != 0:
         raise OSError(5, f"{what}: iptables-restore: {r.stderr.strip() or r.returncode}")
 
 
-def _has_jump(saved: str, builtin: str, chain: str) -> bool:
-    return any(line.startswith(f"-A {builtin} ") and line.endswith(f"-j {chain}") for line in saved.splitlines())
-
-
-def jump_rule(builtin: str, match: str, chain: str, tag: str) -> str:
-    match = f"{match} " if match else ""
-    return f"{builtin} {match}-m comment --comment {tag} -j {chain}"
+def _tagged(rule: str, tag: str) -> bool:
+    return f'--comment "{tag}"' in rule or rule.endswith(f"--comment {tag}") or f"--comment {tag} " in rule
 
 
 #: `iptables-save` output per namespace (by its nsfs identity: an fd number can be reused by another
@@ -60,14 +70,14 @@ def _ident(ns_fd: int | None) -> tuple | None:
     return (st.st_dev, st.st_ino)
 
 
-def _save_all(ns_fd: int | None, table: str | None = None) -> str:
+def save_all(ns_fd: int | None, table: str | None = None) -> str:
     """`iptables-save` of every existing table (unlike `-t TABLE`, it creates none), read once per
-    namespace and again only when the table asked about has been restored since."""
+    namespace and again only after pipenet restored a table there."""
     key = _ident(ns_fd)
     cached = _SAVED.get(key)
-    if cached is not None and (table is None or table not in cached[1]):
+    if cached is not None and not cached[1]:
         return cached[0]
-    exe = shutil.which("iptables-save")
+    exe = _which("iptables-save")
     out = _in_ns(ns_fd, [exe]).stdout if exe else ""
     _SAVED[key] = (out, set())
     return out
@@ -79,20 +89,136 @@ def _changed(ns_fd: int | None, table: str) -> None:
         _SAVED[key][1].add(table)
 
 
+def _section(ns_fd: int | None, table: str) -> dict[str, list[str]]:
+    """{chain: [rule text after `-A CHAIN `]} of one table (empty when the table does not exist)."""
+    chains: dict[str, list[str]] = {}
+    inside = False
+    for line in save_all(ns_fd, table).splitlines():
+        if line.startswith("*"):
+            inside = line[1:].strip() == table
+        elif not inside:
+            continue
+        elif line.startswith(":"):
+            chains.setdefault(line[1:].split()[0], [])
+        elif line.startswith("-A "):
+            parts = line.split(None, 2)
+            chains.setdefault(parts[1], []).append(parts[2] if len(parts) > 2 else "")
+        elif line == "COMMIT":
+            inside = False
+    return chains
+
+
 def table_exists(ns_fd: int | None, table: str) -> bool:
-    return f"*{table}" in _save_all(ns_fd, table).splitlines()
+    return f"*{table}" in save_all(ns_fd, table).splitlines()
+
+
+def _nft_backend() -> bool:
+    exe = _which("iptables")
+    if exe is None:
+        return False
+    return "nf_tables" in subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
+
+
+def builtins_present(ns_fd: int | None, table: str) -> set[str]:
+    """The built-in chains that exist in `table` now. With iptables-nft, `iptables-save` lists them all
+    whether they exist or not, so nft is asked."""
+    if not table_exists(ns_fd, table):
+        return set()
+    nft = _which("nft")
+    if nft is None or not _nft_backend():
+        return set(BUILTINS.get(table, ()))
+    r = _in_ns(ns_fd, [nft, "-j", "list", "table", "ip", table])
+    try:
+        doc = json.loads(r.stdout or "{}")
+    except json.JSONDecodeError:
+        return set(BUILTINS.get(table, ()))
+    return {x["chain"]["name"] for x in doc.get("nftables", []) if "chain" in x and "hook" in x["chain"]}
+
+
+def install(ns_fd: int | None, table: str, chains: dict[str, list[str]], jumps: list[tuple[str, str, str]],
+            tag: str) -> dict[str, list[str]]:
+    """chains: {chain name: rules}; jumps: (builtin chain, match, chain) inserted once at the top.
+    Returns the chains as `iptables-save` prints them afterwards."""
+    present = _section(ns_fd, table)
+    lines = [f"*{table}"]
+    lines += [f":{name} - [0:0]" for name in chains]
+    for name, rules in chains.items():
+        lines += [f"-A {name} {r}" for r in rules]
+    for builtin, match, chain in jumps:
+        if not any(r.split()[-2:] == ["-j", chain] and _tagged(r, tag) for r in present.get(builtin, ())):
+            m = f"{match} " if match else ""
+            lines.append(f"-I {builtin} 1 {m}-m comment --comment {tag} -j {chain}")
+    lines.append("COMMIT")
+    _run(ns_fd, "\n".join(lines) + "\n", f"install {table} rules")
+    after = _section(ns_fd, table)
+    return {name: after.get(name, []) for name in chains}
+
+
+def restore_chains(ns_fd: int | None, table: str, chains: dict[str, list[str] | None],
+                   drop_jumps: list[tuple[str, str, str]], tag: str) -> None:
+    """Put chains back as they were (rules as `iptables-save` printed them; None: the chain did not
+    exist) and remove the jumps listed (ones a repair had added)."""
+    present = _section(ns_fd, table)
+    lines = [f"*{table}"]
+    for builtin, _match, chain in drop_jumps:
+        for r in present.get(builtin, ()):
+            if r.split()[-2:] == ["-j", chain] and _tagged(r, tag):
+                lines.append(f"-D {builtin} {r}")
+    for name, rules in chains.items():
+        if rules is None:
+            if name in present:
+                lines += [f":{name} - [0:0]", f"-X {name}"]
+        else:
+            lines.append(f":{name} - [0:0]")
+            lines += [f"-A {name} {r}" for r in rules]
+    lines.append("COMMIT")
+    if len(lines) > 2:
+        _run(ns_fd, "\n".join(lines) + "\n", f"restore {table} rules")
+
+
+def remove(ns_fd: int | None, table: str, chains: list[str], jumps: list[tuple[str, str, str]], tag: str,
+           drop_table: bool = False, builtins_before: list[str] | None = None) -> None:
+    present = _section(ns_fd, table)
+    ours = {c for c in chains if c in present and present[c] and all(_tagged(r, tag) for r in present[c])}
+    lines = [f"*{table}"]
+    for builtin, _match, chain in jumps:
+        for r in present.get(builtin, ()):
+            if r.split()[-2:] == ["-j", chain] and _tagged(r, tag):
+                lines.append(f"-D {builtin} {r}")
+    lines += [f":{c} - [0:0]" for c in chains if c in ours]
+    lines += [f"-X {c}" for c in chains if c in ours]
+    lines.append("COMMIT")
+    if len(lines) > 2:
+        _run(ns_fd, "\n".join(lines) + "\n", f"remove {table} rules")
+    if builtins_before is not None:
+        _drop_builtins(ns_fd, table, {j[0] for j in jumps} - set(builtins_before))
+    if drop_table:
+        drop_table_if_pristine(ns_fd, table)
+
+
+def _drop_builtins(ns_fd: int | None, table: str, made: set[str]) -> None:
+    """Remove built-in chains that exist only because pipenet jumped from them, now empty (nf_tables)."""
+    if not made or not table_exists(ns_fd, table):
+        return
+    nft = _which("nft")
+    if nft is None or not _nft_backend():
+        return
+    section = _section(ns_fd, table)
+    for chain in sorted(made):
+        if chain in section and not section[chain] and chain in builtins_present(ns_fd, table):
+            _changed(ns_fd, table)
+            _in_ns(ns_fd, [nft, "delete", "chain", "ip", table, chain])
 
 
 def drop_table_if_pristine(ns_fd: int | None, table: str) -> None:
     """Delete a table that only exists because pipenet used it, once it holds nothing again
     (iptables-nft creates a table on first use and never removes it)."""
-    lines = _save_all(ns_fd, table).splitlines()
+    lines = save_all(ns_fd, table).splitlines()
     if f"*{table}" not in lines:
         return
     section = lines[lines.index(f"*{table}") + 1:]
     section = section[: section.index("COMMIT")] if "COMMIT" in section else section
-    builtin = {"filter": {"INPUT", "FORWARD", "OUTPUT"},
-               "nat": {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"}}.get(table, set())
+    builtin = set(BUILTINS.get(table, ()))
     for line in section:
         if line.startswith("-"):
             return  # a rule: someone else's
@@ -100,54 +226,8 @@ def drop_table_if_pristine(ns_fd: int | None, table: str) -> None:
             name, policy = line[1:].split()[:2]
             if name not in builtin or policy != "ACCEPT":
                 return
-    nft = shutil.which("nft")
-    if nft is None or "nf_tables" not in _version():
+    nft = _which("nft")
+    if nft is None or not _nft_backend():
         return
     _changed(ns_fd, table)
     _in_ns(ns_fd, [nft, "delete", "table", "ip", table])
-
-
-def _version() -> str:
-    exe = shutil.which("iptables")
-    if exe is None:
-        return ""
-    return subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
-
-
-def present_jumps(ns_fd: int | None, table: str) -> str:
-    """The table's section of `iptables-save` (empty when the table does not exist yet)."""
-    lines = _save_all(ns_fd, table).splitlines()
-    if f"*{table}" not in lines:
-        return ""
-    section = lines[lines.index(f"*{table}"):]
-    return "\n".join(section[: section.index("COMMIT") + 1] if "COMMIT" in section else section)
-
-
-def install(ns_fd: int | None, table: str, chains: dict[str, list[str]], jumps: list[tuple[str, str, str]],
-            tag: str) -> None:
-    """chains: {chain name: rules}; jumps: (builtin chain, match, chain) inserted once at the top."""
-    saved = present_jumps(ns_fd, table)
-    lines = [f"*{table}"]
-    lines += [f":{name} - [0:0]" for name in chains]
-    for name, rules in chains.items():
-        lines += [f"-A {name} {r}" for r in rules]
-    for builtin, match, chain in jumps:
-        if not _has_jump(saved, builtin, chain):
-            rule = jump_rule(builtin, match, chain, tag)
-            lines.append(f"-I {builtin} 1 {rule.split(' ', 1)[1]}")
-    lines.append("COMMIT")
-    _run(ns_fd, "\n".join(lines) + "\n", f"install {table} rules")
-
-
-def remove(ns_fd: int | None, table: str, chains: list[str], jumps: list[tuple[str, str, str]], tag: str) -> None:
-    saved = present_jumps(ns_fd, table)
-    lines = [f"*{table}"]
-    for builtin, match, chain in jumps:
-        if _has_jump(saved, builtin, chain):
-            lines.append(f"-D {jump_rule(builtin, match, chain, tag)}")
-    present = [c for c in chains if f":{c} " in saved]
-    lines += [f":{c} - [0:0]" for c in present]
-    lines += [f"-X {c}" for c in present]
-    lines.append("COMMIT")
-    if len(lines) > 2:
-        _run(ns_fd, "\n".join(lines) + "\n", f"remove {table} rules")

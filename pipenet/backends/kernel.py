@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
+import struct
 
-from pipenet.backends import nlmsg
+from pipenet.backends import nlmsg, objects
 from pipenet.backends.netlink import NetlinkError
+from pipenet.backends.objects import PIPENET_PROTO
 from pipenet.backends.netns import Handle, Namespaces
 
 MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
@@ -24,9 +27,36 @@ def sysctl_path(key: str) -> str:
     return "/proc/sys/" + "/".join(parts)
 
 
+def _qdisc(kind: str, options: bytes) -> objects.Qdisc:
+    """A qdisc's parameters read back from TCA_OPTIONS (tbf: rate; netem: delay, jitter, loss)."""
+    try:
+        if kind == "tbf":
+            a = nlmsg.attrs_of(options)
+            rate = None
+            if nlmsg.TCA_TBF_RATE64 in a:
+                rate = struct.unpack_from("=Q", a[nlmsg.TCA_TBF_RATE64])[0]
+            elif nlmsg.TCA_TBF_PARMS in a:
+                rate = struct.unpack_from("=I", a[nlmsg.TCA_TBF_PARMS], 8)[0]
+            return objects.Qdisc(kind, rate_bps=rate * 8 if rate is not None else None)
+        if kind == "netem" and len(options) >= 24:
+            _lat, _limit, loss, _gap, _dup, _jit = struct.unpack_from("=IIIIII", options)
+            a = nlmsg.attrs_of(options[24:])
+            delay = jitter = None
+            if nlmsg.TCA_NETEM_LATENCY64 in a:
+                delay = struct.unpack_from("=q", a[nlmsg.TCA_NETEM_LATENCY64])[0] / 1e6
+            if nlmsg.TCA_NETEM_JITTER64 in a:
+                jitter = struct.unpack_from("=q", a[nlmsg.TCA_NETEM_JITTER64])[0] / 1e6
+            return objects.Qdisc(kind, delay_ms=delay or None, jitter_ms=jitter or None,
+                                 loss_pct=round(loss * 100 / 0xFFFFFFFF, 4) or None)
+    except struct.error:
+        pass
+    return objects.Qdisc(kind)
+
+
 class Kernel:
-    def __init__(self, run_dir: str = "/run/netns"):
+    def __init__(self, run_dir: str = "/run/netns", state_root: str | None = None):
         self.ns = Namespaces(run_dir)
+        self.state_root = state_root  # where the host-settings ledger lives (given by the engine)
         self._features: dict[str, bool] = {}
 
     def close(self) -> None:
@@ -36,14 +66,34 @@ class Kernel:
         return self.ns.get(ref)
 
     # ---- namespaces ----------------------------------------------------------------------------
-    def netns_create(self, name: str) -> None:
-        self.ns.create(name)
+    def netns_create(self, name: str, mark: str | None = None) -> int:
+        """Create /run/netns/NAME with `mark` on its loopback interface; return its inode."""
+        h = self.ns.create(name, mark)
+        return os.fstat(h.fd).st_ino
 
-    def netns_delete(self, name: str) -> None:
+    def netns_mark(self, ref: str) -> str | None:
+        """The mark on a namespace's loopback interface (None: no namespace, or not pipenet's)."""
+        if not self.ns.exists(ref):
+            return None
+        for m in self.ns.fresh(ref).nl.links():
+            if m.get_attr("IFLA_IFNAME") == "lo":
+                return m.get_attr("IFLA_IFALIAS")
+        return None
+
+    def netns_delete(self, name: str, mark: str | None = None) -> bool:
+        """Remove a namespace pipenet made; one without `mark` (someone else's, made under the same
+        name) is left alone and False returned."""
+        if mark is not None and self.ns.exists(name) and self.netns_mark(name) != mark:
+            return False
         self.ns.delete(name)
+        return True
 
     def netns_exists(self, ref: str) -> bool:
         return self.ns.exists(ref)
+
+    def netns_placeholder(self, name: str) -> bool:
+        """Is there a file at /run/netns/NAME that is not a mounted namespace?"""
+        return not self.ns.exists(name) and os.path.lexists(self.ns.path(name))
 
     def netns_inode(self, ref: str) -> int:
         return self.ns.inode(ref)
@@ -65,20 +115,42 @@ class Kernel:
             return set()
         return self._h(ns).nl.link_names()
 
-    def bridge_add(self, name: str, mtu: int | None) -> None:
-        self._h("").nl.link_add(name, "bridge", mtu=mtu)
+    def link_alias(self, ns: str, name: str) -> str | None:
+        """An interface's alias (pipenet's mark), or None when it has none or does not exist."""
+        if not self.ns.exists(ns):
+            return None
+        for m in self._h(ns).nl.links():
+            if m.get_attr("IFLA_IFNAME") == name:
+                return m.get_attr("IFLA_IFALIAS")
+        return None
+
+    def bridge_add(self, name: str, mtu: int | None, alias: str | None = None, quiet: bool = False) -> None:
+        """A bridge, marked, and brought up in the same request that marks it (and, when `quiet`, turns
+        IPv6 autoconfiguration off first: the kernel applies that before it brings the link up)."""
+        h = self._h("")
+        h.nl.forget(name)
+        h.nl.link_add(name, "bridge", mtu=mtu, up=False)
+        try:
+            h.nl.link_set(name, up=True, alias=alias, quiet=quiet)
+        except BaseException:
+            h.nl.link_del(name)  # atomic: never an unmarked bridge
+            raise
 
     def veth_add(self, ns: str, name: str, peer_ns: str, peer: str, *, mac: str | None = None,
                  peer_mac: str | None = None, mtu: int | None = None, master: str | None = None,
-                 hairpin: bool = False, group: int | None = None) -> None:
+                 hairpin: bool = False, group: int | None = None, alias: str | None = None,
+                 peer_alias: str | None = None, quiet: bool = False) -> None:
+        """A veth pair, both ends marked; `quiet`: no IPv6 autoconfiguration on either end."""
         h = self._h(ns)
         same = peer_ns == ns
         p = {"ifname": peer, "mac": peer_mac, "mtu": mtu, "netns_fd": None if same else self._h(peer_ns).fd}
         h.nl.forget(name)  # a name made again must never resolve to the index of its predecessor
         self._h(peer_ns).nl.forget(peer)
-        h.nl.link_add(name, "veth", mtu=mtu, mac=mac, master=master, peer=p, group=group)
+        # made down: brought up in the request that marks it, after IPv6 autoconfiguration is off when quiet
+        h.nl.link_add(name, "veth", up=False, mtu=mtu, mac=mac, master=master, peer=p, group=group)
         try:
-            self._h(peer_ns).nl.link_set(peer, up=True)
+            h.nl.link_set(name, up=True, alias=alias, quiet=quiet)
+            self._h(peer_ns).nl.link_set(peer, up=True, alias=peer_alias, quiet=quiet)
             if hairpin:
                 h.nl.brport_hairpin(name)
         except BaseException:
@@ -87,8 +159,8 @@ class Kernel:
 
     def link_add(self, ns: str, name: str, kind: str, *, parent_ns: str | None = None, parent: str | None = None,
                  mode: str | None = None, vlan_id: int | None = None, mac: str | None = None,
-                 mtu: int | None = None) -> None:
-        """A dummy, macvlan or vlan interface named `name` in `ns`, on `parent` (in `parent_ns`)."""
+                 mtu: int | None = None, alias: str | None = None) -> None:
+        """A dummy, macvlan or vlan interface named `name` in `ns`, on `parent` (in `parent_ns`), up and marked."""
         data = b""
         if kind == "macvlan":
             data = nlmsg.u32(nlmsg.IFLA_MACVLAN_MODE, MACVLAN_MODES[mode or "bridge"])
@@ -100,31 +172,49 @@ class Kernel:
         self._h(where).nl.forget(name)
         self._h(where).nl.link_add(name, kind, mtu=mtu, mac=mac, link=parent, info_data=data,
                                    netns_fd=self._h(ns).fd if moved else None)
-        if moved:
-            try:
-                self._h(ns).nl.link_set(name, up=True)
-            except BaseException:
-                self._h(ns).nl.link_del(name)
-                raise
+        try:
+            self._h(ns).nl.link_set(name, up=True, alias=alias)
+        except BaseException:
+            self._h(ns).nl.link_del(name)
+            raise
 
-    def link_del(self, ns: str, name: str) -> None:
+    def link_del(self, ns: str, name: str, alias: str | None = None) -> bool:
+        """Delete an interface; with `alias`, only if it carries that mark (else False: not ours)."""
+        if not self.ns.exists(ns):
+            return False
         h = self._h(ns)
+        if alias is not None:
+            h.nl.forget(name)
+            found = [m for m in h.nl.links() if m.get_attr("IFLA_IFNAME") == name]
+            if not found:
+                return False
+            if found[0].get_attr("IFLA_IFALIAS") != alias:
+                return False
         try:
             h.nl.link_del(name)
         except NetlinkError as e:
             if e.errno != errno.ENODEV:
                 raise
+            return False
+        return True
 
-    def link_del_many(self, ns: str, names: list[str], group: int | None) -> None:
+    def link_del_many(self, ns: str, names: list[str], group: int | None, aliases: list[str] | None = None) -> None:
         """Delete these interfaces; in one request when they are exactly the members of their group
-        (a group may hold interfaces pipenet did not make: then one by one, never those)."""
+        and every member carries its mark (a group may hold interfaces pipenet did not make: then one
+        by one, checking each mark, never those)."""
         h = self._h(ns)
+        marks = dict(zip(names, aliases)) if aliases is not None else {}
         wanted = set(names)
+        links = {m.get_attr("IFLA_IFNAME"): m for m in h.nl.links()}
+        for name in list(wanted):
+            m = links.get(name)
+            if m is None or (name in marks and m.get_attr("IFLA_IFALIAS") != marks[name]):
+                wanted.discard(name)  # gone already, or not ours
         if group and wanted:
-            members = h.nl.group_members(group)
-            if members and set(members) <= wanted:
+            members = {n for n, m in links.items() if m.get_attr("IFLA_GROUP") == group}
+            if members and members <= wanted:
                 h.nl.group_del(group)
-                wanted -= set(members)
+                wanted -= members
         for name in names:
             if name in wanted:
                 self.link_del(ns, name)
@@ -136,26 +226,131 @@ class Kernel:
     def link_set(self, ns: str, name: str, **kw) -> None:
         self._h(ns).nl.link_set(name, **kw)
 
-    # ---- addresses and routes -----------------------------------------------------------------------
-    def addr_add(self, ns: str, ifname: str, ip: str, prefixlen: int) -> None:
-        self._h(ns).nl.addr_add(ifname, ip, prefixlen)
+    def link_hairpin(self, ns: str, name: str, on: bool) -> None:
+        self._h(ns).nl.brport_hairpin(name, on)
 
-    def addr_del(self, ns: str, ifname: str, ip: str, prefixlen: int) -> None:
+    # ---- addresses and routes -----------------------------------------------------------------------
+    def addr_add(self, ns: str, ifname: str, ip: str, prefixlen: int, nodad: bool = False) -> None:
+        self._h(ns).nl.addr_add(ifname, ip, prefixlen, nodad=nodad)
+
+    def addr_del(self, ns: str, ifname: str, ip: str, prefixlen: int) -> bool:
+        """Remove an address pipenet added (it carries pipenet's IFA_PROTO); any other is left alone."""
+        if not self.ns.exists(ns):
+            return False
+        view = self.read_namespace(ns)
+        if view is None or not any(a.ip == ip and a.prefixlen == prefixlen and a.proto == PIPENET_PROTO
+                                   for a in view.addresses_of(ifname)):
+            return False
         try:
             self._h(ns).nl.addr_del(ifname, ip, prefixlen)
         except NetlinkError as e:
             if e.errno not in (errno.EADDRNOTAVAIL, errno.ENODEV):
                 raise
+            return False
+        return True
 
-    def route_add(self, ns: str, dest: str | None, via: str | None, dev: str | None, metric: int | None) -> None:
-        self._h(ns).nl.route_add(dest, via, dev, metric)
+    def route_add(self, ns: str, dest: str | None, via: str | None, dev: str | None, metric: int | None,
+                  replace: bool = False) -> None:
+        self._h(ns).nl.route_add(dest, via, dev, metric, replace=replace)
 
-    def route_del(self, ns: str, dest: str | None, via: str | None, dev: str | None, metric: int | None) -> None:
+    def route_del(self, ns: str, dest: str | None, via: str | None, dev: str | None, metric: int | None) -> bool:
+        """Delete one of pipenet's routes (the kernel matches its protocol: another's is never taken)."""
+        if not self.ns.exists(ns):
+            return False
         try:
             self._h(ns).nl.route_del(dest, via, dev, metric)
         except NetlinkError as e:
             if e.errno not in (errno.ESRCH, errno.ENODEV):
                 raise
+            return False
+        return True
+
+    # ---- reading what is live ------------------------------------------------------------------------
+    def read_namespace(self, ref: str) -> objects.Namespace | None:
+        """Links, addresses and routes (main table, both families) of a namespace: three dumps.
+        None when there is no namespace at `ref`."""
+        if not self.ns.exists(ref):
+            return None
+        h = self.ns.fresh(ref)
+        view = objects.Namespace(inode=os.fstat(h.fd).st_ino)
+        names: dict[int, str] = {}
+        raw = h.nl.links()
+        for m in raw:
+            names[m["index"]] = m.get_attr("IFLA_IFNAME")
+        for m in raw:
+            info = m.get_attr("IFLA_LINKINFO") or {}
+            master = m.get_attr("IFLA_MASTER")
+            name = m.get_attr("IFLA_IFNAME")
+            view.links[name] = objects.Link(
+                name=name, index=m["index"], kind=info.get("kind"), mac=m.get_attr("IFLA_ADDRESS"),
+                mtu=m.get_attr("IFLA_MTU"), up=bool(m["flags"] & 1), master=names.get(master) if master else None,
+                alias=m.get_attr("IFLA_IFALIAS"), group=m.get_attr("IFLA_GROUP") or 0,
+                peer_index=m.get_attr("IFLA_LINK"), hairpin=info.get("hairpin"))
+        for m in h.nl.addrs():
+            ip = m.get_attr("IFA_LOCAL") or m.get_attr("IFA_ADDRESS")
+            if ip is None:
+                continue
+            flags = m.get_attr("IFA_FLAGS") or m["flags"]
+            view.addresses.append(objects.Address(
+                ifname=names.get(m["index"], f"#{m['index']}"), ip=ip, prefixlen=m["prefixlen"],
+                proto=m.get_attr("IFA_PROTO") or 0, tentative=bool(flags & nlmsg.IFA_F_TENTATIVE)))
+        for m in h.nl.routes(socket.AF_UNSPEC):
+            if m.get_attr("RTA_TABLE") != 254 or m["type"] != 1:  # the main table's unicast routes
+                continue
+            v6 = m["family"] == socket.AF_INET6
+            dst = m.get_attr("RTA_DST")
+            dest = "default" if m["dst_len"] == 0 else f"{dst}/{m['dst_len']}"
+            oif = m.get_attr("RTA_OIF")
+            view.routes.append(objects.Route(
+                dest=dest, via=m.get_attr("RTA_GATEWAY"), dev=names.get(oif) if oif else None,
+                metric=m.get_attr("RTA_PRIORITY") or 0, proto=m["proto"], family=6 if v6 else 4))
+        return view
+
+    def read_qdiscs(self, ref: str) -> dict[str, objects.Qdisc]:
+        """The root qdisc of each interface of a namespace (tbf and netem read back with their
+        parameters; the kernel's defaults, such as noqueue, by kind only)."""
+        if not self.ns.exists(ref):
+            return {}
+        h = self.ns.fresh(ref)
+        names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in h.nl.links()}
+        roots: dict[int, tuple[int, objects.Qdisc]] = {}
+        children: dict[tuple[int, int], objects.Qdisc] = {}
+        for m in h.nl.qdiscs():
+            q = _qdisc(m.get_attr("TCA_KIND") or "", m.get_attr("TCA_OPTIONS") or b"")
+            if m["parent"] == TC_H_ROOT:
+                roots[m["index"]] = (m["handle"], q)
+            else:
+                children[(m["index"], m["parent"] & 0xFFFF0000)] = q
+        out = {}
+        for index, (handle, q) in roots.items():
+            child = children.get((index, handle))
+            if child is not None:
+                q = objects.Qdisc(q.kind, q.rate_bps, q.delay_ms, q.jitter_ms, q.loss_pct, child)
+            if index in names:
+                out[names[index]] = q
+        return out
+
+    def read_sysctls(self, ref: str, keys: list[str]) -> dict[str, str | None]:
+        """Several sysctls of one namespace in one visit (None: the setting does not exist there)."""
+        paths = {k: sysctl_path(k) for k in keys}
+
+        def read():
+            out = {}
+            for k, path in paths.items():
+                try:
+                    with open(path) as f:
+                        out[k] = f.read().strip()
+                except OSError:
+                    out[k] = None
+            return out
+
+        return self.ns.in_ns(ref, read)
+
+    def read_firewall(self, ref: str) -> str:
+        """`iptables-save` of the namespace (every table that exists), as text."""
+        from pipenet.backends import iptables
+
+        return iptables.save_all(self._fd_or_none(ref))
 
     # ---- sysctls ---------------------------------------------------------------------------------------
     def sysctl_get(self, ns: str, key: str) -> str:
@@ -180,10 +375,11 @@ class Kernel:
         self.ns.in_ns(ns, write)
 
     # ---- traffic control -------------------------------------------------------------------------------
-    def qdisc_set(self, ns: str, ifname: str, delay_ms=None, jitter_ms=None, loss_pct=None, rate_bps=None) -> None:
+    def qdisc_set(self, ns: str, ifname: str, delay_ms=None, jitter_ms=None, loss_pct=None, rate_bps=None,
+                  burst=None) -> None:
         from pipenet.backends.tc import set_shape
 
-        set_shape(self._h(ns).nl, ifname, delay_ms, jitter_ms, loss_pct, rate_bps)
+        set_shape(self._h(ns).nl, ifname, delay_ms, jitter_ms, loss_pct, rate_bps, burst)
 
     def qdisc_del(self, ns: str, ifname: str) -> None:
         from pipenet.backends.tc import clear_shape
@@ -194,37 +390,46 @@ class Kernel:
     def _fd_or_none(self, ns: str) -> int | None:
         return None if ns == "" else self._h(ns).fd
 
-    def firewall_install(self, ns: str, table: str, chains: dict, jumps: list, tag: str) -> None:
+    def firewall_install(self, ns: str, table: str, chains: dict, jumps: list, tag: str) -> dict:
         from pipenet.backends import iptables
 
-        iptables.install(self._fd_or_none(ns), table, chains, jumps, tag)
+        return iptables.install(self._fd_or_none(ns), table, chains, jumps, tag)
+
+    def firewall_restore(self, ns: str, table: str, chains: dict, drop_jumps: list, tag: str) -> None:
+        from pipenet.backends import iptables
+
+        iptables.restore_chains(self._fd_or_none(ns), table, chains, drop_jumps, tag)
 
     def firewall_remove(self, ns: str, table: str, chains: list, jumps: list, tag: str,
-                        drop_table: bool = False) -> None:
+                        drop_table: bool = False, builtins_before: list | None = None) -> None:
         from pipenet.backends import iptables
 
-        iptables.remove(self._fd_or_none(ns), table, chains, jumps, tag)
-        if drop_table:
-            iptables.drop_table_if_pristine(self._fd_or_none(ns), table)
+        iptables.remove(self._fd_or_none(ns), table, chains, jumps, tag, drop_table, builtins_before)
 
     def firewall_table_exists(self, ns: str, table: str) -> bool:
         from pipenet.backends import iptables
 
         return iptables.table_exists(self._fd_or_none(ns), table)
 
-    # ---- shared host forwarding --------------------------------------------------------------------------
-    def _shared(self):
-        from pipenet.backends.shared import SharedForwarding
-        from pipenet.engine.state import state_root
+    def firewall_builtins(self, ns: str, table: str) -> set[str]:
+        from pipenet.backends import iptables
 
-        return SharedForwarding(state_root(), lambda: self.sysctl_get("", "net.ipv4.ip_forward"),
-                                lambda v: self.sysctl_set("", "net.ipv4.ip_forward", v))
+        return iptables.builtins_present(self._fd_or_none(ns), table)
 
-    def forwarding_acquire(self, topology: str) -> None:
-        self._shared().acquire(topology)
+    # ---- host settings shared by topologies ----------------------------------------------------------------
+    def ledger(self):
+        from pipenet.backends.ledger import Ledger
 
-    def forwarding_release(self, topology: str) -> None:
-        self._shared().release(topology)
+        if self.state_root is None:
+            raise RuntimeError("the kernel was made without a state root: no host-settings ledger")
+        return Ledger(self.state_root, lambda name: self.sysctl_get("", name),
+                      lambda name, value: self.sysctl_set("", name, value))
+
+    def host_setting_acquire(self, topology: str, name: str, value: str) -> None:
+        self.ledger().acquire(topology, name, value)
+
+    def host_setting_release(self, topology: str, name: str) -> None:
+        self.ledger().release(topology, name)
 
     # ---- files ------------------------------------------------------------------------------------------------
     def etc_read(self, directory: str, names: list[str]) -> dict:
@@ -237,10 +442,20 @@ class Kernel:
 
         files.write(directory, content)
 
-    def etc_restore(self, directory: str, saved: dict) -> None:
+    def etc_restore(self, directory: str, saved: dict, ours: dict[str, str] | None = None) -> None:
         from pipenet.backends import files
 
-        files.restore(directory, saved)
+        files.restore(directory, saved, ours)
+
+    def etc_put_back(self, directory: str, contents: dict, ours: dict[str, str]) -> None:
+        from pipenet.backends import files
+
+        files.put_back(directory, contents, ours)
+
+    def etc_inspect(self, directory: str, names: list[str]) -> dict | None:
+        from pipenet.backends import files
+
+        return files.inspect(directory, names)
 
     # ---- processes -------------------------------------------------------------------------------------------
     def process_start(self, ns: str, argv, hostname: str, etc: str, log: str, marker: str = "") -> dict:
@@ -258,6 +473,28 @@ class Kernel:
             inode = self.netns_inode(ns) if ns is not None and self.netns_exists(ns) else None
             for found in processes.marked(marker, inode):
                 processes.stop(found)
+
+    def processes_marked_under(self, prefix: str) -> list[dict]:
+        from pipenet.backends import processes
+
+        return processes.marked_under(prefix)
+
+    def process_find(self, saved: dict, marker: str, ns: str) -> dict | None:
+        """{"pid", "net"} of the running process: by its recorded pid and start time, or, when none was
+        recorded (a run killed before it could write it), by its marker in the node's namespace."""
+        from pipenet.backends import processes
+
+        if saved.get("pid"):
+            if not processes.alive(saved):
+                return None
+            return {"pid": saved["pid"], "net": processes.net_inode(saved["pid"])}
+        if not marker:
+            return None
+        inode = self.netns_inode(ns) if self.netns_exists(ns) else None
+        found = processes.marked(marker, inode)
+        if not found:
+            return None
+        return {"pid": found[0]["pid"], "net": processes.net_inode(found[0]["pid"])}
 
     # ---- what this kernel can do ----------------------------------------------------------------------
     def supports(self, feature: str) -> bool:

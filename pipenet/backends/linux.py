@@ -38,6 +38,10 @@ _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
 _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+FALLOC_FL_KEEP_SIZE = 1
+PR_SET_PDEATHSIG = 1
 
 
 def _check(ret: int, what: str) -> None:
@@ -66,3 +70,20 @@ def umount(target: str, flags: int = 0) -> None:
 def sethostname(name: str) -> None:
     b = name.encode()
     _check(_libc.sethostname(b, len(b)), "sethostname")
+
+
+def fallocate(fd: int, size: int, keep_size: bool = False) -> None:
+    """Reserve `size` bytes of disk for a file (ENOSPC now rather than halfway through a run). With
+    `keep_size` the file's length stays as it is and later appends use the reserved blocks. A file
+    system that cannot reserve (EOPNOTSUPP) is let be."""
+    ret = _libc.fallocate(fd, FALLOC_FL_KEEP_SIZE if keep_size else 0, 0, size)
+    if ret != 0:
+        err = ctypes.get_errno()
+        if err in (95, 38):  # EOPNOTSUPP, ENOSYS
+            return
+        raise OSError(err, f"reserve {size} bytes: {os.strerror(err)}")
+
+
+def die_with_parent(sig: int = 9) -> None:
+    """Ask the kernel to send `sig` to this process when its parent dies (a probe dies with `test`)."""
+    _libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)

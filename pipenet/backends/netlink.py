@@ -18,12 +18,17 @@ import struct
 import threading
 
 from pipenet.backends import nlmsg as M
-from pipenet.backends.nlmsg import (NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_DONE,
-                                    NLMSG_ERROR)
+from pipenet.backends.objects import PIPENET_PROTO
+from pipenet.backends.nlmsg import (NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST,
+                                    NLMSG_DONE, NLMSG_ERROR)
 
 IFF_UP = 1
 RT_TABLE_MAIN = 254
 RTPROT_BOOT = 3
+#: how long a reply from the kernel may take before the request is called failed
+TIMEOUT_SECONDS = 30
+#: how many times a dump the kernel marked as interrupted (the table changed under it) is retried
+DUMP_RETRIES = 5
 RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
 RTN_UNICAST = 1
@@ -31,6 +36,9 @@ RTN_UNICAST = 1
 CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
 SOL_NETLINK = 270
 NETLINK_CAP_ACK = 10  # acks carry only the request's header, not the whole request
+NETLINK_EXT_ACK = 11  # an error carries the kernel's own words (NLMSGERR_ATTR_MSG)
+NLM_F_ACK_TLVS = 0x200
+NLMSGERR_ATTR_MSG = 1
 _HDR = M.HDR
 _ERR = struct.Struct("=i")
 
@@ -40,11 +48,26 @@ def _error(data: bytes, off: int) -> int:
     return _ERR.unpack_from(data, off + 16)[0]
 
 
+def _ext_ack(data: bytes, off: int, cap_ack: bool = True) -> str:
+    """The kernel's message in an extended ack ("" when there is none)."""
+    length, _t, flags, _s, _p = _HDR.unpack_from(data, off)
+    if not flags & NLM_F_ACK_TLVS:
+        return ""
+    # error code, then the request's header (and, without CAP_ACK, its body), then the TLVs
+    start = off + 20 + 16
+    if not cap_ack:
+        start = off + 20 + _HDR.unpack_from(data, off + 20)[0]
+    tlvs = M.attrs_of(data[start:off + length])
+    msg = tlvs.get(NLMSGERR_ATTR_MSG)
+    return msg.split(b"\0", 1)[0].decode(errors="replace") if msg else ""
+
+
 class NetlinkError(OSError):
     """The kernel refused a request; `errno` is its reason."""
 
-    def __init__(self, err: int, what: str):
-        super().__init__(err, f"{what}: {os.strerror(err)}")
+    def __init__(self, err: int, what: str, detail: str = ""):
+        reason = os.strerror(err) + (f" ({detail})" if detail else "")
+        super().__init__(err, f"{what}: {reason}")
         self.what = what
 
 
@@ -67,54 +90,77 @@ class Netlink:
             s.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
         except OSError:
             pass
+        try:
+            s.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+        except OSError:
+            pass
         s.bind((0, 0))
+        s.settimeout(TIMEOUT_SECONDS)
         return cls(s)
 
     def close(self) -> None:
         self.sock.close()
 
     # ---- the wire -------------------------------------------------------------------------------
-    def _exchange(self, mtype: int, flags: int, body: bytes):
+    def _exchange(self, mtype: int, flags: int, body: bytes, what: str = "netlink request"):
         """Send one request (the caller holds the lock); yield each receive buffer with the
-        (type, offset) of every message in it that answers this request."""
+        (type, offset, flags) of every message in it that answers this request."""
         self.seq += 1
         seq = self.seq
         self.sock.send(M.frame(mtype, flags, seq, body))
         while True:
-            data = self.sock.recv(1 << 20)
+            try:
+                data = self.sock.recv(1 << 20)
+            except socket.timeout:
+                raise NetlinkError(errno_mod.ETIMEDOUT, what, f"no answer within {TIMEOUT_SECONDS} s") from None
             frames = []
             off = 0
             while off + 16 <= len(data):
-                length, t, _fl, mseq, _pid = _HDR.unpack_from(data, off)
-                if length < 16:
-                    break
+                length, t, fl, mseq, _pid = _HDR.unpack_from(data, off)
+                if length < 16 or off + length > len(data):
+                    break  # a truncated message: nothing after it can be framed
                 if mseq == seq:
-                    frames.append((t, off))
+                    frames.append((t, off, fl))
                 off += (length + 3) & ~3
             yield data, frames
 
     def request(self, mtype: int, flags: int, body: bytes, what: str) -> list:
-        """Send one request and collect its decoded replies; raise NetlinkError on a negative ack."""
+        """Send one request and collect its decoded replies; raise NetlinkError on a negative ack
+        (with the kernel's own words when it gives them). A dump the kernel marks as interrupted
+        (the table changed while it was read) is read again."""
+        for _ in range(DUMP_RETRIES):
+            replies, interrupted = self._request_once(mtype, flags, body, what)
+            if not interrupted:
+                return replies
+        raise NetlinkError(errno_mod.EAGAIN, what, f"the dump was interrupted {DUMP_RETRIES} times")
+
+    def _request_once(self, mtype: int, flags: int, body: bytes, what: str) -> tuple[list, bool]:
         with self.lock:
             replies = []
-            for data, frames in self._exchange(mtype, flags, body):
+            interrupted = False
+            for data, frames in self._exchange(mtype, flags, body, what):
                 done = False
-                for t, off in frames:
+                for t, off, fl in frames:
+                    if fl & NLM_F_DUMP_INTR:
+                        interrupted = True
                     if t == NLMSG_ERROR:
                         err = _error(data, off)
                         if err < 0:
-                            raise NetlinkError(-err, what)
+                            raise NetlinkError(-err, what, _ext_ack(data, off))
                         done = True
                     elif t == NLMSG_DONE:
                         done = True
                     else:
-                        m = M.decode(data, off, t)
+                        try:
+                            m = M.decode(data, off, t)
+                        except (ValueError, struct.error) as e:
+                            raise NetlinkError(errno_mod.EBADMSG, what, str(e)) from None
                         if m is not None:
                             replies.append(m)
                         if not (flags & NLM_F_DUMP) and not (flags & NLM_F_ACK):
                             done = True
                 if done:
-                    return replies
+                    return replies, interrupted
 
     # ---- links ------------------------------------------------------------------------------------
     def links(self) -> list:
@@ -127,11 +173,13 @@ class Netlink:
             return idx
         body = M.ifinfo() + M.string(M.IFLA_IFNAME, name)
         with self.lock:
-            for data, frames in self._exchange(M.RTM_GETLINK, NLM_F_REQUEST, body):
-                for t, off in frames:
+            for data, frames in self._exchange(M.RTM_GETLINK, NLM_F_REQUEST, body, f"interface {name}"):
+                for t, off, _fl in frames:
                     if t == NLMSG_ERROR:
                         err = _error(data, off)
                         raise NetlinkError(-err if err < 0 else errno_mod.EIO, f"interface {name}")
+                    if off + 16 + M.IFINFO.size > len(data):
+                        raise NetlinkError(errno_mod.EBADMSG, f"interface {name}", "short reply")
                     idx = struct.unpack_from("=i", data, off + 20)[0]  # ifinfomsg.ifi_index
                     self.index[name] = idx
                     return idx
@@ -190,7 +238,10 @@ class Netlink:
         self.request(M.RTM_NEWLINK, CREATE, body, f"create {kind} {name}")
 
     def link_set(self, name: str, *, up: bool | None = None, mtu: int | None = None, mac: str | None = None,
-                 master: str | None = None, nomaster: bool = False) -> None:
+                 master: str | None = None, nomaster: bool = False, alias: str | None = None,
+                 quiet: bool = False) -> None:
+        """Change an interface: up/down, MTU, MAC, bridge, alias (pipenet's mark; the kernel ignores an
+        alias given at creation, so it is set here), and `quiet`: no IPv6 autoconfiguration."""
         index = self.index.get(name, 0)
         flags = IFF_UP if up else 0
         body = M.ifinfo(index, flags, IFF_UP if up is not None else 0)
@@ -199,14 +250,19 @@ class Netlink:
         body += self._settings(mtu, mac, master)
         if nomaster:
             body += M.u32(M.IFLA_MASTER, 0)
+        if alias is not None:
+            body += M.string(M.IFLA_IFALIAS, alias)
+        if quiet:
+            body += M.nested(M.IFLA_AF_SPEC, M.nested(M.AF_INET6_ATTR, M.u8(M.IFLA_INET6_ADDR_GEN_MODE,
+                                                                             M.IN6_ADDR_GEN_MODE_NONE)))
         self.request(M.RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body, f"set {name}")
 
-    def brport_hairpin(self, name: str) -> None:
+    def brport_hairpin(self, name: str, on: bool = True) -> None:
         """Let a bridge port send frames back out where they came in (a container reaching its own
         published port through the host)."""
         body = M.ifinfo(self.link_index(name)) + M.nested(
             M.IFLA_LINKINFO, M.string(M.IFLA_INFO_SLAVE_KIND, "bridge"),
-            M.nested(M.IFLA_INFO_SLAVE_DATA, M.u8(M.IFLA_BRPORT_MODE, 1)))
+            M.nested(M.IFLA_INFO_SLAVE_DATA, M.u8(M.IFLA_BRPORT_MODE, 1 if on else 0)))
         self.request(M.RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body, f"set hairpin mode on {name}")
 
     def link_del(self, name: str) -> None:
@@ -230,23 +286,30 @@ class Netlink:
         self.index.pop(name, None)
 
     # ---- addresses --------------------------------------------------------------------------------
-    def _addr_msg(self, ifname: str, ip: str, prefixlen: int) -> bytes:
+    def _addr_msg(self, ifname: str, ip: str, prefixlen: int, extra: bytes = b"") -> bytes:
         family = socket.AF_INET6 if ":" in ip else socket.AF_INET
         return (M.ifaddr(family, prefixlen, self.link_index(ifname)) + M.ip(M.IFA_LOCAL, ip)
-                + M.ip(M.IFA_ADDRESS, ip))
+                + M.ip(M.IFA_ADDRESS, ip) + extra)
 
-    def addr_add(self, ifname: str, ip: str, prefixlen: int) -> None:
-        self.request(M.RTM_NEWADDR, CREATE, self._addr_msg(ifname, ip, prefixlen), f"add {ip}/{prefixlen} to {ifname}")
+    def addr_add(self, ifname: str, ip: str, prefixlen: int, nodad: bool = False) -> None:
+        """Add an address marked as pipenet's (IFA_PROTO); an IPv6 one without duplicate address
+        detection when `nodad` (pipenet owns the segment: the address is usable at once)."""
+        extra = M.u8(M.IFA_PROTO, PIPENET_PROTO)
+        if nodad and ":" in ip:
+            extra += M.u32(M.IFA_FLAGS, M.IFA_F_NODAD)
+        self.request(M.RTM_NEWADDR, CREATE, self._addr_msg(ifname, ip, prefixlen, extra),
+                     f"add {ip}/{prefixlen} to {ifname}")
 
     def addr_del(self, ifname: str, ip: str, prefixlen: int) -> None:
         self.request(M.RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, self._addr_msg(ifname, ip, prefixlen),
                      f"remove {ip}/{prefixlen} from {ifname}")
 
-    def addrs(self) -> list:
-        return self.request(M.RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, M.ifaddr(0, 0, 0), "list addresses")
+    def addrs(self, family: int = 0) -> list:
+        return self.request(M.RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, M.ifaddr(family, 0, 0), "list addresses")
 
     # ---- routes -------------------------------------------------------------------------------------
-    def _route_msg(self, dest: str | None, via: str | None, dev: str | None, metric: int | None) -> bytes:
+    def _route_msg(self, dest: str | None, via: str | None, dev: str | None, metric: int | None,
+                   proto: int = PIPENET_PROTO) -> bytes:
         sample = via or dest or "0.0.0.0"
         v6 = ":" in sample
         dst_len = 0
@@ -261,16 +324,26 @@ class Netlink:
             attrs += M.u32(M.RTA_OIF, self.link_index(dev))
         if metric is not None:
             attrs += M.u32(M.RTA_PRIORITY, metric)
-        return M.rtmsg(socket.AF_INET6 if v6 else socket.AF_INET, dst_len, RT_TABLE_MAIN, RTPROT_BOOT,
+        return M.rtmsg(socket.AF_INET6 if v6 else socket.AF_INET, dst_len, RT_TABLE_MAIN, proto,
                        RT_SCOPE_UNIVERSE if via else RT_SCOPE_LINK, RTN_UNICAST) + attrs
 
-    def route_add(self, dest: str | None, via: str | None, dev: str | None, metric: int | None) -> None:
-        self.request(M.RTM_NEWROUTE, CREATE, self._route_msg(dest, via, dev, metric), f"add route {dest or 'default'}")
+    def route_add(self, dest: str | None, via: str | None, dev: str | None, metric: int | None,
+                  replace: bool = False, proto: int = PIPENET_PROTO) -> None:
+        flags = (NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | M.NLM_F_REPLACE) if replace else CREATE
+        self.request(M.RTM_NEWROUTE, flags, self._route_msg(dest, via, dev, metric, proto),
+                     f"add route {dest or 'default'}")
 
-    def route_del(self, dest: str | None, via: str | None, dev: str | None, metric: int | None) -> None:
-        self.request(M.RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, self._route_msg(dest, via, dev, metric),
+    def route_del(self, dest: str | None, via: str | None, dev: str | None, metric: int | None,
+                  proto: int = PIPENET_PROTO) -> None:
+        """Delete a route; with `proto`, the kernel deletes it only if it carries that protocol (pipenet's
+        mark), so a route of the same destination that someone else made is never taken."""
+        self.request(M.RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, self._route_msg(dest, via, dev, metric, proto),
                      f"delete route {dest or 'default'}")
 
     def routes(self, family: int = socket.AF_INET) -> list:
         return self.request(M.RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, M.rtmsg(family, 0, 0, 0, 0, 0),
                             "list routes")
+
+    # ---- qdiscs -----------------------------------------------------------------------------------
+    def qdiscs(self) -> list:
+        return self.request(M.RTM_GETQDISC, NLM_F_REQUEST | NLM_F_DUMP, M.tcmsg(), "list qdiscs")

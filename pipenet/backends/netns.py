@@ -167,14 +167,20 @@ class Namespaces:
         return Handle(ref, fd, nl)
 
     # ---- the main thread's side -------------------------------------------------------------------
-    def create(self, name: str) -> Handle:
+    def create(self, name: str, mark: str | None = None) -> Handle:
+        """A new namespace at /run/netns/NAME, its loopback up and carrying `mark` (pipenet's mark on a
+        namespace: read back before the namespace is ever changed or removed)."""
+        old = self.handles.pop(name, None)
+        if old is not None:
+            old.close()
         h = self.worker.run(lambda: self._create(name))
         self.handles[name] = h
-        self.up_lo(h)
+        try:
+            h.nl.link_set("lo", up=True, alias=mark)
+        except BaseException:
+            self.delete(name)
+            raise
         return h
-
-    def up_lo(self, h: Handle) -> None:
-        h.nl.link_set("lo", up=True)
 
     def get(self, ref: str) -> Handle:
         h = self.handles.get(ref)
@@ -182,6 +188,20 @@ class Namespaces:
             h = self.worker.run(lambda: self._open(ref))
             self.handles[ref] = h
         return h
+
+    def fresh(self, ref: str) -> Handle:
+        """The handle of the namespace that is at `ref` now: one opened earlier for a namespace that has
+        since been removed (and perhaps made again by someone else) is closed and opened anew."""
+        h = self.handles.get(ref)
+        if h is not None and ref != "":
+            try:
+                same = os.stat(self.path(ref)).st_ino == os.fstat(h.fd).st_ino
+            except OSError:
+                same = False
+            if not same:
+                self.handles.pop(ref, None)
+                h.close()
+        return self.get(ref)
 
     def exists(self, ref: str) -> bool:
         """Is there a namespace at `ref`? (An unmounted placeholder file under /run/netns is not one.)"""
@@ -226,4 +246,4 @@ class Namespaces:
         return self.worker.run(inside)
 
     def inode(self, ref: str) -> int:
-        return os.fstat(self.get(ref).fd).st_ino
+        return os.fstat(self.fresh(ref).fd).st_ino

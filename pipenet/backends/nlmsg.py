@@ -18,26 +18,34 @@ import struct
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
-RTM_NEWQDISC, RTM_DELQDISC = 36, 37
+RTM_NEWQDISC, RTM_DELQDISC, RTM_GETQDISC = 36, 37, 38
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
 NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE, NLM_F_DUMP = 0x100, 0x200, 0x400, 0x300
+NLM_F_DUMP_INTR = 0x10
 
 # attribute numbers
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
-IFLA_LINKINFO, IFLA_GROUP, IFLA_NET_NS_FD = 18, 27, 28
+IFLA_LINKINFO, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD, IFLA_LINK_NETNSID = 18, 20, 27, 28, 37
+IFLA_INET6_ADDR_GEN_MODE, IFLA_AF_SPEC, AF_INET6_ATTR = 8, 26, 10
+IN6_ADDR_GEN_MODE_NONE = 1
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 VETH_INFO_PEER = 1
 IFLA_MACVLAN_MODE = 1
 IFLA_VLAN_ID = 1
 IFLA_BRPORT_MODE = 4
-IFA_ADDRESS, IFA_LOCAL = 1, 2
+IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS, IFA_PROTO = 1, 2, 8, 11
+IFA_F_NODAD, IFA_F_TENTATIVE, IFA_F_DADFAILED = 0x02, 0x40, 0x08
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_TABLE = 1, 4, 5, 6, 15
+TCA_KIND, TCA_OPTIONS = 1, 2
+TCA_TBF_PARMS, TCA_TBF_RATE64 = 1, 4
+TCA_NETEM_LATENCY64, TCA_NETEM_JITTER64 = 10, 11
 
 HDR = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
 IFINFO = struct.Struct("=BxHiII")  # family, type, index, flags, change
 IFADDR = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
 RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, protocol, scope, type, flags
+TCMSG = struct.Struct("=BxxxiIII")  # family, ifindex, handle, parent, info
 _ATTR = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
 
@@ -89,6 +97,10 @@ def rtmsg(family: int, dst_len: int, table: int, protocol: int, scope: int, rtyp
     return RTMSG.pack(family, dst_len, 0, 0, table, protocol, scope, rtype, 0)
 
 
+def tcmsg(index: int = 0, handle: int = 0, parent: int = 0) -> bytes:
+    return TCMSG.pack(socket.AF_UNSPEC, index, handle, parent, 0)
+
+
 def frame(mtype: int, flags: int, seq: int, body: bytes) -> bytes:
     return HDR.pack(16 + len(body), mtype, flags, seq, 0) + body
 
@@ -107,22 +119,65 @@ def _u32_value(b: bytes) -> int:
 
 
 def _str_value(b: bytes) -> str:
-    return b.split(b"\0", 1)[0].decode()
+    return b.split(b"\0", 1)[0].decode(errors="replace")
+
+
+def _s32_value(b: bytes) -> int:
+    return struct.unpack_from("=i", b)[0]
+
+
+def _u8_value(b: bytes) -> int:
+    return b[0]
+
+
+def attrs_of(b: bytes) -> dict[int, bytes]:
+    """The attributes of a nested attribute (or any attribute run), by number; a malformed length
+    ends the run rather than raising (the kernel never sends one, but a decoder must not trust it)."""
+    out: dict[int, bytes] = {}
+    pos = 0
+    while pos + 4 <= len(b):
+        n, kind = _ATTR.unpack_from(b, pos)
+        if n < 4 or pos + n > len(b):
+            break
+        out[kind & 0x3FFF] = b[pos + 4:pos + n]
+        pos += (n + 3) & ~3
+    return out
+
+
+def _linkinfo(b: bytes) -> dict:
+    """IFLA_LINKINFO: the interface's kind and, for a bridge port, whether hairpin mode is on."""
+    a = attrs_of(b)
+    out = {"kind": _str_value(a[IFLA_INFO_KIND]) if IFLA_INFO_KIND in a else None}
+    slave = a.get(IFLA_INFO_SLAVE_DATA)
+    if slave is not None:
+        mode = attrs_of(slave).get(IFLA_BRPORT_MODE)
+        if mode:
+            out["hairpin"] = bool(mode[0])
+    return out
+
+
+def _tc_options(b: bytes) -> bytes:
+    return bytes(b)
 
 
 # what each reply's attributes are called and how they read; others are skipped
 _LINK_ATTRS = {IFLA_ADDRESS: ("IFLA_ADDRESS", _mac_text), IFLA_IFNAME: ("IFLA_IFNAME", _str_value),
                IFLA_MTU: ("IFLA_MTU", _u32_value), IFLA_MASTER: ("IFLA_MASTER", _u32_value),
-               IFLA_GROUP: ("IFLA_GROUP", _u32_value)}
-_ADDR_ATTRS = {IFA_ADDRESS: ("IFA_ADDRESS", _ip_text), IFA_LOCAL: ("IFA_LOCAL", _ip_text)}
+               IFLA_GROUP: ("IFLA_GROUP", _u32_value), IFLA_IFALIAS: ("IFLA_IFALIAS", _str_value),
+               IFLA_LINK: ("IFLA_LINK", _u32_value), IFLA_LINK_NETNSID: ("IFLA_LINK_NETNSID", _s32_value),
+               IFLA_LINKINFO: ("IFLA_LINKINFO", _linkinfo)}
+_ADDR_ATTRS = {IFA_ADDRESS: ("IFA_ADDRESS", _ip_text), IFA_LOCAL: ("IFA_LOCAL", _ip_text),
+               IFA_FLAGS: ("IFA_FLAGS", _u32_value), IFA_PROTO: ("IFA_PROTO", _u8_value)}
 _ROUTE_ATTRS = {RTA_DST: ("RTA_DST", _ip_text), RTA_OIF: ("RTA_OIF", _u32_value),
                 RTA_GATEWAY: ("RTA_GATEWAY", _ip_text), RTA_PRIORITY: ("RTA_PRIORITY", _u32_value),
                 RTA_TABLE: ("RTA_TABLE", _u32_value)}
+_TC_ATTRS = {TCA_KIND: ("TCA_KIND", _str_value), TCA_OPTIONS: ("TCA_OPTIONS", _tc_options)}
 _SHAPES = {
     RTM_NEWLINK: (IFINFO, ("family", "type", "index", "flags", "change"), _LINK_ATTRS),
     RTM_NEWADDR: (IFADDR, ("family", "prefixlen", "flags", "scope", "index"), _ADDR_ATTRS),
     RTM_NEWROUTE: (RTMSG, ("family", "dst_len", "src_len", "tos", "table", "proto", "scope", "type", "flags"),
                    _ROUTE_ATTRS),
+    RTM_NEWQDISC: (TCMSG, ("family", "index", "handle", "parent", "info"), _TC_ATTRS),
 }
 
 
@@ -150,16 +205,21 @@ def decode(data: bytes, off: int, mtype: int) -> Reply | None:
         return None
     st, names, known = shape
     length = HDR.unpack_from(data, off)[0]
-    end = off + length
+    end = min(off + length, len(data))
+    if off + 16 + st.size > end:
+        raise ValueError(f"netlink message of type {mtype} is too short ({length} bytes)")
     fields = dict(zip(names, st.unpack_from(data, off + 16)))
     attrs = {}
     pos = off + 16 + st.size
     while pos + 4 <= end:
         n, kind = _ATTR.unpack_from(data, pos)
-        if n < 4:
+        if n < 4 or pos + n > end:
             break
         entry = known.get(kind & 0x3FFF)
         if entry is not None:
-            attrs[entry[0]] = entry[1](data[pos + 4:pos + n])
+            try:
+                attrs[entry[0]] = entry[1](data[pos + 4:pos + n])
+            except (struct.error, IndexError, KeyError, ValueError):
+                pass  # a malformed attribute reads as absent
         pos += (n + 3) & ~3
     return Reply(fields, attrs)

@@ -81,6 +81,10 @@ def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, 
     return {"pid": p.pid, "start": start_time(p.pid), "log": log}
 
 
+def net_inode(pid: int | str) -> int | None:
+    return _ns_inode(pid, "net")
+
+
 def _ns_inode(pid: int | str, kind: str) -> int | None:
     try:
         return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
@@ -112,6 +116,29 @@ def marked(marker: str, net_inode: int | None = None) -> list[dict]:
             continue
         pid = int(entry)
         found.append({"pid": pid, "start": start_time(pid)})
+    return found
+
+
+def marked_under(prefix: str) -> list[dict]:
+    """Processes in pipenet's own PID namespace whose marker starts with `prefix` (a topology's log
+    directory): {pid, start, marker}. For `down --force`, which has no record of pids."""
+    found = []
+    needle = f"{MARK}={prefix}".encode()
+    own_pids = _ns_inode("self", "pid")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        for var in env.split(b"\0"):
+            if var.startswith(needle) and _ns_inode(entry, "pid") == own_pids:
+                pid = int(entry)
+                found.append({"pid": pid, "start": start_time(pid),
+                              "marker": var[len(MARK) + 1:].decode(errors="replace")})
+                break
     return found
 
 

@@ -1,34 +1,63 @@
 """A recording kernel: the backend interface over an in-memory model of the kernel's objects.
 
-It keeps namespaces, links (with master, MTU, MAC, up), addresses, routes,
-sysctls and qdiscs as plain data, refuses what Linux refuses (a name that
+It keeps namespaces, links (with master, MTU, MAC, up, alias), addresses,
+routes, sysctls, qdiscs, firewall tables, /etc files, processes and the
+host-settings ledger as plain data, refuses what Linux refuses (a name that
 exists, an interface or namespace that does not), cascades deletions the way
-the kernel does, and logs every call. Planner, executor and rollback tests
-run against it in microseconds; the real kernel is tested separately.
+the kernel does, honours pipenet's marks the way the real backend does (an
+unmarked object is never deleted), answers the same live reads
+(`read_namespace` ...), and logs every call. Planner, executor and rollback
+tests run against it in microseconds; the real kernel is tested separately.
 """
 
 from __future__ import annotations
 
 import copy
 import errno
+import ipaddress
 
+from pipenet.backends import objects
 from pipenet.backends.netlink import NetlinkError
+from pipenet.backends.objects import PIPENET_PROTO
+
+
+class _Ledger:
+    def __init__(self, k):
+        self.k = k
+
+    def load(self) -> dict:
+        return copy.deepcopy(self.k.state.get("ledger", {}))
+
+    def conflicts(self, topology: str, wanted: dict) -> list[str]:
+        out = []
+        for name, value in sorted(wanted.items()):
+            for other, theirs in sorted(self.k.state.get("ledger", {}).get(name, {}).get("users", {}).items()):
+                if other != topology and theirs != str(value):
+                    out.append(f"host setting {name}: topology {topology} wants {value}, but topology {other} "
+                               f"holds it at {theirs}")
+        return out
 
 
 class RecordingKernel:
     def __init__(self, features: set[str] | None = None, fail_on: int | None = None):
-        self.state = {"ns": {"": self._empty()}}
+        self.state = {"ns": {"": self._empty(1)}}
         self.calls: list[tuple] = []
         self.features = features if features is not None else {"macvlan", "tbf"}
         self.fail_on = fail_on  # make the Nth mutating call fail
+        self._inode = 100
 
     @staticmethod
-    def _empty() -> dict:
-        return {"links": {"lo": {"up": True}}, "addrs": set(), "routes": set(),
+    def _empty(inode: int) -> dict:
+        return {"inode": inode, "links": {"lo": {"up": True, "index": 1}}, "addrs": {}, "routes": set(),
                 "sysctls": {"net.ipv4.ip_forward": "0"}, "qdiscs": {}}
 
     def snapshot(self) -> dict:
-        return copy.deepcopy(self.state)
+        snap = copy.deepcopy(self.state)
+        for ns in snap["ns"].values():
+            ns.pop("inode", None)
+            for link in ns["links"].values():
+                link.pop("index", None)
+        return snap
 
     def _call(self, *what) -> None:
         self.calls.append(what)
@@ -51,6 +80,7 @@ class RecordingKernel:
         links = self._ns(ref)["links"]
         if name in links:
             raise NetlinkError(errno.EEXIST, f"create {name}")
+        attrs["index"] = max((l.get("index", 1) for l in links.values()), default=1) + 1
         links[name] = attrs
 
     def _drop_link(self, ref: str, name: str) -> None:
@@ -58,7 +88,7 @@ class RecordingKernel:
         link = ns["links"].pop(name, None)
         if link is None:
             return
-        ns["addrs"] = {a for a in ns["addrs"] if a[0] != name}
+        ns["addrs"] = {a: p for a, p in ns["addrs"].items() if a[0] != name}
         ns["routes"] = {r for r in ns["routes"] if r[2] != name and r[4] != name}
         ns["qdiscs"].pop(name, None)
         for key in [k for k in ns["sysctls"] if f"/conf/{name}/" in k or f".conf.{name}." in k]:
@@ -73,69 +103,94 @@ class RecordingKernel:
             if other.get("master") == name:
                 other["master"] = None
 
-    # ---- the backend interface -------------------------------------------------------------------
-    def netns_create(self, name):
+    # ---- namespaces ----------------------------------------------------------------------------------
+    def netns_create(self, name, mark=None):
         self._call("netns_create", name)
         if name in self.state["ns"]:
             raise FileExistsError(errno.EEXIST, f"namespace {name}")
-        self.state["ns"][name] = self._empty()
+        self._inode += 1
+        self.state["ns"][name] = self._empty(self._inode)
+        self.state["ns"][name]["links"]["lo"]["alias"] = mark
+        return self._inode
 
-    def netns_delete(self, name):
+    def netns_mark(self, ref):
+        ns = self.state["ns"].get(ref)
+        return ns["links"]["lo"].get("alias") if ns is not None else None
+
+    def netns_delete(self, name, mark=None):
         self._call("netns_delete", name)
-        ns = self.state["ns"].pop(name, None)
-        if ns is None:
-            return
+        ns = self.state["ns"].get(name)
+        if ns is None or (mark is not None and ns["links"]["lo"].get("alias") != mark):
+            return False
+        del self.state["ns"][name]
         for lname, link in list(ns["links"].items()):
             peer = link.get("peer")
             if peer and peer[0] in self.state["ns"]:
                 self.state["ns"][peer[0]]["links"].get(peer[1], {})["peer"] = None
                 self._drop_link(peer[0], peer[1])
+        return True
 
     def netns_exists(self, ref):
         return ref == "" or ref in self.state["ns"]
 
-    def netns_inode(self, ref):
-        self._ns(ref)
-        return id(self.state["ns"][ref])
+    def netns_placeholder(self, name):
+        return False
 
+    def netns_inode(self, ref):
+        return self._ns(ref)["inode"]
+
+    # ---- links -------------------------------------------------------------------------------------------
     def link_names(self, ns):
         return set(self.state["ns"][ns]["links"]) if ns in self.state["ns"] else set()
 
     def link_exists(self, ns, name):
         return ns in self.state["ns"] and name in self.state["ns"][ns]["links"]
 
-    def bridge_add(self, name, mtu):
+    def bridge_add(self, name, mtu, alias=None, quiet=False):
         self._call("bridge_add", name)
-        self._new("", name, kind="bridge", mtu=mtu, up=True)
+        self._new("", name, kind="bridge", mtu=mtu, up=True, alias=alias)
 
     def veth_add(self, ns, name, peer_ns, peer, *, mac=None, peer_mac=None, mtu=None, master=None, hairpin=False,
-                 group=None):
+                 group=None, alias=None, peer_alias=None, quiet=False):
         self._call("veth_add", ns, name, peer_ns, peer)
         self._ns(peer_ns)
         if master is not None:
             self._link(ns, master)
         if peer in self._ns(peer_ns)["links"]:
             raise NetlinkError(errno.EEXIST, f"create {peer}")
-        self._new(ns, name, kind="veth", mac=mac, mtu=mtu, master=master, up=True, peer=(peer_ns, peer))
-        self._new(peer_ns, peer, kind="veth", mac=peer_mac, mtu=mtu, up=True, peer=(ns, name))
+        self._new(ns, name, kind="veth", mac=mac, mtu=mtu, master=master, up=True, peer=(peer_ns, peer), alias=alias,
+                  hairpin=hairpin or None)
+        self._new(peer_ns, peer, kind="veth", mac=peer_mac, mtu=mtu, up=True, peer=(ns, name), alias=peer_alias)
 
-    def link_add(self, ns, name, kind, *, parent_ns=None, parent=None, mode=None, vlan_id=None, mac=None, mtu=None):
+    def link_add(self, ns, name, kind, *, parent_ns=None, parent=None, mode=None, vlan_id=None, mac=None, mtu=None,
+                 alias=None):
         self._call("link_add", ns, name, kind)
         if kind not in ("macvlan",) and kind not in self.features and kind != "bridge":
             raise NetlinkError(errno.EOPNOTSUPP, f"create {kind} {name}")
         if parent is not None:
             self._link(parent_ns if parent_ns is not None else ns, parent)
-        self._new(ns, name, kind=kind, mac=mac, mtu=mtu, up=False, parent=parent)
+        self._new(ns, name, kind=kind, mac=mac, mtu=mtu, up=True, parent=parent, alias=alias)
 
-    def link_del(self, ns, name):
+    def link_alias(self, ns, name):
+        link = self.state["ns"].get(ns, {}).get("links", {}).get(name)
+        return link.get("alias") if link else None
+
+    def link_del(self, ns, name, alias=None):
         self._call("link_del", ns, name)
-        if ns in self.state["ns"]:
-            self._drop_link(ns, name)
+        if ns not in self.state["ns"] or name not in self._ns(ns)["links"]:
+            return False
+        if alias is not None and self._ns(ns)["links"][name].get("alias") != alias:
+            return False
+        self._drop_link(ns, name)
+        return True
 
-    def link_del_many(self, ns, names, group):
+    def link_del_many(self, ns, names, group, aliases=None):
         self._call("link_del_many", ns, len(names))
+        marks = dict(zip(names, aliases)) if aliases is not None else {}
         for name in names:
-            if ns in self.state["ns"]:
+            if ns in self.state["ns"] and name in self._ns(ns)["links"]:
+                if name in marks and self._ns(ns)["links"][name].get("alias") != marks[name]:
+                    continue
                 self._drop_link(ns, name)
 
     def link_forget(self, ns, name):
@@ -144,27 +199,35 @@ class RecordingKernel:
     def link_set(self, ns, name, **kw):
         self._call("link_set", ns, name)
         link = self._link(ns, name)
+        if kw.pop("nomaster", False):
+            link["master"] = None
+        kw.pop("quiet", None)
         for k, v in kw.items():
             if v is not None:
                 link[k] = v
 
-    def addr_add(self, ns, ifname, ip, prefixlen):
+    def link_hairpin(self, ns, name, on):
+        self._call("link_hairpin", ns, name)
+        self._link(ns, name)["hairpin"] = on
+
+    # ---- addresses and routes -------------------------------------------------------------------------------
+    def addr_add(self, ns, ifname, ip, prefixlen, nodad=False):
         self._call("addr_add", ns, ifname, ip)
         self._link(ns, ifname)
         key = (ifname, f"{ip}/{prefixlen}")
         if key in self._ns(ns)["addrs"]:
             raise NetlinkError(errno.EEXIST, f"add {ip}")
-        self._ns(ns)["addrs"].add(key)
+        self._ns(ns)["addrs"][key] = PIPENET_PROTO
 
     def addr_del(self, ns, ifname, ip, prefixlen):
         self._call("addr_del", ns, ifname, ip)
-        if ns in self.state["ns"]:
-            self._ns(ns)["addrs"].discard((ifname, f"{ip}/{prefixlen}"))
+        if ns in self.state["ns"] and self._ns(ns)["addrs"].get((ifname, f"{ip}/{prefixlen}")) == PIPENET_PROTO:
+            del self._ns(ns)["addrs"][(ifname, f"{ip}/{prefixlen}")]
+            return True
+        return False
 
     def _nexthop_dev(self, ns: dict, via: str) -> str | None:
         """The interface a gateway is reached through (on-link subnet or a host route), as Linux finds it."""
-        import ipaddress
-
         gw = ipaddress.ip_address(via)
         for ifname, cidr in sorted(ns["addrs"]):
             if gw in ipaddress.ip_interface(cidr).network:
@@ -174,7 +237,7 @@ class RecordingKernel:
                 return r[2]
         return None
 
-    def route_add(self, ns, dest, via, dev, metric):
+    def route_add(self, ns, dest, via, dev, metric, replace=False):
         self._call("route_add", ns, dest)
         if dev is not None:
             self._link(ns, dev)
@@ -183,8 +246,11 @@ class RecordingKernel:
             raise NetlinkError(errno.ENETUNREACH, f"add route {dest}")
         r = (dest or "default", via, dev, metric, hop)
         routes = self._ns(ns)["routes"]
-        if any(x[0] == r[0] and x[3] == metric for x in routes):
+        same = [x for x in routes if x[0] == r[0] and x[3] == metric]
+        if same and not replace:
             raise NetlinkError(errno.EEXIST, f"add route {dest}")
+        for x in same:
+            routes.discard(x)
         routes.add(r)
 
     def route_del(self, ns, dest, via, dev, metric):
@@ -194,10 +260,58 @@ class RecordingKernel:
             for r in list(routes):
                 if r[0] == (dest or "default") and r[3] == metric:
                     routes.discard(r)
+        return True
+
+    # ---- reading what is live -----------------------------------------------------------------------------
+    def read_namespace(self, ref):
+        ns = self.state["ns"].get(ref)
+        if ns is None:
+            return None
+        view = objects.Namespace(inode=ns["inode"])
+        for name, l in ns["links"].items():
+            view.links[name] = objects.Link(
+                name=name, index=l.get("index", 0), kind=l.get("kind"), mac=l.get("mac"), mtu=l.get("mtu"),
+                up=bool(l.get("up")), master=l.get("master"), alias=l.get("alias"), hairpin=l.get("hairpin"))
+        for (ifname, cidr), proto in ns["addrs"].items():
+            ip, plen = cidr.split("/")
+            view.addresses.append(objects.Address(ifname, ip, int(plen), proto))
+        for dest, via, dev, metric, hop in ns["routes"]:
+            v6 = ":" in (via or dest or "")
+            view.routes.append(objects.Route(dest, via, dev if dev is not None else hop,
+                                             metric if metric is not None else (1024 if v6 else 0),
+                                             PIPENET_PROTO, 6 if v6 else 4))
+        return view
+
+    def read_qdiscs(self, ref):
+        out = {}
+        for ifname, (delay, jitter, loss, rate) in self.state["ns"].get(ref, {}).get("qdiscs", {}).items():
+            if delay or jitter or loss:
+                child = objects.Qdisc("tbf", rate_bps=(rate // 8) * 8) if rate else None
+                out[ifname] = objects.Qdisc("netem", delay_ms=delay, jitter_ms=jitter, loss_pct=loss, child=child)
+            else:
+                out[ifname] = objects.Qdisc("tbf", rate_bps=(rate // 8) * 8)
+        return out
 
     #: sysctls the model does not list have these values (or "0")
     DEFAULTS = {"net.bridge.bridge-nf-call-iptables": "1"}
 
+    def read_sysctls(self, ref, keys):
+        return {k: self.sysctl_get(ref, k) for k in keys}
+
+    def read_firewall(self, ref):
+        lines = []
+        for table, t in sorted(self.state["ns"].get(ref, {}).get("firewall", {}).items()):
+            lines.append(f"*{table}")
+            lines += [f":{c} - [0:0]" for c in t["chains"]]
+            for c, rules in t["chains"].items():
+                lines += [f"-A {c} {r}" for r in rules]
+            for builtin, match, chain, tag in t["jumps"]:
+                m = f"{match} " if match else ""
+                lines.append(f"-A {builtin} {m}-m comment --comment {tag} -j {chain}")
+            lines.append("COMMIT")
+        return "\n".join(lines) + "\n"
+
+    # ---- sysctls and shaping ----------------------------------------------------------------------------
     def sysctl_get(self, ns, key):
         return self._ns(ns)["sysctls"].get(key, self.DEFAULTS.get(key, "0"))
 
@@ -209,7 +323,7 @@ class RecordingKernel:
         else:
             table[key] = str(value)
 
-    def qdisc_set(self, ns, ifname, delay_ms=None, jitter_ms=None, loss_pct=None, rate_bps=None):
+    def qdisc_set(self, ns, ifname, delay_ms=None, jitter_ms=None, loss_pct=None, rate_bps=None, burst=None):
         self._call("qdisc_set", ns, ifname)
         self._link(ns, ifname)
         self._ns(ns)["qdiscs"][ifname] = (delay_ms, jitter_ms, loss_pct, rate_bps)
@@ -219,41 +333,82 @@ class RecordingKernel:
         if ns in self.state["ns"]:
             self._ns(ns)["qdiscs"].pop(ifname, None)
 
+    # ---- firewall ----------------------------------------------------------------------------------------
     def firewall_install(self, ns, table, chains, jumps, tag):
         self._call("firewall_install", ns, table)
-        fw = self._ns(ns).setdefault("firewall", {})
-        fw[table] = {"chains": {c: list(r) for c, r in chains.items()}, "jumps": sorted(map(tuple, jumps))}
+        fw = self._ns(ns).setdefault("firewall", {}).setdefault(table, {"chains": {}, "jumps": []})
+        for c, rules in chains.items():
+            fw["chains"][c] = list(rules)
+        for builtin, match, chain in jumps:
+            if (builtin, match, chain, tag) not in fw["jumps"]:
+                fw["jumps"].append((builtin, match, chain, tag))
+        return {c: list(r) for c, r in chains.items()}
+
+    def firewall_restore(self, ns, table, chains, drop_jumps, tag):
+        self._call("firewall_restore", ns, table)
+        fw = self._ns(ns).setdefault("firewall", {}).setdefault(table, {"chains": {}, "jumps": []})
+        for builtin, match, chain in drop_jumps:
+            fw["jumps"] = [j for j in fw["jumps"] if not (j[0] == builtin and j[2] == chain)]
+        for c, rules in chains.items():
+            if rules is None:
+                fw["chains"].pop(c, None)
+            else:
+                fw["chains"][c] = list(rules)
+        self._tidy(ns, table)
 
     def firewall_table_exists(self, ns, table):
         return table in self._ns(ns).get("firewall", {})
 
-    def firewall_remove(self, ns, table, chains, jumps, tag, drop_table=False):
+    def firewall_builtins(self, ns, table):
+        return set()
+
+    def firewall_remove(self, ns, table, chains, jumps, tag, drop_table=False, builtins_before=None):
         self._call("firewall_remove", ns, table)
-        fw = self._ns(ns).get("firewall", {})
-        fw.pop(table, None)
-        if not fw:
+        fw = self._ns(ns).get("firewall", {}).get(table)
+        if fw is None:
+            return
+        for c in chains:
+            fw["chains"].pop(c, None)
+        fw["jumps"] = [j for j in fw["jumps"] if not (j[2] in chains and j[3] == tag)]
+        self._tidy(ns, table)
+
+    def _tidy(self, ns, table):
+        fws = self._ns(ns).get("firewall", {})
+        if table in fws and not fws[table]["chains"] and not fws[table]["jumps"]:
+            del fws[table]
+        if not fws:
             self._ns(ns).pop("firewall", None)
 
-    def forwarding_acquire(self, topology):
-        self._call("forwarding_acquire", topology)
-        sh = self.state.setdefault("forwarding", {"saved": None, "users": []})
-        if not sh["users"]:
-            sh["saved"] = self.sysctl_get("", "net.ipv4.ip_forward")
-        if topology not in sh["users"]:
-            sh["users"].append(topology)
-        self.sysctl_set("", "net.ipv4.ip_forward", "1")
+    # ---- host settings ---------------------------------------------------------------------------------------
+    def ledger(self):
+        return _Ledger(self)
 
-    def forwarding_release(self, topology):
-        self._call("forwarding_release", topology)
-        sh = self.state.get("forwarding")
-        if sh is None:
+    def host_setting_acquire(self, topology, name, value):
+        self._call("host_setting_acquire", topology, name)
+        ledger = self.state.setdefault("ledger", {})
+        entry = ledger.get(name)
+        if entry is None:
+            entry = ledger[name] = {"original": self.sysctl_get("", name), "users": {}}
+        for other, theirs in entry["users"].items():
+            if other != topology and theirs != str(value):
+                raise OSError(errno.EBUSY, f"host setting {name}: topology {other} holds it at {theirs}")
+        entry["users"][topology] = str(value)
+        self.sysctl_set("", name, value)
+
+    def host_setting_release(self, topology, name):
+        self._call("host_setting_release", topology, name)
+        ledger = self.state.get("ledger", {})
+        entry = ledger.get(name)
+        if entry is None or topology not in entry["users"]:
             return
-        if topology in sh["users"]:
-            sh["users"].remove(topology)
-        if not sh["users"]:
-            self.sysctl_set("", "net.ipv4.ip_forward", sh["saved"])
-            del self.state["forwarding"]
+        del entry["users"][topology]
+        if not entry["users"]:
+            del ledger[name]
+            self.sysctl_set("", name, entry["original"])
+        if not ledger:
+            self.state.pop("ledger", None)
 
+    # ---- files ---------------------------------------------------------------------------------------------
     def etc_read(self, directory, names):
         files = self.state.get("etc", {}).get(directory)
         return {"dir": files is not None, "files": {n: (files or {}).get(n) for n in names}}
@@ -262,20 +417,33 @@ class RecordingKernel:
         self._call("etc_write", directory)
         self.state.setdefault("etc", {}).setdefault(directory, {}).update(content)
 
-    def etc_restore(self, directory, saved):
-        self._call("etc_restore", directory)
-        etc = self.state.get("etc", {})
-        files = etc.get(directory, {})
-        for n, c in saved["files"].items():
+    def etc_inspect(self, directory, names):
+        files = self.state.get("etc", {}).get(directory, {})
+        return {n: ("file", files[n]) if n in files else None for n in names}
+
+    def etc_put_back(self, directory, contents, ours):
+        self._call("etc_put_back", directory)
+        files = self.state.get("etc", {}).get(directory)
+        if files is None:
+            return
+        for n, c in contents.items():
+            if files.get(n) != ours.get(n):
+                continue
             if c is None:
                 files.pop(n, None)
             else:
                 files[n] = c
-        if not saved["dir"]:
+
+    def etc_restore(self, directory, saved, ours=None):
+        self._call("etc_restore", directory)
+        etc = self.state.get("etc", {})
+        self.etc_put_back(directory, saved["files"], ours if ours is not None else {})
+        if not saved["dir"] and not etc.get(directory):
             etc.pop(directory, None)
         if not etc:
             self.state.pop("etc", None)
 
+    # ---- processes ------------------------------------------------------------------------------------------------
     def process_start(self, ns, argv, hostname, etc, log, marker=""):
         self._call("process_start", ns, tuple(argv))
         self._ns(ns)
@@ -290,6 +458,15 @@ class RecordingKernel:
         procs.pop(saved.get("pid"), None)
         if not procs:
             self.state.pop("procs", None)
+
+    def process_find(self, saved, marker, ns):
+        pid = saved.get("pid")
+        if pid in self.state.get("procs", {}):
+            return {"pid": pid, "net": None}
+        return None
+
+    def processes_marked_under(self, prefix):
+        return []
 
     def supports(self, feature):
         return feature in self.features

@@ -33,9 +33,10 @@ def _qdisc(nl: Netlink, ifname: str, kind: str, handle: int, parent: int, option
     nl.request(RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, _body(m), what)
 
 
-def tbf_options(rate_bps: int) -> dict:
+def tbf_options(rate_bps: int, burst: int) -> dict:
+    """tbf's options for a rate (bits/s) and a bucket size (bytes; the caller computes it, so that
+    what pipenet applies and what `plan --format sh` prints are the same number)."""
     rate_bytes = max(rate_bps // 8, 1)
-    burst = max(rate_bytes // 100, 16 * 1024)  # 10 ms of traffic, at least 16 KiB
     return plugins["tbf"].get_parameters({"rate": rate_bytes, "burst": burst, "latency": 50000})
 
 
@@ -50,15 +51,17 @@ def netem_options(delay_ms, jitter_ms, loss_pct) -> dict:
     return plugins["netem"].get_parameters(kw)
 
 
-def set_shape(nl: Netlink, ifname: str, delay_ms=None, jitter_ms=None, loss_pct=None, rate_bps=None) -> None:
+def set_shape(nl: Netlink, ifname: str, delay_ms=None, jitter_ms=None, loss_pct=None, rate_bps=None,
+              burst=None) -> None:
     netem = any(v for v in (delay_ms, jitter_ms, loss_pct))
+    burst = burst or 16 * 1024
     if netem:
         _qdisc(nl, ifname, "netem", 0x10000, TC_H_ROOT, netem_options(delay_ms, jitter_ms, loss_pct),
                f"shape {ifname} with netem")
         if rate_bps:
-            _qdisc(nl, ifname, "tbf", 0x100000, 0x10001, tbf_options(rate_bps), f"shape {ifname} with tbf")
+            _qdisc(nl, ifname, "tbf", 0x100000, 0x10001, tbf_options(rate_bps, burst), f"shape {ifname} with tbf")
     elif rate_bps:
-        _qdisc(nl, ifname, "tbf", 0x10000, TC_H_ROOT, tbf_options(rate_bps), f"shape {ifname} with tbf")
+        _qdisc(nl, ifname, "tbf", 0x10000, TC_H_ROOT, tbf_options(rate_bps, burst), f"shape {ifname} with tbf")
 
 
 def clear_shape(nl: Netlink, ifname: str) -> None:

@@ -55,27 +55,33 @@ def fmt(file: str = typer.Argument(..., help=FILE),
 @app.command()
 def plan(file: str = typer.Argument(..., help=FILE),
          format: str = typer.Option("text", "--format", help="text, sh or json")) -> None:
-    """Show what `up` would do against the live system, in order (sh: the equivalent commands)."""
+    """Show what `up` would do: the file compared with the record and with the live system (each
+    repair marked: `+ ... (missing: ...)`, `~ ... (changed: ...)`); sh: the equivalent commands."""
     c.plan(file, format)
 
 
 @app.command()
 def up(file: str = typer.Argument(..., help=FILE),
        sandbox: bool = typer.Option(False, "--sandbox", help="run the whole topology in private namespaces")) -> None:
-    """Bring the live system to what FILE says: create what is missing, change what differs, remove the rest."""
+    """Bring the live system to what FILE says: read what is live, create what is missing, put right what
+    differs, remove what the file no longer has; never touch what pipenet did not make."""
     c.up(file, sandbox)
 
 
 @app.command()
-def down(target: str = typer.Argument(..., help="a topology file or a topology name")) -> None:
-    """Remove everything the topology made, and only that; safe to run twice, and after a crash."""
-    c.down(target)
+def down(target: str = typer.Argument(..., help="a topology file or a topology name"),
+         force: bool = typer.Option(False, "--force", help="the record cannot be trusted: remove what carries "
+                                                            "the topology's marks on the live system")) -> None:
+    """Remove everything the topology made that is still live and carries its mark, and only that;
+    safe to run twice, and after a crash."""
+    c.down(target, force)
 
 
 @app.command()
 def status(topology: Optional[str] = typer.Argument(None, help="a topology name (default: every one that is up)"),
            json: bool = typer.Option(False, "--json", help=JSON)) -> None:
-    """Nodes, interfaces, addresses, routes, and any drift between the record and the kernel."""
+    """Nodes, interfaces, addresses, routes, and drift: each recorded change checked against the live
+    system (the same check `plan` and `up` make); exit 1 when any is missing, changed or taken."""
     c.status(topology, json)
 
 

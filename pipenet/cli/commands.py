@@ -26,10 +26,13 @@ class Exit(SystemExit):
 
 def _fail(exc) -> None:
     """Report a PipenetError the way the CLI spec says, and exit with its status."""
-    from pipenet.errors import InvalidTopology, Leftovers
+    from pipenet.errors import Conflict, InvalidTopology, Leftovers
 
     if isinstance(exc, InvalidTopology):
         output.diagnostics(exc.diagnostics, exc.sources)
+    elif isinstance(exc, Conflict):  # one line per cause
+        for problem in exc.problems:
+            output.message(f"pipenet: {problem}")
     else:
         output.message(f"pipenet: {exc}")
     if isinstance(exc, Leftovers):  # exit 3: say exactly what is left, one line each
@@ -153,8 +156,9 @@ class _LazyKernel:
     def __getattr__(self, name):
         if self._k is None:
             from pipenet.backends.kernel import Kernel
+            from pipenet.engine.state import state_root
 
-            self._k = Kernel()
+            self._k = Kernel(state_root=state_root())
         value = getattr(self._k, name)
         setattr(self, name, value)  # later uses skip this hook
         return value
@@ -172,8 +176,9 @@ def _summary(steps) -> dict[str, int]:
     from collections import Counter
 
     names = {"netns": "namespaces", "use-netns": "attached namespaces", "bridge": "bridges", "veth": "veth pairs",
-             "link": "interfaces", "addr": "addresses", "route": "routes",
-             "sysctl": "sysctls", "shape": "shaped interfaces"}
+             "link": "interfaces", "addr": "addresses", "route": "routes", "sysctl": "sysctls",
+             "host-setting": "host settings", "shape": "shaped interfaces", "etc": "/etc files",
+             "process": "processes", "firewall": "firewall tables"}
     out: Counter = Counter()
     for st in steps:
         out[(st.action, names.get(st.op.kind, st.op.kind))] += 1
@@ -189,13 +194,12 @@ def _print_summary(title: str, steps, seconds: float) -> None:
     counts = _summary(steps)
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("what")
-    table.add_column("made", justify="right")
-    table.add_column("removed", justify="right")
-    kinds = sorted({k for _, k in counts})
-    for kind in kinds:
-        table.add_row(kind, str(counts.get(("apply", kind), 0) or ""), str(counts.get(("remove", kind), 0) or ""))
-    if not kinds:
-        table.add_row("nothing to change", "", "")
+    columns = [("apply", "made"), ("repair", "repaired"), ("remove", "removed")]
+    used = [(a, label) for a, label in columns if any(act == a for act, _ in counts)]
+    for _, label in used:
+        table.add_column(label, justify="right")
+    for kind in sorted({k for _, k in counts}):
+        table.add_row(kind, *[str(counts.get((a, kind), 0) or "") for a, _ in used])
     table.caption = f"{len(steps)} steps in {seconds:.2f} s"
     output.console(stderr=True).print(table)
 
@@ -229,49 +233,70 @@ class _Progress:
 
 def plan(file: str, format: str = "text") -> None:
     """Show what `up` would do against the live system, in order (sh: the equivalent commands)."""
-    from pipenet.engine import inputs
-    from pipenet.engine.session import prepare
+    from pipenet.engine.session import preflight, prepare
     from pipenet.errors import PipenetError
 
     if format not in ("text", "sh", "json"):
         output.message("pipenet: --format is text, sh or json")
         raise Exit(1)
     name = _unchanged_topology(file)
-    if name is not None and inputs.still_unchanged(file, name):  # up would change nothing: no planning
-        steps: list = []
-    else:
-        rec = _sandbox(_file_topology(file))
-        if rec is not None:
-            code, _ = _inside(rec, lambda: plan(file, format))
-            raise Exit(code)
-        k = None
-        try:
+    k = None
+    try:
+        if name is not None and _still_live(file, name):  # up would change nothing: no planning
+            steps: list = []
+        else:
+            rec = _sandbox(_file_topology(file))
+            if rec is not None:
+                code, _ = _inside(rec, lambda: plan(file, format))
+                raise Exit(code)
             k = _kernel()
             p = prepare(file, k, _LOADED.get(file))  # the analysis _file_topology made: not parsed twice
-        except PipenetError as e:
-            _fail(e)
-        finally:
-            if k is not None:
-                k.close()
-        name, steps = p.topo.name, p.plan.steps
+            preflight(p, k)
+            name, steps = p.topo.name, p.plan.steps
+    except PipenetError as e:
+        _fail(e)
+    finally:
+        if k is not None:
+            k.close()
     if format == "json":
         output.emit_json({"topology": name, "empty": not steps,
                           "steps": [{"n": i + 1, "action": s.action, "kind": s.op.kind, "key": s.op.key,
-                                     "commands": s.describe()} for i, s in enumerate(steps)]})
+                                     "reason": s.reason, "commands": s.describe()} for i, s in enumerate(steps)]})
         return
     if format == "sh":
         lines = ["#!/bin/sh", f"# pipenet plan for topology {name}: {len(steps)} steps", "set -e"]
         for s in steps:
+            lines.append(f"# {s.sign} {s.op.key}" + (f" ({s.reason})" if s.reason else ""))
             lines.extend(s.describe())
         print("\n".join(lines))
         return
     if not steps:
-        output.message(f"{name}: nothing to do (the system matches {file})")
+        output.message(f"{name}: nothing to do (the live system matches {file})")
         return
     for i, s in enumerate(steps, 1):
-        sign = "+" if s.action == "apply" else "-"
-        print(f"{i:4} {sign} {s.describe()[0]}")
+        why = f"  ({s.reason})" if s.reason and s.reason not in ("new",) else ""
+        print(f"{i:4} {s.sign} {s.describe()[0] if s.describe() else s.op.key}{why}")
     output.message(f"{name}: {len(steps)} steps")
+
+
+def _still_live(file: str, name: str) -> bool:
+    """The fast path's proof: the file asks for what it asked (digest), and every recorded operation is
+    live as made (the checks `status` and the planner use)."""
+    from pipenet.engine import inputs
+    from pipenet.engine.status import live_as_recorded
+    from pipenet.errors import PipenetError
+
+    k = None
+    try:
+        if not inputs.still_unchanged(file, name):
+            return False
+        k = _kernel()
+        return live_as_recorded(name, k)
+    except PipenetError:
+        return False  # the full path reports it
+    finally:
+        if k is not None:
+            k.close()
 
 
 def _unchanged_topology(file: str) -> str | None:
@@ -282,7 +307,10 @@ def _unchanged_topology(file: str) -> str | None:
 
     from pipenet.engine import inputs
 
-    name = inputs.unchanged(file)
+    try:
+        name = inputs.unchanged(file)
+    except Exception:  # noqa: BLE001 - the fast path only ever says "not known": the full path decides
+        return None
     if name is None or os.geteuid() != 0 or _sandbox(name) is not None:
         return None
     return name
@@ -293,7 +321,6 @@ def _unchanged(file: str) -> bool:
     progress is waited for and a killed one is finished by the full path)."""
     import time
 
-    from pipenet.engine import inputs
     from pipenet.engine.state import StateDir
 
     t0 = time.perf_counter()
@@ -301,7 +328,7 @@ def _unchanged(file: str) -> bool:
     if name is None:
         return False
     with StateDir(name).lock():
-        if not inputs.still_unchanged(file, name):
+        if not _still_live(file, name):
             return False
     _print_summary(f"{name} is up", [], time.perf_counter() - t0)
     return True
@@ -374,19 +401,26 @@ def _nodes_of(name: str, rec) -> list[str]:
         return []
 
 
-def down(target: str) -> None:
-    """Remove everything the topology made, and only that; safe to run twice, and after a crash."""
+def down(target: str, force: bool = False) -> None:
+    """Remove everything the topology made, and only that; safe to run twice, and after a crash.
+    --force: when the record cannot be trusted, remove what carries the topology's marks."""
     import time
 
     from pipenet.errors import PipenetError
-    from pipenet.engine.session import down as do_down, topology_name
+    from pipenet.engine.session import down as do_down, force_down, topology_name
 
-    name = topology_name(target)
+    try:
+        name = topology_name(target)
+        from pipenet.engine.state import check_name
+
+        check_name(name)
+    except PipenetError as e:
+        _fail(e)
     rec = _sandbox(name)
     if rec is not None:
         from pipenet.sandbox import sandbox as sb
 
-        code, _ = _inside(rec, lambda: down(target))
+        code, _ = _inside(rec, lambda: down(target, force))
         if code == 0:
             sb.stop(name, rec)
             output.message(f"pipenet: the sandbox of {name} has ended")
@@ -396,7 +430,7 @@ def down(target: str) -> None:
     t0 = time.perf_counter()
     try:
         with _Progress(10**9, "down") as bar:
-            plan, existed = do_down(name, k, bar)
+            plan, existed = (force_down if force else do_down)(name, k, bar)
     except PipenetError as e:  # Leftovers included: _fail lists them and exits 3
         _fail(e)
     finally:
@@ -412,10 +446,16 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
     import json as _json
     import os
 
-    from pipenet.engine.state import all_topologies
+    from pipenet.engine.state import all_topologies, check_name
     from pipenet.engine.status import status as get_status
+    from pipenet.errors import PipenetError
     from pipenet.sandbox import sandbox as sb
 
+    if topology is not None:
+        try:
+            check_name(topology)
+        except PipenetError as e:
+            _fail(e)
     boxed = [] if os.environ.get("PIPENET_IN_SANDBOX") else sb.all_sandboxes()
     if topology is not None and topology in boxed:
         rec = _sandbox(topology)
@@ -423,8 +463,16 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
         raise Exit(code)
     names = [topology] if topology else all_topologies()
     k = _kernel()
+    docs = []
     try:
-        docs = [get_status(n, k) for n in names]
+        for n in names:
+            try:
+                docs.append(get_status(n, k))
+            except PipenetError as e:
+                if topology is not None:
+                    _fail(e)
+                docs.append({"topology": n, "up": True, "error": str(e), "nodes": [], "drift": [],
+                             "processes": [], "published": [], "file": None, "operations": 0})
     finally:
         k.close()
     if topology is None:
@@ -447,6 +495,9 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
         if not d["up"]:
             output.message(f"{d['topology']}: not up")
             continue
+        if d.get("error"):
+            output.message(f"{d['topology']}: {d['error']}")
+            continue
         table = Table(title=f"{d['topology']} ({d['file']})", header_style="bold")
         for col in ("node", "namespace", "interfaces", "routes"):
             table.add_column(col)
@@ -468,14 +519,15 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
                 where = f"{x['host_ip']}:" if x["host_ip"] else ""
                 print(f"published: {where}{x['host_port']}/{x['proto']} -> {x['node']} {x['ip']}:{x['port']}")
         if d["drift"]:
-            output.message(f"{d['topology']}: drift: {len(d['drift'])} recorded changes are missing from the kernel:")
-            for line in d["drift"]:
-                output.message(f"  missing: {line}")
+            output.message(f"{d['topology']}: drift: {len(d['drift'])} of {d['operations']} recorded changes are "
+                           f"not live as made (`pipenet up {d['file']}` repairs what is missing or changed):")
+            for item in d["drift"]:
+                output.message(f"  {item['state']}: {item['detail']}")
         else:
-            output.message(f"{d['topology']}: no drift ({d['operations']} recorded changes all present)")
+            output.message(f"{d['topology']}: no drift ({d['operations']} recorded changes all live as made)")
     if not docs:
         output.message("no topology is up")
-    if any(d.get("drift") for d in docs):
+    if any(d.get("drift") or d.get("error") for d in docs):
         raise Exit(1)
 
 
@@ -497,12 +549,20 @@ def ls(json: bool = False) -> None:
 
     from pipenet.sandbox import sandbox as sb
 
+    from pipenet.errors import PipenetError
+
     rows = []
     for name in all_topologies():
-        rec = StateDir(name).load() or {}
-        rows.append({"topology": name, "file": rec.get("file"),
-                     "nodes": len([n for n in rec.get("ns", {}) if n != "host"]),
-                     "operations": len(rec.get("ops", [])), "sandbox": None})
+        try:
+            rec = StateDir(name).load() or {}
+            problem = None
+        except PipenetError as e:
+            rec, problem = {}, str(e)
+        row = {"topology": name, "file": rec.get("file"), "nodes": len([n for n in rec.get("ns", {}) if n != "host"]),
+               "operations": len(rec.get("ops", [])), "sandbox": None}
+        if problem:
+            row["error"] = problem
+        rows.append(row)
     if not os.environ.get("PIPENET_IN_SANDBOX"):
         for name in sb.all_sandboxes():
             rec = sb.load(name) or {}
@@ -515,6 +575,8 @@ def ls(json: bool = False) -> None:
     for r in rows:
         where = (f"sandbox (holder {r['sandbox']['holder']}{'' if r['sandbox']['alive'] else ', DEAD'})"
                  if r["sandbox"] else r["file"])
+        if r.get("error"):
+            where = f"RECORD UNREADABLE: {r['error']}"
         print(f"{r['topology']}\t{r['nodes']} nodes\t{where}")
     if not rows:
         output.message("no topology is up")
@@ -524,7 +586,7 @@ def test(file: str, json: bool = False, sandbox: bool = False) -> None:
     """Bring the topology up if needed, check every `expect`, print a table (exit 4 if one fails)."""
     import time
 
-    from pipenet.engine.session import prepare, up as do_up
+    from pipenet.engine.session import preflight, prepare, up as do_up
     from pipenet.engine.state import StateDir
     from pipenet.errors import PipenetError
     from pipenet.expect.runner import Runner
@@ -539,6 +601,7 @@ def test(file: str, json: bool = False, sandbox: bool = False) -> None:
     try:
         loaded = _LOADED.get(file)
         p = prepare(file, k, loaded)
+        preflight(p, k)
         if p.record is None or not p.plan.empty:
             with _Progress(10**9, "up") as bar:
                 p2, seconds = do_up(file, k, bar, loaded)

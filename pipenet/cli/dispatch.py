@@ -36,7 +36,7 @@ FORMS = {
     "fmt": Form("fmt", ("file",), {"--check": "check"}),
     "plan": Form("plan", ("file",), valued={"--format": "format"}),
     "up": Form("up", ("file",), {"--sandbox": "sandbox"}),
-    "down": Form("down", ("target",)),
+    "down": Form("down", ("target",), {"--force": "force"}),
     "status": Form("status", ("topology?",), {"--json": "json"}),
     "ls": Form("ls", (), {"--json": "json"}),
     "test": Form("test", ("file",), {"--json": "json", "--sandbox": "sandbox"}),

@@ -1,7 +1,8 @@
 """What topologies claim on the host, so two of them never take the same bridge, subnet or port.
 
-A topology's claim is its bridges (those it creates), its bridge subnets and
-its published host ports. A finished `up` keeps them in its record; an `up`
+A topology's claim is its bridges (those it creates), its bridge subnets,
+its published host ports and the prefix of its firewall chains (derived from
+its whole name, so two topologies never share one; checked all the same). A finished `up` keeps them in its record; an `up`
 under way writes them to `claim.json` while it holds the state root's lock,
 before it changes anything, so a second `up` started at the same moment sees
 the first one's claim and fails before any change.
@@ -13,7 +14,7 @@ import json
 import os
 
 from pipenet.engine.state import StateDir, all_topologies, state_root
-from pipenet.errors import Conflict
+from pipenet.errors import Conflict, PipenetError
 from pipenet.fsutil import locked_dir, write_atomic
 
 
@@ -23,9 +24,12 @@ def root_lock():
 
 
 def claim_of(p) -> dict:
+    from pipenet.plan.firewall import chain_base
+
     return {"bridges": sorted(b.name for b in p.topo.bridges if not b.external),
             "subnets": [str(b.subnet) for b in p.topo.bridges if b.subnet is not None],
-            "published": [{"host_port": x.host_port, "proto": x.proto} for x in p.published]}
+            "published": [{"host_port": x.host_port, "proto": x.proto} for x in p.published],
+            "chains": [chain_base(p.topo.name)]}
 
 
 def _claim_path(name: str) -> str:
@@ -44,15 +48,19 @@ def others(exclude: str) -> dict[str, dict]:
     for name in sorted(names):
         if name == exclude:
             continue
-        rec = StateDir(name).load() or {}
+        try:
+            rec = StateDir(name).load() or {}
+        except PipenetError:
+            rec = {}  # reported when that topology is used; its claim file may still say something
         # published ports of records are checked (with the node named) by session.check_ports
-        info = {"bridges": rec.get("bridges", []), "subnets": rec.get("subnets", []), "published": []}
+        info = {"bridges": rec.get("bridges", []), "subnets": rec.get("subnets", []), "published": [],
+                "chains": [rec["chains"]] if isinstance(rec.get("chains"), str) else []}
         try:
             with open(_claim_path(name)) as f:
                 c = json.load(f)
             for k in info:
-                info[k] = list(info[k]) + list(c.get(k, []))
-        except (FileNotFoundError, json.JSONDecodeError):
+                info[k] = list(info[k]) + list(c.get(k, []) if isinstance(c, dict) else [])
+        except (OSError, ValueError, TypeError):
             pass
         out[name] = info
     return out
@@ -71,7 +79,9 @@ def check(p) -> None:
                 na, nb = IPNetwork(a), IPNetwork(b)
                 if na.version == nb.version and na.first <= nb.last and nb.first <= na.last:
                     problems.append(f"subnet {a} overlaps {b} of topology {name}")
-        ports = {(x["host_port"], x["proto"]) for x in theirs["published"]}
+        for c in sorted(set(mine["chains"]) & set(theirs["chains"])):
+            problems.append(f"firewall chains {c}-* belong to topology {name}")
+        ports = {(x["host_port"], x["proto"]) for x in theirs["published"] if isinstance(x, dict)}
         for x in mine["published"]:
             if (x["host_port"], x["proto"]) in ports:
                 problems.append(f"host port {x['host_port']}/{x['proto']} is already published by topology {name}")

@@ -15,8 +15,10 @@ computes the digest before anything is parsed; when it matches, and no
 interrupted run waits to be finished, the answer is "nothing to change" at
 once (a few milliseconds, where parsing, compiling and comparing a thousand
 containers takes a tenth of a second). Any change to any input gives another
-digest and the full plan runs. Like the full plan, this compares with the
-record, not the kernel: `pipenet status` is what reports drift.
+digest and the full plan runs. The digest proves only that the file asks for
+what it asked for: the caller must also prove that the live system is what
+that made (`status.live_as_recorded`, the same checks `status` and the
+planner use) before answering "nothing to change".
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def eligible(topo) -> bool:
                 or any(c.attach is not None and c.attach.kind == "docker" for c in topo.containers))
 
 
-def remember(path: str, text: str, topo) -> None:
+def remember(path: str, text: str, topo, k=None) -> None:
     """After a successful `up`: what it depended on (or nothing, when it depends on the live host)."""
     where = os.path.join(StateDir(topo.name).path, NAME)
     if not eligible(topo):
@@ -82,9 +84,10 @@ def remember(path: str, text: str, topo) -> None:
 def _recorded(name: str) -> dict:
     try:
         with open(os.path.join(state_root(), name, NAME), "rb") as f:
-            return json.loads(f.read())
+            doc = json.loads(f.read())
     except (OSError, ValueError):
         return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _text(path: str) -> str | None:
@@ -111,10 +114,8 @@ def unchanged(path: str) -> str | None:
 
 def still_unchanged(path: str, name: str) -> bool:
     """Under the topology's lock: the record is there, no interrupted run is pending, the digest holds."""
-    from pipenet.engine.journal import pending
-
     state = StateDir(name)
-    if not state.exists() or pending(state.journal_path) is not None:
+    if not state.exists() or os.path.exists(state.journal_path):
         return False
     text = _text(path)
     return text is not None and _matches(name, os.path.abspath(path), text)

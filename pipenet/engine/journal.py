@@ -1,18 +1,30 @@
 """The journal: every step written down, and flushed, before the kernel is touched.
 
-Line 1 is the whole plan. Then, for each step, a `start` line (with what the
-operation saved before changing anything, such as a sysctl's earlier
-value) before it runs and a `done` line after. A run that finishes (or rolls
-back) deletes its journal; a journal found later belongs to a run that was
-killed, and `pending()` returns the steps it had started, for undoing.
+Line 1 is the header: the whole plan, the command (`up` or `down`), the
+generation of the record the run started from (`base`), and what the record
+will say besides its operations (`meta`: namespaces, hostnames, ports...).
+Then, for each step, a `start` line (with what the operation saved before
+changing anything, such as a sysctl's earlier value) before it runs and a
+`done` line after (durable when the step learned something, such as a
+process's pid). A run that finishes, or rolls back, removes its journal;
+one found later belongs to a run that was killed (`read()`).
+
+Space for the whole journal is reserved when it is opened (a full disk is
+then a refusal before the first change, never a run that cannot write its
+next line).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 
+from pipenet import faults
+from pipenet.errors import CorruptState
 from pipenet.plan.diff import Step
+
+JOURNAL_VERSION = 2
 
 
 class Journal:
@@ -20,26 +32,43 @@ class Journal:
         self.path = path
         self.f = None
 
-    def begin(self, steps: list[Step], record_before: dict | None) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        self.f = os.fdopen(fd, "w")
-        self._write({"plan": [s.to_json() for s in steps], "pid": os.getpid()})
+    def begin(self, steps: list[Step], base: int, meta: dict | None = None, command: str = "up") -> None:
+        from pipenet.backends import linux
 
-    def _write(self, entry: dict, durable: bool = True) -> None:
-        self.f.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        head = json.dumps({"journal": JOURNAL_VERSION, "command": command, "base": base, "pid": os.getpid(),
+                           "meta": meta or {}, "plan": [s.to_json() for s in steps]}, separators=(",", ":"))
+        faults.point("write", self.path)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            # the header, a start and a done line per step (a start line repeats what the step saves),
+            # and the rollback line: reserved now, so no later line meets a full disk
+            linux.fallocate(fd, 2 * len(head) + 200 * len(steps) + 65536, keep_size=True)
+        except OSError:
+            os.close(fd)
+            os.unlink(self.path)
+            raise
+        self.f = os.fdopen(fd, "w")
+        self._line(head)
+
+    def _line(self, text: str, durable: bool = True) -> None:
+        self.f.write(text + "\n")
         self.f.flush()
         if durable:
             os.fsync(self.f.fileno())
+        faults.point("written", self.path)
+
+    def _write(self, entry: dict, durable: bool = True) -> None:
+        faults.point("write", self.path)
+        self._line(json.dumps(entry, separators=(",", ":")), durable)
 
     def start(self, i: int, step: Step) -> None:
         self._write({"start": i, "saved": getattr(step.op, "saved", None)})
 
     def done(self, i: int, step: Step | None = None) -> None:
         """Mark a step done; an op that learned something while applying (a process's pid) has it
-        written down, durably. Otherwise the line is informational: recovery undoes every started step."""
-        saved = getattr(step.op, "saved", None) if step is not None and step.op.kind == "process" else None
-        if saved:
-            self._write({"done": i, "saved": saved})
+        written down, durably. Otherwise the line is informational."""
+        if step is not None and step.op.learns:
+            self._write({"done": i, "saved": getattr(step.op, "saved", None)})
         else:
             self._write({"done": i}, durable=False)
 
@@ -48,41 +77,69 @@ class Journal:
 
     def finish(self) -> None:
         if self.f is not None:
-            self.f.close()
+            try:
+                self.f.close()
+            except OSError:
+                pass
             self.f = None
+        faults.point("unlink", self.path)
         try:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
 
 
-def pending(path: str) -> list[Step] | None:
-    """The steps a killed run had started, in order (None when there is no journal)."""
+@dataclass
+class Pending:
+    """What a killed run left: its plan, and the steps it had started (with what they saved)."""
+
+    command: str
+    base: int
+    meta: dict
+    steps: list[Step]
+    started: list[Step] = field(default_factory=list)
+
+
+def read(path: str) -> Pending | None:
+    """The journal a killed run left (None when there is none). A header that is not pipenet's raises
+    CorruptState; a torn last line (the run died while writing it) is a step that never started."""
     try:
-        with open(path) as f:
-            lines = [l for l in f.read().splitlines() if l.strip()]
+        with open(path, "rb") as f:
+            lines = [l for l in f.read().decode("utf-8", errors="replace").splitlines() if l.strip()]
     except FileNotFoundError:
         return None
+    except OSError as e:
+        raise CorruptState(f"{path} cannot be read ({e.strerror}); remove it, then `pipenet down --force` "
+                           f"the topology if anything of it is left") from None
     if not lines:
-        return []
+        return Pending("up", -1, {}, [])  # killed before the header was written: nothing started
     try:
         head = json.loads(lines[0])
-    except json.JSONDecodeError:
-        return []
-    steps = [Step.from_json(s) for s in head.get("plan", [])]
-    started: list[Step] = []
+        if not isinstance(head, dict) or head.get("journal") != JOURNAL_VERSION or not isinstance(
+                head.get("base"), int) or not isinstance(head.get("plan"), list):
+            raise ValueError("not a pipenet journal header")
+        steps = [Step.from_json(s) for s in head["plan"]]
+    except (ValueError, TypeError, KeyError, RecursionError) as e:
+        if len(lines) == 1 and not lines[0].rstrip().endswith("}"):
+            return Pending("up", -1, {}, [])  # the header itself was torn: nothing started
+        raise CorruptState(f"{path} is not a journal pipenet can read ({e}); remove it, then `pipenet down "
+                           f"--force` the topology if anything of it is left") from None
+    p = Pending(head.get("command", "up"), head["base"], head.get("meta") or {}, steps)
+    seen: set[int] = set()
     for line in lines[1:]:
         try:
             e = json.loads(line)
-        except json.JSONDecodeError:
+        except ValueError:
             break  # a torn last line: the step it announced never started
-        if "start" in e:
-            s = steps[e["start"]]
-            if e.get("saved") is not None and hasattr(s.op, "saved"):
-                s.op.saved = e["saved"]
-            started.append(s)
-        elif "done" in e and e.get("saved"):
-            s = steps[e["done"]]
-            if hasattr(s.op, "saved"):
-                s.op.saved = e["saved"]
-    return started
+        if not isinstance(e, dict):
+            break
+        n = e.get("start", e.get("done"))
+        if not isinstance(n, int) or not 0 <= n < len(steps):
+            continue
+        s = steps[n]
+        if e.get("saved") is not None and hasattr(s.op, "saved"):
+            s.op.saved = e["saved"]
+        if "start" in e and n not in seen:
+            seen.add(n)
+            p.started.append(s)
+    return p

@@ -1,11 +1,15 @@
 """What `plan`, `up` and `down` do, from file or record to kernel and back.
 
-up:   front end -> resolve `address auto` and docker PIDs -> compile -> diff
-      against the record -> checks (ownership, kernel features) -> execute
-      (journaled, rolled back on failure) -> write the record.
-down: the record's ops -> diff against nothing -> execute -> remove the record.
-Both first finish off a journal left by a killed run (by undoing what it had
-started), under the topology's lock.
+plan: front end -> resolve `address auto`, external bridges and docker PIDs
+      -> compile -> read the live system -> diff against record and live
+      -> preflight (preconditions, ownership, kernel features, the host
+      ledger, other topologies' claims): every refusal before any change.
+up:   under the topology's lock, take over an interrupted run if there is
+      one, then plan -> execute (journaled, rolled back on failure) -> write
+      the record (its generation one higher).
+down: the record's ops, checked against the live system -> remove what is
+      there and pipenet's -> remove the record. `down --force` works from the
+      marks on the live system alone, for a record that cannot be trusted.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipenet.engine import inputs
+from pipenet.engine import journal as journals
 from pipenet.engine.executor import execute, rollback
-from pipenet.engine.journal import Journal, pending
+from pipenet.engine.journal import Journal
+from pipenet.engine.live import LiveView
 from pipenet.engine.state import StateDir, all_topologies
-from pipenet.errors import ApplyFailed, Leftovers, PipenetError, UsageError
+from pipenet.errors import ApplyFailed, Conflict, CorruptState, Leftovers, PipenetError, UsageError
 from pipenet.plan.diff import Plan, diff
 from pipenet.plan.ops import Op
 
@@ -33,6 +39,10 @@ if TYPE_CHECKING:
 # The front end (parser, IR, netaddr) is imported where a file is read, not here: `down NAME` works
 # from the record alone and should not pay for it.
 
+#: the record's keys besides its operations, and how two of them are merged after an interrupted run
+_META_UNION = ("ns", "hostnames", "resolved", "ports")
+_META_LISTS = ("subnets", "bridges", "published")
+
 
 @dataclass
 class Prepared:
@@ -42,36 +52,75 @@ class Prepared:
     ns: dict[str, str]
     resolved: dict[str, str]
     state: StateDir
+    view: LiveView
     notes: list[str] = field(default_factory=list)
     ports: dict = field(default_factory=dict)
     published: list = field(default_factory=list)
     recorded_keys: set = field(default_factory=set)
 
+    @property
+    def generation(self) -> int:
+        return (self.record or {}).get("generation", 0)
 
-def recorded_ops(record: dict | None) -> list[Op]:
-    return [Op.from_json(o) for o in (record or {}).get("ops", [])]
+
+def recorded_ops(record: dict | None, state: StateDir | None = None) -> list[Op]:
+    out = []
+    for o in (record or {}).get("ops", []):
+        try:
+            out.append(Op.from_json(o))
+        except ValueError as e:
+            if state is None:
+                raise
+            raise state.corrupt(f"holds an operation pipenet cannot read ({e})") from None
+    return out
 
 
-def _taken_subnets(k, exclude: str) -> IPSet:
+def _taken_subnets(view: LiveView, exclude: str) -> IPSet:
     """Subnets in use: the host's addresses and routes, and every other topology's bridges."""
     from netaddr import IPNetwork, IPSet
 
     taken = IPSet()
-    for m in k.ns.root.nl.addrs():
-        ip = m.get_attr("IFA_ADDRESS") or m.get_attr("IFA_LOCAL")
-        if ip and ":" not in ip and not ip.startswith("127."):
-            taken.add(IPNetwork(f"{ip}/{m['prefixlen']}").cidr)
-    for m in k.ns.root.nl.routes():
-        dst = m.get_attr("RTA_DST")
-        if dst and m["dst_len"] > 0 and m.get_attr("RTA_TABLE") == 254:
-            taken.add(IPNetwork(f"{dst}/{m['dst_len']}").cidr)
+    host = view.namespace("")
+    for a in host.addresses:
+        if ":" not in a.ip and not a.ip.startswith("127."):
+            taken.add(IPNetwork(f"{a.ip}/{a.prefixlen}").cidr)
+    for r in host.routes:
+        if r.dest != "default" and r.family == 4:
+            taken.add(IPNetwork(r.dest).cidr)
     for name in all_topologies():
         if name == exclude:
             continue
-        rec = StateDir(name).load() or {}
+        try:
+            rec = StateDir(name).load() or {}
+        except PipenetError:
+            continue
         for text in rec.get("subnets", []):
             taken.add(IPNetwork(text).cidr)
     return taken
+
+
+def _external_addresses(topo: Topology, view: LiveView) -> tuple[dict, list[str]]:
+    """An external bridge uses the address it has, as Docker's `-b` does: (resolved, conflicts).
+    Declaring an address it does not have, while it has another, is a conflict."""
+    from netaddr import IPNetwork
+
+    from pipenet.ir import IfAddr
+
+    resolved, problems = {}, []
+    host = view.namespace("")
+    for b in topo.bridges:
+        if not b.external or b.name not in host.links:
+            continue
+        live = [a for a in host.addresses_of(b.name) if ":" not in a.ip]
+        if b.address is None:
+            if live:
+                net = IPNetwork(live[0].cidr)
+                resolved[b.name] = IfAddr(net.ip, net.prefixlen)
+        elif live and not any(a.ip == str(b.address.ip) and a.prefixlen == b.address.prefixlen for a in live):
+            have = ", ".join(a.cidr for a in live)
+            problems.append(f"bridge {b.name} is external and has {have}, but the file says address {b.address}: "
+                            f"drop the address to use the bridge's own, or change it to match")
+    return resolved, problems
 
 
 def docker_pid(name: str) -> int:
@@ -91,10 +140,12 @@ def docker_pid(name: str) -> int:
 
 
 def prepare(path: str, k, loaded: tuple[str, Topology] | None = None) -> Prepared:
-    """The plan for `path`; `loaded` is (text, topology) when the caller has read the file already."""
+    """The plan for `path` against the record and the live system; every refusal is raised here,
+    before any change (plan and up refuse alike)."""
     from pipenet.engine import autoaddr
+    from pipenet.engine import ports as host_ports
     from pipenet.lang.load import load_text, read
-    from pipenet.plan.compile import compile_topology
+    from pipenet.plan.compile import auto_ports_needed, compile_topology, published
 
     text, topo = loaded if loaded is not None else (None, None)
     if topo is None:
@@ -102,76 +153,183 @@ def prepare(path: str, k, loaded: tuple[str, Topology] | None = None) -> Prepare
         topo = load_text(text, path)
     state = StateDir(topo.name)
     record = state.load()
-    resolved = {}
+    view = LiveView(k)
+    problems: list[str] = []
+    resolved: dict = {}
     if any(b.auto for b in topo.bridges):
-        chosen = autoaddr.choose(topo, (record or {}).get("resolved", {}), _taken_subnets(k, topo.name))
-        resolved = {n: a.cidr for n, a in chosen.items()}
-        topo = load_text(text, path, resolved=chosen)
+        chosen = autoaddr.choose(topo, (record or {}).get("resolved", {}), _taken_subnets(view, topo.name))
+        resolved.update(chosen)
+    if any(b.external for b in topo.bridges):
+        external, problems = _external_addresses(topo, view)
+        resolved.update(external)
+    if resolved:
+        topo = load_text(text, path, resolved=resolved)
     pids = {c.name: docker_pid(c.attach.value) for c in topo.containers
             if c.attach is not None and c.attach.kind == "docker"}
-    from pipenet.engine import ports as host_ports
-    from pipenet.plan.compile import auto_ports_needed, published
-
-    chosen = {}
+    chosen_ports = {}
     needed = auto_ports_needed(topo)
     if needed:  # reading the host's sockets costs milliseconds: only when ports must be chosen
         explicit = {(p.host_port, p.proto) for c in topo.containers for p in c.publish if p.host_port is not None}
         mine = {(e["host_port"], e["proto"]) for e in (record or {}).get("published", [])}
         taken = (host_ports.listening() - mine) | set(host_ports.published_elsewhere(topo.name))
-        chosen = host_ports.choose(needed, (record or {}).get("ports", {}), explicit, taken)
-    desired, ns = compile_topology(topo, pids, chosen, inputs.host_resolv(), os.path.join(state.path, "logs"))
-    before = recorded_ops(record)
-    plan = diff(desired, before)
-    p = Prepared(topo, plan, record, ns, resolved, state)
+        chosen_ports = host_ports.choose(needed, (record or {}).get("ports", {}), explicit, taken)
+    desired, ns = compile_topology(topo, pids, chosen_ports, inputs.host_resolv(), os.path.join(state.path, "logs"))
+    before = recorded_ops(record, state)
+    view.want_sysctls(desired + before)
+    problems += _preconditions(topo, desired, view)
+    if problems:
+        raise Conflict(problems)
+    plan = diff(desired, before, view)
+    p = Prepared(topo, plan, record, ns, {n: a.cidr for n, a in resolved.items() if n in
+                                           {b.name for b in topo.bridges if b.auto}}, state, view)
     p.recorded_keys = {o.key for o in before}
-    p.ports = chosen
-    p.published = published(topo, chosen)
+    p.ports = chosen_ports
+    p.published = published(topo, chosen_ports)
     return p
 
 
-def recover(state: StateDir, k) -> list[str]:
-    """Undo the steps a killed run had started (its journal), so the record is true again."""
-    started = pending(state.journal_path)
-    if started is None:
+def _preconditions(topo: Topology, desired: list[Op], view: LiveView) -> list[str]:
+    """What must already exist for `up` to work: attached namespaces, host interfaces, external bridges."""
+    problems = []
+    host = view.namespace("")
+    for op in desired:
+        if op.kind == "use-netns" and not view.exists(op.ns):
+            problems.append(f"{op.node} attaches to {op.ns}, which does not exist (is the process running?)")
+        elif op.kind == "link" and op.parent_node == "host" and op.parent not in host.links:
+            problems.append(f"{op.node}:{op.name} is a {op.link_kind} of host:{op.parent}, which does not exist")
+    for b in topo.bridges:
+        if b.external and b.name not in host.links:
+            problems.append(f"bridge {b.name} is declared external but does not exist; create it first "
+                            f"(ip link add name {b.name} type bridge) or drop `external`")
+        elif b.external and host.links[b.name].kind != "bridge":
+            problems.append(f"bridge {b.name} is declared external, but {b.name} is a "
+                            f"{host.links[b.name].kind or 'device'}, not a bridge")
+    return problems
+
+
+def preflight(p: Prepared, k) -> None:
+    """Every refusal that needs more than the plan: kernel features, ports, the host-settings ledger,
+    other topologies' claims, rules that block a removal, iptables being installed."""
+    from pipenet.engine import claims
+    from pipenet.engine.checks import check_features
+
+    check_features(p.plan, k)
+    claims.check(p)  # first: it names the topology that owns what is in the way
+    check_ports(p)
+    problems = k.ledger().conflicts(p.topo.name, {op.name: op.value for op in p.plan.final
+                                                  if op.kind == "host-setting"})
+    for step in p.plan.steps:
+        if step.action == "remove" and step.op.kind == "firewall":
+            problems += step.op.blockers(p.view)
+    if problems:
+        raise Conflict(problems)
+
+
+def recover(state: StateDir) -> list[str]:
+    """Take over what a killed run left: a journal whose base is the record's generation belongs to a
+    run that died before writing its record. Every step it started may have changed the kernel, so
+    each goes into the record (with what it saved); nothing is undone here. The next `up` then
+    brings the live system to the file, and the next `down` removes whatever of it is live and
+    pipenet's. A journal of a run that had written its record is simply removed."""
+    pending = journals.read(state.journal_path)
+    if pending is None:
         return []
-    leftovers = rollback(started, k)
-    state.refresh(remade(started))
-    if leftovers:
-        raise Leftovers(f"an interrupted run of {state.topology} could not be fully undone", leftovers)
+    record = state.load()
+    generation = (record or {}).get("generation", 0)
+    if pending.base != generation or not pending.started:
+        Journal(state.journal_path).finish()
+        return []
+    ops = {o.key: o for o in recorded_ops(record, state)}
+    order = list(ops)
+    for step in pending.started:
+        for op in [step.op] + list(step.implied):
+            if op.key not in ops:
+                order.append(op.key)
+            if step.action != "remove" or op.key not in ops:
+                ops[op.key] = op
+    merged = dict(record or {"topology": state.topology})
+    meta = pending.meta
+    for key in _META_UNION:
+        merged[key] = dict(merged.get(key) or {}, **(meta.get(key) or {}))
+    for key in _META_LISTS:
+        seen = [x for x in (merged.get(key) or [])]
+        seen += [x for x in (meta.get(key) or []) if x not in seen]
+        merged[key] = seen
+    if meta.get("file"):
+        merged["file"] = meta["file"]
+    merged["ops"] = [ops[key].to_json() for key in order]
+    merged["generation"] = generation + 1
+    merged.pop("down", None)
+    state.save(merged)
     Journal(state.journal_path).finish()
-    return [f"finished off an interrupted run of {state.topology} ({len(started)} steps undone)"]
+    verb = "down" if pending.command == "down" else "up"
+    return [f"took over an interrupted run ({verb}) of {state.topology}: the {len(pending.started)} steps it had "
+            f"started are in the record, and this run goes on from the live system"]
 
 
 #: how long a started process must stay alive for `up` to count it as started
 SETTLE_SECONDS = 0.3
+#: how many lines of a dead process's log a failed `up` prints
+LOG_TAIL = 8
 
 
-def verify_processes(plan: Plan, k, journal: Journal) -> None:
-    """A `run` command that died straight after starting fails `up`, which rolls everything back."""
+def verify_processes(p: Prepared, k, journal: Journal) -> None:
+    """A `run` command that died straight after starting fails `up`, which rolls everything back; its
+    log is kept where the rollback does not remove it, and its last lines are printed."""
     from pipenet.backends.processes import alive
-    from pipenet.plan.ops import StartProcess
 
-    started = [s for s in plan.steps if s.action == "apply" and isinstance(s.op, StartProcess)]
+    started = [s for s in p.plan.steps if s.action == "apply" and s.op.kind == "process"]
     if not started:
         return
     time.sleep(SETTLE_SECONDS)
     dead = [s.op for s in started if not alive(s.op.saved)]
     if not dead:
         return
-    journal.rollback()
-    leftovers = rollback(plan.steps, k)
     op = dead[0]
-    reason = f"`{' '.join(op.argv)}` in {op.node} exited just after it started (its log: {op.log})"
+    kept = keep_log(p.state, op.log)
+    try:
+        journal.rollback()
+    except OSError:
+        pass
+    leftovers = rollback(p.plan.steps, k)
+    tail = _tail(kept)
+    reason = (f"`{' '.join(op.argv)}` in {op.node} exited just after it started; the end of its log"
+              + (":\n" + "\n".join(f"    {line}" for line in tail) if tail else " is empty")
+              + f"\n  (the whole log is kept in {kept})")
     if leftovers:
-        raise Leftovers(f"{reason}; and the rollback could not undo everything", leftovers)
+        raise Leftovers(f"{reason}\nand the rollback could not undo everything", leftovers)
     journal.finish()
-    raise ApplyFailed(f"{reason}; rolled back, the system is as it was before")
+    raise ApplyFailed(f"{reason}\nrolled back, the system is as it was before")
+
+
+def keep_log(state: StateDir, log: str) -> str:
+    """Copy a failed process's log out of the topology's directory (a rollback removes that)."""
+    where = os.path.join(state.root, ".failed")
+    try:
+        from pipenet.fsutil import make_private_dir, write_atomic
+
+        make_private_dir(where)
+        with open(log, "rb") as f:
+            data = f.read()[-(1 << 20):]
+        target = os.path.join(where, f"{state.topology}.{os.path.basename(log)}")
+        write_atomic(target, data, 0o600, durable=False)
+        return target
+    except OSError:
+        return log
+
+
+def _tail(path: str) -> list[str]:
+    try:
+        with open(path, errors="replace") as f:
+            lines = [l.rstrip("\n") for l in f.readlines() if not l.startswith("--- pipenet: starting")]
+    except OSError:
+        return []
+    return lines[-LOG_TAIL:]
 
 
 def check_ports(p: Prepared) -> None:
     """A published host port that something else listens on, or another topology publishes, is an error."""
     from pipenet.engine import ports as host_ports
-    from pipenet.errors import Conflict
 
     mine = {(e["host_port"], e["proto"]) for e in (p.record or {}).get("published", [])}
     busy = host_ports.listening() if p.published else set()
@@ -186,9 +344,9 @@ def check_ports(p: Prepared) -> None:
             problems.append(f"host port {x.host_port}/{x.proto} of {x.node} is already in use on the host "
                             f"by a program pipenet did not start")
     if any(op.kind == "firewall" for op in p.plan.final):
-        import shutil
+        from pipenet.backends import iptables
 
-        if shutil.which("iptables-restore") is None:
+        if iptables.binary() is None:
             problems.append("this topology needs firewall rules, but iptables is not installed "
                             "(apt-get install iptables)")
     if problems:
@@ -205,68 +363,119 @@ def remade(steps) -> list:
     return out
 
 
-def record_for(p: Prepared, plan: Plan, path: str) -> dict:
+def meta_for(p: Prepared, path: str) -> dict:
+    """Everything the record says besides its operations."""
+    from pipenet.plan.firewall import chain_base
+
     subnets = [str(b.subnet) for b in p.topo.bridges if b.subnet is not None]
-    return {"topology": p.topo.name, "file": os.path.abspath(path), "ops": [o.to_json() for o in plan.final],
+    return {"topology": p.topo.name, "file": os.path.abspath(path),
             "ns": p.ns, "resolved": p.resolved, "subnets": subnets, "ports": p.ports,
             "published": [{"node": x.node, "host_ip": x.host_ip, "host_port": x.host_port, "proto": x.proto,
                            "ip": x.ip, "port": x.port} for x in p.published],
             "hostnames": {c.name: c.hostname for c in p.topo.containers},
-            "bridges": sorted(b.name for b in p.topo.bridges if not b.external)}
+            "bridges": sorted(b.name for b in p.topo.bridges if not b.external),
+            "chains": chain_base(p.topo.name)}
+
+
+def record_for(p: Prepared, plan: Plan, path: str) -> dict:
+    return dict(meta_for(p, path), ops=[o.to_json() for o in plan.final], generation=p.generation + 1)
 
 
 def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) -> tuple[Prepared, float]:
-    from pipenet.engine.checks import check_features, check_ownership
+    from pipenet.engine import claims
     from pipenet.lang.load import load_text, read
 
     if loaded is None:
         text = read(path)
         loaded = (text, load_text(text, path))
-    from pipenet.engine import claims
-
     state = StateDir(loaded[1].name)
     with state.lock():
-        notes = recover(state, k)
+        notes = recover(state)
         with claims.root_lock():  # plan, check and claim while no other up can claim the same things
-            p = prepare(path, k, loaded)
-            p.notes = notes
             try:
-                check_features(p.plan, k)
-                claims.check(p)  # first: it names the topology that owns what is in the way
-                check_ports(p)
-                check_ownership(p.plan, p.topo, k, p.recorded_keys)
+                p = prepare(path, k, loaded)
+                p.notes = notes
+                preflight(p, k)
             except PipenetError:
-                if p.record is None:
+                if state.load() is None:
                     state.remove()
                 raise
             if not p.plan.empty:
                 claims.write(p)
         t0 = time.perf_counter()
         if not p.plan.empty:
-            journal = Journal(state.journal_path)
-            try:
-                execute(p.plan, k, journal, p.record, progress)
-                verify_processes(p.plan, k, journal)
-            except ApplyFailed:
-                claims.drop(p.topo.name)
-                if p.record is None:
-                    state.remove()  # rolled back to nothing: leave no trace
-                else:
-                    state.refresh(remade(p.plan.steps))
-                raise
-            state.save(record_for(p, p.plan, path))
-            claims.drop(p.topo.name)
-            journal.finish()
+            _apply(p, k, path, progress)
         elif p.record is None:
             state.save(record_for(p, p.plan, path))
-        inputs.remember(path, loaded[0], loaded[1])  # the record now matches this text
+        claims.drop(p.topo.name)
+        inputs.remember(path, loaded[0], loaded[1], k)  # the record now matches this text
         return p, time.perf_counter() - t0
+
+
+def _apply(p: Prepared, k, path: str, progress) -> None:
+    """Execute the plan, then commit: the record (one generation up) is written before the journal
+    goes, so a run killed in between is recognised as committed."""
+    from pipenet.engine import claims
+
+    state = p.state
+    record = record_for(p, p.plan, path)
+    try:
+        state.reserve(len(str(record)) * 2 + 65536)
+    except OSError as e:
+        claims.drop(p.topo.name)
+        if p.record is None:
+            state.remove()
+        raise UsageError(f"no room to keep {p.topo.name}'s state in {state.path} ({e.strerror}); "
+                         f"nothing was changed") from None
+    journal = Journal(state.journal_path)
+    try:
+        try:
+            execute(p.plan, k, journal, p.generation, meta_for(p, path), "up", progress)
+        except OSError as e:  # the journal could not even be started: nothing was changed
+            raise UsageError(f"cannot write the journal {journal.path} ({e.strerror}); nothing was changed") from None
+        verify_processes(p, k, journal)
+        state.release_reserve()
+        record = record_for(p, p.plan, path)  # with what the steps learned (pids, inodes)
+        try:
+            state.save(record)
+        except OSError as e:
+            try:
+                journal.rollback()
+            except OSError:
+                pass
+            leftovers = rollback(p.plan.steps, k)
+            if leftovers:
+                raise Leftovers(f"the record of {p.topo.name} could not be written ({e.strerror}), and the "
+                                f"rollback could not undo everything", leftovers) from None
+            journal.finish()
+            raise ApplyFailed(f"the record of {p.topo.name} could not be written ({e.strerror}); rolled back, "
+                              f"the system is as it was before") from None
+        journal.finish()
+    except ApplyFailed:
+        claims.drop(p.topo.name)
+        state.release_reserve()
+        if p.record is None:
+            state.remove()  # rolled back to nothing: leave no trace
+        else:
+            _refresh(state, remade(p.plan.steps))
+        raise
+
+
+def _refresh(state: StateDir, ops) -> None:
+    """Write back the saved state of recorded ops that were re-made by a rollback (a process started
+    again has a new pid), so the record stays true."""
+    record = state.load()
+    if record is None or not ops:
+        return
+    fresh = {op.key: op.to_json() for op in ops}
+    record["ops"] = [fresh.get(Op.from_json(o).key, o) for o in record.get("ops", [])]
+    state.save(record)
 
 
 def topology_name(arg: str) -> str:
     """`down FILE|TOPOLOGY`: a path to a .pn file names its topology; anything else is a name."""
     if arg.endswith(".pn") or os.path.sep in arg:
-        if os.path.exists(arg):
+        if os.path.isfile(arg):
             from pipenet.lang.load import load_text, read
 
             try:
@@ -284,12 +493,61 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
     if not os.path.isdir(state.path):
         return Plan([], []), False
     with state.lock():
-        recover(state, k)
+        notes = recover(state)
         record = state.load()
-        plan = diff([], recorded_ops(record))
+        if record is None or record.get("down"):
+            state.remove()
+            return Plan([], []), bool(notes)
+        view = LiveView(k)
+        before = recorded_ops(record, state)
+        view.want_sysctls(before)
+        plan = diff([], before, view)
+        blockers = [b for s in plan.steps if s.action == "remove" and s.op.kind == "firewall"
+                    for b in s.op.blockers(view)]
+        if blockers:
+            raise Conflict(blockers)
+        generation = record.get("generation", 0)
         if not plan.empty:
             journal = Journal(state.journal_path)
-            execute(plan, k, journal, record, progress)
+            meta = {key: record.get(key) for key in _META_UNION + _META_LISTS + ("file",)}
+            execute(plan, k, journal, generation, meta, "down", progress)
+            state.save(dict(record, ops=[], generation=generation + 1, down=True))  # committed: then cleaned
             journal.finish()
         state.remove()
         return plan, True
+
+
+def force_down(name: str, k, progress=None) -> tuple[Plan, bool]:
+    """`down --force`: the record cannot be trusted (or is gone), so what to remove is found on the live
+    system by pipenet's marks alone (`discover`): namespaces whose loopback carries the topology's
+    mark, host interfaces whose alias does, its firewall chains (every rule tagged), the /etc files of
+    its namespaces, processes carrying its marker, and its entries in the host-settings ledger. Then
+    the state directory goes, whatever is in it."""
+    from pipenet.engine.discover import discover
+
+    state = StateDir(name)
+    ops = discover(name, k, state)
+    existed = bool(ops) or os.path.lexists(state.path)
+    clear_state(state)
+    plan = Plan([], [])
+    if ops:
+        view = LiveView(k)
+        view.want_sysctls(ops)
+        plan = diff([], ops, view)
+        if not plan.empty:
+            state.ensure()
+            execute(plan, k, Journal(state.journal_path), -1, {}, "down", progress)
+            Journal(state.journal_path).finish()
+    clear_state(state)
+    return plan, existed
+
+
+def clear_state(state: StateDir) -> None:
+    """Remove a topology's state directory and whatever is in it (files, or a directory planted where
+    the lock or the record should be): everything under the state root is pipenet's own."""
+    path = state.path
+    if os.path.islink(path) or os.path.isfile(path):
+        os.unlink(path)
+        return
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)

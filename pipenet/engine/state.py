@@ -1,14 +1,21 @@
-"""Where a topology's record lives, and how it is written and locked.
+"""Where a topology's record lives, and how it is written, read back and locked.
 
 `/run/pipenet/TOPOLOGY/` as root (or under $XDG_RUNTIME_DIR for a sandbox
 without root), mode 0700:
 - `record.json`: what pipenet made (the ops, in order, with saved state),
-  the namespace of each node, resolved `address auto` subnets, chosen ports;
-  written atomically after a successful `up`.
+  the namespace of each node, resolved subnets, chosen ports, and a
+  *generation* that grows by one with every change; written atomically.
 - `journal.jsonl`: written during an `up` or `down`, one line per step,
-  flushed to disk before the kernel is touched; left behind only by a run
-  that was killed, and then finished or undone by the next run.
+  flushed to disk before the kernel is touched. Its header names the
+  generation of the record it started from: a journal whose base is not the
+  record's generation belongs to a run that committed (its record was
+  written, then the run died before removing the journal) and is simply
+  removed; one whose base is the record's generation belongs to a run that
+  was killed, and the next run takes over what it started.
 - `lock`: flock'ed for the whole of a run, so a second `up` waits.
+
+Every file is checked when read (its shape and version); one that cannot be
+trusted is reported in one line naming it and what to do (`CorruptState`).
 """
 
 from __future__ import annotations
@@ -18,27 +25,49 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 from contextlib import contextmanager
 
+from pipenet import faults
+from pipenet.errors import CorruptState, UsageError
 from pipenet.fsutil import make_private_dir, write_atomic
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+#: every key a record holds, with the type it must have
+_RECORD_SHAPE = {"topology": str, "ops": list, "ns": dict, "generation": int, "version": int}
 
 
 def state_root() -> str:
+    """Where records live: /run/pipenet, or PIPENET_STATE_DIR. That must be an absolute path; when it
+    names a directory other users share (say /tmp), pipenet keeps its state in a subdirectory of its
+    own there (`pipenet-UID`), never changing the shared directory itself."""
     env = os.environ.get("PIPENET_STATE_DIR")
-    if env:
+    if not env:
+        return "/run/pipenet"
+    if not os.path.isabs(env):
+        raise UsageError(f"PIPENET_STATE_DIR must be an absolute path, not {env!r}")
+    try:
+        st = os.lstat(env)
+    except FileNotFoundError:
         return env
-    return "/run/pipenet"
+    if stat.S_ISDIR(st.st_mode) and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+        return os.path.join(env, f"pipenet-{os.getuid()}")
+    return env
+
+
+def check_name(topology: str) -> str:
+    """A topology name is a directory name under the state root: never a path, never hidden."""
+    if not topology or "/" in topology or topology.startswith(".") or "\0" in topology or len(topology) > 64:
+        raise UsageError(f"{topology!r} is not a topology name (a letter or _ first, then letters, digits, "
+                         f"_ - .; at most 64)")
+    return topology
 
 
 class StateDir:
     def __init__(self, topology: str, root: str | None = None):
-        if not topology or "/" in topology or topology.startswith("."):
-            raise ValueError(f"bad topology name {topology!r}")
-        self.topology = topology
+        self.topology = check_name(topology)
         self.root = root or state_root()
         self.path = os.path.join(self.root, topology)
 
@@ -50,42 +79,98 @@ class StateDir:
     def journal_path(self) -> str:
         return os.path.join(self.path, "journal.jsonl")
 
+    @property
+    def reserve_path(self) -> str:
+        return os.path.join(self.path, ".reserve")
+
     def ensure(self) -> None:
-        make_private_dir(self.root)
-        make_private_dir(self.path)
+        try:
+            make_private_dir(self.root)
+            make_private_dir(self.path)
+        except PermissionError as e:
+            raise CorruptState(f"cannot keep pipenet's state: {e.strerror or e}") from None
 
     def exists(self) -> bool:
-        return os.path.exists(self.record_path)
+        try:
+            rec = self.load()
+        except CorruptState:
+            return True
+        return rec is not None and not rec.get("down")
 
     def load(self) -> dict | None:
+        """The record, checked; None when there is none. A record that cannot be trusted raises
+        CorruptState with one line naming the file and the way out."""
         try:
             with open(self.record_path, "rb") as f:
-                return json.loads(f.read())
+                data = f.read(256 << 20)
         except FileNotFoundError:
             return None
+        except IsADirectoryError:
+            raise self.corrupt("is a directory, not a record") from None
+        except OSError as e:
+            raise self.corrupt(f"cannot be read ({e.strerror})") from None
+        try:
+            record = json.loads(data)
+        except (ValueError, RecursionError):
+            what = "is empty" if not data.strip() else "is not valid JSON (truncated or overwritten?)"
+            raise self.corrupt(what) from None
+        if not isinstance(record, dict):
+            raise self.corrupt("is not a pipenet record")
+        version = record.get("version")
+        if isinstance(version, int) and version > RECORD_VERSION:
+            raise CorruptState(f"{self.record_path} was written by a newer pipenet (record version {version}; this "
+                               f"one reads {RECORD_VERSION}): use that pipenet to manage {self.topology}")
+        if isinstance(version, int) and version < RECORD_VERSION:
+            raise CorruptState(f"{self.record_path} was written by an older pipenet (record version {version}): "
+                               f"take {self.topology} down with that version, or run `pipenet down --force "
+                               f"{self.topology}`")
+        for key, kind in _RECORD_SHAPE.items():
+            if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):
+                raise self.corrupt(f"has no valid {key!r}")
+        if record["topology"] != self.topology:
+            raise self.corrupt(f"belongs to topology {record['topology']!r}")
+        return record
 
-    def refresh(self, ops) -> None:
-        """Write back the saved state of recorded ops that were re-made by a rollback (a process
-        started again has a new pid), so the record stays true."""
-        record = self.load()
-        if record is None or not ops:
-            return
-        fresh = {op.key: op.to_json() for op in ops}
-        record["ops"] = [fresh.get(_key(o), o) for o in record.get("ops", [])]
-        self.save(record)
+    def corrupt(self, what: str) -> CorruptState:
+        return CorruptState(f"{self.record_path} {what}; `pipenet down --force {self.topology}` removes what "
+                            f"carries {self.topology}'s marks on the live system, and the state with it")
 
     def save(self, record: dict) -> None:
         self.ensure()
         record = dict(record, version=RECORD_VERSION, written=time.time())
         write_atomic(self.record_path, json.dumps(record, indent=1, sort_keys=True).encode(), 0o600)
 
+    # ---- space for the end of a run -------------------------------------------------------------------
+    def reserve(self, size: int) -> None:
+        """Hold `size` bytes of the file system for the record written at the end of a run, so a disk
+        that fills up meanwhile cannot leave a run applied and unrecorded (ENOSPC here, before any
+        change, is a clean refusal)."""
+        from pipenet.backends import linux
+
+        self.release_reserve()
+        fd = os.open(self.reserve_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            linux.fallocate(fd, size)
+        except OSError:
+            os.close(fd)
+            self.release_reserve()
+            raise
+        os.close(fd)
+
+    def release_reserve(self) -> None:
+        try:
+            os.unlink(self.reserve_path)
+        except FileNotFoundError:
+            pass
+
     def remove(self) -> None:
         """Remove the record, the journal, the lock and the logs, then the topology's directory
         (the state root stays: pipenet may not be the one that made it)."""
-        for name in ("record.json", "journal.jsonl", "lock", "claim.json"):
+        faults.point("unlink", self.record_path)
+        for name in ("record.json", "journal.jsonl", "lock", "claim.json", ".reserve", "inputs.json"):
             try:
                 os.unlink(os.path.join(self.path, name))
-            except FileNotFoundError:
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 pass
         logs = os.path.join(self.path, "logs")
         if os.path.isdir(logs) and not os.path.islink(logs):
@@ -103,7 +188,11 @@ class StateDir:
     def lock(self, wait_message: str | None = None):
         """Hold this topology's lock; tell the person when another run holds it, then wait."""
         self.ensure()
-        fd = os.open(os.path.join(self.path, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        where = os.path.join(self.path, "lock")
+        try:
+            fd = os.open(where, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        except OSError as e:
+            raise CorruptState(f"{where} is not a lock file pipenet can use ({e.strerror}); remove it") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -118,17 +207,24 @@ class StateDir:
             os.close(fd)
 
 
-def _key(op_json: dict) -> str:
-    from pipenet.plan.ops import Op
-
-    return Op.from_json(op_json).key
-
-
 def all_topologies(root: str | None = None) -> list[str]:
+    """Topologies that are up (or have a run to finish), by their state directories."""
     root = root or state_root()
     try:
         names = sorted(os.listdir(root))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
         return []
-    return [n for n in names if os.path.exists(os.path.join(root, n, "record.json"))
-            or os.path.exists(os.path.join(root, n, "journal.jsonl"))]
+    out = []
+    for n in names:
+        if n.startswith("."):
+            continue
+        d = os.path.join(root, n)
+        if os.path.exists(os.path.join(d, "journal.jsonl")):
+            out.append(n)
+        elif os.path.exists(os.path.join(d, "record.json")):
+            try:
+                if StateDir(n, root).exists():
+                    out.append(n)
+            except (UsageError, CorruptState):
+                out.append(n)
+    return out

@@ -9,14 +9,14 @@ is remembered so that what lives on it names it as a parent.
 
 from __future__ import annotations
 
-from pipenet.ir import Container, IfAddr, Topology
-from pipenet.plan.names import host_port_name, netns_name, port_group
 import os
 
+from pipenet.ir import Container, IfAddr, Topology
 from pipenet.plan import etc as etc_files
-from pipenet.plan.firewall import TABLE_JUMPS, Published, chain_base, tables_for
+from pipenet.plan.firewall import TABLE_JUMPS, Published, chain_base, tables_for, with_tag
+from pipenet.plan.names import host_port_name, netns_name, port_group
 from pipenet.plan.ops import (AddAddress, AddLink, AddRoute, AddVeth, CreateBridge, CreateNamespace, Firewall,
-                              HostForwarding, Op, SetShape, SetSysctl, StartProcess, UseNamespace, WriteEtc)
+                              HostSetting, Op, SetShape, SetSysctl, StartProcess, UseNamespace, WriteEtc)
 
 HOST = "host"
 
@@ -72,6 +72,19 @@ def published(topo: Topology, ports: dict[str, int]) -> list[Published]:
     return out
 
 
+def quiet_bridges(topo: Topology) -> set[str]:
+    """Bridges whose segment has no IPv6 at all (not on the bridge, not on any interface on it): their
+    ports get no IPv6 autoconfiguration, as Docker does for networks without IPv6. (Each port would
+    otherwise take a link-local address, run duplicate address detection and join multicast groups,
+    flooded to every other port: at a thousand containers, half the kernel's work.)"""
+    v6 = {b.name for b in topo.bridges if b.address is not None and b.address.version == 6}
+    for c in topo.containers:
+        for i in c.interfaces:
+            if i.kind == "port" and i.address is not None and i.address.version == 6:
+                v6.add(i.bridge)
+    return {b.name for b in topo.bridges if b.name not in v6}
+
+
 class Compiler:
     def __init__(self, topo: Topology, docker_pids: dict[str, int] | None = None, ports: dict[str, int] | None = None,
                  host_resolv: str = "", log_dir: str = ""):
@@ -84,6 +97,7 @@ class Compiler:
         self.host_resolv = host_resolv
         self.log_dir = log_dir
         self.published = published(topo, self.ports)
+        self.quiet_bridges = quiet_bridges(topo)
 
     def node_ns(self, node: str) -> str:
         return self.ns[node]
@@ -113,7 +127,7 @@ class Compiler:
             else:
                 ref = netns_name(t.name, c.name)
                 self.ns[c.name] = ref
-                self.ops.append(CreateNamespace(c.name, ref))
+                self.ops.append(CreateNamespace(c.name, ref, owner=t.name))
         for c in t.containers:
             if c.net.kind in ("host", "container"):
                 self.ns[c.name] = self.ns.get(self.owner(c.name), "")
@@ -122,10 +136,11 @@ class Compiler:
             key = f"link:host:{b.name}"
             self.iface_key[(HOST, b.name)] = key
             if not b.external:
-                self.ops.append(CreateBridge(b.name, b.mtu))
+                self.ops.append(CreateBridge(b.name, b.mtu, owner=t.name, quiet=b.name in self.quiet_bridges))
             if b.address is not None and b.address.prefix is not None:
+                # on an external bridge an address already there is adopted (never added, never removed)
                 self.ops.append(AddAddress(HOST, "", b.name, str(b.address.ip), b.address.prefix,
-                                           key if not b.external else ""))
+                                           key if not b.external else "", nodad=not b.external))
         # interfaces
         for c in t.containers:
             if c.name not in self.ns or c.net.kind in ("host", "container"):
@@ -150,7 +165,8 @@ class Compiler:
             if a.node not in self.ns or b.node not in self.ns:
                 continue
             op = AddVeth(a.node, self.ns[a.node], a.ifname, b.node, self.ns[b.node], b.ifname, mac=a.mac,
-                         peer_mac=b.mac, mtu=link.mtu)
+                         peer_mac=b.mac, mtu=link.mtu, owner=t.name,
+                         quiet=not any(e.address is not None and e.address.version == 6 for e in (a, b)))
             self.ops.append(op)
             self.iface_key[(a.node, a.ifname)] = op.key
             self.iface_key[(b.node, b.ifname)] = op.key
@@ -198,16 +214,19 @@ class Compiler:
             for s in c.sysctls:
                 self.ops.append(SetSysctl(c.name, self.ns[c.name], s.key, s.value))
         if any(b.gateway for b in t.bridges) or t.host.forwarding:
-            self.ops.append(HostForwarding(t.name))
+            self.ops.append(HostSetting(t.name, "net.ipv4.ip_forward", "1"))
         elif t.host.forwarding is False:
-            self.ops.append(SetSysctl(HOST, "", "net.ipv4.ip_forward", "0"))
+            self.ops.append(HostSetting(t.name, "net.ipv4.ip_forward", "0"))
         for br in sorted({p.bridge for p in self.published}):
-            self.ops.append(SetSysctl(HOST, "", f"net/ipv4/conf/{br}/route_localnet", "1",
-                                      self.iface_key.get((HOST, br), "") if not t.bridge_map[br].external else ""))
+            name = f"net/ipv4/conf/{br}/route_localnet"
+            if t.bridge_map[br].external:  # someone else's bridge: shared with whoever else uses it
+                self.ops.append(HostSetting(t.name, name, "1"))
+            else:  # a setting of pipenet's own bridge: it goes with the bridge
+                self.ops.append(SetSysctl(HOST, "", name, "1", self.iface_key.get((HOST, br), "")))
         if any(not b.icc for b in t.bridges):
-            self.ops.append(SetSysctl(HOST, "", "net.bridge.bridge-nf-call-iptables", "1"))
+            self.ops.append(HostSetting(t.name, "net.bridge.bridge-nf-call-iptables", "1"))
         for s in t.host.sysctls:
-            self.ops.append(SetSysctl(HOST, "", s.key, s.value))
+            self.ops.append(HostSetting(t.name, s.key, s.value))
         # shaping
         for c in t.containers:
             if c.name not in self.ns or c.net.kind in ("host", "container"):
@@ -237,7 +256,8 @@ class Compiler:
             jumps = tuple((builtin, match, names[suffix]) for builtin, suffix, match in TABLE_JUMPS[table]
                           if suffix in chains)
             self.ops.append(Firewall(node, self.ns[node], table, tag,
-                                     tuple((names[sfx], tuple(rules)) for sfx, rules in chains.items()), jumps))
+                                     tuple((names[sfx], tuple(with_tag(r, tag) for r in rules))
+                                           for sfx, rules in chains.items()), jumps))
 
     def _files_and_processes(self) -> None:
         from pipenet.engine.enter import etc_dir
@@ -267,20 +287,22 @@ class Compiler:
             publishes = i.primary and (bool(c.publish) or c.publish_all)
             op = AddVeth(HOST, "", host_port_name(t.name, c.name, i.name), c.name, ns, i.name, peer_mac=i.mac,
                          mtu=i.mtu or (t.bridge_map[i.bridge].mtu if i.bridge in t.bridge_map else None),
-                         master=i.bridge, hairpin=publishes, group=port_group(t.name))
+                         master=i.bridge, hairpin=publishes, group=port_group(t.name), owner=t.name,
+                         quiet=i.bridge in self.quiet_bridges)
         elif i.kind == "dummy":
-            op = AddLink(c.name, ns, i.name, "dummy", mac=i.mac, mtu=i.mtu)
+            op = AddLink(c.name, ns, i.name, "dummy", mac=i.mac, mtu=i.mtu, owner=t.name)
         else:  # macvlan, vlan
             pnode = i.parent_node or c.name
             op = AddLink(c.name, ns, i.name, i.kind, parent_node=pnode, parent_ns=self.ns.get(pnode, ""),
                          parent=i.parent, mode=i.mode if i.kind == "macvlan" else None, vlan_id=i.vlan_id,
-                         mac=i.mac, mtu=i.mtu)
+                         mac=i.mac, mtu=i.mtu, owner=t.name)
         self.ops.append(op)
         self.iface_key[(c.name, i.name)] = op.key
 
     def _addr(self, node: str, ifname: str, addr: IfAddr) -> None:
+        # every segment a container's interface is on is pipenet's: IPv6 needs no duplicate detection there
         self.ops.append(AddAddress(node, self.ns[node], ifname, str(addr.ip), addr.prefixlen,
-                                   self.iface_key.get((node, ifname), "")))
+                                   self.iface_key.get((node, ifname), ""), nodad=True))
 
     def _route(self, node: str, ns: str, r) -> AddRoute:
         keys = []

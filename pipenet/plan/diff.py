@@ -1,39 +1,74 @@
-"""The plan: the difference between what the file wants and what the record says was made.
+"""The plan: what the file wants, against what the record says pipenet made, against what is live.
 
-- An op recorded and still wanted, unchanged, is left alone (its namespace,
-  interface or route is not touched).
-- An op recorded but no longer wanted, or wanted with other parameters, is
-  removed; everything that lives on it goes with it in the kernel
-  ("implied" removals), and what of that is still wanted is made again.
-- An op wanted and not recorded is applied.
+Refresh, then diff (as Terraform does). Every recorded operation is checked
+against the live system (`Op.check`, through a `LiveView`):
 
-Removals come first, newest first; then applies, in the compiler's
-dependency order. `down` is the same computation with nothing wanted.
+- recorded, still wanted, unchanged, and live as made: left alone (its
+  namespace, interface or route is not touched);
+- recorded and wanted, but gone from the kernel: made again (`+ ... (missing)`);
+- recorded and wanted, live but different (an MTU, a rule, a file's content,
+  a gateway): put right in place (`~ ... (changed)`), or, where that cannot be
+  done in place, removed and made again;
+- recorded but no longer wanted (or wanted with other parameters): removed,
+  when it is still there and still pipenet's; everything that lives on it goes
+  with it in the kernel ("implied" removals), and what of that is still wanted
+  is made again;
+- wanted and not recorded: made, unless the live system has an object of that
+  name that pipenet did not make (a conflict: nothing is changed).
+
+An object pipenet did not make is never removed or changed; one that holds a
+name a wanted operation needs makes the whole plan a conflict. Removals come
+first, newest first; then applies and repairs, in the compiler's dependency
+order. `down` is the same computation with nothing wanted. Without a view
+(`view=None`) the record is taken as the truth: the planner's unit tests use
+that.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from pipenet.plan.ops import Op
+from pipenet.errors import Conflict
+from pipenet.plan.ops import OK, Op, Verdict
 
 
 @dataclass
 class Step:
-    action: str  # "apply" or "remove"
+    action: str  # "apply", "remove" or "repair"
     op: Op
     #: for a removal: recorded ops the kernel removes along with this one (re-made on rollback)
     implied: list[Op] = field(default_factory=list)
+    #: why: "new", "missing", "changed: ...", "gone from the file", ...
+    reason: str = ""
+    #: for a repair (or the removal of a changed object): what was live before, to put back on rollback
+    observed: Any = None
 
     def describe(self) -> list[str]:
-        return self.op.describe() if self.action == "apply" else self.op.describe_undo()
+        if self.action == "apply":
+            return self.op.describe()
+        if self.action == "repair":
+            return self.op.describe_repair(self.observed)
+        return self.op.describe_undo()
+
+    @property
+    def sign(self) -> str:
+        return {"apply": "+", "remove": "-", "repair": "~"}[self.action]
 
     def to_json(self) -> dict:
-        return {"action": self.action, "op": self.op.to_json(), "implied": [o.to_json() for o in self.implied]}
+        d = {"action": self.action, "op": self.op.to_json(), "implied": [o.to_json() for o in self.implied]}
+        if self.reason:
+            d["reason"] = self.reason
+        if self.observed is not None:
+            d["observed"] = self.observed
+        return d
 
     @staticmethod
     def from_json(d: dict) -> Step:
-        return Step(d["action"], Op.from_json(d["op"]), [Op.from_json(o) for o in d.get("implied", [])])
+        if not isinstance(d, dict) or d.get("action") not in ("apply", "remove", "repair"):
+            raise ValueError("a journal step must be an object with an action")
+        return Step(d["action"], Op.from_json(d["op"]), [Op.from_json(o) for o in d.get("implied", [])],
+                    d.get("reason", ""), d.get("observed"))
 
 
 @dataclass
@@ -41,25 +76,54 @@ class Plan:
     steps: list[Step]
     #: the record to write after success: every wanted op, with saved state carried over
     final: list[Op]
+    #: what the live check found for each recorded op (by key), for `status` and messages
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         return not self.steps
 
 
-def diff(desired: list[Op], recorded: list[Op]) -> Plan:
+def _check(op: Op, view, cache: dict[str, Verdict]) -> Verdict:
+    if view is None:
+        return OK
+    known = cache.get(op.key)
+    if known is None:
+        known = cache[op.key] = op.check(view)
+    return known
+
+
+def diff(desired: list[Op], recorded: list[Op], view=None) -> Plan:
     rec = {op.key: op for op in recorded}
     want = {op.key: op for op in desired}
-    changed = {k for k, op in rec.items() if k not in want or want[k].identity() != op.identity()}
-    gone = set(changed)
+    verdicts: dict[str, Verdict] = {}
+    conflicts: list[str] = []
+    remove: set[str] = set()  # recorded, live and pipenet's, to be removed explicitly
+    gone: set[str] = set()  # recorded keys whose object is (or will be) gone from the kernel
+    remade: set[str] = set()  # keys that will be made (again): their dependents must be made again too
     for op in recorded:  # recorded order is dependency order: parents come first
-        if op.key in gone:
+        key = op.key
+        if key in gone:
             continue
         if any(p in gone for p in op.parents):
-            gone.add(op.key)  # the kernel removes it along with its parent
-        elif any(d in gone for d in op.depends):
-            changed.add(op.key)  # it must be removed explicitly and made again
-            gone.add(op.key)
+            gone.add(key)  # the kernel removes it along with its parent (or already has)
+            continue
+        v = _check(op, view, verdicts)
+        unwanted = key not in want or want[key].identity() != op.identity()
+        if v.state in ("missing", "foreign"):
+            gone.add(key)
+            if v.state == "foreign" and not unwanted:
+                conflicts.append(v.detail)
+            elif key in want:
+                remade.add(key)  # made again below: what depends on it is made again too
+            continue
+        if unwanted or any(d in remade or d in remove for d in op.depends) or (
+                v.state == "changed" and not op.repairable):
+            remove.add(key)
+            gone.add(key)
+            remade.add(key)
+    if conflicts:
+        raise Conflict(conflicts)
     children: dict[str, list[Op]] = {}
     position = {op.key: i for i, op in enumerate(recorded)}
     for op in recorded:
@@ -67,19 +131,54 @@ def diff(desired: list[Op], recorded: list[Op]) -> Plan:
             children.setdefault(p, []).append(op)
     steps: list[Step] = []
     for op in reversed(recorded):
-        if op.key in changed and not any(p in gone for p in op.parents):
-            steps.append(Step("remove", op, _cascade(op, children, position)))
+        if op.key in remove and not any(p in gone for p in op.parents):
+            v = verdicts.get(op.key, OK)
+            implied = [c for c in _cascade(op, children, position)
+                       if _check(c, view, verdicts).state in ("ok", "changed")]
+            why = "gone from the file" if op.key not in want else (
+                f"changed: {v.detail}" if v.state == "changed" else "changed in the file")
+            steps.append(Step("remove", op, implied, why, v.observed if v.state == "changed" else None))
     final: list[Op] = []
     for op in desired:
-        old = rec.get(op.key)
-        if old is not None and op.key not in gone:
+        key = op.key
+        old = rec.get(key)
+        if old is not None and key not in gone:
+            v = verdicts.get(key, OK)
             if hasattr(old, "saved"):
                 op.saved = old.saved
+            if any(d in remade for d in op.depends):
+                steps.append(Step("remove", old, [], "what it depends on is made again"))
+                steps.append(Step("apply", op, [], "made again with what it depends on"))
+                remade.add(key)
+            elif v.state == "changed":
+                steps.append(Step("repair", op, [], f"changed: {v.detail}", v.observed))
             final.append(op)
+            continue
+        if old is not None and old.identity() == op.identity():
+            v = verdicts.get(key, OK)
+            if hasattr(old, "saved") and v.state == "missing":
+                op.saved = old.saved  # a sysctl's original value stays the original
+            reason = f"missing: {v.detail}" if v.state == "missing" else "made again"
         else:
-            steps.append(Step("apply", op))
-            final.append(op)
-    return Plan(steps, final)
+            reason = "new" if old is None else "changed in the file"
+            if old is None and view is not None and op.adoptable and not any(p in remade for p in op.parents):
+                v = op.check(view)
+                if v.state == "foreign":
+                    conflicts.append(v.detail)
+                    continue
+                if v.ok:  # already there, carrying pipenet's mark: a record lost in a crash; adopt it
+                    final.append(op)
+                    continue
+                if v.state == "changed" and op.repairable:
+                    steps.append(Step("repair", op, [], f"changed: {v.detail}", v.observed))
+                    final.append(op)
+                    continue
+        steps.append(Step("apply", op, [], reason))
+        remade.add(key)
+        final.append(op)
+    if conflicts:
+        raise Conflict(conflicts)
+    return Plan(steps, final, verdicts)
 
 
 def _cascade(op: Op, children: dict[str, list[Op]], position: dict[str, int]) -> list[Op]:

@@ -1,8 +1,9 @@
 """The firewall rules a topology needs, in the shapes Docker's guide shows.
 
 Rules live in chains the topology owns, named `PN-<topology>-FWD|PRE|OUT|POST`
-(shortened with a hash to fit iptables' 28 characters), each reached by one
-jump from a built-in chain, tagged `-m comment --comment pipenet:<topology>`.
+(`PN~<hash of the whole name>-...` when the name does not fit iptables' 28
+characters), each reached by one jump from a built-in chain; every rule and
+every jump carries `-m comment --comment pipenet:<topology>`.
 
 In the host namespace:
 - filter FWD, per bridge: for each `link` under `icc off` the port-specific
@@ -36,10 +37,21 @@ TABLE_JUMPS = {
 
 
 def chain_base(topology: str) -> str:
+    """The prefix of a topology's chains: `PN-NAME` when the whole name fits iptables' 28 characters
+    with the longest suffix (`-POST`), else `PN~` and a hash of the whole name. A topology name cannot
+    contain `~`, so the two forms never collide, and no truncation makes two names one."""
     base = f"PN-{topology}"
     if len(base) > 23:
-        base = f"PN-{topology[:10]}-{hashlib.sha1(topology.encode()).hexdigest()[:8]}"
+        base = f"PN~{hashlib.sha256(topology.encode()).hexdigest()[:16]}"
     return base
+
+
+def with_tag(rule: str, tag: str) -> str:
+    """A rule with pipenet's comment, placed before its target (every rule of a pipenet chain has it)."""
+    head, sep, target = rule.partition(" -j ")
+    if not sep:
+        return f"{rule} -m comment --comment {tag}"
+    return f"{head} -m comment --comment {tag} -j {target}"
 
 
 @dataclass(frozen=True)
@@ -112,4 +124,5 @@ def tables_for(topo: Topology, published: list[Published], node_ns: dict[str, st
             continue
         for m in c.masquerade:
             rules(c.name, "nat", "POST").append(f"-o {m.out} -j MASQUERADE")
-    return out
+    # one rule once: a port published on two host ports needs its ACCEPT and hairpin MASQUERADE once
+    return {where: {sfx: list(dict.fromkeys(rs)) for sfx, rs in chains.items()} for where, chains in out.items()}

@@ -44,7 +44,7 @@ def test_guide_point_to_point(netns):
     addrs = netns.out(["ip", "netns", "exec", "p2p@one", "ip", "-o", "-4", "addr", "show", "A"])
     assert "10.1.1.1/32" in addrs  # a /32: no subnet, no netmask
     routes = netns.out(["ip", "netns", "exec", "p2p@one", "ip", "route"])
-    assert "10.1.1.2 dev A scope link" in routes  # the host route to the peer
+    assert "10.1.1.2 dev A proto 112 scope link" in routes  # the host route to the peer, pipenet's mark on it
     # the host end of the last permutation: the host reaches that one container out of band
     assert netns.run(["ping", "-c1", "-W2", "10.9.0.2"], check=False).returncode == 0
     assert netns.pipenet("down", "p2p").returncode == 0
@@ -63,7 +63,8 @@ def test_docker0_bridge_with_three_containers(netns):
     assert "172.17.0.0/16 dev eth0" in route
     assert ping(netns, "web", "172.17.0.100") and ping(netns, "cache", "172.17.42.1")
     brif = netns.out(["ip", "-o", "link", "show", "master", "docker0"])
-    assert brif.count("pn") == 3
+    assert len([line for line in brif.splitlines() if ": pn" in line]) == 3
+    assert brif.count("alias pipenet:docker0:link:host:pn") == 3  # each host end carries pipenet's mark
     assert netns.pipenet("exec", "web", "--", "hostname").stdout.strip() == "www.example.com"
     netns.pipenet("down", path)
 
@@ -183,8 +184,7 @@ def test_fault_at_every_step_leaves_the_system_as_before(netns, tmp_path):
     before = ns_snapshot(netns)
     rp = netns.out(["sysctl", "-n", "net.ipv4.conf.all.rp_filter"])
     for n in range(1, steps + 1):
-        r = netns.run([sys.executable, "-m", "pipenet", "up", path], check=False,
-                      env=dict(os.environ, PIPENET_TEST_FAIL_STEP=str(n)))
+        r = netns.faultrun("up", path, fail_step=n)
         assert r.returncode == 2, (n, r.stderr)
         assert f"step {n} of {steps} failed" in r.stderr and "rolled back" in r.stderr
         assert ns_snapshot(netns) == before, f"the system changed after a failure at step {n}"
@@ -194,12 +194,9 @@ def test_fault_at_every_step_leaves_the_system_as_before(netns, tmp_path):
 
 def test_a_failed_undo_exits_3_and_lists_what_is_left(netns, tmp_path):
     path = write(tmp_path, "left.pn", "bridge br0 { address 10.3.0.1/24 }\ncontainer a { net br0 }\n")
-    import os
-    import sys
-    env = dict(os.environ, PIPENET_TEST_FAIL_STEP="4", PIPENET_TEST_FAIL_UNDO="2")
-    r = netns.run([sys.executable, "-m", "pipenet", "up", path], check=False, env=env)
+    r = netns.faultrun("up", path, fail_step=4, fail_undo=2)
     assert r.returncode == 3
-    assert "left: ip link add br0 type bridge" in r.stderr
+    assert "left: ip link delete dev br0" in r.stderr
     # what is left is exactly that, and a later down, which finds the journal, cleans it
     assert "br0" in netns.out(["ip", "-o", "link"])
     d = netns.pipenet("down", "left")
@@ -208,14 +205,11 @@ def test_a_failed_undo_exits_3_and_lists_what_is_left(netns, tmp_path):
 
 
 def test_killed_up_is_undone_by_down_and_converged_by_up(netns, tmp_path):
-    import os
-    import sys
     path = write(tmp_path, "kill.pn", "bridge br0 { address 10.4.0.1/24 }\n"
                  "container a { net br0 }\ncontainer b { net br0 }\n")
     before = ns_snapshot(netns)
     for step, then in ((5, "down"), (3, "up")):
-        r = netns.run([sys.executable, "-m", "pipenet", "up", path], check=False,
-                      env=dict(os.environ, PIPENET_TEST_KILL_STEP=str(step)))
+        r = netns.faultrun("up", path, kill_step=step)
         assert r.returncode == -9
         assert netns.out(["ls", f"/run/pipenet/kill"]).count("journal") == 1
         r = netns.pipenet(then, path)
@@ -234,8 +228,9 @@ def test_foreign_objects_are_never_taken_or_removed(netns, tmp_path):
     path = write(tmp_path, "own.pn", "topology own\nbridge docker0 { address 10.2.0.1/24 }\ncontainer web { net docker0 }\n")
     r = up(netns, path, ok=False)
     assert r.returncode == 1
-    assert "docker0 already exists and pipenet did not make it" in r.stderr
-    assert "namespace own@web already exists" in r.stderr
+    assert "an interface named docker0 already exists in the host and pipenet did not make it" in r.stderr
+    assert "namespace own@web exists and pipenet did not make it" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 2  # one line per cause
     assert ns_snapshot(netns) == before
     # declared external, the bridge is used and left in place
     netns.run(["ip", "netns", "delete", "own@web"])
@@ -310,7 +305,7 @@ def test_status_reports_drift(netns, tmp_path):
     assert a["interfaces"][0]["addresses"] == ["10.12.0.2/24"]
     netns.run(["ip", "netns", "exec", "st@a", "ip", "addr", "del", "10.12.0.2/24", "dev", "eth0"])
     r = netns.pipenet("status", "st")
-    assert r.returncode == 1 and "ip -n st@a addr add 10.12.0.2/24 dev eth0" in r.stderr
+    assert r.returncode == 1 and "missing: address 10.12.0.2/24 on eth0" in r.stderr
     netns.pipenet("down", "st")
 
 

@@ -125,7 +125,16 @@ def test_address_matches_pyroute2(ip, plen, family):
     nl, s = nl_with({"eth0": 3})
     nl.addr_add("eth0", ip, plen)
     want = reference(ifaddrmsg, M.RTM_NEWADDR, CREATE, {"family": family, "prefixlen": plen, "index": 3},
-                     [("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)])
+                     [("IFA_LOCAL", ip), ("IFA_ADDRESS", ip), ("IFA_PROTO", 112)])  # pipenet's mark
+    assert s.sent == [want]
+
+
+def test_an_ipv6_address_without_duplicate_detection_matches_pyroute2():
+    nl, s = nl_with({"eth0": 3})
+    nl.addr_add("eth0", "fd00::2", 64, nodad=True)
+    want = reference(ifaddrmsg, M.RTM_NEWADDR, CREATE, {"family": socket.AF_INET6, "prefixlen": 64, "index": 3},
+                     [("IFA_LOCAL", "fd00::2"), ("IFA_ADDRESS", "fd00::2"), ("IFA_PROTO", 112),
+                      ("IFA_FLAGS", M.IFA_F_NODAD)])
     assert s.sent == [want]
 
 
@@ -137,7 +146,7 @@ def test_route_matches_pyroute2(dest, via, dev, metric):
     nl.route_add(dest, via, dev, metric)
     v6 = ":" in (via or dest)
     attrs = [("RTA_TABLE", 254)]
-    fields = {"family": socket.AF_INET6 if v6 else socket.AF_INET, "table": 254, "proto": 3, "type": 1,
+    fields = {"family": socket.AF_INET6 if v6 else socket.AF_INET, "table": 254, "proto": 112, "type": 1,
               "scope": 0 if via else 253}
     if dest:
         fields["dst_len"] = int(dest.split("/")[1])

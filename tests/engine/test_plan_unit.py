@@ -6,7 +6,8 @@ import pytest
 
 from pipenet.backends.recording import RecordingKernel
 from pipenet.engine.executor import execute, rollback
-from pipenet.engine.journal import Journal, pending
+from pipenet.engine.journal import Journal, read as read_journal
+from pipenet.engine.live import LiveView
 from pipenet.errors import ApplyFailed, Leftovers
 from pipenet.lang import load_text
 from pipenet.plan.compile import compile_topology
@@ -29,8 +30,8 @@ def ops_for(src):
     return ops
 
 
-def apply_plan(k, plan, tmp_path, **env):
-    execute(plan, k, Journal(str(tmp_path / "journal")), None)
+def apply_plan(k, plan, tmp_path):
+    execute(plan, k, Journal(str(tmp_path / "journal")))
 
 
 def test_first_plan_applies_everything_in_dependency_order():
@@ -91,7 +92,7 @@ def test_apply_then_down_restores_the_recorded_kernel(tmp_path):
 
 
 @pytest.mark.parametrize("converge", [False, True], ids=["first-up", "converging-up"])
-def test_failure_at_every_step_rolls_back_exactly(tmp_path, converge, monkeypatch):
+def test_failure_at_every_step_rolls_back_exactly(tmp_path, converge, inject):
     k = RecordingKernel()
     recorded = []
     if converge:
@@ -107,42 +108,48 @@ def test_failure_at_every_step_rolls_back_exactly(tmp_path, converge, monkeypatc
     assert len(plan.steps) >= 8
     before = k.snapshot()
     for n in range(1, len(plan.steps) + 1):
-        monkeypatch.setenv("PIPENET_TEST_FAIL_STEP", str(n))
-        plan = diff(target, [type(o).from_json(o.to_json()) for o in recorded])
+        inject(fail_step=n)
+        plan = diff(target, [type(o).from_json(o.to_json()) for o in recorded], LiveView(k))
         with pytest.raises(ApplyFailed, match=f"step {n} of"):
             apply_plan(k, plan, tmp_path)
         assert k.snapshot() == before, f"state differs after a failure at step {n}"
-        assert pending(str(tmp_path / "journal")) is None  # a finished rollback removes its journal
+        assert read_journal(str(tmp_path / "journal")) is None  # a finished rollback removes its journal
 
 
-def test_a_failed_undo_is_listed_and_nothing_else(tmp_path, monkeypatch):
+def test_a_failed_undo_is_listed_and_nothing_else(tmp_path, inject):
     k = RecordingKernel()
     plan = diff(ops_for(BASE), [])
-    monkeypatch.setenv("PIPENET_TEST_FAIL_STEP", "6")
-    monkeypatch.setenv("PIPENET_TEST_FAIL_UNDO", "2")
+    inject(fail_step=6, fail_undo=2)
     with pytest.raises(Leftovers) as e:
         apply_plan(k, plan, tmp_path)
     assert len(e.value.remaining) == 1
-    assert plan.steps[1].describe()[0] in e.value.remaining[0]
+    assert plan.steps[1].op.describe_undo()[0] in e.value.remaining[0]
     # the journal is kept, so a later run knows something was left
-    assert pending(str(tmp_path / "journal")) is not None
+    assert read_journal(str(tmp_path / "journal")) is not None
 
 
-def test_journal_of_a_killed_run_is_undone(tmp_path):
+def test_journal_of_a_killed_run_is_taken_over_then_removed_by_down(tmp_path):
+    """A run killed after seven steps: its started steps go into the record (nothing is undone
+    blindly), and `down` of that record against the live system removes exactly what was made."""
     k = RecordingKernel()
     before = k.snapshot()
     plan = diff(ops_for(BASE), [])
     j = Journal(str(tmp_path / "journal"))
-    j.begin(plan.steps, None)
+    j.begin(plan.steps, 0)
     for i, step in enumerate(plan.steps[:7]):  # a run that was killed after seven steps
         step.op.prepare(k)
         j.start(i, step)
-        step.op.apply(k)
-        j.done(i)
+        if i < 6:  # the seventh was journaled, then the process died before touching the kernel
+            step.op.apply(k)
+            j.done(i, step)
     j.f.close()
-    started = pending(str(tmp_path / "journal"))
+    started = read_journal(str(tmp_path / "journal")).started
     assert [s.op.key for s in started] == [s.op.key for s in plan.steps[:7]]
-    assert rollback(started, k) == []
+    record = [s.op for s in started]
+    down = diff([], [type(o).from_json(o.to_json()) for o in record], LiveView(k))
+    # the seventh never reached the kernel: it is not removed, nor anything of what it would have made
+    assert plan.steps[6].op.key not in {s.op.key for s in down.steps}
+    apply_plan(k, down, tmp_path)
     assert k.snapshot() == before
 
 
@@ -164,8 +171,9 @@ def test_describe_gives_commands_a_person_would_type():
     ops = ops_for(BASE)
     text = "\n".join(line for op in ops for line in op.describe())
     assert "ip netns add unit@a" in text
-    assert "ip link add br0 type bridge" in text
+    assert "ip link add name br0 type bridge" in text
+    assert "ip link set dev br0 alias pipenet:unit:link:host:br0" in text  # the mark pipenet reads back
     assert "ip -n unit@a addr add 10.0.0.2/24 dev eth0" in text
-    assert "ip -n unit@r route add 10.1.1.1/32 dev eth1" in text
-    assert "ip route add 10.77.0.0/16 via 10.9.0.2" in text
-    assert "ip netns exec unit@a sysctl -w net.ipv4.ip_forward=1" in text
+    assert "ip -n unit@r route add 10.1.1.1/32 dev eth1 proto 112" in text
+    assert "ip route add 10.77.0.0/16 via 10.9.0.2 proto 112" in text
+    assert "ip netns exec unit@a sysctl -q -w net.ipv4.ip_forward=1" in text

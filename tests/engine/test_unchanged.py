@@ -80,8 +80,7 @@ def test_an_interrupted_run_is_finished_even_when_the_file_is_unchanged(netns, t
     p.write_text(TOPO)
     assert netns.pipenet("up", str(p)).returncode == 0  # the digest of TOPO is recorded
     p.write_text(TOPO + "container b { net b0 }\n")
-    r = netns.run([sys.executable, "-m", "pipenet", "up", str(p)], check=False,
-                  env=dict(os.environ, PIPENET_TEST_KILL_STEP="1"))
+    r = netns.faultrun("up", str(p), kill_step=1)
     assert r.returncode == -signal.SIGKILL  # killed mid-run: a journal is pending
     p.write_text(TOPO)  # back to the text whose digest is recorded
     r = netns.pipenet("up", str(p))

@@ -26,9 +26,9 @@ def full_snapshot(netns) -> dict:
     return snap
 
 
-def pipenet_env(netns, *args, **env):
-    return netns.run([sys.executable, "-m", "pipenet", *args], check=False, env=dict(os.environ, **env),
-                     timeout=300)
+def pipenet_env(netns, *args, **faults):
+    """pipenet with a fault installed (tests/faultrun.py): fail_step=N, fail_undo=N, kill_step=N, ..."""
+    return netns.faultrun(*args, **faults)
 
 
 def steps_of(netns, path) -> int:
@@ -42,7 +42,7 @@ def test_a_fault_at_every_step_of_the_playground(netns):
     assert total >= 90 and {"firewall", "etc", "process", "netns", "veth", "route", "sysctl"} <= kinds
     before = full_snapshot(netns)
     for n in range(1, total + 1):
-        r = pipenet_env(netns, "up", FOPNP, PIPENET_TEST_FAIL_STEP=str(n))
+        r = pipenet_env(netns, "up", FOPNP, fail_step=n)
         assert r.returncode == 2 and f"step {n} of {total} failed" in r.stderr, (n, r.stderr)
         after = full_snapshot(netns)
         assert after == before, (n, snapshot.diff(before, after))
@@ -50,7 +50,7 @@ def test_a_fault_at_every_step_of_the_playground(netns):
 
 def test_a_failed_undo_during_the_playground_is_listed_then_cleaned(netns):
     before = full_snapshot(netns)
-    r = pipenet_env(netns, "up", FOPNP, PIPENET_TEST_FAIL_STEP="60", PIPENET_TEST_FAIL_UNDO="13")
+    r = pipenet_env(netns, "up", FOPNP, fail_step=60, fail_undo=13)
     assert r.returncode == 3
     left = [l for l in r.stderr.splitlines() if l.strip().startswith("left:")]
     assert len(left) == 1
@@ -65,7 +65,7 @@ def test_sigkill_during_up_then_down_or_up(netns):
     trials = 0
     for trial in range(12):
         k = rng.randint(1, total)
-        r = pipenet_env(netns, "up", FOPNP, PIPENET_TEST_KILL_STEP=str(k))
+        r = pipenet_env(netns, "up", FOPNP, kill_step=k)
         assert r.returncode == -signal.SIGKILL, (k, r.stderr)
         if trial % 2 == 0:
             d = netns.pipenet("down", "fopnp")
@@ -102,7 +102,7 @@ def test_sigkill_during_down_then_down_or_up(netns):
         assert netns.pipenet("up", FOPNP).returncode == 0
         total = len(json.loads(netns.run(["cat", "/run/pipenet/fopnp/record.json"]).stdout)["ops"])
         k = rng.randint(1, 40)
-        r = pipenet_env(netns, "down", "fopnp", PIPENET_TEST_KILL_STEP=str(k))
+        r = pipenet_env(netns, "down", "fopnp", kill_step=k)
         assert r.returncode == -signal.SIGKILL, (k, r.stderr)
         if trial % 2 == 0:
             assert netns.pipenet("down", "fopnp").returncode == 0

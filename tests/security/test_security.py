@@ -12,6 +12,7 @@ import pytest
 
 from pipenet.backends import files
 from pipenet.engine.state import StateDir
+from pipenet.errors import CorruptState, UsageError
 from pipenet.fsutil import write_atomic
 from pipenet.lang import analyse
 
@@ -51,8 +52,8 @@ def test_names_that_could_escape_are_rejected(src):
 
 
 def test_state_and_file_paths_refuse_traversal(tmp_path):
-    for bad in ("../x", "a/b", ".hidden", ""):
-        with pytest.raises(ValueError):
+    for bad in ("../x", "a/b", ".hidden", "", "..", "x" * 65):
+        with pytest.raises(UsageError, match="is not a topology name"):
             StateDir(bad, str(tmp_path))
     with pytest.raises(ValueError):
         files.read("/etc/netns/../shadow", ["hosts"])
@@ -79,8 +80,9 @@ def test_state_dir_is_private_and_refuses_a_symlink(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (root / "evil").symlink_to(elsewhere)
-    with pytest.raises(PermissionError):
+    with pytest.raises(CorruptState, match="is not a directory .a symlink or a file.; pipenet will not use it"):
         StateDir("evil", str(root)).ensure()
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_real_state_dir_and_symlinked_etc_file(netns, tmp_path):
@@ -90,8 +92,14 @@ def test_real_state_dir_and_symlinked_etc_file(netns, tmp_path):
     netns.run(["sh", "-c", "echo precious > /tmp/pipenet-victim-file"])
     netns.run(["ln", "-s", "/tmp/pipenet-victim-file", "/etc/netns/sec@a/hosts"])
     try:
-        assert netns.pipenet("up", str(path)).returncode == 0
+        # a symlink planted where pipenet's file goes is someone else's: refused, never followed or replaced
+        r = netns.pipenet("up", str(path))
+        assert r.returncode == 1 and "/etc/netns/sec@a/hosts is a symlink" in r.stderr, r.stderr
         assert netns.out(["cat", "/tmp/pipenet-victim-file"]) == "precious\n"
+        assert netns.out(["stat", "-c", "%F", "/etc/netns/sec@a/hosts"]).strip() == "symbolic link"
+        assert "sec@a" not in netns.out(["ip", "netns", "list"])
+        netns.run(["rm", "/etc/netns/sec@a/hosts"])
+        assert netns.pipenet("up", str(path)).returncode == 0
         assert netns.out(["stat", "-c", "%F", "/etc/netns/sec@a/hosts"]).strip() == "regular file"
         assert netns.out(["stat", "-c", "%a", "/run/pipenet/sec"]).strip() == "700"
         assert netns.out(["stat", "-c", "%a", "/run/pipenet/sec/record.json"]).strip() == "600"

@@ -52,9 +52,9 @@ def test_icc_off_with_a_link_is_the_guides_example(netns):
     wait_listening(netns, "db", 5432)
     save = netns.out(["iptables-save", "-t", "filter"])
     # the port-specific pair, ahead of the DROP, as `iptables -L -n` shows in the guide
-    pair_out = "-A PN-icc-FWD -s 172.17.0.2/32 -d 172.17.0.1/32 -i docker0 -o docker0 -p tcp -m tcp --dport 5432 -j ACCEPT"
-    pair_back = "-A PN-icc-FWD -s 172.17.0.1/32 -d 172.17.0.2/32 -i docker0 -o docker0 -p tcp -m tcp --sport 5432 -j ACCEPT"
-    drop = "-A PN-icc-FWD -i docker0 -o docker0 -j DROP"
+    pair_out = "-A PN-icc-FWD -s 172.17.0.2/32 -d 172.17.0.1/32 -i docker0 -o docker0 -p tcp -m tcp --dport 5432 -m comment --comment \"pipenet:icc\" -j ACCEPT"
+    pair_back = "-A PN-icc-FWD -s 172.17.0.1/32 -d 172.17.0.2/32 -i docker0 -o docker0 -p tcp -m tcp --sport 5432 -m comment --comment \"pipenet:icc\" -j ACCEPT"
+    drop = "-A PN-icc-FWD -i docker0 -o docker0 -m comment --comment \"pipenet:icc\" -j DROP"
     lines = save.splitlines()
     assert pair_out in lines and pair_back in lines and drop in lines
     assert lines.index(pair_out) < lines.index(drop) and lines.index(pair_back) < lines.index(drop)
@@ -78,7 +78,7 @@ def test_masquerade_rule_and_outbound_nat(netns):
     r = json.loads(netns.pipenet("test", f"{EXAMPLES}/outbound.pn", "--json").stdout)
     assert r["failed"] == 0, r
     nat = netns.out(["iptables-save", "-t", "nat"]).splitlines()
-    assert "-A PN-outbound-POST -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE" in nat
+    assert "-A PN-outbound-POST -s 172.17.0.0/16 ! -o docker0 -m comment --comment \"pipenet:outbound\" -j MASQUERADE" in nat
     listing = netns.out(["iptables", "-t", "nat", "-L", "PN-outbound-POST", "-n"])
     assert "MASQUERADE" in listing and "172.17.0.0/16" in listing
     # the world sees the host's address, not the container's
@@ -109,12 +109,12 @@ def test_published_port_from_all_three_directions_and_publish_all(netns, tmp_pat
     wait_listening(netns, "web", 80)
     wait_listening(netns, "web", 8000)
     nat = netns.out(["iptables-save", "-t", "nat"]).splitlines()
-    assert "-A PN-pub-PRE -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.1:80" in nat
-    assert "-A PN-pub-OUT -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.1:80" in nat
+    assert "-A PN-pub-PRE -p tcp -m tcp --dport 8080 -m comment --comment \"pipenet:pub\" -j DNAT --to-destination 172.17.0.1:80" in nat
+    assert "-A PN-pub-OUT -p tcp -m tcp --dport 8080 -m comment --comment \"pipenet:pub\" -j DNAT --to-destination 172.17.0.1:80" in nat
     assert any("-A PREROUTING -m addrtype --dst-type LOCAL" in l and "PN-pub-PRE" in l for l in nat)
-    assert "-A PN-pub-POST -s 172.17.0.0/16 -d 172.17.0.1/32 -o docker0 -p tcp -m tcp --dport 80 -j MASQUERADE" in nat
+    assert "-A PN-pub-POST -s 172.17.0.0/16 -d 172.17.0.1/32 -o docker0 -p tcp -m tcp --dport 80 -m comment --comment \"pipenet:pub\" -j MASQUERADE" in nat
     flt = netns.out(["iptables-save", "-t", "filter"]).splitlines()
-    assert "-A PN-pub-FWD -d 172.17.0.1/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT" in flt
+    assert "-A PN-pub-FWD -d 172.17.0.1/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -m comment --comment \"pipenet:pub\" -j ACCEPT" in flt
     # from outside the host, from the host (127.0.0.1 and its own addresses), from a neighbour (hairpin)
     assert "you are 10.50.0.2" in curl(netns, "outside", "http://10.50.0.1:8080/")
     assert "hello from web" in curl(netns, None, "http://127.0.0.1:8080/")
@@ -253,20 +253,21 @@ def test_container_masquerade_is_a_home_modem(netns, tmp_path):
     r = json.loads(netns.pipenet("test", path, "--json").stdout)
     assert r["failed"] == 0, r
     nat = netns.run(["ip", "netns", "exec", "modem@modem", "iptables-save", "-t", "nat"]).stdout
-    assert "-A PN-modem-POST -o eth0 -j MASQUERADE" in nat
+    assert "-A PN-modem-POST -o eth0 -m comment --comment \"pipenet:modem\" -j MASQUERADE" in nat
     netns.pipenet("down", "modem")
 
 
 def test_down_leaves_firewall_files_sysctls_and_processes_as_before(netns):
     netns.run(["sysctl", "-w", "net.ipv4.ip_forward=0"])
     before = snapshot.take(netns.runner)
-    procs = netns.out(["ps", "-e", "-o", "pid="]).split()
+    procs = set(netns.pids())  # processes in this test's namespaces (other tests' are not ours to count)
     for ex in ("icc-links", "publish", "dns", "foundations"):
         up(netns, f"{EXAMPLES}/{ex}.pn")
         assert snapshot.take(netns.runner) != before
+        assert netns.pids("pipenet.services"), ex  # the examples' run processes were there
         assert netns.pipenet("down", f"{EXAMPLES}/{ex}.pn").returncode == 0
         assert snapshot.take(netns.runner) == before, ex
-    left = set(netns.out(["ps", "-e", "-o", "pid="]).split()) - set(procs)
+    left = set(netns.pids()) - procs
     strays = [p for p in left if running(netns, p)
               and netns.run(["cat", f"/proc/{p}/comm"], check=False).stdout.strip() not in ("nsenter", "ps", "cat")]
     assert strays == []

@@ -1,0 +1,117 @@
+"""The live system, read once per command: what `plan`, `up`, `down` and `status` compare with.
+
+Terraform's refresh, for a network. Nothing here changes anything. Each
+namespace is read at most once per command, lazily (links, addresses and
+routes in three netlink dumps on the socket pipenet already has there; its
+qdiscs, its `iptables-save` and its sysctls only when an operation asks),
+so a namespace no operation mentions costs nothing. Operations compare
+themselves with this view (`Op.check`); `status` and the planner use the
+very same checks, so "drift" has one definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipenet.backends import objects
+
+
+@dataclass
+class Section:
+    """One table of `iptables-save`: chains in order, each with its rules (without `-A CHAIN`)."""
+
+    chains: dict[str, list[str]] = field(default_factory=dict)
+
+    def has_jump(self, builtin: str, chain: str, tag: str) -> bool:
+        from pipenet.plan.ops.firewall import tagged
+
+        return any(r.split()[-2:] == ["-j", chain] and tagged(r, tag) for r in self.chains.get(builtin, ()))
+
+
+def parse_save(text: str) -> dict[str, Section]:
+    """`iptables-save` text to {table: Section}."""
+    out: dict[str, Section] = {}
+    cur: Section | None = None
+    for line in text.splitlines():
+        if line.startswith("*"):
+            cur = out.setdefault(line[1:].strip(), Section())
+        elif cur is None or not line or line.startswith("#"):
+            continue
+        elif line.startswith(":"):
+            cur.chains.setdefault(line[1:].split()[0], [])
+        elif line.startswith("-A "):
+            parts = line.split(None, 2)
+            if len(parts) >= 2:
+                cur.chains.setdefault(parts[1], []).append(parts[2] if len(parts) > 2 else "")
+    return out
+
+
+class LiveView:
+    """The kernel's state as the operations of one command need it (see the module docstring)."""
+
+    def __init__(self, k):
+        self.k = k
+        self._ns: dict[str, objects.Namespace | None] = {}
+        self._qdiscs: dict[str, dict] = {}
+        self._fw: dict[str, dict[str, Section]] = {}
+        self._sysctl: dict[tuple[str, str], str | None] = {}
+        self._wanted_sysctls: dict[str, set[str]] = {}
+
+    # ---- namespaces ---------------------------------------------------------------------------
+    def exists(self, ref: str) -> bool:
+        return ref == "" or self.namespace(ref) is not None
+
+    def namespace(self, ref: str) -> objects.Namespace | None:
+        if ref not in self._ns:
+            self._ns[ref] = self.k.read_namespace(ref)
+        return self._ns[ref]
+
+    def placeholder(self, ref: str) -> bool:
+        """Is there something at /run/netns/REF that is not a namespace (a plain file someone left)?"""
+        return bool(ref) and not ref.startswith("/") and self.k.netns_placeholder(ref)
+
+    def forget(self, ref: str) -> None:
+        """Drop what was read of a namespace (it is about to change)."""
+        self._ns.pop(ref, None)
+        self._qdiscs.pop(ref, None)
+        self._fw.pop(ref, None)
+        for key in [x for x in self._sysctl if x[0] == ref]:
+            del self._sysctl[key]
+
+    # ---- what only some operations need ---------------------------------------------------------
+    def qdiscs(self, ref: str) -> dict[str, objects.Qdisc]:
+        if ref not in self._qdiscs:
+            self._qdiscs[ref] = self.k.read_qdiscs(ref) if self.exists(ref) else {}
+        return self._qdiscs[ref]
+
+    def firewall(self, ref: str) -> dict[str, Section]:
+        if ref not in self._fw:
+            self._fw[ref] = parse_save(self.k.read_firewall(ref)) if self.exists(ref) else {}
+        return self._fw[ref]
+
+    def want_sysctls(self, ops) -> None:
+        """Read every sysctl these operations check in one visit per namespace."""
+        for op in ops:
+            if op.kind == "sysctl":
+                self._wanted_sysctls.setdefault(op.ns, set()).add(op.name)
+            elif op.kind == "host-setting":
+                self._wanted_sysctls.setdefault("", set()).add(op.name)
+
+    def sysctl(self, ref: str, key: str) -> str | None:
+        if (ref, key) not in self._sysctl:
+            if not self.exists(ref):
+                return None
+            keys = sorted(self._wanted_sysctls.get(ref, set()) | {key})
+            for k, v in self.k.read_sysctls(ref, keys).items():
+                self._sysctl[(ref, k)] = v
+        return self._sysctl[(ref, key)]
+
+    def files(self, directory: str, names: list[str]) -> dict[str, tuple | None] | None:
+        """{name: None (absent) | ("file", content) | ("symlink",) | ("other",)}; None when the directory
+        itself is a symlink or not a directory (pipenet never writes through one)."""
+        return self.k.etc_inspect(directory, names)
+
+    def process(self, saved: dict, marker: str, ref: str) -> dict | None:
+        """{"pid", "net"} of a running `run` process (by its recorded pid and start time, or, when no
+        pid was recorded, by its marker), or None."""
+        return self.k.process_find(saved, marker, ref)

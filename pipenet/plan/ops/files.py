@@ -1,0 +1,89 @@
+"""A node's own /etc files (hosts, resolv.conf, hostname) under /etc/netns/NAMESPACE/.
+
+The convention `ip netns exec` honours. A file is pipenet's while its
+content is what pipenet wrote (the record keeps it); a symlink or any other
+kind of file at one of these paths is someone else's and is never followed,
+replaced or removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pipenet.plan.ops.base import OK, Op, changed, foreign, missing, q
+
+
+def _heredoc(path: str, content: str) -> str:
+    """A shell command that writes exactly `content` to `path` (quoted: no expansion)."""
+    marker = "PIPENET_EOF"
+    while marker in content:
+        marker += "_"
+    if content.endswith("\n"):
+        return f"cat > {q(path)} <<'{marker}'\n{content}{marker}"
+    return f"printf %s {q(content)} > {q(path)}"
+
+
+@dataclass
+class WriteEtc(Op):
+    kind: ClassVar[str] = "etc"
+    repairable: ClassVar[bool] = True
+    node: str
+    directory: str
+    files: tuple = ()  # ((name, content), ...)
+    saved: dict = field(default_factory=dict)
+
+    @property
+    def key(self):
+        return f"etc:{self.node}"
+
+    @property
+    def wanted(self) -> dict[str, str]:
+        return {n: c for n, c in self.files}
+
+    def prepare(self, k):
+        self.saved = k.etc_read(self.directory, [n for n, _ in self.files])
+
+    def apply(self, k):
+        k.etc_write(self.directory, self.wanted)
+
+    def undo(self, k):
+        k.etc_restore(self.directory, self.saved, self.wanted)
+
+    def check(self, view):
+        found = view.files(self.directory, [n for n, _ in self.files])
+        if found is None:
+            return foreign(f"{self.directory} is not a directory pipenet can use (a symlink or a file)")
+        for name, what in found.items():
+            if what is not None and what[0] != "file":
+                return foreign(f"{self.directory}/{name} is a {what[0]} and pipenet did not make it; "
+                               f"pipenet never writes through one")
+        if all(what is None for what in found.values()):
+            return missing(f"the /etc files of {self.node} ({self.directory})")
+        wanted = self.wanted
+        differ = {n: (what[1] if what is not None else None) for n, what in found.items()
+                  if what is None or what[1] != wanted[n]}
+        if differ:
+            names = ", ".join(sorted(differ))
+            return changed(f"{self.directory}: {names} changed since pipenet wrote them", "pipenet's content",
+                           f"{names} differ", observed=differ)
+        return OK
+
+    def repair(self, k, observed):
+        k.etc_write(self.directory, {n: self.wanted[n] for n in observed})
+
+    def unrepair(self, k, observed):
+        k.etc_put_back(self.directory, observed, self.wanted)
+
+    def describe(self):
+        out = [f"mkdir -p {q(self.directory)}"]
+        for name, content in self.files:
+            out.append(_heredoc(f"{self.directory}/{name}", content))
+        return out
+
+    def describe_undo(self):
+        return [f"rm -f {' '.join(q(self.directory + '/' + n) for n, _ in self.files)}",
+                f"rmdir {q(self.directory)}"]
+
+    def describe_repair(self, observed):
+        return [_heredoc(f"{self.directory}/{n}", self.wanted[n]) for n in observed]

@@ -1,0 +1,388 @@
+"""Interfaces: bridges, veth pairs, and the other kinds (dummy, macvlan, 802.1Q VLAN).
+
+Every interface pipenet makes carries its mark in its alias (`ip link` shows
+`alias pipenet:TOPOLOGY:KEY`); an interface of the same name without it is
+someone else's and is never changed or deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from pipenet.backends.objects import mark_topology
+from pipenet.plan.ops.base import OK, Op, changed, foreign, ip_cmd, missing, q
+
+
+def _differences(link, want: dict) -> dict:
+    """{attribute: live value} for each wanted attribute the live link does not have."""
+    out = {}
+    for attr, value in want.items():
+        if value is None:
+            continue
+        live = getattr(link, attr)
+        if attr == "mac" and live is not None:
+            live, value = live.lower(), str(value).lower()
+        if live != value:
+            out[attr] = getattr(link, attr)
+    return out
+
+
+def _words(diff: dict, want: dict) -> tuple[str, str, str]:
+    """(detail, expected, actual) in words for a set of differing attributes."""
+    detail = ", ".join(f"{_show(a, v)} (want {_show(a, want[a])})" for a, v in diff.items())
+    return (detail, ", ".join(_show(a, want[a]) for a in diff), ", ".join(_show(a, v) for a, v in diff.items()))
+
+
+def _show(attr: str, v) -> str:
+    if attr == "up":
+        return "up" if v else "down"
+    if attr == "hairpin":
+        return f"hairpin {'on' if v else 'off'}"
+    return f"{attr} {'none' if v is None else v}"
+
+
+def _set(k, ns: str, name: str, values: dict) -> None:
+    """Put link attributes (as read by the live view) on an interface."""
+    kw = {}
+    if "mtu" in values and values["mtu"] is not None:
+        kw["mtu"] = values["mtu"]
+    if "mac" in values and values["mac"] is not None:
+        kw["mac"] = values["mac"]
+    if "master" in values:
+        if values["master"] is None:
+            kw["nomaster"] = True
+        else:
+            kw["master"] = values["master"]
+    if "up" in values:
+        kw["up"] = bool(values["up"])
+    if kw:
+        k.link_set(ns, name, **kw)
+    if "hairpin" in values and values["hairpin"] is not None:
+        k.link_hairpin(ns, name, bool(values["hairpin"]))
+
+
+def _set_cmds(ns: str, name: str, values: dict) -> list[str]:
+    out = []
+    if values.get("mtu") is not None:
+        out.append(ip_cmd(ns, "link", "set", "dev", name, "mtu", values["mtu"]))
+    if values.get("mac") is not None:
+        out.append(ip_cmd(ns, "link", "set", "dev", name, "address", values["mac"]))
+    if "master" in values:
+        out.append(ip_cmd(ns, "link", "set", "dev", name, *(["master", values["master"]] if values["master"]
+                                                             else ["nomaster"])))
+    if "up" in values:
+        out.append(ip_cmd(ns, "link", "set", "dev", name, "up" if values["up"] else "down"))
+    if values.get("hairpin") is not None:
+        out.append(f"bridge link set dev {q(name)} hairpin {'on' if values['hairpin'] else 'off'}")
+    return out
+
+
+def _own(view, ns: str, name: str, mark: str, kind: str, what: str):
+    """(live link or None, a foreign verdict or None)."""
+    live = view.namespace(ns)
+    link = live.links.get(name) if live is not None else None
+    if link is None:
+        return None, None
+    if link.alias != mark or (link.kind is not None and link.kind != kind):
+        where = "the host" if ns == "" else ns
+        other = mark_topology(link.alias)
+        if other is not None and other != mark_topology(mark):
+            inside = "" if ns == "" else f" in {ns}"
+            return link, foreign(f"{'bridge' if kind == 'bridge' else 'interface'} {name}{inside} belongs to "
+                                 f"topology {other}")
+        return link, foreign(f"an interface named {name} already exists in {where} and pipenet did not make it"
+                             + (f"; {what}" if what else ""))
+    return link, None
+
+
+@dataclass
+class CreateBridge(Op):
+    kind: ClassVar[str] = "bridge"
+    destroys_children: ClassVar[bool] = True
+    repairable: ClassVar[bool] = True
+    name: str
+    mtu: int | None = None
+    owner: str = ""
+    quiet: bool = False  # no IPv6 autoconfiguration: nothing on the segment has IPv6
+
+    node: ClassVar[str] = "host"
+
+    @property
+    def key(self):
+        return f"link:host:{self.name}"
+
+    def _want(self) -> dict:
+        return {"mtu": self.mtu, "up": True}
+
+    def apply(self, k):
+        k.bridge_add(self.name, self.mtu, self.mark_of(), quiet=self.quiet)
+
+    def undo(self, k):
+        k.link_del("", self.name, self.mark_of())
+
+    def check(self, view):
+        link, bad = _own(view, "", self.name, self.mark_of(), "bridge",
+                         f"rename the bridge, or declare it `bridge {self.name} {{ external }}` to use it")
+        if bad is not None:
+            return bad
+        if link is None:
+            return missing(f"bridge {self.name}")
+        diff = _differences(link, self._want())
+        if diff:
+            return changed(f"bridge {self.name}: " + _words(diff, self._want())[0], *_words(diff, self._want())[1:],
+                           observed=diff)
+        return OK
+
+    def repair(self, k, observed):
+        _set(k, "", self.name, {a: self._want()[a] for a in observed})
+
+    def unrepair(self, k, observed):
+        _set(k, "", self.name, observed)
+
+    def describe(self):
+        mtu = ["mtu", self.mtu] if self.mtu else []
+        quiet = ["addrgenmode", "none"] if self.quiet else []
+        return [ip_cmd("", "link", "add", "name", self.name, *mtu, "type", "bridge"),
+                ip_cmd("", "link", "set", "dev", self.name, "alias", self.mark_of(), *quiet, "up")]
+
+    def describe_undo(self):
+        return [ip_cmd("", "link", "delete", "dev", self.name)]
+
+    def describe_repair(self, observed):
+        return _set_cmds("", self.name, {a: self._want()[a] for a in observed})
+
+
+@dataclass
+class AddVeth(Op):
+    """A veth pair: `name` in namespace `ns` (node `node`), `peer` in `peer_ns` (node `peer_node`).
+
+    A bridge port is one whose host end is enslaved to `master`.
+    """
+
+    kind: ClassVar[str] = "veth"
+    destroys_children: ClassVar[bool] = True
+    repairable: ClassVar[bool] = True
+    node: str
+    ns: str
+    name: str
+    peer_node: str
+    peer_ns: str
+    peer: str
+    mac: str | None = None
+    peer_mac: str | None = None
+    mtu: int | None = None
+    master: str | None = None
+    hairpin: bool = False
+    group: int | None = None  # a netdev group for the host ends of a topology's ports (batched deletion)
+    owner: str = ""
+    quiet: bool = False  # no IPv6 autoconfiguration on either end (a segment without IPv6)
+
+    @property
+    def key(self):
+        return f"link:{self.peer_node}:{self.peer}" if self.master else f"link:{self.node}:{self.name}"
+
+    @property
+    def end_key(self) -> str:
+        return f"link:{self.node}:{self.name}"
+
+    @property
+    def peer_key(self) -> str:
+        return f"link:{self.peer_node}:{self.peer}"
+
+    def batch_key(self):
+        """Removals with the same key may be done in one request (`undo_many`)."""
+        return (self.ns, self.group) if self.group else None
+
+    @staticmethod
+    def undo_many(ops: list, k) -> None:
+        k.link_del_many(ops[0].ns, [o.name for o in ops], ops[0].group, [o.mark_of(o.end_key) for o in ops])
+        for o in ops:
+            k.link_forget(o.peer_ns, o.peer)
+
+    @property
+    def also(self) -> str:
+        """The other end's key: children of either end depend on the pair."""
+        return self.end_key if self.master else self.peer_key
+
+    @property
+    def parents(self):
+        # A namespace's deletion removes a veth only asynchronously (and a bridge's deletion
+        # never removes its ports), so a pair with an end in the host is always deleted explicitly.
+        if self.ns == "" or self.peer_ns == "":
+            return ()
+        return (f"netns:{self.node}", f"netns:{self.peer_node}")
+
+    @property
+    def depends(self):
+        ps = [f"netns:{self.node}", f"netns:{self.peer_node}"]
+        if self.master:
+            ps.append(f"link:host:{self.master}")
+        return tuple(p for p in ps if p != "netns:host")
+
+    def _want(self) -> tuple[dict, dict]:
+        a = {"mtu": self.mtu, "mac": self.mac, "master": self.master, "up": True,
+             "hairpin": True if self.hairpin else None}
+        b = {"mtu": self.mtu, "mac": self.peer_mac, "up": True}
+        return a, b
+
+    def apply(self, k):
+        k.veth_add(self.ns, self.name, self.peer_ns, self.peer, mac=self.mac, peer_mac=self.peer_mac, mtu=self.mtu,
+                   master=self.master, hairpin=self.hairpin, group=self.group, alias=self.mark_of(self.end_key),
+                   peer_alias=self.mark_of(self.peer_key), quiet=self.quiet)
+
+    def undo(self, k):
+        k.link_del(self.ns, self.name, self.mark_of(self.end_key))
+        k.link_forget(self.peer_ns, self.peer)
+
+    def check(self, view):
+        a, bad_a = _own(view, self.ns, self.name, self.mark_of(self.end_key), "veth", "")
+        b, bad_b = _own(view, self.peer_ns, self.peer, self.mark_of(self.peer_key), "veth", "")
+        if bad_a is not None:
+            return bad_a
+        if bad_b is not None:
+            return bad_b
+        if a is None and b is None:
+            return missing(f"veth {self.name} -- {self.peer}")
+        if a is None or b is None:  # one end moved away: only making the pair again helps
+            gone = self.name if a is None else self.peer
+            return changed(f"veth {self.name} -- {self.peer}: the end {gone} is gone", "a pair", "one end")
+        wa, wb = self._want()
+        da, db = _differences(a, wa), _differences(b, wb)
+        if da or db:
+            words = [f"{self.name}: " + _words(da, wa)[0]] if da else []
+            words += [f"{self.peer}: " + _words(db, wb)[0]] if db else []
+            return changed(f"veth {self.name} -- {self.peer}: " + "; ".join(words),
+                           "; ".join(x for x in (_words(da, wa)[1], _words(db, wb)[1]) if x),
+                           "; ".join(x for x in (_words(da, wa)[2], _words(db, wb)[2]) if x),
+                           observed={"a": da, "b": db})
+        return OK
+
+    def repair(self, k, observed):
+        wa, wb = self._want()
+        _set(k, self.ns, self.name, {x: wa[x] for x in observed.get("a", {})})
+        _set(k, self.peer_ns, self.peer, {x: wb[x] for x in observed.get("b", {})})
+
+    def unrepair(self, k, observed):
+        _set(k, self.ns, self.name, observed.get("a", {}))
+        _set(k, self.peer_ns, self.peer, observed.get("b", {}))
+
+    def describe(self):
+        opts = []
+        if self.mtu:
+            opts += ["mtu", self.mtu]
+        if self.mac:
+            opts += ["address", self.mac]
+        if self.group:
+            opts += ["group", self.group]
+        peer = ["peer", "name", self.peer]
+        if self.peer_ns != self.ns:
+            peer += ["netns", self.peer_ns]
+        if self.peer_mac:
+            peer += ["address", self.peer_mac]
+        if self.mtu:
+            peer += ["mtu", self.mtu]
+        out = [ip_cmd(self.ns, "link", "add", "name", self.name, *opts, "type", "veth", *peer)]
+        if self.master:
+            out.append(ip_cmd(self.ns, "link", "set", "dev", self.name, "master", self.master))
+        quiet = ["addrgenmode", "none"] if self.quiet else []
+        out += [ip_cmd(self.ns, "link", "set", "dev", self.name, "alias", self.mark_of(self.end_key), *quiet, "up"),
+                ip_cmd(self.peer_ns, "link", "set", "dev", self.peer, "alias", self.mark_of(self.peer_key), *quiet,
+                       "up")]
+        if self.hairpin:
+            out.append(f"bridge link set dev {q(self.name)} hairpin on")
+        return out
+
+    def describe_undo(self):
+        return [ip_cmd(self.ns, "link", "delete", "dev", self.name)]
+
+    def describe_repair(self, observed):
+        wa, wb = self._want()
+        return (_set_cmds(self.ns, self.name, {x: wa[x] for x in observed.get("a", {})})
+                + _set_cmds(self.peer_ns, self.peer, {x: wb[x] for x in observed.get("b", {})}))
+
+
+@dataclass
+class AddLink(Op):
+    """A dummy, macvlan or vlan interface (made on its parent's side, then moved when they differ)."""
+
+    kind: ClassVar[str] = "link"
+    destroys_children: ClassVar[bool] = True
+    repairable: ClassVar[bool] = True
+    node: str
+    ns: str
+    name: str
+    link_kind: str
+    parent_node: str | None = None
+    parent_ns: str | None = None
+    parent: str | None = None
+    mode: str | None = None
+    vlan_id: int | None = None
+    mac: str | None = None
+    mtu: int | None = None
+    owner: str = ""
+
+    @property
+    def key(self):
+        return f"link:{self.node}:{self.name}"
+
+    @property
+    def parents(self):
+        ps = [f"netns:{self.node}"] if self.node != "host" else []
+        if self.parent and self.parent_node and self.parent_node != "host":
+            ps.append(f"link:{self.parent_node}:{self.parent}")
+        return tuple(ps)
+
+    def _want(self) -> dict:
+        return {"mtu": self.mtu, "mac": self.mac, "up": True}
+
+    def apply(self, k):
+        k.link_add(self.ns, self.name, self.link_kind, parent_ns=self.parent_ns, parent=self.parent, mode=self.mode,
+                   vlan_id=self.vlan_id, mac=self.mac, mtu=self.mtu, alias=self.mark_of())
+
+    def undo(self, k):
+        k.link_del(self.ns, self.name, self.mark_of())
+
+    def check(self, view):
+        link, bad = _own(view, self.ns, self.name, self.mark_of(), self.link_kind, "")
+        if bad is not None:
+            return bad
+        if link is None:
+            return missing(f"{self.link_kind} {self.name}")
+        diff = _differences(link, self._want())
+        if diff:
+            return changed(f"{self.link_kind} {self.name}: " + _words(diff, self._want())[0],
+                           *_words(diff, self._want())[1:], observed=diff)
+        return OK
+
+    def repair(self, k, observed):
+        _set(k, self.ns, self.name, {a: self._want()[a] for a in observed})
+
+    def unrepair(self, k, observed):
+        _set(k, self.ns, self.name, observed)
+
+    def describe(self):
+        where = self.ns if self.parent_ns is None else self.parent_ns
+        args = ["link", "add"]
+        if self.parent:
+            args += ["link", self.parent]
+        args += ["name", self.name]
+        if self.parent_ns is not None and self.parent_ns != self.ns:
+            args += ["netns", self.ns]
+        if self.mac:
+            args += ["address", self.mac]
+        if self.mtu:
+            args += ["mtu", self.mtu]
+        args += ["type", self.link_kind]
+        if self.link_kind == "macvlan":
+            args += ["mode", self.mode or "bridge"]
+        if self.link_kind == "vlan":
+            args += ["id", self.vlan_id]
+        return [ip_cmd(where, *args), ip_cmd(self.ns, "link", "set", "dev", self.name, "alias", self.mark_of()),
+                ip_cmd(self.ns, "link", "set", "dev", self.name, "up")]
+
+    def describe_undo(self):
+        return [ip_cmd(self.ns, "link", "delete", "dev", self.name)]
+
+    def describe_repair(self, observed):
+        return _set_cmds(self.ns, self.name, {a: self._want()[a] for a in observed})

@@ -1,0 +1,86 @@
+"""Network namespaces: the ones pipenet makes, and the ones it only uses (attached)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pipenet.backends.objects import mark_topology
+from pipenet.plan.ops.base import OK, Op, foreign, ip_cmd, missing, q
+
+
+@dataclass
+class CreateNamespace(Op):
+    """/run/netns/NS, made in-process; pipenet's mark is the alias of its loopback interface (read
+    back before the namespace is ever removed), and its nsfs inode is kept in `saved`."""
+
+    kind: ClassVar[str] = "netns"
+    destroys_children: ClassVar[bool] = True
+    learns: ClassVar[bool] = True
+    node: str
+    ns: str
+    owner: str = ""
+    saved: dict = field(default_factory=dict)
+
+    @property
+    def key(self):
+        return f"netns:{self.node}"
+
+    def apply(self, k):
+        self.saved = {"inode": k.netns_create(self.ns, self.mark_of())}
+
+    def undo(self, k):
+        k.netns_delete(self.ns, self.mark_of())
+
+    def check(self, view):
+        live = view.namespace(self.ns)
+        if live is None:
+            if view.placeholder(self.ns):
+                return foreign(f"/run/netns/{self.ns} is a file that is not a namespace, and pipenet did not make it")
+            return missing(f"namespace {self.ns}")
+        if live.mark != self.mark_of():
+            other = mark_topology(live.mark)
+            if other is not None and other != self.owner:
+                return foreign(f"namespace {self.ns} belongs to topology {other}")
+            return foreign(f"namespace {self.ns} exists and pipenet did not make it (remove it with "
+                           f"`ip netns delete {self.ns}` if it is stale)")
+        return OK
+
+    def describe(self):
+        return [f"ip netns add {q(self.ns)}", ip_cmd(self.ns, "link", "set", "lo", "up"),
+                ip_cmd(self.ns, "link", "set", "lo", "alias", self.mark_of())]
+
+    def describe_undo(self):
+        return [f"ip netns delete {q(self.ns)}"]
+
+
+@dataclass
+class UseNamespace(Op):
+    """An attached namespace (pipework's case): checked, used, never created or deleted."""
+
+    kind: ClassVar[str] = "use-netns"
+    adoptable: ClassVar[bool] = False
+    node: str
+    ns: str
+
+    @property
+    def key(self):
+        return f"netns:{self.node}"
+
+    def apply(self, k):
+        if not k.netns_exists(self.ns):
+            raise FileNotFoundError(2, f"namespace {self.ns} does not exist")
+
+    def undo(self, k):
+        pass
+
+    def check(self, view):
+        if not view.exists(self.ns):
+            return missing(f"{self.node} attaches to {self.ns}, which does not exist (is the process running?)")
+        return OK
+
+    def describe(self):
+        return [f"test -e {q(self.ns)}  # use the existing namespace of {self.node}, never created or deleted"]
+
+    def describe_undo(self):
+        return [f"# leave the namespace {self.ns} ({self.node}) as it was"]

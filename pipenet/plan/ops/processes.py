@@ -1,0 +1,87 @@
+"""`run` commands: processes started inside a node, stopped TERM-then-KILL.
+
+A process is pipenet's by its pid and the kernel's start time for it (a
+recycled pid is never signalled) and by a marker in its environment
+(`PIPENET_PROCESS=LOG`), which finds one whose pid never reached the record;
+it is stopped only in pipenet's own PID namespace and its node's network
+namespace.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pipenet.plan.ops.base import OK, Op, changed, missing, q
+
+
+@dataclass
+class StartProcess(Op):
+    """A `run` command: started in the node (namespace, hostname, /etc files) as its own process group."""
+
+    kind: ClassVar[str] = "process"
+    adoptable: ClassVar[bool] = False
+    learns: ClassVar[bool] = True
+    node: str
+    ns: str
+    index: int
+    argv: tuple = ()
+    hostname: str = ""
+    etc: str = ""
+    log: str = ""
+    saved: dict = field(default_factory=dict)
+
+    @property
+    def key(self):
+        return f"process:{self.node}:{self.index}"
+
+    @property
+    def depends(self):
+        return (f"netns:{self.node}", f"etc:{self.node}")
+
+    @property
+    def marker(self) -> str:
+        return f"{self.log}"  # the log path names topology, node and index: unique to this process
+
+    @property
+    def command(self) -> str:
+        return " ".join(self.argv)
+
+    def apply(self, k):
+        self.saved = k.process_start(self.ns, self.argv, self.hostname, self.etc, self.log, self.marker)
+
+    def undo(self, k):
+        k.process_stop(self.saved, self.marker, self.ns)
+
+    def check(self, view):
+        found = view.process(self.saved, self.marker, self.ns)
+        if found is None:
+            pid = self.saved.get("pid")
+            return missing(f"process `{self.command}` in {self.node}" + (f" (pid {pid}) is not running" if pid else
+                                                                        " is not running"), "running")
+        live = view.namespace(self.ns) if self.ns else None
+        if live is not None and found.get("net") is not None and found["net"] != live.inode:
+            return changed(f"process `{self.command}` in {self.node} runs in a namespace that is gone", "running",
+                           "in an old namespace")
+        return OK
+
+    def describe(self):
+        """The same start as `up`'s, for a shell: a new session in the node's namespaces, its hostname,
+        its /etc files (ip netns exec binds them), its log, and the marker in its environment."""
+        logdir = os.path.dirname(self.log)
+        inner = ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && cd / && exec "$@"',
+                 self.hostname or self.node, *self.argv]
+        if self.ns == "":
+            enter = ["env"]
+        elif self.ns.startswith("/"):
+            enter = ["nsenter", f"--net={self.ns}"]
+        else:
+            enter = ["ip", "netns", "exec", self.ns]
+        words = " ".join(q(w) for w in ["setsid", *enter, "env", f"PIPENET_PROCESS={self.marker}", *inner])
+        return [f"mkdir -p -m 0700 {q(logdir)}",
+                f"{words} >> {q(self.log)} 2>&1 < /dev/null &"]
+
+    def describe_undo(self):
+        pid = self.saved.get("pid", "PID")
+        return [f"kill -TERM -{pid}  # then KILL after a grace period"]
