@@ -62,6 +62,8 @@ class _Pool:
         self.reserved = set(reserved)
         if subnet.version == 4 and subnet.prefixlen <= 30:
             self.reserved |= {subnet.first, subnet.last}
+        if subnet.version == 6 and subnet.prefixlen <= 126:
+            self.reserved.add(subnet.first)  # the subnet-router anycast address
 
     def take(self) -> IPAddress | None:
         while self.next <= self.last:

@@ -103,3 +103,43 @@ def diff(before: dict, after: dict) -> list[str]:
         if before[key] != after.get(key):
             out.append(f"{key}:\n  before: {before[key]}\n  after:  {after.get(key)}")
     return out
+
+
+def world(netns) -> dict:
+    """Everything a topology can touch in a harness namespace: the host namespace as `take` sees it,
+    every namespace under /run/netns (links, addresses, routes, iptables, sysctls, qdiscs) with its
+    inode, the files under /etc/netns with their contents, and the `run` processes."""
+    snap = take(netns.runner)
+    names = sorted(netns.runner(["ls", "/run/netns"]).split())
+    for ns in names:
+        def inside(argv, ns=ns):
+            return netns.runner(["ip", "netns", "exec", ns, *argv])
+        part = take(inside)
+        for key in ("/run/netns", "/etc/netns"):
+            part.pop(key)
+        part["qdiscs"] = sorted(l for l in inside(["tc", "qdisc", "show"]).splitlines() if "noqueue" not in l)
+        part["inode"] = netns.runner(["stat", "-L", "-c", "%i", f"/run/netns/{ns}"]).strip()
+        snap[f"ns {ns}"] = part
+    files = {}
+    for path in sorted(netns.runner(["find", "/etc/netns", "-mindepth", "2"]).split()):
+        files[path] = netns.runner(["cat", path])
+    snap["etc files"] = files
+    snap["processes"] = {p: netns.runner(["cat", f"/proc/{p}/cmdline"]).replace("\0", " ").strip()
+                         for p in netns.pids("pipenet.services")}
+    return snap
+
+
+def settled_world(netns, tries: int = 15) -> dict:
+    """`world`, once the kernel has finished what it does by itself after a change (a bridge losing
+    carrier when its last port goes, a link-local address leaving duplicate detection): two snapshots
+    a moment apart agree. What pipenet does happens inside the commands, never between snapshots."""
+    import time
+
+    last = world(netns)
+    for _ in range(tries):
+        time.sleep(0.2)
+        now = world(netns)
+        if now == last:
+            return now
+        last = now
+    return last

@@ -66,9 +66,9 @@ class Kernel:
         return self.ns.get(ref)
 
     # ---- namespaces ----------------------------------------------------------------------------
-    def netns_create(self, name: str, mark: str | None = None) -> int:
+    def netns_create(self, name: str, mark: str | None = None, quiet: bool = False) -> int:
         """Create /run/netns/NAME with `mark` on its loopback interface; return its inode."""
-        h = self.ns.create(name, mark)
+        h = self.ns.create(name, mark, quiet)
         return os.fstat(h.fd).st_ino
 
     def netns_mark(self, ref: str) -> str | None:
@@ -124,14 +124,17 @@ class Kernel:
                 return m.get_attr("IFLA_IFALIAS")
         return None
 
-    def bridge_add(self, name: str, mtu: int | None, alias: str | None = None, quiet: bool = False) -> None:
-        """A bridge, marked, and brought up in the same request that marks it (and, when `quiet`, turns
-        IPv6 autoconfiguration off first: the kernel applies that before it brings the link up)."""
+    def bridge_add(self, name: str, mtu: int | None, alias: str | None = None, quiet: bool = False,
+                   mac: str | None = None) -> None:
+        """A bridge, marked; when `quiet`, IPv6 autoconfiguration is turned off before it comes up (a
+        bridge has carrier as soon as it is up, and its link-local address would be made at once)."""
         h = self._h("")
         h.nl.forget(name)
-        h.nl.link_add(name, "bridge", mtu=mtu, up=False)
+        h.nl.link_add(name, "bridge", mtu=mtu, mac=mac, up=not quiet)
         try:
-            h.nl.link_set(name, up=True, alias=alias, quiet=quiet)
+            h.nl.link_set(name, alias=alias, quiet=quiet)
+            if quiet:
+                h.nl.link_set(name, up=True)
         except BaseException:
             h.nl.link_del(name)  # atomic: never an unmarked bridge
             raise
@@ -140,17 +143,20 @@ class Kernel:
                  peer_mac: str | None = None, mtu: int | None = None, master: str | None = None,
                  hairpin: bool = False, group: int | None = None, alias: str | None = None,
                  peer_alias: str | None = None, quiet: bool = False) -> None:
-        """A veth pair, both ends marked; `quiet`: no IPv6 autoconfiguration on either end."""
+        """A veth pair, both ends marked. `quiet`: no IPv6 autoconfiguration on the first end (`name`); the
+        peer follows its namespace's default, which pipenet sets when it makes a node's namespace."""
         h = self._h(ns)
         same = peer_ns == ns
         p = {"ifname": peer, "mac": peer_mac, "mtu": mtu, "netns_fd": None if same else self._h(peer_ns).fd}
         h.nl.forget(name)  # a name made again must never resolve to the index of its predecessor
         self._h(peer_ns).nl.forget(peer)
-        # made down: brought up in the request that marks it, after IPv6 autoconfiguration is off when quiet
+        # made down, then brought up in the request that marks it, before its peer: with no carrier yet it
+        # makes no IPv6 link-local address before `quiet` turns that off (the peer's namespace does that
+        # for the peer when the node has no IPv6)
         h.nl.link_add(name, "veth", up=False, mtu=mtu, mac=mac, master=master, peer=p, group=group)
         try:
             h.nl.link_set(name, up=True, alias=alias, quiet=quiet)
-            self._h(peer_ns).nl.link_set(peer, up=True, alias=peer_alias, quiet=quiet)
+            self._h(peer_ns).nl.link_set(peer, up=True, alias=peer_alias)
             if hairpin:
                 h.nl.brport_hairpin(name)
         except BaseException:

@@ -76,6 +76,24 @@ class _Worker:
         self.q.put((None, None, None))
 
 
+def _ipv6_defaults(quiet: bool) -> None:
+    """In the calling thread's (new) namespace, for the interfaces that will be made in or moved into it:
+    `quiet` (a node without IPv6): no IPv6 link-local address at all (no duplicate address detection, no
+    multicast joins: nothing flooded to a bridge); otherwise no duplicate address detection, since
+    pipenet made the segment (addresses are usable at once, not "tentative" for a second)."""
+    name, value = ("addr_gen_mode", b"1") if quiet else ("accept_dad", b"0")
+    try:  # /proc/sys shows the namespace of the thread that opens it
+        fd = os.open(f"/proc/sys/net/ipv6/conf/default/{name}", os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return  # no IPv6 at all
+    try:
+        os.write(fd, value)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _raise_nofile() -> None:
     """Each open namespace costs two descriptors; lift the soft limit to the hard one."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -130,7 +148,7 @@ class Namespaces:
             os.close(lock)
         self._run_dir_ready = True
 
-    def _create(self, name: str) -> Handle:
+    def _create(self, name: str, quiet: bool = False) -> Handle:
         self._prepare_run_dir()
         path = self.path(name)
         fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
@@ -141,6 +159,7 @@ class Namespaces:
             try:
                 linux.mount("/proc/thread-self/ns/net", path, "none", linux.MS_BIND)
                 mounted = True
+                _ipv6_defaults(quiet)
                 nsfd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
                 nl = Netlink.open_here()
                 nl.index["lo"] = 1  # loopback is always the first interface of a new namespace
@@ -167,13 +186,14 @@ class Namespaces:
         return Handle(ref, fd, nl)
 
     # ---- the main thread's side -------------------------------------------------------------------
-    def create(self, name: str, mark: str | None = None) -> Handle:
+    def create(self, name: str, mark: str | None = None, quiet: bool = False) -> Handle:
         """A new namespace at /run/netns/NAME, its loopback up and carrying `mark` (pipenet's mark on a
-        namespace: read back before the namespace is ever changed or removed)."""
+        namespace: read back before the namespace is ever changed or removed). `quiet`: interfaces
+        that arrive in it get no IPv6 autoconfiguration (a node without IPv6)."""
         old = self.handles.pop(name, None)
         if old is not None:
             old.close()
-        h = self.worker.run(lambda: self._create(name))
+        h = self.worker.run(lambda: self._create(name, quiet))
         self.handles[name] = h
         try:
             h.nl.link_set("lo", up=True, alias=mark)

@@ -104,7 +104,7 @@ class RecordingKernel:
                 other["master"] = None
 
     # ---- namespaces ----------------------------------------------------------------------------------
-    def netns_create(self, name, mark=None):
+    def netns_create(self, name, mark=None, quiet=False):
         self._call("netns_create", name)
         if name in self.state["ns"]:
             raise FileExistsError(errno.EEXIST, f"namespace {name}")
@@ -146,9 +146,9 @@ class RecordingKernel:
     def link_exists(self, ns, name):
         return ns in self.state["ns"] and name in self.state["ns"][ns]["links"]
 
-    def bridge_add(self, name, mtu, alias=None, quiet=False):
+    def bridge_add(self, name, mtu, alias=None, quiet=False, mac=None):
         self._call("bridge_add", name)
-        self._new("", name, kind="bridge", mtu=mtu, up=True, alias=alias)
+        self._new("", name, kind="bridge", mtu=mtu, up=True, alias=alias, mac=mac)
 
     def veth_add(self, ns, name, peer_ns, peer, *, mac=None, peer_mac=None, mtu=None, master=None, hairpin=False,
                  group=None, alias=None, peer_alias=None, quiet=False):
@@ -158,6 +158,7 @@ class RecordingKernel:
             self._link(ns, master)
         if peer in self._ns(peer_ns)["links"]:
             raise NetlinkError(errno.EEXIST, f"create {peer}")
+        mtu = mtu or 1500  # the kernel's default for a veth
         self._new(ns, name, kind="veth", mac=mac, mtu=mtu, master=master, up=True, peer=(peer_ns, peer), alias=alias,
                   hairpin=hairpin or None)
         self._new(peer_ns, peer, kind="veth", mac=peer_mac, mtu=mtu, up=True, peer=(ns, name), alias=peer_alias)

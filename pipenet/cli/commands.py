@@ -275,7 +275,8 @@ def plan(file: str, format: str = "text") -> None:
         return
     for i, s in enumerate(steps, 1):
         why = f"  ({s.reason})" if s.reason and s.reason not in ("new",) else ""
-        print(f"{i:4} {s.sign} {s.describe()[0] if s.describe() else s.op.key}{why}")
+        first = (s.describe() or [s.op.key])[0].splitlines()[0]  # a file's content is for --format sh
+        print(f"{i:4} {s.sign} {first}{why}")
     output.message(f"{name}: {len(steps)} steps")
 
 
@@ -487,6 +488,8 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
                 pass
     if json:
         output.emit_json(docs if topology is None else docs[0])
+        if any(d.get("drift") or d.get("error") for d in docs):
+            raise Exit(1)
         return
     from rich.table import Table
 

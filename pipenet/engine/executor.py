@@ -32,11 +32,11 @@ def _run(step: Step, k) -> None:
         step.op.undo(k)
 
 
-def _remake(op, k) -> None:
-    """Re-make a removed op; one whose removal never happened (a run killed just before it) is
-    still there, and that is fine."""
+def _remake(op, k, observed=None) -> None:
+    """Re-make a removed op as it was seen; one whose removal never happened (a run killed just before
+    it) is still there, and that is fine."""
     try:
-        op.apply(k)
+        op.remake(k, observed)
     except OSError as e:
         if e.errno != errno.EEXIST:
             raise
@@ -60,9 +60,7 @@ def rollback(done: list[Step], k) -> list[str]:
             elif step.action == "repair":
                 op.unrepair(k, step.observed)
             else:
-                _remake(op, k)
-                if step.observed is not None and op.repairable:
-                    op.unrepair(k, step.observed)  # it was there, but different: as it was
+                _remake(op, k, step.observed)  # it was there, perhaps different: as it was
                 for child in step.implied:
                     _remake(child, k)
         except Exception as e:  # noqa: BLE001 - every failure is reported as a leftover

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from pipenet.allocate import hashed_mac
 from pipenet.ir import Container, IfAddr, Topology
 from pipenet.plan import etc as etc_files
 from pipenet.plan.firewall import TABLE_JUMPS, Published, chain_base, tables_for, with_tag
@@ -85,6 +86,23 @@ def quiet_bridges(topo: Topology) -> set[str]:
     return {b.name for b in topo.bridges if b.name not in v6}
 
 
+def ipv6_nodes(topo: Topology) -> set[str]:
+    """Containers with an IPv6 address or route anywhere (the others get no IPv6 autoconfiguration)."""
+    out = set()
+    v6_bridges = {b.name for b in topo.bridges if b.address is not None and b.address.version == 6}
+    for c in topo.containers:
+        if any((i.address is not None and i.address.version == 6) or (i.kind == "port" and i.bridge in v6_bridges)
+               for i in c.interfaces) or any(
+                (r.dest is not None and r.dest.version == 6) or (r.via is not None and r.via.version == 6)
+                for r in c.routes):
+            out.add(c.name)
+    for link in topo.p2p:
+        for end in (link.a, link.b):
+            if end.address is not None and end.address.version == 6:
+                out.add(end.node)
+    return out
+
+
 class Compiler:
     def __init__(self, topo: Topology, docker_pids: dict[str, int] | None = None, ports: dict[str, int] | None = None,
                  host_resolv: str = "", log_dir: str = ""):
@@ -98,6 +116,7 @@ class Compiler:
         self.log_dir = log_dir
         self.published = published(topo, self.ports)
         self.quiet_bridges = quiet_bridges(topo)
+        self.v6_nodes = ipv6_nodes(topo)
 
     def node_ns(self, node: str) -> str:
         return self.ns[node]
@@ -127,7 +146,7 @@ class Compiler:
             else:
                 ref = netns_name(t.name, c.name)
                 self.ns[c.name] = ref
-                self.ops.append(CreateNamespace(c.name, ref, owner=t.name))
+                self.ops.append(CreateNamespace(c.name, ref, owner=t.name, quiet=c.name not in self.v6_nodes))
         for c in t.containers:
             if c.net.kind in ("host", "container"):
                 self.ns[c.name] = self.ns.get(self.owner(c.name), "")
@@ -136,7 +155,9 @@ class Compiler:
             key = f"link:host:{b.name}"
             self.iface_key[(HOST, b.name)] = key
             if not b.external:
-                self.ops.append(CreateBridge(b.name, b.mtu, owner=t.name, quiet=b.name in self.quiet_bridges))
+                # a MAC of its own: a bridge otherwise takes its lowest port's, which changes as ports come and go
+                self.ops.append(CreateBridge(b.name, b.mtu, owner=t.name, quiet=b.name in self.quiet_bridges,
+                                             mac=hashed_mac(t.name, HOST, b.name)))
             if b.address is not None and b.address.prefix is not None:
                 # on an external bridge an address already there is adopted (never added, never removed)
                 self.ops.append(AddAddress(HOST, "", b.name, str(b.address.ip), b.address.prefix,
@@ -164,9 +185,12 @@ class Compiler:
             a, b = link.a, link.b
             if a.node not in self.ns or b.node not in self.ns:
                 continue
+            if b.node == HOST and a.node != HOST:
+                a, b = b, a  # the host's end is made and brought up first (see AddVeth.quiet)
+            segment_v6 = any(e.address is not None and e.address.version == 6 for e in (a, b))
             op = AddVeth(a.node, self.ns[a.node], a.ifname, b.node, self.ns[b.node], b.ifname, mac=a.mac,
                          peer_mac=b.mac, mtu=link.mtu, owner=t.name,
-                         quiet=not any(e.address is not None and e.address.version == 6 for e in (a, b)))
+                         quiet=not segment_v6 and a.node not in self.v6_nodes)
             self.ops.append(op)
             self.iface_key[(a.node, a.ifname)] = op.key
             self.iface_key[(b.node, b.ifname)] = op.key
@@ -175,8 +199,8 @@ class Compiler:
             if c.name not in self.ns or c.net.kind in ("host", "container"):
                 continue
             for i in c.interfaces:
-                if i.address is not None:
-                    self._addr(c.name, i.name, i.address)
+                if i.address is not None:  # (a macvlan or VLAN is on a real segment: it keeps DAD)
+                    self._addr(c.name, i.name, i.address, nodad=i.kind in ("port", "dummy"))
         for link in t.p2p:
             for end in (link.a, link.b):
                 if end.address is not None and end.node in self.ns:
@@ -217,6 +241,8 @@ class Compiler:
             self.ops.append(HostSetting(t.name, "net.ipv4.ip_forward", "1"))
         elif t.host.forwarding is False:
             self.ops.append(HostSetting(t.name, "net.ipv4.ip_forward", "0"))
+        if any(b.address is not None and b.address.version == 6 for b in t.bridges):
+            self.ops.append(HostSetting(t.name, "net.ipv6.conf.all.forwarding", "1"))
         for br in sorted({p.bridge for p in self.published}):
             name = f"net/ipv4/conf/{br}/route_localnet"
             if t.bridge_map[br].external:  # someone else's bridge: shared with whoever else uses it
@@ -285,10 +311,11 @@ class Compiler:
         t = self.t
         if i.kind == "port":
             publishes = i.primary and (bool(c.publish) or c.publish_all)
-            op = AddVeth(HOST, "", host_port_name(t.name, c.name, i.name), c.name, ns, i.name, peer_mac=i.mac,
+            host_end = host_port_name(t.name, c.name, i.name)
+            op = AddVeth(HOST, "", host_end, c.name, ns, i.name, mac=hashed_mac(t.name, HOST, host_end), peer_mac=i.mac,
                          mtu=i.mtu or (t.bridge_map[i.bridge].mtu if i.bridge in t.bridge_map else None),
                          master=i.bridge, hairpin=publishes, group=port_group(t.name), owner=t.name,
-                         quiet=i.bridge in self.quiet_bridges)
+                         quiet=i.bridge in self.quiet_bridges)  # the host end; the container's follows its node
         elif i.kind == "dummy":
             op = AddLink(c.name, ns, i.name, "dummy", mac=i.mac, mtu=i.mtu, owner=t.name)
         else:  # macvlan, vlan
@@ -299,10 +326,10 @@ class Compiler:
         self.ops.append(op)
         self.iface_key[(c.name, i.name)] = op.key
 
-    def _addr(self, node: str, ifname: str, addr: IfAddr) -> None:
-        # every segment a container's interface is on is pipenet's: IPv6 needs no duplicate detection there
+    def _addr(self, node: str, ifname: str, addr: IfAddr, nodad: bool = True) -> None:
+        # a segment pipenet made (a bridge, a veth) needs no IPv6 duplicate address detection
         self.ops.append(AddAddress(node, self.ns[node], ifname, str(addr.ip), addr.prefixlen,
-                                   self.iface_key.get((node, ifname), ""), nodad=True))
+                                   self.iface_key.get((node, ifname), ""), nodad=nodad))
 
     def _route(self, node: str, ns: str, r) -> AddRoute:
         keys = []

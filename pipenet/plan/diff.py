@@ -101,6 +101,7 @@ def diff(desired: list[Op], recorded: list[Op], view=None) -> Plan:
     remove: set[str] = set()  # recorded, live and pipenet's, to be removed explicitly
     gone: set[str] = set()  # recorded keys whose object is (or will be) gone from the kernel
     remade: set[str] = set()  # keys that will be made (again): their dependents must be made again too
+    repaired: set[str] = set()  # keys put right in place: their dependents are made again as well
     for op in recorded:  # recorded order is dependency order: parents come first
         key = op.key
         if key in gone:
@@ -117,11 +118,13 @@ def diff(desired: list[Op], recorded: list[Op], view=None) -> Plan:
             elif key in want:
                 remade.add(key)  # made again below: what depends on it is made again too
             continue
-        if unwanted or any(d in remade or d in remove for d in op.depends) or (
+        if unwanted or any(d in remade or d in remove or d in repaired for d in op.depends) or (
                 v.state == "changed" and not op.repairable):
             remove.add(key)
             gone.add(key)
             remade.add(key)
+        elif v.state == "changed":
+            repaired.add(key)  # (a process started before its /etc files were put right sees the old ones)
     if conflicts:
         raise Conflict(conflicts)
     children: dict[str, list[Op]] = {}

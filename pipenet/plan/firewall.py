@@ -104,9 +104,10 @@ def tables_for(topo: Topology, published: list[Published], node_ns: dict[str, st
             fwd.append(f"-o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
             fwd.append(f"-i {br} ! -o {br} -j ACCEPT")
         fwd.append(f"-i {br} -o {br} -j {'ACCEPT' if b.icc else 'DROP'}")
-        if b.subnet is not None and b.nat:
+        v4 = b.subnet is not None and b.subnet.version == 4  # (IPv6 subnets are routed, not NAT'd)
+        if v4 and b.nat:
             rules("host", "nat", "POST").append(f"-s {b.subnet} ! -o {br} -j MASQUERADE")
-        if by_bridge.get(br) and b.subnet is not None:
+        if by_bridge.get(br) and v4:
             post = rules("host", "nat", "POST")
             for p in by_bridge[br]:
                 post.append(f"-s {b.subnet} -d {p.ip}/32 -o {br} -p {p.proto} -m {p.proto} --dport {p.port} "

@@ -182,6 +182,13 @@ class Op:
         """Undo a repair: put back what was observed before it."""
         raise NotImplementedError
 
+    def remake(self, k, observed=None) -> None:
+        """Make the object again as it was seen before a removal (rolling a removal back): as this op
+        makes it, then with what differed put back."""
+        self.apply(k)
+        if observed is not None and self.repairable:
+            self.unrepair(k, observed)
+
     def describe(self) -> list[str]:
         raise NotImplementedError
 

@@ -7,7 +7,7 @@ someone else's and is never changed or deleted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from pipenet.backends.objects import mark_topology
@@ -105,6 +105,7 @@ class CreateBridge(Op):
     mtu: int | None = None
     owner: str = ""
     quiet: bool = False  # no IPv6 autoconfiguration: nothing on the segment has IPv6
+    mac: str | None = None
 
     node: ClassVar[str] = "host"
 
@@ -113,10 +114,10 @@ class CreateBridge(Op):
         return f"link:host:{self.name}"
 
     def _want(self) -> dict:
-        return {"mtu": self.mtu, "up": True}
+        return {"mtu": self.mtu, "mac": self.mac, "up": True}
 
     def apply(self, k):
-        k.bridge_add(self.name, self.mtu, self.mark_of(), quiet=self.quiet)
+        k.bridge_add(self.name, self.mtu, self.mark_of(), quiet=self.quiet, mac=self.mac)
 
     def undo(self, k):
         k.link_del("", self.name, self.mark_of())
@@ -142,8 +143,9 @@ class CreateBridge(Op):
 
     def describe(self):
         mtu = ["mtu", self.mtu] if self.mtu else []
+        mac = ["address", self.mac] if self.mac else []
         quiet = ["addrgenmode", "none"] if self.quiet else []
-        return [ip_cmd("", "link", "add", "name", self.name, *mtu, "type", "bridge"),
+        return [ip_cmd("", "link", "add", "name", self.name, *mtu, *mac, "type", "bridge"),
                 ip_cmd("", "link", "set", "dev", self.name, "alias", self.mark_of(), *quiet, "up")]
 
     def describe_undo(self):
@@ -176,7 +178,7 @@ class AddVeth(Op):
     hairpin: bool = False
     group: int | None = None  # a netdev group for the host ends of a topology's ports (batched deletion)
     owner: str = ""
-    quiet: bool = False  # no IPv6 autoconfiguration on either end (a segment without IPv6)
+    quiet: bool = False  # no IPv6 autoconfiguration on the first end (the peer's namespace decides for it)
 
     @property
     def key(self):
@@ -221,9 +223,10 @@ class AddVeth(Op):
         return tuple(p for p in ps if p != "netns:host")
 
     def _want(self) -> tuple[dict, dict]:
-        a = {"mtu": self.mtu, "mac": self.mac, "master": self.master, "up": True,
+        mtu = self.mtu or 1500  # the kernel's default for a veth, which is what the file says then
+        a = {"mtu": mtu, "mac": self.mac, "master": self.master, "up": True,
              "hairpin": True if self.hairpin else None}
-        b = {"mtu": self.mtu, "mac": self.peer_mac, "up": True}
+        b = {"mtu": mtu, "mac": self.peer_mac, "up": True}
         return a, b
 
     def apply(self, k):
@@ -267,6 +270,16 @@ class AddVeth(Op):
         _set(k, self.ns, self.name, observed.get("a", {}))
         _set(k, self.peer_ns, self.peer, observed.get("b", {}))
 
+    def remake(self, k, observed=None):
+        """As it was: a port whose bridge was gone is made again without one."""
+        a = (observed or {}).get("a", {}) if isinstance(observed, dict) else {}
+        op = self
+        if "master" in a:
+            op = replace(self, master=a["master"], hairpin=bool(a.get("hairpin")) if a["master"] else False)
+        op.apply(k)
+        if isinstance(observed, dict):
+            self.unrepair(k, observed)
+
     def describe(self):
         opts = []
         if self.mtu:
@@ -287,8 +300,7 @@ class AddVeth(Op):
             out.append(ip_cmd(self.ns, "link", "set", "dev", self.name, "master", self.master))
         quiet = ["addrgenmode", "none"] if self.quiet else []
         out += [ip_cmd(self.ns, "link", "set", "dev", self.name, "alias", self.mark_of(self.end_key), *quiet, "up"),
-                ip_cmd(self.peer_ns, "link", "set", "dev", self.peer, "alias", self.mark_of(self.peer_key), *quiet,
-                       "up")]
+                ip_cmd(self.peer_ns, "link", "set", "dev", self.peer, "alias", self.mark_of(self.peer_key), "up")]
         if self.hairpin:
             out.append(f"bridge link set dev {q(self.name)} hairpin on")
         return out

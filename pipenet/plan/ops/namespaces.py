@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from pipenet.backends.objects import mark_topology
-from pipenet.plan.ops.base import OK, Op, foreign, ip_cmd, missing, q
+from pipenet.plan.ops.base import OK, Op, foreign, in_ns_cmd, ip_cmd, missing, q
 
 
 @dataclass
@@ -20,6 +20,7 @@ class CreateNamespace(Op):
     node: str
     ns: str
     owner: str = ""
+    quiet: bool = False  # the node has no IPv6: its interfaces get no IPv6 autoconfiguration
     saved: dict = field(default_factory=dict)
 
     @property
@@ -27,7 +28,7 @@ class CreateNamespace(Op):
         return f"netns:{self.node}"
 
     def apply(self, k):
-        self.saved = {"inode": k.netns_create(self.ns, self.mark_of())}
+        self.saved = {"inode": k.netns_create(self.ns, self.mark_of(), quiet=self.quiet)}
 
     def undo(self, k):
         k.netns_delete(self.ns, self.mark_of())
@@ -47,8 +48,9 @@ class CreateNamespace(Op):
         return OK
 
     def describe(self):
-        return [f"ip netns add {q(self.ns)}", ip_cmd(self.ns, "link", "set", "lo", "up"),
-                ip_cmd(self.ns, "link", "set", "lo", "alias", self.mark_of())]
+        v6 = "net.ipv6.conf.default.addr_gen_mode=1" if self.quiet else "net.ipv6.conf.default.accept_dad=0"
+        return [f"ip netns add {q(self.ns)}", in_ns_cmd(self.ns, "sysctl", "-q", "-w", v6),
+                ip_cmd(self.ns, "link", "set", "dev", "lo", "alias", self.mark_of(), "up")]
 
     def describe_undo(self):
         return [f"ip netns delete {q(self.ns)}"]
