@@ -5,7 +5,11 @@
   and nftables rules, forwarding sysctls, /run/netns and /etc/netns are
   recorded when the session starts and compared when it ends; any difference
   fails the run, whatever the tests said. So does any process pipenet started
-  (a `run` process, a sandbox holder) that outlives the run.
+  (a `run` process, a sandbox holder) that outlives the run. The run's
+  processes are told from those of another pipenet (or test run) on the same
+  machine by a mark in their environment (`RUN_MARK`), which every process
+  the run starts inherits.
+- Every test world is a lived-in machine: see tests/harness.py.
 """
 
 from __future__ import annotations
@@ -20,9 +24,17 @@ from tests.harness import Netns
 _HOST_BEFORE: dict | None = None
 _PROCS_BEFORE: set[int] = set()
 
+#: In the environment of every process this run starts (pipenet hands its own environment on to
+#: the `run` processes and sandbox holders it starts), so that neither the guard nor a test takes
+#: another run's process for one of its own, or ends it.
+RUN_MARK = "PIPENET_TEST_RUN"
+os.environ[RUN_MARK] = f"{os.getpid()}-{os.urandom(4).hex()}"
 
-def pipenet_processes() -> set[int]:
-    """Processes pipenet starts: `run` processes (marked in their environment) and sandbox holders."""
+
+def pipenet_processes(pattern: bytes = b"") -> set[int]:
+    """Processes of this run that pipenet starts: `run` processes (marked in their environment) and
+    sandbox holders (whose command line contains `pattern`, when given)."""
+    mine = f"{RUN_MARK}={os.environ[RUN_MARK]}".encode()
     out = set()
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -31,8 +43,10 @@ def pipenet_processes() -> set[int]:
             with open(f"/proc/{d}/environ", "rb") as f:
                 env = f.read()
             with open(f"/proc/{d}/cmdline", "rb") as f:
-                cmd = f.read()
+                cmd = f.read().replace(b"\0", b" ")
         except OSError:
+            continue
+        if mine not in env.split(b"\0") or pattern not in cmd:
             continue
         if b"PIPENET_PROCESS=" in env or b"pipenet.sandbox.holder" in cmd:
             out.add(int(d))

@@ -1,4 +1,4 @@
-"""Private namespaces for kernel tests.
+"""Private namespaces for kernel tests: each test world is a lived-in machine.
 
 `Netns` starts a holder (`pipenet.sandbox.holder`): a process with its own
 network, mount and UTS namespaces, a tmpfs /run and a private /etc layer, so
@@ -6,6 +6,26 @@ network, mount and UTS namespaces, a tmpfs /run and a private /etc layer, so
 run inside it through nsenter; when the test ends the holder ends and the
 kernel removes everything in it. Nothing a kernel test does can reach the
 machine's own network.
+
+A fresh world is not an empty one: pipenet runs on machines other tools
+already use, so every world (that of every kernel test, and the one a sandbox
+test starts its sandboxes in) first gets what such a machine has, made by a
+handful of commands run inside it (argv lists, no shell; `LIVED_IN`):
+
+- another tool's namespace: `ip netns add othertool`, and its root-owned
+  configuration in /etc/netns (`/etc/netns/othertool/resolv.conf` and
+  `hosts`, as `ip netns exec` expects them);
+- a foreign bridge with an address, `br-foreign` (192.168.77.1/24, up);
+- Docker's iptables chains as Docker installs them, in the filter and nat
+  tables: DOCKER, DOCKER-USER, DOCKER-ISOLATION-STAGE-1/2, the jumps from
+  FORWARD, PREROUTING and OUTPUT, a published port and the MASQUERADE of
+  a `docker_gwbridge` (172.29.0.0/16; that bridge exists too).
+
+The subnets (192.168.77.0/24, 172.29.0.0/16) and names are used by no
+example or test topology. Snapshots ("exactly as before") include all of
+it, so a test that brings a topology up and down also proves that pipenet
+left the foreign objects alone; tests/test_harness.py checks they are there
+and intact.
 """
 
 from __future__ import annotations
@@ -16,6 +36,70 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+#: The other tool's namespace, and its files in /etc/netns/othertool/.
+FOREIGN_NETNS = "othertool"
+FOREIGN_ETC = {
+    "resolv.conf": "# written by othertool\nnameserver 192.168.77.53\nsearch othertool.internal\n",
+    "hosts": "127.0.0.1\tlocalhost\n192.168.77.10\tothertool.internal othertool\n",
+}
+#: The foreign bridges and their addresses.
+FOREIGN_BRIDGES = {"br-foreign": "192.168.77.1/24", "docker_gwbridge": "172.29.0.1/16"}
+
+# No bridge has a port or an IPv6 link-local address: nothing of the lived-in world changes by itself
+# once it is made (a port's carrier reaches its bridge through linkwatch, up to a second later, and
+# DAD finishes a second later too), so a snapshot taken at once compares with one taken later.
+_IP_BATCH = "".join([
+    f"netns add {FOREIGN_NETNS}\n",
+    *(f"link add name {br} type bridge\nlink set {br} addrgenmode none\naddr add {addr} dev {br}\n"
+      f"link set {br} up\n" for br, addr in FOREIGN_BRIDGES.items()),
+])
+
+#: Docker's rules for one user-defined network with a published port (5432 of 172.29.0.2 on 15432).
+DOCKER_RULES = """\
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:DOCKER - [0:0]
+:DOCKER-ISOLATION-STAGE-1 - [0:0]
+:DOCKER-ISOLATION-STAGE-2 - [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A FORWARD -o docker_gwbridge -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -o docker_gwbridge -j DOCKER
+-A FORWARD -i docker_gwbridge ! -o docker_gwbridge -j ACCEPT
+-A FORWARD -i docker_gwbridge -o docker_gwbridge -j DROP
+-A DOCKER -d 172.29.0.2/32 ! -i docker_gwbridge -o docker_gwbridge -p tcp -m tcp --dport 5432 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i docker_gwbridge ! -o docker_gwbridge -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-1 -j RETURN
+-A DOCKER-ISOLATION-STAGE-2 -o docker_gwbridge -j DROP
+-A DOCKER-ISOLATION-STAGE-2 -j RETURN
+-A DOCKER-USER -j RETURN
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 172.29.0.0/16 ! -o docker_gwbridge -j MASQUERADE
+-A POSTROUTING -s 172.29.0.2/32 -d 172.29.0.2/32 -p tcp -m tcp --dport 5432 -j MASQUERADE
+-A DOCKER -i docker_gwbridge -j RETURN
+-A DOCKER ! -i docker_gwbridge -p tcp -m tcp --dport 15432 -j DNAT --to-destination 172.29.0.2:5432
+COMMIT
+"""
+
+#: What `Netns` runs in every fresh world: (argv, stdin).
+LIVED_IN: list[tuple[list[str], str | None]] = [
+    (["ip", "-batch", "-"], _IP_BATCH),
+    (["iptables-restore"], DOCKER_RULES),
+    *((["install", "-D", "-m", "0644", "/dev/stdin", f"/etc/netns/{FOREIGN_NETNS}/{name}"], text)
+      for name, text in FOREIGN_ETC.items()),
+]
+
 
 class Netns:
     def __init__(self, user: bool = False):
@@ -24,9 +108,16 @@ class Netns:
         line = self.proc.stdout.readline().split()
         if not line or line[0] != "ready":
             self.proc.kill()
+            self.proc.wait()
             raise RuntimeError(f"holder failed to start: {' '.join(line)}")
         self.pid = int(line[1])
         self.workdir = line[2] if len(line) > 2 else None
+        try:
+            for cmd, text in LIVED_IN:  # every world is a lived-in one (see the module's docstring)
+                self.run(cmd, input=text)
+        except BaseException:
+            self.close()
+            raise
 
     def argv(self, argv: list[str]) -> list[str]:
         return ["nsenter", f"--target={self.pid}", "--net", "--mount", "--uts", "--", *argv]

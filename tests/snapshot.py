@@ -2,9 +2,10 @@
 
 Interfaces (name, kind, flags, MTU, MAC, master), addresses, routes of every
 table, iptables rules (without counters), the nftables ruleset, forwarding
-sysctls, and the contents of /run/netns and /etc/netns. `run` executes an
-argv in the namespace to inspect (the host directly, or a sandbox through
-nsenter) and returns its stdout.
+sysctls, the contents of /run/netns, and all of /etc/netns (every entry's
+owner and mode, every file's digest). `run` executes an argv in the
+namespace to inspect (the host directly, or a sandbox through nsenter) and
+returns its stdout.
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ def _listing(run: Runner, path: str):
     return sorted(l for l in out.split() if l not in (".", "..")) if out else "absent"
 
 
+def _tree(run: Runner, path: str):
+    """Every entry under `path` (itself included) with its type, mode and owner, and every file's
+    digest: another tool's files in /etc/netns must stay exactly as they were, not merely exist."""
+    out = run(["find", path, "-printf", "%P %y %m %U:%G\n", "-type", "f", "-exec", "sha256sum", "{}", "+"])
+    return sorted(out.splitlines()) if out else "absent"
+
+
 def take(run: Runner = host_runner) -> dict:
     return {
         "links": _links(run),
@@ -93,7 +101,7 @@ def take(run: Runner = host_runner) -> dict:
         "nft": _nft(run),
         "sysctls": _sysctls(run),
         "/run/netns": _listing(run, "/run/netns"),
-        "/etc/netns": _listing(run, "/etc/netns"),
+        "/etc/netns": _tree(run, "/etc/netns"),
     }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -45,16 +46,30 @@ def record_path(name: str) -> str:
     return os.path.join(outer_root(), name, "sandbox.json")
 
 
+def _root_is_own(root: str) -> bool:
+    """Records are read only from a real directory of this user: `save` refuses any other (a
+    symlink, another user's directory), so what is there is not a record pipenet kept."""
+    try:
+        st = os.lstat(root)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
+
+
 def load(name: str) -> dict | None:
+    if not _root_is_own(outer_root()):
+        return None
     try:
         with open(record_path(name)) as f:
             return json.load(f)
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError):
         return None
 
 
 def all_sandboxes() -> list[str]:
     root = outer_root()
+    if not _root_is_own(root):
+        return []
     try:
         names = sorted(os.listdir(root))
     except OSError:
@@ -80,13 +95,17 @@ def forget(name: str, rec: dict | None = None) -> None:
     """Remove the outer record (and the private /etc layer a dead holder left behind)."""
     if rec and rec.get("workdir", "").startswith(tempfile.gettempdir()):
         remove_tree(rec["workdir"])
-    d = os.path.join(outer_root(), name)
     for p in (record_path(name),):
         try:
             os.unlink(p)
         except FileNotFoundError:
             pass
-    for x in (d, outer_root()):
+    _forget_dirs(name)
+
+
+def _forget_dirs(name: str) -> None:
+    """Remove the topology's outer directory, and the outer root, when they are empty."""
+    for x in (os.path.join(outer_root(), name), outer_root()):
         try:
             os.rmdir(x)
         except OSError:
@@ -94,19 +113,31 @@ def forget(name: str, rec: dict | None = None) -> None:
 
 
 def start(name: str) -> dict:
-    """Start a holder for `name` and record it."""
+    """Start a holder for `name` and record it. When the record cannot be kept (the outer directory
+    is a symlink or another user's), no holder is started; should keeping it fail all the same, the
+    holder is stopped and its private layer removed: a refused sandbox leaves nothing behind."""
     user = os.geteuid() != 0
+    try:
+        make_private_dir(outer_root())
+        make_private_dir(os.path.join(outer_root(), name))
+    except OSError as e:
+        raise OSError(e.errno or 1, f"cannot create the sandbox: {e.strerror or e}") from e
     argv = [sys.executable, "-m", "pipenet.sandbox.holder", "--daemon"] + (["--user"] if user else [])
     r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
                        start_new_session=True)
     words = r.stdout.split()
     if r.returncode != 0 or not words or words[0] != "ready":
         why = " ".join(words[1:]) or r.stderr.strip().splitlines()[-1:] or "unknown error"
+        _forget_dirs(name)
         raise OSError(1, f"cannot create the sandbox: {why}")
     pid = int(words[1])
     rec = {"pid": pid, "start": start_time(pid), "user": user, "workdir": words[2], "nodes": [],
            "created": time.time()}
-    save(name, rec)
+    try:
+        save(name, rec)
+    except OSError as e:
+        stop(name, rec)
+        raise OSError(e.errno or 1, f"cannot create the sandbox: {e.strerror or e}") from e
     return rec
 
 

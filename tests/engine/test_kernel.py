@@ -321,16 +321,35 @@ def test_address_auto_picks_a_free_subnet_and_keeps_it(netns, tmp_path):
     netns.pipenet("down", "auto")
 
 
-def test_not_root_without_sandbox_is_one_line(tmp_path):
-    import os
-    import subprocess
-    import sys
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
-                        "pipenet", "up", f"{EXAMPLES}/docker0.pn"], capture_output=True, text=True,
-                       env=dict(os.environ, NO_COLOR="1"))
+def _as_nobody(netns, *args):
+    return netns.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                      "pipenet", *args], check=False, env=dict(os.environ, NO_COLOR="1"))
+
+
+def test_not_root_without_sandbox_is_one_line(netns):
+    # in a test world, not on the machine itself: there the answer depended on whether a root
+    # pipenet (another run's sandbox, say) happened to have state in /run/pipenet at that moment
+    r = _as_nobody(netns, "up", f"{EXAMPLES}/docker0.pn")
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "as root" in lines[0] and "--sandbox" in lines[0]
+
+
+# A pipenet bug the lived-in machine shows, not fixed here (the fix belongs in pipenet/engine/state.py,
+# being rewritten elsewhere): on a machine where root has used pipenet, /run/pipenet is root's, mode
+# 0700, and an unprivileged user's `pipenet up FILE` (the unchanged-file check lists every topology
+# there), `pipenet ls` and `pipenet exec NODE` end in a PermissionError traceback
+# (state.all_topologies catches FileNotFoundError only) instead of their one-line answers.
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="pipenet bug: state.all_topologies raises PermissionError on root's /run/pipenet")
+def test_not_root_is_one_line_where_root_has_used_pipenet(netns, tmp_path):
+    up(netns, write(tmp_path, "rooted.pn", "topology rooted\ncontainer a { }\n"))
+    assert netns.out(["stat", "-c", "%a %U", "/run/pipenet"]).split() == ["700", "root"]
+    r = _as_nobody(netns, "up", f"{EXAMPLES}/docker0.pn")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and "--sandbox" in lines[0], r.stderr
+    r = _as_nobody(netns, "ls")
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
 
 
 def test_attach_docker_errors_are_clear(netns, tmp_path):

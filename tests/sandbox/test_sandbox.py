@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import site
@@ -16,6 +17,8 @@ import time
 import pytest
 
 from tests import snapshot
+from tests.conftest import RUN_MARK, pipenet_processes
+from tests.harness import FOREIGN_ETC, FOREIGN_NETNS
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -39,9 +42,9 @@ TOPOLOGY = textwrap.dedent("""
 """)
 
 
-def _holders() -> set[str]:
-    r = subprocess.run(["pgrep", "-f", "pipenet.sandbox.holder --daemon"], capture_output=True, text=True)
-    return set(r.stdout.split())
+def _holders() -> set[int]:
+    """Sandbox holders this test run started (another run's, on the same machine, are not ours)."""
+    return pipenet_processes(b"pipenet.sandbox.holder --daemon")
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +54,7 @@ def no_stray_holders():
     yield
     for pid in _holders() - before:
         try:
-            os.kill(int(pid), signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
 
@@ -65,8 +68,17 @@ def shared_dir():
 
 
 def nobody_env(shared_dir) -> tuple[str, dict]:
-    """A Python and environment with which `nobody` can run pipenet from this checkout (or a copy)."""
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": shared_dir, "NO_COLOR": "1", "LANG": "C.UTF-8"}
+    """A Python and environment with which `nobody` can run pipenet from this checkout (or a copy).
+
+    Its temporary directory (TMPDIR) is the test's own, `nobody`'s and empty: the sandbox's outer
+    record (no XDG_RUNTIME_DIR: TMPDIR/pipenet-65534) and private /etc layer go there, apart from
+    any other run's on the machine, and the test can see that nothing is left in it."""
+    tmp = os.path.join(shared_dir, "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    os.chown(tmp, 65534, 65534)
+    os.chmod(tmp, 0o700)
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": shared_dir, "NO_COLOR": "1", "LANG": "C.UTF-8",
+           "TMPDIR": tmp, "XDG_RUNTIME_DIR": "", RUN_MARK: os.environ[RUN_MARK]}
     py = sys.executable
     probe = subprocess.run(NOBODY + [py, "-c", "import pipenet.cli.app"], capture_output=True, env=env)
     if probe.returncode == 0:
@@ -84,7 +96,7 @@ def nobody_env(shared_dir) -> tuple[str, dict]:
                 shutil.copytree(src, dst)
             elif os.path.isfile(src) and not os.path.exists(dst):
                 shutil.copy(src, dst)
-    for root, dirs, files in os.walk(shared_dir):
+    for root, dirs, files in os.walk(lib):
         for x in dirs:
             os.chmod(os.path.join(root, x), 0o755)
         for x in files:
@@ -94,17 +106,30 @@ def nobody_env(shared_dir) -> tuple[str, dict]:
     return py, env
 
 
-def test_an_unprivileged_user_runs_a_whole_topology(netns, shared_dir):
-    path = os.path.join(shared_dir, "boxed.pn")
-    with open(path, "w") as f:
-        f.write(TOPOLOGY)
-    os.chmod(path, 0o644)
+def as_nobody(netns, shared_dir):
+    """pipenet run by `nobody` in the test world: pn(*args) -> CompletedProcess; and nobody's TMPDIR."""
     py, env = nobody_env(shared_dir)
-    before = snapshot.take(netns.runner)
 
-    def pn(*args, **kw):
-        return netns.run(NOBODY + ["env", *[f"{k}={v}" for k, v in env.items()], py, "-m", "pipenet", *args],
+    def pn(*args, extra: dict | None = None, **kw):
+        e = dict(env, **(extra or {}))
+        return netns.run(NOBODY + ["env", *[f"{k}={v}" for k, v in e.items()], py, "-m", "pipenet", *args],
                          check=False, **kw)
+
+    return pn, env["TMPDIR"]
+
+
+def write_topology(shared_dir, name: str, text: str) -> str:
+    path = os.path.join(shared_dir, f"{name}.pn")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o644)
+    return path
+
+
+def test_an_unprivileged_user_runs_a_whole_topology(netns, shared_dir):
+    path = write_topology(shared_dir, "boxed", TOPOLOGY)
+    pn, tmp = as_nobody(netns, shared_dir)
+    before = snapshot.take(netns.runner)
 
     # without --sandbox, one line naming both ways out
     r = pn("up", path)
@@ -122,7 +147,11 @@ def test_an_unprivileged_user_runs_a_whole_topology(netns, shared_dir):
     doc = json.loads(t.stdout)
     assert t.returncode == 0 and doc["failed"] == 0 and doc["passed"] == 4, t.stdout
     # a NAT rule, a published port and a process really are inside
-    assert "MASQUERADE" in pn("exec", "client", "--", "true").stderr + "MASQUERADE"
+    with open(os.path.join(tmp, "pipenet-65534", "boxed", "sandbox.json")) as f:
+        rec = json.load(f)
+    nat = subprocess.run(["nsenter", f"--target={rec['pid']}", "--net", "--", "iptables-save", "-t", "nat"],
+                         capture_output=True, text=True).stdout
+    assert "-j MASQUERADE" in nat and "--dport 8080" in nat
     assert "hello from web" in pn("exec", "client", "--", "curl", "-s", "--max-time", "2",
                                    "http://172.17.42.1:8080/").stdout
     assert "http on port 80" in pn("logs", "web").stdout
@@ -130,8 +159,133 @@ def test_an_unprivileged_user_runs_a_whole_topology(netns, shared_dir):
     assert snapshot.take(netns.runner) == before
     assert pn("down", "boxed").returncode == 0
     assert "no topology is up" in pn("ls").stderr
-    assert not os.path.exists(os.path.join(tempfile.gettempdir(), "pipenet-65534", "boxed"))
+    assert os.listdir(tmp) == []  # neither the outer record nor the private /etc layer is left
     assert snapshot.take(netns.runner) == before
+
+
+ETC_TOPOLOGY = textwrap.dedent("""
+    topology etcs
+    hosts auto
+    bridge br0 { address 10.62.0.1/24 }
+    container a { net br0 }
+    container b { net br0; hostname bee }
+    expect a can reach b
+""")
+
+
+def _world_etc_netns_is_lived_in(netns) -> None:
+    """The test world has what a machine where `ip netns` or a root pipenet ran has: a root-owned
+    /etc/netns with another tool's files in it."""
+    assert netns.out(["stat", "-c", "%u:%g %a", "/etc/netns"]).split() == ["0:0", "755"]
+    assert sorted(netns.out(["ls", "-A", f"/etc/netns/{FOREIGN_NETNS}"]).split()) == sorted(FOREIGN_ETC)
+
+
+def _sandbox_etc_netns(pn_or_netns_exec) -> list[str]:
+    return sorted(pn_or_netns_exec("exec", "a", "--", "ls", "-A", "/etc/netns").stdout.split())
+
+
+def test_an_unprivileged_sandbox_on_a_machine_with_etc_netns(netns, shared_dir):
+    """Issue 14: as `nobody`, every container topology failed with `mkdir -p /etc/netns/NS:
+    Permission denied` where the machine has a root-owned /etc/netns (the sandbox's /etc overlay
+    showed it, and the user namespace cannot write it). The sandbox now has an /etc/netns of its own;
+    the machine's is never written."""
+    _world_etc_netns_is_lived_in(netns)
+    path = write_topology(shared_dir, "etcs", ETC_TOPOLOGY)
+    pn, tmp = as_nobody(netns, shared_dir)
+    before = snapshot.take(netns.runner)
+    r = pn("test", "--sandbox", path, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["passed"] == 1, r.stderr
+    # each container has its files, from the sandbox's own /etc/netns, which holds nothing else
+    assert "bee" in pn("exec", "b", "--", "hostname").stdout
+    assert "10.62.0.3" in pn("exec", "a", "--", "getent", "hosts", "bee").stdout
+    assert _sandbox_etc_netns(pn) == ["etcs@a", "etcs@b"]
+    assert snapshot.take(netns.runner) == before  # the world's /etc/netns: every file as it was
+    assert pn("down", "etcs").returncode == 0
+    assert snapshot.take(netns.runner) == before
+    assert os.listdir(tmp) == []
+    _world_etc_netns_is_lived_in(netns)
+
+
+def test_a_root_sandbox_has_an_etc_netns_of_its_own(netns, shared_dir):
+    """As root the machine's /etc/netns was writable through the overlay, but the sandbox saw (and
+    `ip netns exec` inside it would have used) another tool's files; now it sees only its own."""
+    _world_etc_netns_is_lived_in(netns)
+    path = write_topology(shared_dir, "etcs", ETC_TOPOLOGY)
+    before = snapshot.take(netns.runner)
+    r = netns.pipenet("test", "--sandbox", path, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["passed"] == 1, r.stderr
+    assert _sandbox_etc_netns(netns.pipenet) == ["etcs@a", "etcs@b"]
+    assert "10.62.0.3" in netns.pipenet("exec", "a", "--", "getent", "hosts", "bee").stdout
+    assert snapshot.take(netns.runner) == before
+    assert netns.pipenet("down", "etcs").returncode == 0
+    assert snapshot.take(netns.runner) == before
+
+
+def test_the_quick_start_on_a_lived_in_machine(netns, shared_dir):
+    """The README's first Quick start command, in a world with a root-owned /etc/netns (and Docker's
+    rules, a foreign bridge): as root, and as an unprivileged user."""
+    fopnp = os.path.join(REPO, "examples", "foundations.pn")
+    expected = len(re.findall(r"^expect ", open(fopnp).read(), re.M))
+    before = snapshot.take(netns.runner)
+    r = netns.pipenet("test", "--sandbox", fopnp, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["passed"] == expected, r.stdout + r.stderr
+    assert netns.pipenet("down", "fopnp").returncode == 0
+    pn, tmp = as_nobody(netns, shared_dir)
+    r = pn("test", "--sandbox", fopnp, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["passed"] == expected, r.stdout + r.stderr
+    assert pn("down", "fopnp").returncode == 0
+    assert os.listdir(tmp) == []
+    assert snapshot.take(netns.runner) == before
+
+
+def _refused(pn, path, extra) -> str:
+    r = pn("up", "--sandbox", path, extra=extra)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("pipenet: "), r.stderr
+    return lines[0]
+
+
+def test_a_refused_sandbox_leaves_nothing_behind(netns, shared_dir):
+    """Setup refused because the outer state directory is not the user's own (a symlink planted at
+    $XDG_RUNTIME_DIR/pipenet, another user's TMPDIR/pipenet-65534): one line, and no holder process
+    or private /etc layer is left, however many times it is tried (each try used to leave one)."""
+    path = write_topology(shared_dir, "refused", "topology refused\ncontainer a { }\n")
+    pn, tmp = as_nobody(netns, shared_dir)
+    before = snapshot.take(netns.runner)
+    holders = _holders()
+    # a symlink at $XDG_RUNTIME_DIR/pipenet (to a directory of nobody's, even)
+    xdg, elsewhere = os.path.join(shared_dir, "xdg"), os.path.join(shared_dir, "elsewhere")
+    for d in (xdg, elsewhere):
+        os.makedirs(d)
+        os.chown(d, 65534, 65534)
+    os.symlink(elsewhere, os.path.join(xdg, "pipenet"))
+    for _ in range(2):
+        assert "is not a directory" in _refused(pn, path, {"XDG_RUNTIME_DIR": xdg})
+        assert _holders() == holders
+        assert os.listdir(tmp) == [] and os.listdir(elsewhere) == []
+    # another user's directory where nobody's would be (no XDG_RUNTIME_DIR: under TMPDIR)
+    os.mkdir(os.path.join(tmp, "pipenet-65534"), 0o700)  # made by root: not nobody's
+    for _ in range(2):
+        assert "belongs to another user" in _refused(pn, path, {})
+        assert _holders() == holders
+        assert os.listdir(tmp) == ["pipenet-65534"] and os.listdir(os.path.join(tmp, "pipenet-65534")) == []
+    os.rmdir(os.path.join(tmp, "pipenet-65534"))
+    assert snapshot.take(netns.runner) == before
+
+
+def test_a_holder_that_cannot_set_up_leaves_nothing_behind(netns, shared_dir):
+    """The holder itself refused, half-way: on a machine with a mount below /etc (a container's
+    bind-mounted /etc/hosts, say) unprivileged overlayfs will not take /etc as its lower layer. The
+    tmpfs the holder had mounted on its private layer's directory used to keep that directory."""
+    netns.run(["mount", "-t", "tmpfs", "tmpfs", f"/etc/netns/{FOREIGN_NETNS}"])  # the world's own mount namespace
+    path = write_topology(shared_dir, "halfway", "topology halfway\ncontainer a { }\n")
+    pn, tmp = as_nobody(netns, shared_dir)
+    holders = _holders()
+    for _ in range(2):
+        line = _refused(pn, path, {})
+        assert "cannot create the sandbox" in line and "mount /etc" in line, line
+        assert _holders() == holders
+        assert os.listdir(tmp) == []
 
 
 def test_two_sandboxes_at_once_with_the_same_names(netns, shared_dir):
@@ -164,8 +318,8 @@ def test_a_holder_killed_from_outside_is_reported_and_cleaned(netns, shared_dir)
         f.write("topology victim\ncontainer a { run \"python3 -m pipenet.services listen 7000\" }\n")
     assert netns.pipenet("up", "--sandbox", p).returncode == 0
     rec = json.loads(netns.out(["cat", "/run/pipenet/victim/sandbox.json"]))
-    pids = netns.out(["pgrep", "-f", "pipenet.services listen 7000"]).split()
-    assert pids
+    listener = b"pipenet.services listen 7000"  # this run's (another run on the machine may have one too)
+    assert pipenet_processes(listener)
     netns.run(["kill", "-KILL", str(rec["pid"])])
     time.sleep(0.3)
     r = netns.pipenet("status", "victim")
@@ -175,5 +329,5 @@ def test_a_holder_killed_from_outside_is_reported_and_cleaned(netns, shared_dir)
     assert netns.run(["ls", "/run/pipenet/victim"], check=False).returncode != 0
     assert not os.path.exists(rec["workdir"])
     # every process of the sandbox ended with its holder (PID 1 of the sandbox)
-    assert netns.run(["pgrep", "-f", "pipenet.services listen 7000"], check=False).stdout.strip() == ""
+    assert pipenet_processes(listener) == set()
     assert "no topology is up" in netns.pipenet("ls").stderr

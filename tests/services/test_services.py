@@ -9,6 +9,8 @@ import textwrap
 import time
 
 from tests import snapshot
+from tests.conftest import pipenet_processes
+from tests.harness import FOREIGN_NETNS
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 
@@ -161,6 +163,7 @@ def test_two_topologies_cannot_publish_the_same_host_port(netns, tmp_path):
 
 
 def test_etc_files_of_a_container(netns):
+    etc_netns = snapshot.take(netns.runner)["/etc/netns"]  # the other tool's files, which stay as they are
     up(netns, f"{EXAMPLES}/dns.pn")
     hosts = netns.pipenet("exec", "web", "--", "cat", "/etc/hosts").stdout
     assert hosts.startswith("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
@@ -182,7 +185,9 @@ def test_etc_files_of_a_container(netns):
     assert "www.example.com" not in netns.out(["cat", "/etc/hosts"])
     assert netns.out(["hostname"]).strip() == "pipenet-sandbox"
     netns.pipenet("down", "dns")
-    assert netns.run(["ls", "-A", "/etc/netns"], check=False).stdout.strip() == ""  # empty, as before
+    # as before: only the other tool's directory, its files exactly as they were
+    assert netns.run(["ls", "-A", "/etc/netns"], check=False).stdout.split() == [FOREIGN_NETNS]
+    assert snapshot.take(netns.runner)["/etc/netns"] == etc_netns
 
 
 def test_process_lifecycle(netns, tmp_path):
@@ -260,14 +265,22 @@ def test_container_masquerade_is_a_home_modem(netns, tmp_path):
 def test_down_leaves_firewall_files_sysctls_and_processes_as_before(netns):
     netns.run(["sysctl", "-w", "net.ipv4.ip_forward=0"])
     before = snapshot.take(netns.runner)
-    procs = set(netns.pids())  # processes in this test's namespaces (other tests' are not ours to count)
+    procs = _world_processes(netns)
     for ex in ("icc-links", "publish", "dns", "foundations"):
         up(netns, f"{EXAMPLES}/{ex}.pn")
         assert snapshot.take(netns.runner) != before
         assert netns.pids("pipenet.services"), ex  # the examples' run processes were there
         assert netns.pipenet("down", f"{EXAMPLES}/{ex}.pn").returncode == 0
         assert snapshot.take(netns.runner) == before, ex
-    left = set(netns.pids()) - procs
-    strays = [p for p in left if running(netns, p)
+    left = _world_processes(netns) - procs
+    strays = [(p, netns.run(["cat", f"/proc/{p}/cmdline"], check=False).stdout.replace("\0", " "))
+              for p in left if running(netns, p)
               and netns.run(["cat", f"/proc/{p}/comm"], check=False).stdout.strip() not in ("nsenter", "ps", "cat")]
     assert strays == []
+
+
+def _world_processes(netns) -> set[int]:
+    """Processes in the test world's namespaces, and every process pipenet started in this run
+    wherever it is (in a namespace down removed, say). Not every process of the machine: another
+    run's, elsewhere on it, comes and goes as it pleases."""
+    return set(netns.pids()) | pipenet_processes()
