@@ -118,8 +118,12 @@ class Expander:
 
     def let_value(self, tok: Token, scope: Scope) -> Any:
         text = self.text(tok, scope)
-        if tok.type == "WORD" and (text.isdigit() or (text.startswith("-") and text[1:].isdigit())):
-            return int(text)
+        if tok.type == "WORD" and (V.is_number(text) or (text.startswith("-") and V.is_number(text[1:]))):
+            try:
+                return -V.to_int(text[1:]) if text.startswith("-") else V.to_int(text)
+            except V.BadValue as e:
+                self.error(str(e), self.span(tok, scope), e.hint)
+                raise _Fail from None
         if tok.type == "WORD" and _INTERP.fullmatch(tok.value):
             return self._interp_one(tok, scope, _INTERP.fullmatch(tok.value))
         return text
