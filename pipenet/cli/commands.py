@@ -93,6 +93,19 @@ def fmt(file: str, check: bool = False) -> None:
         output.message(f"{file}: already formatted")
 
 
+def _topology_arg(name: Optional[str], or_file: bool = False) -> None:
+    """A topology named on the command line must be a name a topology can have: one line and exit 1
+    otherwise (`..`, `.hidden`, `a/b` or an empty name would lead outside the state directory)."""
+    import re
+
+    if name is None or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}", name):
+        return
+    shown = name if len(name) <= 60 and name.isprintable() else repr(name[:60])
+    output.message(f"pipenet: `{shown}` is not a topology name{' nor a .pn file' if or_file else ''} "
+                   f"(a name starts with a letter or _, then letters, digits, _, - or .)")
+    raise Exit(1)
+
+
 def _sandbox(name: str):
     """The live sandbox record of topology `name`, or None; a dead one is reported once and cleaned."""
     import os
@@ -282,8 +295,10 @@ def _unchanged_topology(file: str) -> str | None:
 
     from pipenet.engine import inputs
 
+    if os.geteuid() != 0 or not os.path.isfile(file):  # a device or a pipe is read (with its limit) by the full path
+        return None
     name = inputs.unchanged(file)
-    if name is None or os.geteuid() != 0 or _sandbox(name) is not None:
+    if name is None or _sandbox(name) is not None:
         return None
     return name
 
@@ -382,6 +397,7 @@ def down(target: str) -> None:
     from pipenet.engine.session import down as do_down, topology_name
 
     name = topology_name(target)
+    _topology_arg(name, or_file=True)
     rec = _sandbox(name)
     if rec is not None:
         from pipenet.sandbox import sandbox as sb
@@ -416,6 +432,7 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
     from pipenet.engine.status import status as get_status
     from pipenet.sandbox import sandbox as sb
 
+    _topology_arg(topology)
     boxed = [] if os.environ.get("PIPENET_IN_SANDBOX") else sb.all_sandboxes()
     if topology is not None and topology in boxed:
         rec = _sandbox(topology)
@@ -588,6 +605,9 @@ def graph(file: str, out: Optional[str] = None) -> None:
         write(topo, target)
     except PipenetError as e:
         _fail(e)
+    except OSError as e:  # the picture's directory is missing or not writable
+        output.message(f"pipenet: cannot write {target}: {e.strerror or e}")
+        raise Exit(1)
     output.message(f"{file}: picture written to {target}")
 
 
@@ -598,6 +618,7 @@ def logs(node: str, topology: Optional[str] = None) -> None:
 
     from pipenet.engine.state import StateDir
 
+    _topology_arg(topology)
     rec = _sandboxed_node(node, topology)
     if rec is not None:
         code, _ = _inside(rec, lambda: logs(node, topology))
@@ -682,6 +703,7 @@ def exec_(node: str, argv: list[str], topology: Optional[str] = None) -> None:
     if not argv:
         output.message("pipenet: exec needs a command: pipenet exec NODE -- CMD ...")
         raise Exit(1)
+    _topology_arg(topology)
     rec = _sandboxed_node(node, topology)
     if rec is not None:
         code, _ = _inside(rec, lambda: _enter_and_exec(node, topology, argv))
@@ -694,6 +716,7 @@ def shell(node: str, topology: Optional[str] = None) -> None:
     """An interactive shell inside NODE, the prompt naming it."""
     import os
 
+    _topology_arg(topology)
     rec = _sandboxed_node(node, topology)
     if rec is not None:
         code, _ = _inside(rec, lambda: shell(node, topology))

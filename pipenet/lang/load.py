@@ -75,16 +75,29 @@ def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def read(path: str) -> str:
+    """The text of a topology file: at most MAX_FILE_BYTES of UTF-8, whatever kind of file `path` is
+    (a directory, a device like /dev/zero or a pipe is refused or cut off, never read without end)."""
+    import stat
+
+    def refuse(why: str) -> InvalidTopology:
+        return InvalidTopology([Diagnostic(f"cannot read {path}: {why}", Span(path, 0, 0, 0, 0))])
+
     try:
-        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise refuse("it is a directory; name a .pn file in it")
+            data = f.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise refuse("it is a directory; name a .pn file in it") from None
     except OSError as e:
-        raise InvalidTopology([Diagnostic(f"cannot read {path}: {e.strerror}", Span(path, 0, 0, 0, 0))]) from None
-    if size > MAX_FILE_BYTES:
+        raise refuse(e.strerror or str(e)) from None
+    if len(data) > MAX_FILE_BYTES:
+        size = st.st_size if stat.S_ISREG(st.st_mode) else None
+        what = f"the file is {size:,} bytes" if size else "the file goes on past that"
         raise InvalidTopology([Diagnostic(
-            f"the file is {size:,} bytes; pipenet reads topology files of at most {MAX_FILE_BYTES:,} bytes",
+            f"pipenet reads topology files of at most {MAX_FILE_BYTES:,} bytes; {what}",
             Span(path, 1, 1, 1, 2), "generate a loop instead of a huge file")])
-    with open(path, "rb") as f:
-        data = f.read()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
