@@ -454,6 +454,9 @@ class Expander:
                     spans["vlan_id"] = self.span(pw[0], sc)
                     self._parent(pw[1], sc, f, spans)
                     kinds.append(("vlan", psp))
+                elif part.data == "host_name":
+                    self._set_once(f, spans, "host_name", self.typed(pw[0], sc, V.ifname), self.span(pw[0], sc),
+                                   "host-name")
                 elif part.data in ("address", "mac", "mtu"):
                     parse = {"address": V.if_address, "mac": V.mac, "mtu": V.mtu}[part.data]
                     self._set_once(f, spans, part.data, self.typed(pw[0], sc, parse), self.span(pw[0], sc),
@@ -471,6 +474,9 @@ class Expander:
                        "an interface is one of: on BRIDGE, dummy, macvlan, vlan")
         f["kind"] = kinds[0][0]
         spans["kind"] = kinds[0][1]
+        if "host_name" in f and f["kind"] != "port":
+            self.error(f"`host-name` names the host end of a bridge port, and {name} is a {f['kind']} interface",
+                       spans["host_name"], "use it with `on BRIDGE`: interface eth1 on br1 host-name vethweb")
         return Interface(**f, spans=spans)
 
     def _parent(self, tok: Token, sc: Scope, f: dict, spans: dict) -> None:

@@ -265,7 +265,7 @@ class Compiler:
         t = self.t
         if i.kind == "port":
             publishes = i.primary and (bool(c.publish) or c.publish_all)
-            op = AddVeth(HOST, "", host_port_name(t.name, c.name, i.name), c.name, ns, i.name, peer_mac=i.mac,
+            op = AddVeth(HOST, "", i.host_name or host_port_name(t.name, c.name, i.name), c.name, ns, i.name, peer_mac=i.mac,
                          mtu=i.mtu or (t.bridge_map[i.bridge].mtu if i.bridge in t.bridge_map else None),
                          master=i.bridge, hairpin=publishes, group=port_group(t.name))
         elif i.kind == "dummy":

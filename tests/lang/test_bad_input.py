@@ -61,3 +61,38 @@ def test_limits_themselves_are_accepted():
     assert not diags, render(diags, sources)
     s = topo.containers[0].shapes[0]
     assert s.delay_ms == 60000 and s.jitter_ms == 60000 and s.rate_bps == 32 * 10**9
+
+
+# ---- names on the host -------------------------------------------------------------------------------------
+
+def test_a_hash_collision_of_host_port_names_is_a_check_time_error():
+    from pipenet.plan.names import host_port_name
+
+    # Found by brute force over c0, c1, ... (about 2 million sha1s): these two node names give the same
+    # 10 hex digits for eth0 in topology `collide`, so `up` would fail when the kernel refuses the second.
+    a, b = "c883537", "c1981927"
+    assert host_port_name("collide", a, "eth0") == host_port_name("collide", b, "eth0") == "pn47f7483588"
+    src = f"topology collide\nbridge br0\ncontainer {a} {{ net br0 }}\ncontainer {b} {{ net br0 }}\n"
+    topo, diags, sources = analyse(src, "t.pn")
+    assert len(diags) == 1, render(diags, sources)
+    d = diags[0]
+    assert (d.span.line, d.span.column) == (4, 26)
+    assert f"the host end of {b}:eth0 would be named pn47f7483588, as is {a}:eth0 (line 3)" == d.message
+    assert "host-name" in d.hint
+    # naming one host end by hand settles it
+    fixed = src.replace(f"container {b} {{ net br0 }}", f"container {b} {{ interface eth0 on br0 host-name veth{b} }}")
+    topo, diags, sources = analyse(fixed, "t.pn")
+    assert not diags, render(diags, sources)
+
+
+def test_more_ports_than_a_bridge_holds_is_a_check_time_error():
+    src = "bridge big { address 10.0.0.1/16 }\nfor i in 1..2000 {\n    container c${i} { net big }\n}\n"
+    topo, diags, sources = analyse(src, "t.pn")
+    assert len(diags) == 1, render(diags[:3], sources)
+    d = diags[0]
+    assert d.message == "bridge big would have 2,000 ports; a Linux bridge holds at most 1,023"
+    assert (d.span.line, d.span.column) == (3, 27) and "iteration i=1024" in d.span.loop.describe()
+    assert "split the containers over several bridges" in d.hint
+    ok = src.replace("1..2000", "1..1023")
+    topo, diags, sources = analyse(ok, "t.pn")
+    assert not diags, render(diags, sources)
