@@ -55,3 +55,19 @@ def test_graph_into_a_missing_directory_is_one_line(tmp_path):
     line = one_line(pipenet("graph", os.path.join(EXAMPLES, "docker0.pn"), "-o", "/nonexistent/dir/x.dot"))
     assert line == "pipenet: cannot write /nonexistent/dir/x.dot: No such file or directory"
     assert not os.path.exists("/nonexistent")
+
+
+def test_fmt_writes_through_a_symlink(tmp_path):
+    real = tmp_path / "real" / "t.pn"
+    real.parent.mkdir()
+    real.write_text("container a {\nnet none\n}\n")
+    os.chmod(real, 0o640)
+    link = tmp_path / "link.pn"
+    link.symlink_to(real)
+    r = pipenet("fmt", str(link))
+    assert r.returncode == 0, r.stderr
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_text() == "container a {\n    net none\n}\n"
+    assert os.stat(real).st_mode & 0o777 == 0o640
+    assert f"through the link, in {real}" in r.stderr
+    assert os.listdir(tmp_path / "real") == ["t.pn"]  # no temporary file left

@@ -85,10 +85,18 @@ def fmt(file: str, check: bool = False) -> None:
         output.message(f"{file}: formatted")
         return
     if new != text:
+        import os
+
         from pipenet.fsutil import write_atomic
 
-        write_atomic(file, new.encode(), mode=None)
-        output.message(f"{file}: reformatted")
+        target = os.path.realpath(file)  # a symlink stays a link: its target is rewritten
+        try:
+            write_atomic(target, new.encode(), mode=None)
+        except OSError as e:
+            output.message(f"pipenet: cannot write {target}: {e.strerror or e}")
+            raise Exit(1)
+        output.message(f"{file}: reformatted" + (f" (through the link, in {target})" if target != os.path.abspath(file)
+                                                 else ""))
     else:
         output.message(f"{file}: already formatted")
 

@@ -30,6 +30,9 @@ from pipenet.source import LoopFrame, Span
 MAX_ITERATIONS = 200_000
 
 _INTERP = re.compile(r"\$\{([^}\n]*)\}")
+#: The escapes a string knows (docs/language.md); any other backslash is an error.
+ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+_STRING_PART = re.compile(r"\\(.)|\$\{([^}\n]*)\}")
 
 TOP_KEYWORDS = ("topology", "let", "hosts", "bridge", "container", "p2p", "defaults", "for", "expect", "host")
 BRIDGE_KEYWORDS = ("address", "pool", "mtu", "icc", "masquerade", "external")
@@ -128,23 +131,44 @@ class Expander:
             return self._interp_one(tok, scope, _INTERP.fullmatch(tok.value))
         return text
 
-    def _interp_one(self, tok: Token, scope: Scope, m: re.Match) -> Any:
+    def _interp_one(self, tok: Token, scope: Scope, m: re.Match, group: int = 1) -> Any:
         span = self.span(tok, scope)
-        base = m.start(1)
+        base = m.start(group)
         try:
-            return evaluate(m.group(1), lambda n, off: self.lookup(n, scope, span, off))
+            return evaluate(m.group(group), lambda n, off: self.lookup(n, scope, span, off))
         except ArithError as e:
             self.error(str(e), span.shifted(base + e.offset, 1), e.hint)
             raise _Fail from None
 
     def text(self, tok: Token, scope: Scope) -> str:
         """The token's text with ${...} replaced and, for strings, quotes and escapes removed."""
+        if tok.type == "STRING":
+            return self._string(tok, scope)
         raw = tok.value
         if "${" in raw:
             raw = _INTERP.sub(lambda m: str(self._interp_one(tok, scope, m)), raw)
-        if tok.type == "STRING":
-            raw = re.sub(r'\\(.)', r"\1", raw[1:-1])
         return raw
+
+    def _string(self, tok: Token, scope: Scope) -> str:
+        """A string's text: escapes (only those in ESCAPES) and ${...} in its literal parts, once each,
+        so an interpolated value is never read again for escapes."""
+        raw = tok.value
+        if "\\" not in raw and "${" not in raw:
+            return raw[1:-1]
+        out, pos = [], 1
+        for m in _STRING_PART.finditer(raw, 1, len(raw) - 1):
+            out.append(raw[pos:m.start()])
+            pos = m.end()
+            if m.group(1) is None:
+                out.append(str(self._interp_one(tok, scope, m, 2)))
+            elif m.group(1) in ESCAPES:
+                out.append(ESCAPES[m.group(1)])
+            else:
+                self.error(f"unknown escape `\\{m.group(1)}` in a string", self.span(tok, scope).shifted(m.start(), 2),
+                           "a string knows \\\" \\\\ \\n and \\t; write \\\\ for a backslash")
+                raise _Fail
+        out.append(raw[pos:len(raw) - 1])
+        return "".join(out)
 
     def typed(self, tok: Token, scope: Scope, parse: Callable[[str], Any], *args) -> Any:
         text = self.text(tok, scope)

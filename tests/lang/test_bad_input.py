@@ -96,3 +96,28 @@ def test_more_ports_than_a_bridge_holds_is_a_check_time_error():
     ok = src.replace("1..2000", "1..1023")
     topo, diags, sources = analyse(ok, "t.pn")
     assert not diags, render(diags, sources)
+
+
+# ---- string escapes ------------------------------------------------------------------------------------------
+
+def test_known_escapes_mean_what_docs_say():
+    src = 'let n = 3\nlet v = "a\\\\b"\ncontainer a { run "printf \\"x\\ny\\tz\\" \\\\ ${n} ${v}" }\n'
+    topo, diags, sources = analyse(src, "t.pn")
+    assert not diags, render(diags, sources)
+    run = topo.containers[0].run[0]
+    # \" \\ \n \t are decoded once; an interpolated value (a\b) is not read again for escapes
+    assert run.command == 'printf "x\ny\tz" \\ 3 a\\b'
+    assert run.argv == ("printf", "x\ny\tz", " 3", "ab")  # then split as a shell would: \ escapes there too
+
+
+@pytest.mark.parametrize("body,col,escape", [
+    ("echo \\d", 25, "\\d"), ("\\$x", 20, "\\$"), ("a\\'", 21, "\\'"), ("x \\0 \\q", 22, "\\0"),
+])
+def test_unknown_escapes_are_located_errors(body, col, escape):
+    src = f'container a {{ run "{body}" }}\n'
+    topo, diags, sources = analyse(src, "t.pn")
+    assert len(diags) == 1, render(diags, sources)
+    d = diags[0]
+    assert d.message == f"unknown escape `{escape}` in a string"
+    assert (d.span.line, d.span.column, d.span.end_column) == (1, col, col + 2)
+    assert "\\n" in d.hint and "\\t" in d.hint
