@@ -74,9 +74,10 @@ def _value_token(node: Node) -> Token:
 
 
 class Expander:
-    def __init__(self, file: str, default_name: str):
+    def __init__(self, file: str, default_name: str, variables: dict[str, int | str] | None = None):
         self.file = file
         self.default_name = default_name
+        self.cli_vars = variables or {}  # --var NAME=VALUE: over top-level lets, under loop scopes
         self.diags: list[Diagnostic] = []
         self.let_defs: dict[str, tuple[Token, Node]] = {}
         self.let_values: dict[str, Any] = {}
@@ -103,6 +104,8 @@ class Expander:
     def lookup(self, name: str, scope: Scope, span: Span, offset: int) -> Any:
         if name in scope.vars:
             return scope.vars[name]
+        if name in self.cli_vars:
+            return self.cli_vars[name]
         if name in self.let_values:
             return self.let_values[name]
         if name in self.let_defs:
@@ -116,8 +119,9 @@ class Expander:
                 self._evaluating.discard(name)
             self.let_values[name] = value
             return value
-        known = list(scope.vars) + list(self.let_defs)
-        raise ArithError(f"unknown variable `{name}`", offset, did_you_mean(name, known))
+        known = list(scope.vars) + list(self.let_defs) + list(self.cli_vars)
+        raise ArithError(f"unknown variable `{name}`", offset, did_you_mean(name, known) or
+                         f"define it with `let {name} = VALUE`, or give it on the command line: --var {name}=VALUE")
 
     def let_value(self, tok: Token, scope: Scope) -> Any:
         text = self.text(tok, scope)
@@ -736,8 +740,9 @@ class _ContainerBuilder:
             span=self.span, spans=self.spans)
 
 
-def expand(tree: Node, file: str, default_name: str) -> tuple[Topology, list[Diagnostic]]:
-    ex = Expander(file, default_name)
+def expand(tree: Node, file: str, default_name: str, variables: dict[str, int | str] | None = None
+           ) -> tuple[Topology, list[Diagnostic]]:
+    ex = Expander(file, default_name, variables)
     ex.collect(tree)
     topo = ex.build()
     return topo, ex.diags

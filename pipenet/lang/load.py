@@ -28,18 +28,22 @@ def gc_paused():
             gc.enable()
 
 
-def analyse(text: str, file: str = "<text>", resolved: dict | None = None
+def analyse(text: str, file: str = "<text>", resolved: dict | None = None, variables: dict[str, str] | None = None
             ) -> tuple[Topology | None, list[Diagnostic], dict[str, SourceFile]]:
     """Run every front-end stage, collecting all diagnostics; never raises on bad input.
 
     `resolved` maps `address auto` bridges to the subnets the engine chose,
-    so their containers get addresses too.
+    so their containers get addresses too. `variables` are `--var` values
+    (default: those the command line set, `pipenet.variables.CURRENT`).
     """
+    from pipenet import variables as cli_vars
+
+    given = cli_vars.CURRENT if variables is None else variables
     with gc_paused():
-        return _analyse(text, file, resolved)
+        return _analyse(text, file, resolved, {k: cli_vars.typed(v) for k, v in given.items()})
 
 
-def _analyse(text: str, file: str, resolved: dict | None):
+def _analyse(text: str, file: str, resolved: dict | None, variables: dict):
     from pipenet.allocate import allocate
     from pipenet.lang.expand import expand
     from pipenet.lang.parser import parse
@@ -55,7 +59,7 @@ def _analyse(text: str, file: str, resolved: dict | None):
         return None, diags, sources
     stem = os.path.basename(file)
     stem = stem[:-3] if stem.endswith(".pn") else stem
-    topo, more = expand(tree, file, stem)
+    topo, more = expand(tree, file, stem, variables)
     diags += more
     diags += validate(topo)
     topo, more = allocate(topo, resolved or {})
