@@ -41,11 +41,11 @@ def parse(items) -> dict[str, str]:
                               f"(a letter or _ first, then letters, digits or _)")
         if name in out:
             raise BadVariable(f"--var {name} is given twice")
-        if len(value) > MAX_VALUE or not value.isprintable():
-            raise BadVariable(f"--var {name}: the value must be printable text of at most {MAX_VALUE} characters")
         if _INT.match(value) and len(value.lstrip("-").lstrip("0")) > MAX_DIGITS:
             raise BadVariable(f"--var {name}: a number of {len(value.lstrip('-').lstrip('0')):,} digits; "
                               f"pipenet takes at most {MAX_DIGITS}")
+        if len(value) > MAX_VALUE or not value.isprintable():
+            raise BadVariable(f"--var {name}: the value must be printable text of at most {MAX_VALUE} characters")
         out[name] = value
     return out
 

@@ -71,3 +71,101 @@ def test_fmt_writes_through_a_symlink(tmp_path):
     assert os.stat(real).st_mode & 0o777 == 0o640
     assert f"through the link, in {real}" in r.stderr
     assert os.listdir(tmp_path / "real") == ["t.pn"]  # no temporary file left
+
+
+# ---- --var NAME=VALUE -----------------------------------------------------------------------------------------
+
+VARFILE = "topology v${ID}\nlet ID = 1\ncontainer c${ID} { attach pid ${PID} }\n"
+
+
+def test_var_gives_a_value_to_the_file(tmp_path):
+    f = tmp_path / "v.pn"
+    f.write_text(VARFILE)
+    r = pipenet("check", str(f), "--var", "PID=1234", "--json")
+    doc = __import__("json").loads(r.stdout)
+    assert r.returncode == 0 and doc["topology"] == "v1", r.stderr
+    # a command-line variable overrides the file's own `let` (the file's value is a default)
+    r = pipenet("check", "--var", "ID=7", str(f), "--var=PID=1", "--json")
+    assert r.returncode == 0 and __import__("json").loads(r.stdout)["topology"] == "v7", r.stderr
+
+
+def test_an_unknown_variable_points_at_var(tmp_path):
+    f = tmp_path / "v.pn"
+    f.write_text(VARFILE)
+    r = pipenet("check", str(f))
+    assert r.returncode == 1
+    assert f"{f}:3:33: error: unknown variable `PID`" in r.stderr
+    assert "hint: did you mean `ID`? If not, define it with `let PID = VALUE`, or give it on the command line: " \
+           "--var PID=VALUE" in r.stderr
+    r = pipenet("check", str(f), "--var", "PDI=1")  # a typo on the command line
+    assert r.returncode == 1 and "did you mean `PDI`?" in r.stderr
+
+
+@pytest.mark.parametrize("arg,words", [
+    ("PID", "--var PID: expected NAME=VALUE"), ("1X=2", "`1X` is not a variable name"),
+    ("A-B=2", "`A-B` is not a variable name"), ("=3", "`` is not a variable name"),
+    ("N=" + "9" * 5000, "a number of 5,000 digits"), ("T=a\tb", "printable text"),
+])
+def test_a_bad_var_is_one_line(arg, words, tmp_path):
+    f = tmp_path / "v.pn"
+    f.write_text(VARFILE)
+    for cmd in ("check", "plan", "up", "test", "graph"):
+        line = one_line(pipenet(cmd, str(f), "--var", arg, state=tmp_path / "state"))
+        assert line.startswith("pipenet: --var") and words in line, (cmd, line)
+
+
+def test_the_same_var_twice_is_one_line(tmp_path):
+    f = tmp_path / "v.pn"
+    f.write_text(VARFILE)
+    assert one_line(pipenet("check", str(f), "--var", "A=1", "--var", "A=2")) == "pipenet: --var A is given twice"
+
+
+def test_var_values_are_part_of_ups_inputs_digest(tmp_path, monkeypatch):
+    from pipenet import variables
+    from pipenet.engine import inputs
+
+    monkeypatch.setenv("PIPENET_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(variables, "CURRENT", {})
+    plain = inputs.digest(VARFILE, "v1")
+    variables.CURRENT.update({"PID": "1"})
+    one = inputs.digest(VARFILE, "v1")
+    variables.CURRENT["PID"] = "2"
+    assert len({plain, one, inputs.digest(VARFILE, "v1")}) == 3
+
+
+# ---- messages for what is not up ------------------------------------------------------------------------------
+
+def test_down_of_what_is_not_up_says_so_and_is_safe(tmp_path):
+    state = tmp_path / "state"
+    for _ in range(2):  # twice: still safe
+        r = pipenet("down", "fopnpp", state=state)
+        assert r.returncode == 0 and "Traceback" not in r.stderr
+        assert r.stderr.startswith("pipenet: fopnpp is not up; nothing to do (")  # and what is up: see the kernel test
+    assert not state.exists() or not os.listdir(state)
+
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def as_nobody(*args, env=None):
+    e = dict(os.environ, NO_COLOR="1", XDG_RUNTIME_DIR="", **(env or {}))
+    return subprocess.run(NOBODY + [sys.executable, "-m", "pipenet", *args], capture_output=True, text=True, env=e,
+                          cwd="/", timeout=60)
+
+
+def test_exec_without_root_says_no_node_is_up(tmp_path):
+    gone = f"/tmp/pipenet-no-state-{os.getpid()}"  # no state directory: nothing is up
+    for argv in (["exec", "h1", "--", "true"], ["shell", "h1"]):
+        line = one_line(as_nobody(*argv, env={"PIPENET_STATE_DIR": gone}))
+        assert line == "pipenet: no node h1 is up (no topology is up)"
+    line = one_line(as_nobody("exec", "-t", "fopnp", "h1", "--", "true", env={"PIPENET_STATE_DIR": gone}))
+    assert line == "pipenet: no node h1 is up in topology fopnp"
+
+
+def test_exec_without_root_asks_for_root_when_only_root_can_tell(tmp_path):
+    private = tmp_path / "state"
+    private.mkdir(mode=0o700)  # root's, as /run/pipenet is
+    line = one_line(as_nobody("exec", "h1", "--", "true", env={"PIPENET_STATE_DIR": str(private)}))
+    assert "needs root" in line and "--sandbox" in line
+    r = as_nobody("status", env={"PIPENET_STATE_DIR": str(private)})
+    assert r.returncode == 0 and "Traceback" not in r.stderr and "only root can read" in r.stderr

@@ -801,8 +801,14 @@ def _need_root_for(command: str, node: str, topology: Optional[str]) -> None:
 
     if os.geteuid() == 0:
         return
-    root = state_root()
-    if not os.path.isdir(root) or os.access(root, os.R_OK | os.X_OK):
+    try:
+        os.stat(state_root())
+        readable = os.access(state_root(), os.R_OK | os.X_OK)
+    except PermissionError:
+        readable = False
+    except OSError:  # no state directory: nothing is up
+        readable = True
+    if readable:
         _find_node(node, topology)  # exits 1 saying no node of that name is up
     _need_root(command, why="enters a node's namespaces")
 

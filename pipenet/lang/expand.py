@@ -119,9 +119,11 @@ class Expander:
                 self._evaluating.discard(name)
             self.let_values[name] = value
             return value
-        known = list(scope.vars) + list(self.let_defs) + list(self.cli_vars)
-        raise ArithError(f"unknown variable `{name}`", offset, did_you_mean(name, known) or
-                         f"define it with `let {name} = VALUE`, or give it on the command line: --var {name}=VALUE")
+        guess = did_you_mean(name, self.cli_vars)  # a typo on the command line first
+        guess = guess[:-1] + " (given with --var)?" if guess else did_you_mean(name, list(scope.vars) +
+                                                                               list(self.let_defs))
+        define = f"define it with `let {name} = VALUE`, or give it on the command line: --var {name}=VALUE"
+        raise ArithError(f"unknown variable `{name}`", offset, f"{guess} If not, {define}" if guess else define)
 
     def let_value(self, tok: Token, scope: Scope) -> Any:
         text = self.text(tok, scope)
