@@ -98,7 +98,7 @@ def test_an_unknown_variable_points_at_var(tmp_path):
     assert "hint: did you mean `ID`? If not, define it with `let PID = VALUE`, or give it on the command line: " \
            "--var PID=VALUE" in r.stderr
     r = pipenet("check", str(f), "--var", "PDI=1")  # a typo on the command line
-    assert r.returncode == 1 and "did you mean `PDI`?" in r.stderr
+    assert r.returncode == 1 and "did you mean `PDI` (given with --var)?" in r.stderr
 
 
 @pytest.mark.parametrize("arg,words", [
