@@ -599,7 +599,8 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
         if not d["up"]:
             output.message(f"{d['topology']}: not up")
             continue
-        table = Table(title=f"{d['topology']} ({d['file']})", header_style="bold")
+        title = f"{d['topology']} ({d['file']})"
+        table = Table(title=title, header_style="bold", min_width=len(title))  # the file's path on one line
         for col in ("node", "namespace", "interfaces", "routes"):
             table.add_column(col)
         for n in d["nodes"]:
