@@ -169,3 +169,13 @@ def test_exec_without_root_asks_for_root_when_only_root_can_tell(tmp_path):
     assert "needs root" in line and "--sandbox" in line
     r = as_nobody("status", env={"PIPENET_STATE_DIR": str(private)})
     assert r.returncode == 0 and "Traceback" not in r.stderr and "only root can read" in r.stderr
+
+
+def test_admin_directories_are_added_to_path_at_its_end():
+    from pipenet.cli.dispatch import admin_path
+
+    assert admin_path("/usr/bin:/bin") == "/usr/bin:/bin:/usr/sbin:/sbin"
+    assert admin_path("/sbin:/usr/bin") == "/sbin:/usr/bin:/usr/sbin"  # the user's order is kept
+    assert admin_path("") == "/usr/sbin:/sbin"
+    r = pipenet("check", "--help", env={"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin"})
+    assert r.returncode == 0
