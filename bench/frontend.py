@@ -24,17 +24,37 @@ from pipenet.plan.diff import diff
 from pipenet.validate import validate, validate_allocated
 
 
+#: Containers per bridge: a Linux bridge holds at most 1,023 ports, and pipenet refuses more at check time.
+PER_BRIDGE = 1000
+
+
+def _bridges(n: int) -> int:
+    return max(1, -(-n // PER_BRIDGE))
+
+
 def literal(n: int) -> str:
-    lines = ["bridge br0 { address 10.0.0.1/8 }", "defaults container { dns 10.1.1.1 }"]
+    lines = [f"bridge br{b} {{ address 10.{b}.0.1/16 }}" for b in range(_bridges(n))]
+    lines.append("defaults container { dns 10.1.1.1 }")
     for i in range(n):
-        lines.append(f"container c{i} {{\n    net br0\n    route 10.200.0.0/16 via 10.0.0.1\n    expose 80/tcp\n}}")
+        b = i // PER_BRIDGE
+        lines.append(f"container c{i} {{\n    net br{b}\n    route 10.200.0.0/16 via 10.{b}.0.1\n"
+                     f"    expose 80/tcp\n}}")
     return "\n".join(lines) + "\n"
 
 
 def looped(n: int) -> str:
-    return ("bridge br0 { address 10.0.0.1/8 }\ndefaults container { dns 10.1.1.1 }\n"
-            f"for i in 1..{n} {{\n    container c${{i}} {{\n        net br0\n"
-            "        route 10.200.0.0/16 via 10.0.0.1\n        expose 80/tcp\n    }\n}\n")
+    full, rest = divmod(n, PER_BRIDGE)
+    body = ("            net br${b}\n            route 10.200.0.0/16 via 10.${b}.0.1\n"
+            "            expose 80/tcp\n")
+    text = "defaults container { dns 10.1.1.1 }\n"
+    if full:
+        text += (f"for b in 0..{full - 1} {{\n    bridge br${{b}} {{ address 10.${{b}}.0.1/16 }}\n"
+                 f"    for i in 1..{PER_BRIDGE} {{\n        container c${{b * {PER_BRIDGE} + i}} {{\n"
+                 f"{body}        }}\n    }}\n}}\n")
+    if rest:
+        text += (f"let b = {full}\nbridge br${{b}} {{ address 10.${{b}}.0.1/16 }}\n"
+                 f"for i in 1..{rest} {{\n        container c${{b * {PER_BRIDGE} + i}} {{\n{body}        }}\n}}\n")
+    return text
 
 
 def run_once(text: str) -> dict[str, float]:

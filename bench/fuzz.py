@@ -38,7 +38,8 @@ WORDS = ["bridge", "container", "p2p", "--", "{", "}", ";", "\n", "net", "addres
          "publish", "8080:80", "interface", "on", "dummy", "link", "as", '"x"', "run", "mtu", "0", "icc", "off",
          "masquerade", "out", "hosts", "auto", "defaults", "pool", "external", "macvlan", "of", "vlan", "shape",
          "rate", "10mbit", "delay", "attach", "pid", "1", "dns", "8.8.8.8", "expose", "80/tcp", "publish-all",
-         "${", "}", "999999999999999999", "../x", "\0", "\xff", "é", "#", "topology", "fd00::1/64", "hostname"]
+         "${", "}", "999999999999999999", "../x", "\0", "\xff", "é", "#", "topology", "fd00::1/64", "hostname",
+         "host-name", "vethx", '"a\\qb\\n"', "9" * 5000, "1.5" + "0" * 400 + "ms", "${PID}"]
 ALPHABET = "abcxyz019 .:/-_${}+*()\"\\#;\n=%\t@!'"
 
 

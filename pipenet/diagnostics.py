@@ -42,7 +42,8 @@ def render(diagnostics: Iterable[Diagnostic], sources: Mapping[str, SourceFile] 
     sources = sources or {}
     for d in sorted(diagnostics, key=Diagnostic.sort_key):
         s = d.span
-        out.append(f"{s.file}:{s.line}:{s.column}: {d.severity}: {d.message}")
+        where = f"{s.file}:{s.line}:{s.column}" if s.line > 0 else s.file  # line 0: the file as a whole
+        out.append(f"{where}: {d.severity}: {d.message}")
         src = sources.get(s.file)
         if src is not None and s.line > 0:
             text = src.line(s.line).replace("\t", " ")

@@ -3,8 +3,11 @@
 Containers are boxes (name, hostname, the services they run), bridges are
 drawn as switches, the host as a house. Every link is an edge labelled with
 the interface names and addresses at each end. NAT is marked on the bridges
-and containers that masquerade; published ports on the host. The picture is
-made from the file alone: nothing needs to be up.
+and containers that masquerade; published ports on the host, one a line
+(`publish 127.0.0.1:5353/udp → dns:53`). The picture is made from the file
+alone: nothing needs to be up, so a host port that pipenet chooses at `up`
+(`publish 80`, `publish-all`) is drawn as `auto` (`publish-all auto/tcp →
+web:8000`); `pipenet status` shows the port chosen.
 """
 
 from __future__ import annotations
@@ -34,6 +37,23 @@ def _services(c) -> str:
     return "; ".join(words)
 
 
+def published_lines(t: Topology) -> list[str]:
+    """One line per published port: `publish [HOSTIP:]HOSTPORT/PROTO → NODE:PORT`, `auto` for a host port
+    chosen at `up` (`publish PORT`, `publish HOSTIP::PORT`, and every port `publish-all` publishes)."""
+    out = []
+    for c in t.containers:
+        explicit = set()
+        for p in c.publish:
+            explicit.add((p.port, p.proto))
+            where = f"{p.host_ip}:" if p.host_ip is not None else ""
+            hp = "auto" if p.host_port is None else str(p.host_port)
+            out.append(f"publish {where}{hp}/{p.proto} → {c.name}:{p.port}")
+        if c.publish_all:
+            out.extend(f"publish-all auto/{e.proto} → {c.name}:{e.number}" for e in c.expose
+                       if (e.number, e.proto) not in explicit)
+    return out
+
+
 def to_dot(t: Topology) -> str:
     out = [f"graph {_q(t.name)} {{",
            "  graph [rankdir=LR, fontname=Helvetica, overlap=false, splines=true, nodesep=0.35, ranksep=0.9, "
@@ -41,10 +61,8 @@ def to_dot(t: Topology) -> str:
            "  node [fontname=Helvetica, fontsize=10];",
            "  edge [fontname=Helvetica, fontsize=8, color=gray40];"]
     host_lines = ["host"]
-    pubs = [f"{p.host_port}/{p.proto} → {c.name}:{p.port}" for c in t.containers for p in c.publish
-            if p.host_port is not None]
-    if pubs:
-        host_lines.append("publish " + ", ".join(pubs))
+    pubs = published_lines(t)
+    host_lines.extend(pubs)
     if t.host.masquerade:
         host_lines.append("NAT out " + ", ".join(m.out for m in t.host.masquerade))
     uses_host = (any(b.gateway or b.external for b in t.bridges) or bool(pubs) or bool(t.host.masquerade)
@@ -120,7 +138,8 @@ def _ml(s: str) -> str:
 def to_mermaid(t: Topology) -> str:
     out = ["graph LR"]
     if t.bridges or any(e.node == "host" for l in t.p2p for e in (l.a, l.b)):
-        out.append(f'  {_mid("host")}{{{{"host"}}}}')
+        label = "<br/>".join(_ml(line) for line in ["host"] + published_lines(t))
+        out.append(f'  {_mid("host")}{{{{"{label}"}}}}')
     for b in t.bridges:
         label = b.name + (f"<br/>{b.address}" if b.address is not None else "") + (
             "<br/>NAT" if b.nat and b.gateway else "")

@@ -171,7 +171,8 @@ class Interface:
     kind: `port` (a veth whose other end is a port of `bridge`; eth0 of
     `net BRIDGE` is one, marked `primary`), `dummy`, `macvlan` (of
     `parent_node:parent`, usually `host:eth0`), `vlan` (id `vlan_id` of the
-    node's own interface `parent`).
+    node's own interface `parent`). A port's host end is `host_name` when
+    given, else a name pipenet makes (`pipenet.plan.names.host_port_name`).
     """
 
     name: str
@@ -185,6 +186,7 @@ class Interface:
     mac: str | None = None
     mtu: int | None = None
     primary: bool = False
+    host_name: str | None = None  # a port's host end, when named (`host-name`, pipework's -l)
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 

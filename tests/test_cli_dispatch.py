@@ -37,6 +37,10 @@ SAMPLES = [
     ["exec", "h1", "--", "curl", "-s", "http://x/"], ["exec", "-t", "fopnp", "h1", "--", "ip", "-o", "addr"],
     ["exec", "h1", "-t", "fopnp", "--", "sh", "-c", "exit 5"], ["exec", "h1", "--", "echo", "--", "x"],
     ["exec", "h1", "--"],
+    # --var NAME=VALUE, repeatable, on check, plan, up, test and graph
+    ["up", "a.pn", "--var", "PID=1234"], ["up", "--var=PID=1234", "a.pn", "--var", "N=2", "--sandbox"],
+    ["check", "a.pn", "--var", "A=1", "--json"], ["plan", "a.pn", "--var", "A=x y", "--format", "sh"],
+    ["test", "a.pn", "--var", "A=", "--var", "B=2=3"], ["graph", "a.pn", "--var", "A=1", "-o", "x.dot"],
 ]
 
 
@@ -77,7 +81,8 @@ def test_fast_form_reads_arguments_as_typer_does(argv):
     [], ["--help"], ["--version"], ["up"], ["up", "a.pn", "b.pn"], ["up", "a.pn", "--sandbx"], ["up", "-h"],
     ["up", "a.pn", "--help"], ["plan", "a.pn", "--format"], ["exec", "h1", "curl", "x"], ["status", "a", "b"],
     ["graph", "a.pn", "-o"], ["graph", "a.pn", "-ox.svg"], ["down", "x", "--", "y"], ["frobnicate"],
-    ["check", "a.pn", "--json=yes"],
+    ["check", "a.pn", "--json=yes"], ["up", "a.pn", "--var"], ["up", "a.pn", "--var", "--sandbox"],
+    ["down", "x", "--var", "A=1"], ["fmt", "a.pn", "--var", "A=1"],
 ])
 def test_anything_else_is_left_to_typer(argv):
     assert parse(argv) is None

@@ -58,7 +58,7 @@ def test_fmt_rewrites_and_check_mode(tmp_path):
     r = pipenet("fmt", "--check", str(f))
     assert r.returncode == 1 and "would be reformatted" in r.stderr
     assert pipenet("fmt", str(f)).returncode == 0
-    assert f.read_text() == "container a {\n    net none\n    hostname x\n}  # keep me\n"
+    assert f.read_text() == "container a { net none; hostname x }  # keep me\n"  # a short block stays on its line
     r = pipenet("fmt", "--check", str(f))
     assert r.returncode == 0
 

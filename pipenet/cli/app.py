@@ -9,7 +9,7 @@ read every form the same way.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -22,6 +22,11 @@ FILE = "the topology file"
 NODE = "the node"
 JSON = "print one JSON document"
 TOPOLOGY = "the topology (when ambiguous)"
+VAR = "a variable for ${NAME} in the file (repeat for more)"
+
+
+def _var():
+    return typer.Option(None, "--var", metavar="NAME=VALUE", help=VAR)
 
 
 def _version(value: bool) -> None:
@@ -40,9 +45,10 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 @app.command()
 def check(file: str = typer.Argument(..., help=FILE),
-          json: bool = typer.Option(False, "--json", help="print the result as one JSON document")) -> None:
+          json: bool = typer.Option(False, "--json", help="print the result as one JSON document"),
+          var: Optional[List[str]] = _var()) -> None:
     """Parse and validate FILE; print every diagnostic; change nothing."""
-    c.check(file, json)
+    c.check(file, json, var)
 
 
 @app.command()
@@ -54,18 +60,20 @@ def fmt(file: str = typer.Argument(..., help=FILE),
 
 @app.command()
 def plan(file: str = typer.Argument(..., help=FILE),
-         format: str = typer.Option("text", "--format", help="text, sh or json")) -> None:
+         format: str = typer.Option("text", "--format", help="text, sh or json"),
+         var: Optional[List[str]] = _var()) -> None:
     """Show what `up` would do: the file compared with the record and with the live system (each
     repair marked: `+ ... (missing: ...)`, `~ ... (changed: ...)`); sh: the equivalent commands."""
-    c.plan(file, format)
+    c.plan(file, format, var)
 
 
 @app.command()
 def up(file: str = typer.Argument(..., help=FILE),
-       sandbox: bool = typer.Option(False, "--sandbox", help="run the whole topology in private namespaces")) -> None:
+       sandbox: bool = typer.Option(False, "--sandbox", help="run the whole topology in private namespaces"),
+       var: Optional[List[str]] = _var()) -> None:
     """Bring the live system to what FILE says: read what is live, create what is missing, put right what
     differs, remove what the file no longer has; never touch what pipenet did not make."""
-    c.up(file, sandbox)
+    c.up(file, sandbox, var)
 
 
 @app.command()
@@ -94,17 +102,18 @@ def ls(json: bool = typer.Option(False, "--json", help=JSON)) -> None:
 @app.command()
 def test(file: str = typer.Argument(..., help=FILE),
          json: bool = typer.Option(False, "--json", help=JSON),
-         sandbox: bool = typer.Option(False, "--sandbox", help="bring it up in a sandbox when it is not up")) -> None:
+         sandbox: bool = typer.Option(False, "--sandbox", help="bring it up in a sandbox when it is not up"),
+         var: Optional[List[str]] = _var()) -> None:
     """Bring the topology up if needed, check every `expect`, print a table (exit 4 if one fails)."""
-    c.test(file, json, sandbox)
+    c.test(file, json, sandbox, var)
 
 
 @app.command()
 def graph(file: str = typer.Argument(..., help=FILE),
-          out: str = typer.Option(None, "-o", "--output", help="OUT.svg, .png, .dot or .mmd (default: FILE.svg)")
-          ) -> None:
+          out: str = typer.Option(None, "-o", "--output", help="OUT.svg, .png, .dot or .mmd (default: FILE.svg)"),
+          var: Optional[List[str]] = _var()) -> None:
     """A picture of the topology: nodes, bridges, links, addresses, NAT and published ports."""
-    c.graph(file, out)
+    c.graph(file, out, var)
 
 
 @app.command()

@@ -10,7 +10,7 @@ its own part of pipenet.
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Optional, Sequence
 
 from pipenet.cli import output
 
@@ -30,9 +30,12 @@ def _fail(exc) -> None:
 
     if isinstance(exc, InvalidTopology):
         output.diagnostics(exc.diagnostics, exc.sources)
-    elif isinstance(exc, Conflict):  # one line per cause
-        for problem in exc.problems:
-            output.message(f"pipenet: {problem}")
+    elif isinstance(exc, Conflict):  # one cause a line, located in the file where it has a place
+        from pipenet.cli.conflicts import report
+
+        loaded = next(reversed(_LOADED.values()), None)
+        for line in report(exc.problems, loaded):
+            output.message(line)
     else:
         output.message(f"pipenet: {exc}")
     if isinstance(exc, Leftovers):  # exit 3: say exactly what is left, one line each
@@ -41,12 +44,27 @@ def _fail(exc) -> None:
     raise Exit(exc.exit_code)
 
 
-def check(file: str, json: bool = False) -> None:
+def _variables(var) -> None:
+    """`--var NAME=VALUE` arguments, for ${NAME} in the file (pipenet.variables): one line and exit 1 when
+    one is not NAME=VALUE."""
+    if not var:
+        return
+    from pipenet import variables
+
+    try:
+        variables.CURRENT.update(variables.parse(var))
+    except variables.BadVariable as e:
+        output.message(f"pipenet: {e}")
+        raise Exit(1)
+
+
+def check(file: str, json: bool = False, var: Sequence[str] = ()) -> None:
     """Parse and validate FILE; print every diagnostic; change nothing."""
     from pipenet.diagnostics import to_json
     from pipenet.errors import InvalidTopology
     from pipenet.lang.load import analyse, read
 
+    _variables(var)
     try:
         text = read(file)
     except InvalidTopology as e:
@@ -88,12 +106,34 @@ def fmt(file: str, check: bool = False) -> None:
         output.message(f"{file}: formatted")
         return
     if new != text:
+        import os
+
         from pipenet.fsutil import write_atomic
 
-        write_atomic(file, new.encode(), mode=None)
-        output.message(f"{file}: reformatted")
+        target = os.path.realpath(file)  # a symlink stays a link: its target is rewritten
+        try:
+            write_atomic(target, new.encode(), mode=None)
+        except OSError as e:
+            output.message(f"pipenet: cannot write {target}: {e.strerror or e}")
+            raise Exit(1)
+        output.message(f"{file}: reformatted" + (f" (through the link, in {target})" if target != os.path.abspath(file)
+                                                 else ""))
     else:
         output.message(f"{file}: already formatted")
+
+
+def _topology_arg(name: Optional[str], or_file: bool = False) -> None:
+    """A topology named on the command line must be a name a topology can have: one line and exit 1
+    otherwise (`..`, `.hidden`, `a/b` or an empty name would lead outside the state directory)."""
+    import re
+
+    if name is None or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}", name):
+        return
+    shown = f"`{name}`" if len(name) <= 60 and name.isprintable() else repr(name[:60])
+    output.message(f"pipenet: {shown if name else 'an empty name'} is not a topology name"
+                   f"{' nor a .pn file' if or_file else ''} "
+                   f"(a name starts with a letter or _, then letters, digits, _, - or .)")
+    raise Exit(1)
 
 
 def _sandbox(name: str):
@@ -138,11 +178,11 @@ def _file_topology(file: str) -> str:
     return topo.name
 
 
-def _need_root(command: str, sandbox: bool = False) -> None:
+def _need_root(command: str, sandbox: bool = False, why: str = "changes the network") -> None:
     import os
 
     if os.geteuid() != 0 and not sandbox:
-        output.message(f"pipenet: {command} changes the network and needs root: run it as root (sudo pipenet "
+        output.message(f"pipenet: {command} {why} and needs root: run it as root (sudo pipenet "
                        f"{command} ...), or add --sandbox to run the topology in private namespaces without root")
         raise Exit(1)
 
@@ -205,21 +245,18 @@ def _print_summary(title: str, steps, seconds: float) -> None:
 
 
 class _Progress:
-    """A progress bar on a terminal (stderr) for plans long enough to want one."""
+    """A progress bar on a terminal (stderr) for runs long enough to want one (MIN_STEPS): made at the
+    first step, when the executor tells the real number of steps; never when stderr is not a terminal."""
 
-    def __init__(self, total: int, verb: str):
-        import sys
+    MIN_STEPS = 20
 
+    def __init__(self, verb: str):
+        self.verb = verb
         self.bar = None
-        if total >= 20 and sys.stderr.isatty():
-            from rich.progress import Progress
-
-            self.bar = Progress(console=output.console(stderr=True), transient=True)
-            self.task = self.bar.add_task(verb, total=total)
+        self.task = None
+        self.tty = sys.stderr.isatty()
 
     def __enter__(self):
-        if self.bar:
-            self.bar.__enter__()
         return self
 
     def __exit__(self, *exc):
@@ -227,11 +264,21 @@ class _Progress:
             self.bar.__exit__(*exc)
 
     def __call__(self, done, total, step):
-        if self.bar:
-            self.bar.update(self.task, completed=done)
+        if not self.tty or total < self.MIN_STEPS:
+            return
+        first = self.bar is None
+        if first:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("steps"), TimeRemainingColumn(), console=output.console(stderr=True),
+                                transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task(self.verb, total=total)
+        self.bar.update(self.task, completed=done, total=total, refresh=first or done >= total)
 
 
-def plan(file: str, format: str = "text") -> None:
+def plan(file: str, format: str = "text", var: Sequence[str] = ()) -> None:
     """Show what `up` would do against the live system, in order (sh: the equivalent commands)."""
     from pipenet.engine.session import preflight, prepare
     from pipenet.errors import PipenetError
@@ -239,6 +286,7 @@ def plan(file: str, format: str = "text") -> None:
     if format not in ("text", "sh", "json"):
         output.message("pipenet: --format is text, sh or json")
         raise Exit(1)
+    _variables(var)
     name = _unchanged_topology(file)
     k = None
     try:
@@ -308,11 +356,13 @@ def _unchanged_topology(file: str) -> str | None:
 
     from pipenet.engine import inputs
 
+    if os.geteuid() != 0 or not os.path.isfile(file):  # a device or a pipe is read (with its limit) by the full path
+        return None
     try:
         name = inputs.unchanged(file)
     except Exception:  # noqa: BLE001 - the fast path only ever says "not known": the full path decides
         return None
-    if name is None or os.geteuid() != 0 or _sandbox(name) is not None:
+    if name is None or _sandbox(name) is not None:
         return None
     return name
 
@@ -335,8 +385,9 @@ def _unchanged(file: str) -> bool:
     return True
 
 
-def up(file: str, sandbox: bool = False) -> None:
+def up(file: str, sandbox: bool = False, var: Sequence[str] = ()) -> None:
     """Bring the live system to what FILE says: create what is missing, change what differs, remove the rest."""
+    _variables(var)
     if not sandbox and _unchanged(file):
         return
     from pipenet.errors import PipenetError
@@ -345,12 +396,12 @@ def up(file: str, sandbox: bool = False) -> None:
     name = _file_topology(file)
     rec = _sandbox(name)
     if sandbox or rec is not None:
-        _in_a_sandbox(name, rec, lambda: up(file, False))
+        _in_a_sandbox(name, rec, lambda: up(file, False), file)
         return
     _need_root("up", sandbox)
     k = _kernel()
     try:
-        with _Progress(10**9, "up") as bar:
+        with _Progress("up") as bar:
             p, seconds = do_up(file, k, bar, _LOADED.get(file))
     except PipenetError as e:  # Leftovers included: _fail lists them and exits 3
         _fail(e)
@@ -361,7 +412,7 @@ def up(file: str, sandbox: bool = False) -> None:
     _print_summary(f"{p.topo.name} is up", p.plan.steps, seconds)
 
 
-def _in_a_sandbox(name: str, rec, fn) -> None:
+def _in_a_sandbox(name: str, rec, fn, file: str | None = None) -> None:
     """Run fn inside the sandbox of `name`, creating it first when there is none."""
     import os
 
@@ -380,7 +431,12 @@ def _in_a_sandbox(name: str, rec, fn) -> None:
             raise Exit(1)
     code, _ = _inside(rec, fn)
     if code in (0, 4):
+        from pipenet import variables
+
         rec["nodes"] = _nodes_of(name, rec)
+        if file is not None:  # so that `down FILE` finds it without the file's --var values
+            rec["file"] = os.path.abspath(file)
+            rec["vars"] = dict(variables.CURRENT)
         sb.save(name, rec)
     elif created:
         sb.stop(name, rec)  # the first up failed: the sandbox held nothing before
@@ -408,15 +464,10 @@ def down(target: str, force: bool = False) -> None:
     import time
 
     from pipenet.errors import PipenetError
-    from pipenet.engine.session import down as do_down, force_down, topology_name
+    from pipenet.engine.session import down as do_down, force_down
 
-    try:
-        name = topology_name(target)
-        from pipenet.engine.state import check_name
-
-        check_name(name)
-    except PipenetError as e:
-        _fail(e)
+    name = _down_name(target)
+    _topology_arg(name, or_file=True)
     rec = _sandbox(name)
     if rec is not None:
         from pipenet.sandbox import sandbox as sb
@@ -430,16 +481,103 @@ def down(target: str, force: bool = False) -> None:
     k = _kernel()
     t0 = time.perf_counter()
     try:
-        with _Progress(10**9, "down") as bar:
+        with _Progress("down") as bar:
             plan, existed = (force_down if force else do_down)(name, k, bar)
     except PipenetError as e:  # Leftovers included: _fail lists them and exits 3
         _fail(e)
     finally:
         k.close()
-    if not existed:
-        output.message(f"pipenet: {name} is not up; nothing to do")
+    if not existed:  # exit 0, like `docker compose down`: safe to run twice; the words show a typo at once
+        from pipenet.diagnostics import did_you_mean
+
+        up_now = _names_up()
+        also = "no topology is up" if not up_now else "up: " + ", ".join(up_now)
+        guess = did_you_mean(name, up_now)
+        output.message(f"pipenet: {name} is not up; nothing to do ({also}{'; ' + guess if guess else ''})")
         return
     _print_summary(f"{name} is down", plan.steps, time.perf_counter() - t0)
+
+
+_NOTED: list = []
+
+
+def _plain_topologies(quiet: bool = False) -> list[str]:
+    """The topologies up outside a sandbox; none when their state directory cannot be read (it is root's,
+    mode 0700: a user without root sees only their sandboxes)."""
+    from pipenet.engine.state import all_topologies, state_root
+
+    try:
+        return all_topologies()
+    except PermissionError:
+        if not _NOTED and not quiet:
+            _NOTED.append(True)
+            output.message(f"pipenet: topologies up outside a sandbox are not shown: only root can read "
+                           f"{state_root()}")
+        return []
+
+
+def _names_up() -> list[str]:
+    """The topologies that are up, sandboxes included (what the caller may read of them)."""
+    import os
+
+    from pipenet.engine.state import all_topologies
+    from pipenet.sandbox import sandbox as sb
+
+    names: list[str] = []
+    try:
+        names += all_topologies()
+    except OSError:  # another user's state directory
+        pass
+    if not os.environ.get("PIPENET_IN_SANDBOX"):
+        try:
+            names += sb.all_sandboxes()
+        except OSError:
+            pass
+    return sorted(set(names))
+
+
+def _down_name(target: str) -> str:
+    """The topology `down TARGET` means. For a file: the topology whose record says it was brought up from
+    that file (so `down` needs none of the `--var` values the file was brought up with), else the name the
+    file gives, else the file's name."""
+    import os
+
+    from pipenet.engine.session import topology_name
+
+    if (target.endswith(".pn") or os.path.sep in target) and os.path.isfile(target):
+        where = os.path.abspath(target)
+        found = sorted(set(n for n, rec in _records() if rec.get("file") == where))
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            output.message(f"pipenet: {target} is up as several topologies ({', '.join(found)}); "
+                           f"name the one to take down: pipenet down NAME")
+            raise Exit(1)
+    return topology_name(target)
+
+
+def _records():
+    """(name, record) of every topology that is up: the full record of each plain one, the small outside
+    record of each sandbox."""
+    import os
+
+    from pipenet.engine.state import StateDir, all_topologies
+    from pipenet.sandbox import sandbox as sb
+
+    try:
+        for name in all_topologies():
+            try:
+                yield name, StateDir(name).load() or {}
+            except (OSError, ValueError):
+                continue
+    except OSError:
+        pass
+    if not os.environ.get("PIPENET_IN_SANDBOX"):
+        try:
+            for name in sb.all_sandboxes():
+                yield name, sb.load(name) or {}
+        except (OSError, ValueError):
+            pass
 
 
 def status(topology: Optional[str] = None, json: bool = False) -> None:
@@ -452,17 +590,13 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
     from pipenet.errors import PipenetError
     from pipenet.sandbox import sandbox as sb
 
-    if topology is not None:
-        try:
-            check_name(topology)
-        except PipenetError as e:
-            _fail(e)
+    _topology_arg(topology)
     boxed = [] if os.environ.get("PIPENET_IN_SANDBOX") else sb.all_sandboxes()
     if topology is not None and topology in boxed:
         rec = _sandbox(topology)
         code, _ = _inside(rec, lambda: status(topology, json))
         raise Exit(code)
-    names = [topology] if topology else all_topologies()
+    names = [topology] if topology else _plain_topologies()
     k = _kernel()
     docs = []
     try:
@@ -474,6 +608,9 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
                     _fail(e)
                 docs.append({"topology": n, "up": True, "error": str(e), "nodes": [], "drift": [],
                              "processes": [], "published": [], "file": None, "operations": 0})
+    except PermissionError as e:  # root's record, read by another user
+        output.message(f"pipenet: cannot read {e.filename}: {e.strerror}; run as root")
+        raise Exit(1)
     finally:
         k.close()
     if topology is None:
@@ -501,7 +638,8 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
         if d.get("error"):
             output.message(f"{d['topology']}: {d['error']}")
             continue
-        table = Table(title=f"{d['topology']} ({d['file']})", header_style="bold")
+        title = f"{d['topology']} ({d['file']})"
+        table = Table(title=title, header_style="bold", min_width=len(title))  # the file's path on one line
         for col in ("node", "namespace", "interfaces", "routes"):
             table.add_column(col)
         for n in d["nodes"]:
@@ -529,7 +667,7 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
         else:
             output.message(f"{d['topology']}: no drift ({d['operations']} recorded changes all live as made)")
     if not docs:
-        output.message("no topology is up")
+        output.message("no sandbox is up" if _NOTED else "no topology is up")
     if any(d.get("drift") or d.get("error") for d in docs):
         raise Exit(1)
 
@@ -555,7 +693,7 @@ def ls(json: bool = False) -> None:
     from pipenet.errors import PipenetError
 
     rows = []
-    for name in all_topologies():
+    for name in _plain_topologies():
         try:
             rec = StateDir(name).load() or {}
             problem = None
@@ -582,13 +720,14 @@ def ls(json: bool = False) -> None:
             where = f"RECORD UNREADABLE: {r['error']}"
         print(f"{r['topology']}\t{r['nodes']} nodes\t{where}")
     if not rows:
-        output.message("no topology is up")
+        output.message("no sandbox is up" if _NOTED else "no topology is up")
 
 
-def test(file: str, json: bool = False, sandbox: bool = False) -> None:
+def test(file: str, json: bool = False, sandbox: bool = False, var: Sequence[str] = ()) -> None:
     """Bring the topology up if needed, check every `expect`, print a table (exit 4 if one fails)."""
     import time
 
+    _variables(var)
     from pipenet.engine.session import preflight, prepare, up as do_up
     from pipenet.engine.state import StateDir
     from pipenet.errors import PipenetError
@@ -597,7 +736,7 @@ def test(file: str, json: bool = False, sandbox: bool = False) -> None:
     name = _file_topology(file)
     rec = _sandbox(name)
     if sandbox or rec is not None:
-        _in_a_sandbox(name, rec, lambda: test(file, json, False))
+        _in_a_sandbox(name, rec, lambda: test(file, json, False), file)
         return
     _need_root("test")
     k = _kernel()
@@ -606,7 +745,7 @@ def test(file: str, json: bool = False, sandbox: bool = False) -> None:
         p = prepare(file, k, loaded)
         preflight(p, k)
         if p.record is None or not p.plan.empty:
-            with _Progress(10**9, "up") as bar:
+            with _Progress("up") as bar:
                 p2, seconds = do_up(file, k, bar, loaded)
             if not json:
                 _print_summary(f"{p2.topo.name} is up", p2.plan.steps, seconds)
@@ -642,18 +781,22 @@ def test(file: str, json: bool = False, sandbox: bool = False) -> None:
         raise Exit(4)
 
 
-def graph(file: str, out: Optional[str] = None) -> None:
+def graph(file: str, out: Optional[str] = None, var: Sequence[str] = ()) -> None:
     """A picture of the topology: nodes, bridges, links, addresses, NAT and published ports."""
     from pipenet.errors import PipenetError
     from pipenet.graph import write
     from pipenet.lang.load import load_text, read
 
+    _variables(var)
     try:
         topo = load_text(read(file), file)
         target = out or (file[:-3] if file.endswith(".pn") else file) + ".svg"
         write(topo, target)
     except PipenetError as e:
         _fail(e)
+    except OSError as e:  # the picture's directory is missing or not writable
+        output.message(f"pipenet: cannot write {target}: {e.strerror or e}")
+        raise Exit(1)
     output.message(f"{file}: picture written to {target}")
 
 
@@ -664,6 +807,7 @@ def logs(node: str, topology: Optional[str] = None) -> None:
 
     from pipenet.engine.state import StateDir
 
+    _topology_arg(topology)
     rec = _sandboxed_node(node, topology)
     if rec is not None:
         code, _ = _inside(rec, lambda: logs(node, topology))
@@ -692,7 +836,7 @@ def _sandboxed_node(node: str, topology: Optional[str]):
 
     if topology is not None:
         return _sandbox(topology) if topology in sb.all_sandboxes() else None
-    plain = [n for n in all_topologies() if node in (StateDir(n).load() or {}).get("ns", {})]
+    plain = [n for n in _plain_topologies(quiet=True) if node in (StateDir(n).load() or {}).get("ns", {})]
     boxes = [n for n in sb.all_sandboxes() if node in (sb.load(n) or {}).get("nodes", [])]
     if len(plain) + len(boxes) > 1:
         output.message(f"pipenet: {node} is in several topologies ({', '.join(plain + boxes)}); name one with -t")
@@ -700,19 +844,40 @@ def _sandboxed_node(node: str, topology: Optional[str]):
     return _sandbox(boxes[0]) if boxes else None
 
 
+def _need_root_for(command: str, node: str, topology: Optional[str]) -> None:
+    """Without root: first say when no topology has the node (what a person needs to hear), then that
+    the command needs root. When the records cannot be read, only root can tell: ask for it."""
+    import os
+
+    from pipenet.engine.state import state_root
+
+    if os.geteuid() == 0:
+        return
+    try:
+        os.stat(state_root())
+        readable = os.access(state_root(), os.R_OK | os.X_OK)
+    except PermissionError:
+        readable = False
+    except OSError:  # no state directory: nothing is up
+        readable = True
+    if readable:
+        _find_node(node, topology)  # exits 1 saying no node of that name is up
+    _need_root(command, why="enters a node's namespaces")
+
+
 def _find_node(node: str, topology: Optional[str]) -> tuple[str, str, str]:
     """(topology, namespace ref, hostname) of a node, searching every topology when none is named."""
     from pipenet.engine.state import StateDir, all_topologies
 
-    names = [topology] if topology else all_topologies()
+    names = [topology] if topology else _plain_topologies()
     found = []
     for name in names:
         rec = StateDir(name).load() or {}
         if node in rec.get("ns", {}):
             found.append((name, rec["ns"][node], rec.get("hostnames", {}).get(node, node)))
     if not found:
-        where = f"topology {topology}" if topology else "any topology that is up"
-        output.message(f"pipenet: no node {node} in {where}")
+        where = f" in topology {topology}" if topology else ("" if names else " (no topology is up)")
+        output.message(f"pipenet: no node {node} is up{where}")
         raise Exit(1)
     if len(found) > 1:
         output.message(f"pipenet: {node} is in several topologies ({', '.join(f[0] for f in found)}); "
@@ -748,11 +913,12 @@ def exec_(node: str, argv: list[str], topology: Optional[str] = None) -> None:
     if not argv:
         output.message("pipenet: exec needs a command: pipenet exec NODE -- CMD ...")
         raise Exit(1)
+    _topology_arg(topology)
     rec = _sandboxed_node(node, topology)
     if rec is not None:
         code, _ = _inside(rec, lambda: _enter_and_exec(node, topology, argv))
         raise Exit(code)
-    _need_root("exec")
+    _need_root_for("exec", node, topology)
     _enter_and_exec(node, topology, argv)
 
 
@@ -760,11 +926,12 @@ def shell(node: str, topology: Optional[str] = None) -> None:
     """An interactive shell inside NODE, the prompt naming it."""
     import os
 
+    _topology_arg(topology)
     rec = _sandboxed_node(node, topology)
     if rec is not None:
         code, _ = _inside(rec, lambda: shell(node, topology))
         raise Exit(code)
-    _need_root("shell")
+    _need_root_for("shell", node, topology)
     sh = os.environ.get("SHELL") or "/bin/bash"
     if not os.path.exists(sh):
         sh = "/bin/sh"

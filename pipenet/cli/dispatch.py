@@ -19,28 +19,31 @@ import sys
 class Form:
     """One command's shape (a plain class: this module must cost nothing to import)."""
 
-    __slots__ = ("func", "positional", "flags", "valued", "rest")
+    __slots__ = ("func", "positional", "flags", "valued", "rest", "repeat")
 
     def __init__(self, func: str, positional: tuple[str, ...], flags: dict | None = None,
-                 valued: dict | None = None, rest: str | None = None):
+                 valued: dict | None = None, rest: str | None = None, repeat: tuple[str, ...] = ()):
         self.func = func  # the function in pipenet.cli.commands
         self.positional = positional  # a trailing "?" marks an optional one
         self.flags = flags or {}  # --flag -> parameter (True when given)
         self.valued = valued or {}  # --option VALUE -> parameter
         self.rest = rest  # everything after `--` goes to this parameter
+        self.repeat = repeat  # parameters of `valued` options that may repeat: a list of every value
 
 
 _T = {"-t": "topology", "--topology": "topology"}
+_VAR = {"--var": "var"}
+_V = ("var",)
 FORMS = {
-    "check": Form("check", ("file",), {"--json": "json"}),
+    "check": Form("check", ("file",), {"--json": "json"}, valued=_VAR, repeat=_V),
     "fmt": Form("fmt", ("file",), {"--check": "check"}),
-    "plan": Form("plan", ("file",), valued={"--format": "format"}),
-    "up": Form("up", ("file",), {"--sandbox": "sandbox"}),
+    "plan": Form("plan", ("file",), valued={"--format": "format", **_VAR}, repeat=_V),
+    "up": Form("up", ("file",), {"--sandbox": "sandbox"}, valued=_VAR, repeat=_V),
     "down": Form("down", ("target",), {"--force": "force"}),
     "status": Form("status", ("topology?",), {"--json": "json"}),
     "ls": Form("ls", (), {"--json": "json"}),
-    "test": Form("test", ("file",), {"--json": "json", "--sandbox": "sandbox"}),
-    "graph": Form("graph", ("file",), valued={"-o": "out", "--output": "out"}),
+    "test": Form("test", ("file",), {"--json": "json", "--sandbox": "sandbox"}, valued=_VAR, repeat=_V),
+    "graph": Form("graph", ("file",), valued={"-o": "out", "--output": "out", **_VAR}, repeat=_V),
     "logs": Form("logs", ("node",), valued=_T),
     "shell": Form("shell", ("node",), valued=_T),
     "exec": Form("exec_", ("node",), valued=_T, rest="argv"),
@@ -75,7 +78,11 @@ def parse(argv: list[str]) -> tuple[str, dict] | None:
                     if i == len(args) or args[i].startswith("-"):
                         return None
                     value = args[i]
-                kw[form.valued[name]] = value
+                param = form.valued[name]
+                if param in form.repeat:
+                    kw.setdefault(param, []).append(value)
+                else:
+                    kw[param] = value
             else:
                 return None
         else:
@@ -89,7 +96,21 @@ def parse(argv: list[str]) -> tuple[str, dict] | None:
     return form.func, kw
 
 
+#: Where the tools pipenet runs (iptables-restore, ip, tc, sysctl) live; a user's PATH often lacks them.
+ADMIN_DIRS = ("/usr/sbin", "/sbin")
+
+
+def admin_path(path: str) -> str:
+    """PATH with ADMIN_DIRS added at its end where missing, so a tool there is found (and never said to be
+    not installed) without changing which program the user's own PATH picks first."""
+    parts = [p for p in path.split(":") if p] if path else []
+    return ":".join(parts + [d for d in ADMIN_DIRS if d not in parts])
+
+
 def main() -> None:
+    import os
+
+    os.environ["PATH"] = admin_path(os.environ.get("PATH", ""))
     try:
         found = parse(sys.argv[1:])
         if found is not None:

@@ -12,11 +12,19 @@ import sys
 from functools import lru_cache
 
 
+#: The width of tables written to a file or a pipe: no terminal to fit, so nothing is cut.
+UNBOUNDED = 100_000
+
+
 @lru_cache(maxsize=2)
 def console(stderr: bool = False):
+    """rich's console for stdout or stderr: on a terminal, its width; elsewhere (a file, a pipe) no limit,
+    so a table is printed whole instead of cut at 80 columns (COLUMNS, when set, still decides)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, no_color=bool(os.environ.get("NO_COLOR")))
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else UNBOUNDED
+    return Console(stderr=stderr, highlight=False, no_color=bool(os.environ.get("NO_COLOR")), width=width)
 
 
 def message(text: str) -> None:

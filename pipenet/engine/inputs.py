@@ -1,6 +1,6 @@
 """What an `up` depends on, as one digest, so that `up` of an unchanged file needs no work.
 
-The operations `up` makes are a function of: the file's text, the host's
+The operations `up` makes are a function of: the file's text and its `--var` values, the host's
 /etc/resolv.conf (copied into containers that name no DNS server), where the
 topology's state lives (its logs), the host ports chosen for `publish-all`
 (kept in the record, so fixed once chosen for the same text) and pipenet's
@@ -58,7 +58,11 @@ def host_resolv() -> str:
 
 
 def digest(text: str, topology: str) -> str:
+    from pipenet.variables import CURRENT  # --var values: another value is another up
+
     parts = [code_fingerprint(), text, host_resolv(), StateDir(topology).path]
+    if CURRENT:
+        parts.append(sorted(CURRENT.items()))
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 

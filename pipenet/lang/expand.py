@@ -30,6 +30,9 @@ from pipenet.source import LoopFrame, Span
 MAX_ITERATIONS = 200_000
 
 _INTERP = re.compile(r"\$\{([^}\n]*)\}")
+#: The escapes a string knows (docs/language.md); any other backslash is an error.
+ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+_STRING_PART = re.compile(r"\\(.)|\$\{([^}\n]*)\}")
 
 TOP_KEYWORDS = ("topology", "let", "hosts", "bridge", "container", "p2p", "defaults", "for", "expect", "host")
 BRIDGE_KEYWORDS = ("address", "pool", "mtu", "icc", "masquerade", "external")
@@ -71,9 +74,10 @@ def _value_token(node: Node) -> Token:
 
 
 class Expander:
-    def __init__(self, file: str, default_name: str):
+    def __init__(self, file: str, default_name: str, variables: dict[str, int | str] | None = None):
         self.file = file
         self.default_name = default_name
+        self.cli_vars = variables or {}  # --var NAME=VALUE: over top-level lets, under loop scopes
         self.diags: list[Diagnostic] = []
         self.let_defs: dict[str, tuple[Token, Node]] = {}
         self.let_values: dict[str, Any] = {}
@@ -100,6 +104,8 @@ class Expander:
     def lookup(self, name: str, scope: Scope, span: Span, offset: int) -> Any:
         if name in scope.vars:
             return scope.vars[name]
+        if name in self.cli_vars:
+            return self.cli_vars[name]
         if name in self.let_values:
             return self.let_values[name]
         if name in self.let_defs:
@@ -113,34 +119,62 @@ class Expander:
                 self._evaluating.discard(name)
             self.let_values[name] = value
             return value
-        known = list(scope.vars) + list(self.let_defs)
-        raise ArithError(f"unknown variable `{name}`", offset, did_you_mean(name, known))
+        guess = did_you_mean(name, self.cli_vars)  # a typo on the command line first
+        guess = guess[:-1] + " (given with --var)?" if guess else did_you_mean(name, list(scope.vars) +
+                                                                               list(self.let_defs))
+        define = f"define it with `let {name} = VALUE`, or give it on the command line: --var {name}=VALUE"
+        raise ArithError(f"unknown variable `{name}`", offset, f"{guess} If not, {define}" if guess else define)
 
     def let_value(self, tok: Token, scope: Scope) -> Any:
         text = self.text(tok, scope)
-        if tok.type == "WORD" and (text.isdigit() or (text.startswith("-") and text[1:].isdigit())):
-            return int(text)
+        if tok.type == "WORD" and (V.is_number(text) or (text.startswith("-") and V.is_number(text[1:]))):
+            try:
+                return -V.to_int(text[1:]) if text.startswith("-") else V.to_int(text)
+            except V.BadValue as e:
+                self.error(str(e), self.span(tok, scope), e.hint)
+                raise _Fail from None
         if tok.type == "WORD" and _INTERP.fullmatch(tok.value):
             return self._interp_one(tok, scope, _INTERP.fullmatch(tok.value))
         return text
 
-    def _interp_one(self, tok: Token, scope: Scope, m: re.Match) -> Any:
+    def _interp_one(self, tok: Token, scope: Scope, m: re.Match, group: int = 1) -> Any:
         span = self.span(tok, scope)
-        base = m.start(1)
+        base = m.start(group)
         try:
-            return evaluate(m.group(1), lambda n, off: self.lookup(n, scope, span, off))
+            return evaluate(m.group(group), lambda n, off: self.lookup(n, scope, span, off))
         except ArithError as e:
             self.error(str(e), span.shifted(base + e.offset, 1), e.hint)
             raise _Fail from None
 
     def text(self, tok: Token, scope: Scope) -> str:
         """The token's text with ${...} replaced and, for strings, quotes and escapes removed."""
+        if tok.type == "STRING":
+            return self._string(tok, scope)
         raw = tok.value
         if "${" in raw:
             raw = _INTERP.sub(lambda m: str(self._interp_one(tok, scope, m)), raw)
-        if tok.type == "STRING":
-            raw = re.sub(r'\\(.)', r"\1", raw[1:-1])
         return raw
+
+    def _string(self, tok: Token, scope: Scope) -> str:
+        """A string's text: escapes (only those in ESCAPES) and ${...} in its literal parts, once each,
+        so an interpolated value is never read again for escapes."""
+        raw = tok.value
+        if "\\" not in raw and "${" not in raw:
+            return raw[1:-1]
+        out, pos = [], 1
+        for m in _STRING_PART.finditer(raw, 1, len(raw) - 1):
+            out.append(raw[pos:m.start()])
+            pos = m.end()
+            if m.group(1) is None:
+                out.append(str(self._interp_one(tok, scope, m, 2)))
+            elif m.group(1) in ESCAPES:
+                out.append(ESCAPES[m.group(1)])
+            else:
+                self.error(f"unknown escape `\\{m.group(1)}` in a string", self.span(tok, scope).shifted(m.start(), 2),
+                           "a string knows \\\" \\\\ \\n and \\t; write \\\\ for a backslash")
+                raise _Fail
+        out.append(raw[pos:len(raw) - 1])
+        return "".join(out)
 
     def typed(self, tok: Token, scope: Scope, parse: Callable[[str], Any], *args) -> Any:
         text = self.text(tok, scope)
@@ -450,6 +484,9 @@ class Expander:
                     spans["vlan_id"] = self.span(pw[0], sc)
                     self._parent(pw[1], sc, f, spans)
                     kinds.append(("vlan", psp))
+                elif part.data == "host_name":
+                    self._set_once(f, spans, "host_name", self.typed(pw[0], sc, V.ifname), self.span(pw[0], sc),
+                                   "host-name")
                 elif part.data in ("address", "mac", "mtu"):
                     parse = {"address": V.if_address, "mac": V.mac, "mtu": V.mtu}[part.data]
                     self._set_once(f, spans, part.data, self.typed(pw[0], sc, parse), self.span(pw[0], sc),
@@ -467,6 +504,9 @@ class Expander:
                        "an interface is one of: on BRIDGE, dummy, macvlan, vlan")
         f["kind"] = kinds[0][0]
         spans["kind"] = kinds[0][1]
+        if "host_name" in f and f["kind"] != "port":
+            self.error(f"`host-name` names the host end of a bridge port, and {name} is a {f['kind']} interface",
+                       spans["host_name"], "use it with `on BRIDGE`: interface eth1 on br1 host-name vethweb")
         return Interface(**f, spans=spans)
 
     def _parent(self, tok: Token, sc: Scope, f: dict, spans: dict) -> None:
@@ -702,8 +742,9 @@ class _ContainerBuilder:
             span=self.span, spans=self.spans)
 
 
-def expand(tree: Node, file: str, default_name: str) -> tuple[Topology, list[Diagnostic]]:
-    ex = Expander(file, default_name)
+def expand(tree: Node, file: str, default_name: str, variables: dict[str, int | str] | None = None
+           ) -> tuple[Topology, list[Diagnostic]]:
+    ex = Expander(file, default_name, variables)
     ex.collect(tree)
     topo = ex.build()
     return topo, ex.diags

@@ -5,8 +5,12 @@ no comments: one statement per line (`;` becomes a new line), blocks opened
 at the end of their statement's line and closed on a line of their own,
 four spaces per level, one space between words, `A..B` written tight, at
 most one blank line in a row and none just inside a brace, trailing
-comments two spaces after their statement. The file must parse first;
-formatting does not change what the file means (the tests check the IR).
+comments two spaces after their statement. A block written on one line
+stays on one line (`container web { net docker0; hostname x }`, statements
+joined by `; `) when it holds no block and no comment and fits in
+MAX_WIDTH columns; any other block is laid out over several lines. The file
+must parse first; formatting does not change what the file means (the tests
+check the IR).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pipenet.lang.parser import lexer_only, parse
 from pipenet.source import SourceFile
 
 INDENT = "    "
+#: A one-line block stays on one line when the line, indented, is at most this wide.
+MAX_WIDTH = 100
 
 
 COMMENT_MARK = "\x00"
@@ -57,6 +63,40 @@ def _align(lines: list[str]) -> list[str]:
     return out
 
 
+def _one_line_blocks(tokens: list) -> dict[int, int]:
+    """{index of `{`: index of its `}`} for blocks opened and closed on one line with no block or comment inside."""
+    out: dict[int, int] = {}
+    stack: list[tuple[int, bool]] = []  # (index of `{`, still a one-line candidate)
+    for n, tok in enumerate(tokens):
+        if tok.type == "LBRACE":
+            if stack:
+                stack[-1] = (stack[-1][0], False)  # a block inside
+            stack.append((n, True))
+        elif tok.type == "RBRACE" and stack:
+            start, ok = stack.pop()
+            if ok and tokens[start].line == tok.line:
+                out[start] = n
+        elif tok.type in ("COMMENT", "_NL") and stack:
+            stack[-1] = (stack[-1][0], False)
+    return out
+
+
+def _block_line(head: list[str], inner: list) -> str:
+    """`HEAD { a; b }` from the head's words and the block's tokens."""
+    statements, words = [], []
+    for tok in inner:
+        if tok.type == "SEMICOLON":
+            if words:
+                statements.append(_join(words))
+            words = []
+        elif tok.value.strip():
+            words.append(tok.value)
+    if words:
+        statements.append(_join(words))
+    body = "{ " + "; ".join(statements) + " }" if statements else "{}"
+    return _join(head + [body])
+
+
 def format_text(text: str, file: str = "<text>") -> str:
     tree, diags = parse(text, file)
     if diags or tree is None:
@@ -82,8 +122,20 @@ def format_text(text: str, file: str = "<text>") -> str:
         cur = []
         must_break = False
 
-    for tok in lexer_only().lex(text, dont_ignore=True):
+    tokens = list(lexer_only().lex(text, dont_ignore=True))
+    one_line = _one_line_blocks(tokens)
+    skip_to = -1
+    for n, tok in enumerate(tokens):
+        if n <= skip_to:
+            continue
         t, v = tok.type, tok.value
+        if t == "LBRACE" and n in one_line:
+            line = _block_line(cur if cur else [], tokens[n + 1:one_line[n]])
+            at = cur_depth if cur else depth
+            if len(INDENT * at + line) <= MAX_WIDTH:
+                cur, cur_depth, must_break = [line], at, True
+                skip_to = one_line[n]
+                continue
         if t == "COMMENT":
             if cur:
                 cur.append(v.rstrip())

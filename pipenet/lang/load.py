@@ -28,18 +28,22 @@ def gc_paused():
             gc.enable()
 
 
-def analyse(text: str, file: str = "<text>", resolved: dict | None = None
+def analyse(text: str, file: str = "<text>", resolved: dict | None = None, variables: dict[str, str] | None = None
             ) -> tuple[Topology | None, list[Diagnostic], dict[str, SourceFile]]:
     """Run every front-end stage, collecting all diagnostics; never raises on bad input.
 
     `resolved` maps `address auto` bridges to the subnets the engine chose,
-    so their containers get addresses too.
+    so their containers get addresses too. `variables` are `--var` values
+    (default: those the command line set, `pipenet.variables.CURRENT`).
     """
+    from pipenet import variables as cli_vars
+
+    given = cli_vars.CURRENT if variables is None else variables
     with gc_paused():
-        return _analyse(text, file, resolved)
+        return _analyse(text, file, resolved, {k: cli_vars.typed(v) for k, v in given.items()})
 
 
-def _analyse(text: str, file: str, resolved: dict | None):
+def _analyse(text: str, file: str, resolved: dict | None, variables: dict):
     from pipenet.allocate import allocate
     from pipenet.lang.expand import expand
     from pipenet.lang.parser import parse
@@ -55,7 +59,7 @@ def _analyse(text: str, file: str, resolved: dict | None):
         return None, diags, sources
     stem = os.path.basename(file)
     stem = stem[:-3] if stem.endswith(".pn") else stem
-    topo, more = expand(tree, file, stem)
+    topo, more = expand(tree, file, stem, variables)
     diags += more
     diags += validate(topo)
     topo, more = allocate(topo, resolved or {})
@@ -75,16 +79,29 @@ def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def read(path: str) -> str:
+    """The text of a topology file: at most MAX_FILE_BYTES of UTF-8, whatever kind of file `path` is
+    (a directory, a device like /dev/zero or a pipe is refused or cut off, never read without end)."""
+    import stat
+
+    def refuse(why: str) -> InvalidTopology:
+        return InvalidTopology([Diagnostic(f"cannot read {path}: {why}", Span(path, 0, 0, 0, 0))])
+
     try:
-        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise refuse("it is a directory; name a .pn file in it")
+            data = f.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise refuse("it is a directory; name a .pn file in it") from None
     except OSError as e:
-        raise InvalidTopology([Diagnostic(f"cannot read {path}: {e.strerror}", Span(path, 0, 0, 0, 0))]) from None
-    if size > MAX_FILE_BYTES:
+        raise refuse(e.strerror or str(e)) from None
+    if len(data) > MAX_FILE_BYTES:
+        size = st.st_size if stat.S_ISREG(st.st_mode) else None
+        what = f"the file is {size:,} bytes" if size else "the file goes on past that"
         raise InvalidTopology([Diagnostic(
-            f"the file is {size:,} bytes; pipenet reads topology files of at most {MAX_FILE_BYTES:,} bytes",
+            f"pipenet reads topology files of at most {MAX_FILE_BYTES:,} bytes; {what}",
             Span(path, 1, 1, 1, 2), "generate a loop instead of a huge file")])
-    with open(path, "rb") as f:
-        data = f.read()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:

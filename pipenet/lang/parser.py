@@ -150,6 +150,7 @@ _AFTER = {
     "shape": "an interface name like eth0",
     "interface": "an interface name like eth1",
     "on": "a bridge name",
+    "host-name": "an interface name for the host end, like vethweb",
     "of": "an interface like eth0 or host:eth0",
     "vlan": "a VLAN id like 100",
     "let": "a variable name",

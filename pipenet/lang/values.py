@@ -8,6 +8,7 @@ expander turns into a located diagnostic.
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from functools import lru_cache
@@ -38,6 +39,33 @@ ADDRESS_HINT = "an address looks like 10.0.0.1 or 10.0.0.1/24 (IPv6: fd00::1/64)
 
 
 MAX_NAME = 64
+#: The longest integer any statement takes (a 32-bit metric has 10 digits); a longer run of digits is refused
+#: before it is converted, so no literal can reach Python's limit on integer conversion.
+MAX_DIGITS = 20
+#: The longest a delay or jitter may be (netem keeps it in a 32-bit count of clock ticks).
+MAX_DURATION_MS = 60_000.0
+#: The fastest a rate may be (tbf keeps it in a 32-bit count of bytes per second).
+MAX_RATE_BPS = 32 * 10**9
+
+
+def shorten(text: str, keep: int = 40) -> str:
+    """`text` for a message: a long value is cut in the middle, so a message stays one line."""
+    if len(text) <= keep:
+        return text
+    return f"{text[:keep - 12]}...{text[-8:]}"
+
+
+def is_number(text: str) -> bool:
+    """ASCII digits only (str.isdigit also takes `²`, which int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
+def to_int(text: str, what: str = "a number", limit: int = MAX_DIGITS) -> int:
+    """ASCII digits to an int, refusing more than `limit` digits (leading zeros aside) before converting."""
+    if len(text.lstrip("0")) > limit:
+        raise BadValue(f"{what} `{shorten(text)}` has {len(text.lstrip('0')):,} digits; pipenet takes at most {limit}",
+                       "a typo? no value here needs so many digits")
+    return int(text)
 
 
 def name(text: str, what: str = "name") -> str:
@@ -45,17 +73,17 @@ def name(text: str, what: str = "name") -> str:
         raise BadValue(f"this {what} is {len(text)} characters long; pipenet allows {MAX_NAME}",
                        f"shorten it, e.g. `{text[:20]}`")
     if not NAME_RE.match(text):
-        raise BadValue(f"`{text}` is not a valid {what}",
+        raise BadValue(f"`{shorten(text)}` is not a valid {what}",
                        "names start with a letter or _, then letters, digits, _, - or .")
     return text
 
 
 def ifname(text: str) -> str:
     if len(text.encode()) > 15:
-        raise BadValue(f"interface name `{text}` is {len(text.encode())} bytes long; the kernel allows 15",
+        raise BadValue(f"interface name `{shorten(text)}` is {len(text.encode())} bytes long; the kernel allows 15",
                        f"shorten it, e.g. `{text[:15]}`")
     if not IFNAME_RE.match(text) or text in (".", ".."):
-        raise BadValue(f"`{text}` is not a valid interface name",
+        raise BadValue(f"`{shorten(text)}` is not a valid interface name",
                        "interface names are 1 to 15 of A-Z a-z 0-9 _ . -")
     return text
 
@@ -64,7 +92,7 @@ def node_interface(text: str) -> tuple[str, str]:
     """`NODE:IFNAME`."""
     node, sep, ifn = text.partition(":")
     if not sep:
-        raise BadValue(f"`{text}` is not an interface reference", "write NODE:IFNAME, e.g. backbone:eth0")
+        raise BadValue(f"`{shorten(text)}` is not an interface reference", "write NODE:IFNAME, e.g. backbone:eth0")
     return name(node, "node name"), ifname(ifn)
 
 
@@ -79,16 +107,16 @@ def ip(text: str) -> IPAddress:
     if m:
         parts = [int(g) for g in m.groups()]
         if any(p > 255 for p in parts):
-            raise BadValue(f"`{text}` is not an IPv4 address (each part is 0 to 255)", ADDRESS_HINT)
+            raise BadValue(f"`{shorten(text)}` is not an IPv4 address (each part is 0 to 255)", ADDRESS_HINT)
         if any(len(g) > 1 and g.startswith("0") for g in m.groups()):
-            raise BadValue(f"`{text}` has a part with a leading zero", "write 10.0.0.1, not 10.0.0.01")
+            raise BadValue(f"`{shorten(text)}` has a part with a leading zero", "write 10.0.0.1, not 10.0.0.01")
         return IPAddress((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3], 4)
     if ":" in text:
         try:
             return IPAddress(text, 6)
         except (AddrFormatError, ValueError):
             pass
-    raise BadValue(f"expected an address, got `{text}`", ADDRESS_HINT)
+    raise BadValue(f"expected an address, got `{shorten(text)}`", ADDRESS_HINT)
 
 
 @_cache
@@ -99,8 +127,9 @@ def if_address(text: str) -> IfAddr:
     if not sep:
         return IfAddr(a, None)
     maxlen = 32 if a.version == 4 else 128
-    if not plen.isdigit() or int(plen) > maxlen:
-        raise BadValue(f"`/{plen}` is not a prefix length for {addr}", f"a prefix is 0 to {maxlen}, e.g. {addr}/24")
+    if not is_number(plen) or len(plen) > 3 or int(plen) > maxlen:
+        raise BadValue(f"`/{shorten(plen)}` is not a prefix length for {addr}",
+                       f"a prefix is 0 to {maxlen}, e.g. {addr}/24")
     return IfAddr(a, int(plen))
 
 
@@ -110,24 +139,26 @@ def network(text: str, host_ok: bool = True) -> IPNetwork:
     addr = if_address(text)
     if addr.prefix is None:
         if not host_ok:
-            raise BadValue(f"`{text}` needs a prefix length", f"e.g. {text}/24")
+            raise BadValue(f"`{shorten(text)}` needs a prefix length", f"e.g. {text}/24")
         return addr.network
     net = addr.network
     if net.ip != addr.ip:
-        raise BadValue(f"`{text}` has host bits set", f"did you mean {net}?")
+        raise BadValue(f"`{shorten(text)}` has host bits set", f"did you mean {net}?")
     return net
 
 
 @_cache
 def mac(text: str) -> str:
     if not _MAC.match(text):
-        raise BadValue(f"expected a MAC address, got `{text}`", "a MAC looks like 02:42:ac:11:00:02")
+        raise BadValue(f"expected a MAC address, got `{shorten(text)}`", "a MAC looks like 02:42:ac:11:00:02")
     return text.lower()
 
 
 def integer(text: str, what: str, low: int, high: int) -> int:
-    if not text.isdigit():
-        raise BadValue(f"expected {what}, got `{text}`", f"a whole number from {low} to {high}")
+    if not is_number(text):
+        raise BadValue(f"expected {what}, got `{shorten(text)}`", f"a whole number from {low} to {high}")
+    if len(text.lstrip("0")) > len(str(high)):  # out of range, known without converting
+        raise BadValue(f"{what} {shorten(text)} is out of range", f"a whole number from {low} to {high}")
     v = int(text)
     if not low <= v <= high:
         raise BadValue(f"{what} {v} is out of range", f"a whole number from {low} to {high}")
@@ -145,7 +176,7 @@ def _port_number(text: str) -> int:
 def _proto(text: str) -> str:
     p = text.lower()
     if p not in PROTOCOLS:
-        raise BadValue(f"unknown protocol `{text}`", "a protocol is tcp or udp")
+        raise BadValue(f"unknown protocol `{shorten(text)}`", "a protocol is tcp or udp")
     return p
 
 
@@ -165,7 +196,7 @@ def publish(text: str) -> Publish:
     if body.startswith("["):  # [fd00::1]:8080:80
         end = body.find("]")
         if end < 0:
-            raise BadValue(f"`{text}` has an unclosed [", "e.g. [::1]:8080:80")
+            raise BadValue(f"`{shorten(text)}` has an unclosed [", "e.g. [::1]:8080:80")
         host_ip = ip(body[1:end])
         body = body[end + 1:].lstrip(":")
         parts = body.split(":")
@@ -179,13 +210,13 @@ def publish(text: str) -> Publish:
     if len(parts) == 2:
         hp = None if parts[0] == "" else _port_number(parts[0])
         return Publish(host_ip, hp, _port_number(parts[1]), proto)
-    raise BadValue(f"expected a published port, got `{text}`", "write [HOSTIP:]HOSTPORT:PORT[/PROTO], e.g. 8080:80/tcp")
+    raise BadValue(f"expected a published port, got `{shorten(text)}`", "write [HOSTIP:]HOSTPORT:PORT[/PROTO], e.g. 8080:80/tcp")
 
 
 def switch(text: str) -> bool:
     v = SWITCHES.get(text.lower())
     if v is None:
-        raise BadValue(f"expected on or off, got `{text}`", "write on or off (yes/no and true/false also work)")
+        raise BadValue(f"expected on or off, got `{shorten(text)}`", "write on or off (yes/no and true/false also work)")
     return v
 
 
@@ -194,49 +225,62 @@ _RATE_UNITS = {"bit": 1, "kbit": 10**3, "mbit": 10**6, "gbit": 10**9,
                "bps": 8, "kbps": 8 * 10**3, "mbps": 8 * 10**6, "gbps": 8 * 10**9}
 
 
+def _quantity(m: re.Match) -> float:
+    """The number of a NUMBER+UNIT match; a huge one (thousands of digits) becomes infinity, not an error."""
+    number = m.group(1)
+    if len(number.split(".")[0].lstrip("0")) > MAX_DIGITS:
+        return math.inf
+    return float(number)
+
+
 def duration_ms(text: str) -> float:
     m = _NUMBER_UNIT.match(text)
     if not m or m.group(2) not in _TIME_UNITS:
-        raise BadValue(f"expected a duration, got `{text}`", "a duration looks like 50ms or 1s")
-    return float(m.group(1)) * _TIME_UNITS[m.group(2)]
+        raise BadValue(f"expected a duration, got `{shorten(text)}`", "a duration looks like 50ms or 1s")
+    ms = _quantity(m) * _TIME_UNITS[m.group(2)]
+    if ms > MAX_DURATION_MS:
+        raise BadValue(f"the duration {shorten(text)} is too long", "at most 60s (netem's limit is about 4 minutes)")
+    return ms
 
 
 def rate_bps(text: str) -> int:
     m = _NUMBER_UNIT.match(text)
     if not m or m.group(2).lower() not in _RATE_UNITS:
-        raise BadValue(f"expected a rate, got `{text}`", "a rate looks like 10mbit or 512kbit")
-    bps = int(float(m.group(1)) * _RATE_UNITS[m.group(2).lower()])
-    if bps <= 0:
-        raise BadValue(f"rate `{text}` is zero", "a rate must be above zero")
-    return bps
+        raise BadValue(f"expected a rate, got `{shorten(text)}`", "a rate looks like 10mbit or 512kbit")
+    bps = _quantity(m) * _RATE_UNITS[m.group(2).lower()]
+    if bps > MAX_RATE_BPS:
+        raise BadValue(f"the rate {shorten(text)} is too fast", "at most 32gbit (tbf's limit)")
+    if int(bps) <= 0:
+        raise BadValue(f"rate `{shorten(text)}` is zero", "a rate must be above zero")
+    return int(bps)
 
 
 def percent(text: str) -> float:
     m = _NUMBER_UNIT.match(text)
     if not m or m.group(2) != "%":
-        raise BadValue(f"expected a percentage, got `{text}`", "a percentage looks like 1% or 0.5%")
-    v = float(m.group(1))
+        raise BadValue(f"expected a percentage, got `{shorten(text)}`", "a percentage looks like 1% or 0.5%")
+    v = _quantity(m)
     if v > 100:
-        raise BadValue(f"{text} is more than 100%")
+        raise BadValue(f"{shorten(text)} is more than 100%")
     return v
 
 
 def hostname(text: str) -> str:
     if len(text.encode()) > 64 or not _HOSTNAME.match(text):
-        raise BadValue(f"`{text}` is not a valid hostname",
+        raise BadValue(f"`{shorten(text)}` is not a valid hostname",
                        "letters, digits and - in dot-separated labels, at most 64 bytes (the kernel's limit)")
     return text
 
 
 def domain(text: str) -> str:
     if len(text) > 253 or not _HOSTNAME.match(text):
-        raise BadValue(f"`{text}` is not a valid domain name", "e.g. example.com")
+        raise BadValue(f"`{shorten(text)}` is not a valid domain name", "e.g. example.com")
     return text
 
 
 def sysctl_key(text: str) -> str:
     if not _SYSCTL.match(text) or ".." in text:
-        raise BadValue(f"`{text}` is not a network sysctl",
+        raise BadValue(f"`{shorten(text)}` is not a network sysctl",
                        "only net.* settings belong to a network namespace, e.g. net.ipv4.conf.all.rp_filter")
     return text.replace("/", ".")
 

@@ -311,8 +311,9 @@ class Compiler:
         t = self.t
         if i.kind == "port":
             publishes = i.primary and (bool(c.publish) or c.publish_all)
-            host_end = host_port_name(t.name, c.name, i.name)
-            op = AddVeth(HOST, "", host_end, c.name, ns, i.name, mac=hashed_mac(t.name, HOST, host_end), peer_mac=i.mac,
+            host_end = i.host_name or host_port_name(t.name, c.name, i.name)
+            op = AddVeth(HOST, "", host_end, c.name, ns, i.name, mac=hashed_mac(t.name, HOST, host_end),
+                         peer_mac=i.mac,
                          mtu=i.mtu or (t.bridge_map[i.bridge].mtu if i.bridge in t.bridge_map else None),
                          master=i.bridge, hairpin=publishes, group=port_group(t.name), owner=t.name,
                          quiet=i.bridge in self.quiet_bridges)  # the host end; the container's follows its node

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.ir import Topology
-from pipenet.validate import addresses, expectations, netmodes, names, ports, references, routes
+from pipenet.validate import addresses, expectations, hostside, netmodes, names, ports, references, routes
 from pipenet.validate.index import Index
 
 PASSES = (
@@ -24,6 +24,8 @@ PASSES = (
     ports.check_publish,
     ports.check_links,
     expectations.check_expectations,
+    hostside.check_host_side_names,
+    hostside.check_bridge_ports,
 )
 
 ALLOCATED_PASSES = (
