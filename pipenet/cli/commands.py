@@ -36,6 +36,8 @@ def _fail(exc) -> None:
         loaded = next(reversed(_LOADED.values()), None)
         for line in report(exc.problems, loaded):
             output.message(line)
+        if len(exc.problems) > 1:
+            output.message(f"{len(exc.problems)} problems; nothing was changed")
     else:
         output.message(f"pipenet: {exc}")
     if isinstance(exc, Leftovers):  # exit 3: say exactly what is left, one line each

@@ -41,8 +41,8 @@ _RECORD_SHAPE = {"topology": str, "ops": list, "ns": dict, "generation": int, "v
 
 def state_root() -> str:
     """Where records live: /run/pipenet, or PIPENET_STATE_DIR. That must be an absolute path; when it
-    names a directory other users share (say /tmp), pipenet keeps its state in a subdirectory of its
-    own there (`pipenet-UID`), never changing the shared directory itself."""
+    names a directory every user may write (say /tmp), pipenet keeps its state in a subdirectory of
+    its own there (`pipenet-UID`), never changing the shared directory itself."""
     env = os.environ.get("PIPENET_STATE_DIR")
     if not env:
         return "/run/pipenet"
@@ -50,9 +50,9 @@ def state_root() -> str:
         raise UsageError(f"PIPENET_STATE_DIR must be an absolute path, not {env!r}")
     try:
         st = os.lstat(env)
-    except FileNotFoundError:
+    except OSError:  # not there yet, or out of this user's reach (which reading it reports)
         return env
-    if stat.S_ISDIR(st.st_mode) and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+    if stat.S_ISDIR(st.st_mode) and st.st_mode & 0o002:
         return os.path.join(env, f"pipenet-{os.getuid()}")
     return env
 
@@ -212,8 +212,8 @@ def all_topologies(root: str | None = None) -> list[str]:
     root = root or state_root()
     try:
         names = sorted(os.listdir(root))
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
-        return []
+    except (FileNotFoundError, NotADirectoryError):
+        return []  # (PermissionError: another user's state, which the caller reports)
     out = []
     for n in names:
         if n.startswith("."):
