@@ -11,6 +11,8 @@ the order they are hit:
 - --fail-undo N: undoing step N fails too (exit 3, with `left:` lines);
 - --kill-step N: SIGKILL just after step N's journal entry, before the kernel change;
 - --kill-nth K: SIGKILL at the K-th point of any kind (every write, every step);
+- --kill-point TEXT: SIGKILL at the first point whose "name detail" contains TEXT
+  (say "unlink /run/pipenet/t/journal.jsonl");
 - --enospc-nth K: the K-th `write` point fails with ENOSPC (a disk that fills up there);
 - --count FILE: write the list of points hit, as JSON, to FILE when the command ends.
 """
@@ -32,6 +34,7 @@ def main() -> None:
     ap.add_argument("--fail-undo", type=int)
     ap.add_argument("--kill-step", type=int)
     ap.add_argument("--kill-nth", type=int)
+    ap.add_argument("--kill-point")
     ap.add_argument("--enospc-nth", type=int)
     ap.add_argument("--count")
     ap.add_argument("args", nargs=argparse.REMAINDER)
@@ -45,6 +48,8 @@ def main() -> None:
     def hook(name, detail):
         seen.append([name, detail if isinstance(detail, (int, str)) else str(detail)])
         if opts.kill_nth is not None and len(seen) == opts.kill_nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if opts.kill_point is not None and opts.kill_point in f"{name} {detail}":
             os.kill(os.getpid(), signal.SIGKILL)
         if name == "write":
             writes[0] += 1

@@ -380,9 +380,14 @@ def _unchanged(file: str) -> bool:
     name = _unchanged_topology(file)
     if name is None:
         return False
-    with StateDir(name).lock():
-        if not _still_live(file, name):
-            return False
+    from pipenet.errors import PipenetError
+
+    try:
+        with StateDir(name).lock():
+            if not _still_live(file, name):
+                return False
+    except PipenetError:
+        return False  # the full path reports it
     _print_summary(f"{name} is up", [], time.perf_counter() - t0)
     return True
 

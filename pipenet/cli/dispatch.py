@@ -126,3 +126,11 @@ def main() -> None:
 
         output.message("pipenet: interrupted")
         sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the last net: a refusal no command caught is still one line
+        from pipenet.errors import PipenetError
+
+        if not isinstance(e, PipenetError):
+            raise
+        from pipenet.cli.commands import _fail
+
+        _fail(e)

@@ -27,7 +27,7 @@ def discover(name: str, k, state) -> list[Op]:
     from pipenet.engine.live import LiveView
     from pipenet.plan.firewall import chain_base
 
-    prefix = mark(name, "")
+    prefix = mark(name) + ":"  # pipenet:TOPOLOGY:KEY
     ops: list[Op] = []
     found: dict[str, str] = {"host": ""}
     run_dir = k.ns.run_dir if hasattr(k, "ns") else "/run/netns"
@@ -74,7 +74,9 @@ def discover(name: str, k, state) -> list[Op]:
                                 saved={"dir": False, "parent": True, "files": {n: None for n, _ in present}}))
     logs = os.path.join(state.path, "logs") + os.sep
     for i, proc in enumerate(k.processes_marked_under(logs)):
-        ops.append(StartProcess(proc.get("node", "?"), proc.get("ns", ""), i, log=proc["marker"],
+        node, _, index = os.path.basename(proc["marker"]).rsplit(".", 2)[0].rpartition(".")  # NODE.N.log
+        node = node or index
+        ops.append(StartProcess(node, found.get(node, ""), i, log=proc["marker"],
                                 saved={"pid": proc["pid"], "start": proc["start"]}))
     return ops
 

@@ -82,7 +82,13 @@ def remember(path: str, text: str, topo, k=None) -> None:
             pass
         return
     doc = {"file": os.path.abspath(path), "digest": digest(text, topo.name)}
-    write_atomic(where, json.dumps(doc).encode(), 0o600)
+    try:
+        write_atomic(where, json.dumps(doc).encode(), 0o600)
+    except OSError:  # a cache: without it the next `up` plans in full (a full disk, say)
+        try:
+            os.unlink(where)
+        except OSError:
+            pass
 
 
 def _recorded(name: str) -> dict:

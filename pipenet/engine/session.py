@@ -260,7 +260,12 @@ def recover(state: StateDir) -> list[str]:
     merged["ops"] = [ops[key].to_json() for key in order]
     merged["generation"] = generation + 1
     merged.pop("down", None)
-    state.save(merged)
+    try:
+        state.save(merged)
+    except OSError as e:
+        raise CorruptState(f"an interrupted run of {state.topology} left a journal, and the record that takes it "
+                           f"over cannot be written ({e.strerror or e}); free some room in {state.root} and run "
+                           f"the command again") from None
     Journal(state.journal_path).finish()
     verb = "down" if pending.command == "down" else "up"
     return [f"took over an interrupted run ({verb}) of {state.topology}: the {len(pending.started)} steps it had "
@@ -401,12 +406,23 @@ def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) 
                     state.remove()
                 raise
             if not p.plan.empty:
-                claims.write(p)
+                try:
+                    claims.write(p)
+                except OSError as e:
+                    if state.load() is None:
+                        state.remove()
+                    raise UsageError(f"cannot write {p.topo.name}'s claim in {state.path} ({e.strerror or e}); "
+                                     f"nothing was changed") from None
         t0 = time.perf_counter()
         if not p.plan.empty:
             _apply(p, k, path, progress)
         elif p.record is None:
-            state.save(record_for(p, p.plan, path))
+            try:
+                state.save(record_for(p, p.plan, path))
+            except OSError as e:
+                state.remove()
+                raise UsageError(f"cannot write {p.topo.name}'s record in {state.path} ({e.strerror or e}); "
+                                 f"nothing was changed") from None
         claims.drop(p.topo.name)
         inputs.remember(path, loaded[0], loaded[1], k)  # the record now matches this text
         return p, time.perf_counter() - t0
@@ -463,13 +479,17 @@ def _apply(p: Prepared, k, path: str, progress) -> None:
 
 def _refresh(state: StateDir, ops) -> None:
     """Write back the saved state of recorded ops that were re-made by a rollback (a process started
-    again has a new pid), so the record stays true."""
-    record = state.load()
-    if record is None or not ops:
-        return
-    fresh = {op.key: op.to_json() for op in ops}
-    record["ops"] = [fresh.get(Op.from_json(o).key, o) for o in record.get("ops", [])]
-    state.save(record)
+    again has a new pid), so the record stays true. (If it cannot be written, the record still names
+    every object; `status` then shows the process as not running and `up` starts it again.)"""
+    try:
+        record = state.load()
+        if record is None or not ops:
+            return
+        fresh = {op.key: op.to_json() for op in ops}
+        record["ops"] = [fresh.get(Op.from_json(o).key, o) for o in record.get("ops", [])]
+        state.save(record)
+    except (OSError, PipenetError):
+        pass
 
 
 def topology_name(arg: str) -> str:
@@ -510,8 +530,15 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
         if not plan.empty:
             journal = Journal(state.journal_path)
             meta = {key: record.get(key) for key in _META_UNION + _META_LISTS + ("file",)}
-            execute(plan, k, journal, generation, meta, "down", progress)
-            state.save(dict(record, ops=[], generation=generation + 1, down=True))  # committed: then cleaned
+            try:
+                execute(plan, k, journal, generation, meta, "down", progress)
+            except OSError as e:  # the journal could not be started: nothing was changed
+                raise UsageError(f"cannot write the journal {journal.path} ({e.strerror or e}); nothing was "
+                                 f"changed") from None
+            try:  # committed: a run killed from here on finds the record says so, then it is cleaned
+                state.save(dict(record, ops=[], generation=generation + 1, down=True))
+            except OSError:
+                pass  # (a full disk: removing needs no room)
             journal.finish()
         state.remove()
         return plan, True

@@ -89,6 +89,8 @@ class StateDir:
             make_private_dir(self.path)
         except PermissionError as e:
             raise CorruptState(f"cannot keep pipenet's state: {e.strerror or e}") from None
+        except OSError as e:
+            raise CorruptState(f"cannot keep pipenet's state in {self.path}: {e.strerror or e}") from None
 
     def exists(self) -> bool:
         try:
@@ -119,7 +121,8 @@ class StateDir:
         version = record.get("version")
         if isinstance(version, int) and version > RECORD_VERSION:
             raise CorruptState(f"{self.record_path} was written by a newer pipenet (record version {version}; this "
-                               f"one reads {RECORD_VERSION}): use that pipenet to manage {self.topology}")
+                               f"one reads {RECORD_VERSION}): use that pipenet to manage {self.topology}, or `pipenet "
+                               f"down --force {self.topology}` to remove what carries its marks")
         if isinstance(version, int) and version < RECORD_VERSION:
             raise CorruptState(f"{self.record_path} was written by an older pipenet (record version {version}): "
                                f"take {self.topology} down with that version, or run `pipenet down --force "

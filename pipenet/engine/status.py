@@ -42,6 +42,14 @@ def status(name: str, k) -> dict:
     ops = recorded_ops(record, state)
     view = LiveView(k)
     items = drift(ops, view)
+    from pipenet.engine import journal as journals
+
+    pending = journals.read(state.journal_path)  # (a journal that cannot be read raises: one line)
+    if pending is not None and pending.base == record.get("generation", 0) and pending.started:
+        items.append({"kind": "journal", "node": "host", "object": state.journal_path, "state": "interrupted",
+                      "expected": "no run in progress", "actual": f"{len(pending.started)} steps started",
+                      "detail": f"a run of {name} was interrupted after {len(pending.started)} steps; the next "
+                                f"`up` or `down` takes over what it started"})
     nodes = []
     for node, ref in sorted(record.get("ns", {}).items()):
         if node == "host":

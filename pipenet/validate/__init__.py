@@ -18,6 +18,7 @@ PASSES = (
     names.check_duplicate_interfaces,
     references.check_references,
     netmodes.check_net_modes,
+    netmodes.check_host_forwarding,
     addresses.check_bridges,
     addresses.check_static_addresses,
     routes.check_routes,

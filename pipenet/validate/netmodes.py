@@ -61,3 +61,16 @@ def check_net_modes(topo: Topology, idx: Index) -> list[Diagnostic]:
             out.append(Diagnostic("`net container` makes a cycle: " + " -> ".join(cycle + [node]), c.net.span,
                                   "one container of the chain must own its namespace (net none or net BRIDGE)"))
     return out
+
+
+def check_host_forwarding(topo: Topology, idx: Index) -> list[Diagnostic]:
+    """`host { forwarding off }` in a topology with a gateway bridge asks for two things at once: the
+    gateway's containers reach beyond it only through the host's forwarding."""
+    if topo.host.forwarding is not False:
+        return []
+    gateways = [b.name for b in topo.bridges if b.gateway]
+    if not gateways:
+        return []
+    return [Diagnostic(f"host forwarding off contradicts bridge {gateways[0]}, a gateway (it has an address): "
+                       f"the host forwards its containers' traffic", topo.host.span,
+                       f"drop `forwarding off`, or drop the address of {gateways[0]} to make it a plain switch")]
