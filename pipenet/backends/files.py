@@ -57,6 +57,10 @@ def _real_dir(path: str) -> bool | None:
     return True if stat.S_ISDIR(st.st_mode) else None
 
 
+def is_dir(directory: str) -> bool:
+    return _real_dir(ETC_NETNS) is True and _real_dir(directory) is True
+
+
 def inspect(directory: str, names: list[str]) -> dict | None:
     """{name: entry} of the files; None when the directory (or /etc/netns) is not a real directory."""
     for d in (ETC_NETNS, directory):
@@ -76,24 +80,49 @@ def read(directory: str, names: list[str]) -> dict:
     return saved
 
 
-def _make_dirs(directory: str) -> None:
+def _make_dirs(directory: str) -> list[str]:
+    """Make /etc/netns and the node's directory where missing; the ones made, in order."""
+    made = []
     for d in (ETC_NETNS, directory):
         state = _real_dir(d)
         if state is None:
             raise OSError(17, f"{d} is not a directory pipenet can use (a symlink or a file)")
         if state is False:
             os.mkdir(d, 0o755)
+            made.append(d)
+    return made
 
 
 def write(directory: str, files: dict[str, str]) -> None:
+    """Write the files, each atomically; the whole call is atomic too: when one write fails (a full disk),
+    the files written before it get their old content back and the directories made are removed."""
     for n in files:
         _safe(directory, n)
-    _make_dirs(directory)
-    for n, content in files.items():
-        e = entry(_safe(directory, n))
-        if e is not None and e[0] != "file":
-            raise OSError(17, f"{directory}/{n} is a {e[0]}; pipenet never writes through one")
-        write_atomic(_safe(directory, n), content.encode(), 0o644, durable=False)
+    made = _make_dirs(directory)
+    before = {n: entry(_safe(directory, n)) for n in files}
+    written = []
+    try:
+        for n, content in files.items():
+            e = before[n]
+            if e is not None and e[0] != "file":
+                raise OSError(17, f"{directory}/{n} is a {e[0]}; pipenet never writes through one")
+            write_atomic(_safe(directory, n), content.encode(), 0o644, durable=False)
+            written.append(n)
+    except BaseException:
+        for n in written:
+            try:
+                if before[n] is None:
+                    os.unlink(_safe(directory, n))
+                else:
+                    write_atomic(_safe(directory, n), before[n][1].encode(), 0o644, durable=False)
+            except OSError:
+                pass
+        for d in reversed(made):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        raise
 
 
 def _ours(path: str, content: str | None) -> bool:

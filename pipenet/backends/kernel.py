@@ -458,6 +458,11 @@ class Kernel:
 
         files.put_back(directory, contents, ours)
 
+    def etc_is_dir(self, directory: str) -> bool:
+        from pipenet.backends import files
+
+        return files.is_dir(directory)
+
     def etc_inspect(self, directory: str, names: list[str]) -> dict | None:
         from pipenet.backends import files
 

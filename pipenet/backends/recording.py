@@ -418,6 +418,9 @@ class RecordingKernel:
         self._call("etc_write", directory)
         self.state.setdefault("etc", {}).setdefault(directory, {}).update(content)
 
+    def etc_is_dir(self, directory):
+        return directory in self.state.get("etc", {})
+
     def etc_inspect(self, directory, names):
         files = self.state.get("etc", {}).get(directory, {})
         return {n: ("file", files[n]) if n in files else None for n in names}

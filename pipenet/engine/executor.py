@@ -94,6 +94,7 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                 type(steps[i].op).undo_many([s.op for s in batch], k)
             else:
                 _run(steps[i], k)
+            done.extend(batch)  # in the kernel now: whatever fails from here on undoes them too
             for n in range(i, i + len(batch)):
                 faults.point("stepped", n + 1)
                 journal.done(n, steps[n])
@@ -104,7 +105,8 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                 pass  # a full disk: the rollback goes on; the journal has the steps it needs
             failed = steps[at]
             # a repair changes several things: whatever of it happened is put back too
-            leftovers = rollback(done + ([failed] if failed.action == "repair" else []), k)
+            partial = [failed] if failed.action == "repair" and failed not in done else []
+            leftovers = rollback(done + partial, k)
             what = (failed.describe() or [failed.op.key])[0]
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             if leftovers:
@@ -113,7 +115,6 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
             journal.finish()
             raise ApplyFailed(f"step {at + 1} of {total} failed: {what}: {reason}; "
                               f"rolled back, the system is as it was before") from e
-        done.extend(batch)
         i += len(batch)
         if progress is not None:
             progress(i, total, steps[i - 1])

@@ -111,6 +111,10 @@ class LiveView:
         itself is a symlink or not a directory (pipenet never writes through one)."""
         return self.k.etc_inspect(directory, names)
 
+    def directory(self, path: str) -> bool:
+        """Is there a real directory (not a symlink) at `path`?"""
+        return self.k.etc_is_dir(path)
+
     def process(self, saved: dict, marker: str, ref: str) -> dict | None:
         """{"pid", "net"} of a running `run` process (by its recorded pid and start time, or, when no
         pid was recorded, by its marker), or None."""

@@ -448,6 +448,10 @@ def _apply(p: Prepared, k, path: str, progress) -> None:
         try:
             execute(p.plan, k, journal, p.generation, meta_for(p, path), "up", progress)
         except OSError as e:  # the journal could not even be started: nothing was changed
+            claims.drop(p.topo.name)
+            state.release_reserve()
+            if p.record is None:
+                state.remove()
             raise UsageError(f"cannot write the journal {journal.path} ({e.strerror}); nothing was changed") from None
         verify_processes(p, k, journal)
         state.release_reserve()

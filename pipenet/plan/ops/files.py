@@ -59,6 +59,10 @@ class WriteEtc(Op):
                 return foreign(f"{self.directory}/{name} is a {what[0]} and pipenet did not make it; "
                                f"pipenet never writes through one")
         if all(what is None for what in found.values()):
+            if view.directory(self.directory) and self.saved.get("dir") is False:
+                # pipenet made the directory (a run killed before it wrote the files): it is still there
+                return changed(f"{self.directory} is empty", "pipenet's files", "no files",
+                               observed={n: None for n, _ in self.files})
             return missing(f"the /etc files of {self.node} ({self.directory})")
         wanted = self.wanted
         differ = {n: (what[1] if what is not None else None) for n, what in found.items()
