@@ -46,9 +46,10 @@ ABLATED = ("import sys\nfrom pipenet.expect import footprint\nfootprint.Footprin
 
 
 def topology(n: int, peers: int) -> str:
+    target = f"c${{(i + j) % {n} + 2}}"
     return (f"topology e1k\nbridge e1 {{ address 10.63.0.1/16 }}\n"
             f"for i in 2..{n + 1} {{ container c${{i}} {{ net e1 }} }}\n"
-            f"for i in 2..{n + 1} {{ for j in 0..{peers - 1} {{ expect c${{i}} can reach c${{(i + j) % {n} + 2}} }} }}\n")
+            f"for i in 2..{n + 1} {{ for j in 0..{peers - 1} {{ expect c${{i}} can reach {target} }} }}\n")
 
 
 def overflows() -> int:

@@ -1,11 +1,9 @@
 """TCP and UDP probes, run by the runner's event loop on sockets opened inside the source node.
 
-Each probe has its own socket, so its answer can only be its own: a TCP
-probe's verdict is its own handshake (SYNs are retransmitted by the kernel;
-a refusal or an ICMP error is retried every 0.25 s until the deadline, in
-case the server was still starting); a UDP probe sends a datagram on its own
-connected socket at the same times as a ping (`ping.retry_times`) and counts
-any datagram that comes back on it.
+Each probe has its own sockets, so its answer can only be its own: a TCP
+probe's verdict is one of its own handshakes, a UDP probe's any datagram that
+comes back on its own connected socket. Both try again at the same times as a
+ping (`ping.retry_times`) until the deadline.
 """
 
 from __future__ import annotations
@@ -16,8 +14,6 @@ import struct
 import time
 
 from pipenet.expect.ping import Answer, retry_times
-
-RETRY_REFUSED = 0.25
 
 
 def _address(ip: str, port: int) -> tuple:
@@ -31,30 +27,48 @@ def family(ip: str) -> int:
 async def tcp(open_socket, ip: str, port: int, timeout: float, persist: bool = True
               ) -> tuple[Answer, socket.socket | None]:
     """Connect; on success the caller gets the open socket (to look at the server's side) and closes it.
-    Without `persist` (a `cannot reach` check) the first refusal is the answer."""
+
+    A new connection attempt starts at each of `retry_times` while the earlier ones are still waiting
+    (the kernel alone would resend a lost SYN only after 1 s, then 2 s more); the first to connect wins.
+    A refusal is an answer for a `cannot reach` check (`persist` false); otherwise the attempts go on,
+    in case the server was still starting."""
     loop = asyncio.get_running_loop()
     start = time.monotonic()
+    times = retry_times(timeout)
+    pending: dict[asyncio.Task, tuple[socket.socket, float]] = {}
     why = None
-    while True:
-        left = start + timeout - time.monotonic()
-        if left <= 0:
-            return Answer(False, why=why or f"timed out after {timeout:g} s"), None
-        s = open_socket(family(ip), socket.SOCK_STREAM)
-        s.setblocking(False)
-        t = time.monotonic()
-        try:
-            await asyncio.wait_for(loop.sock_connect(s, _address(ip, port)), left)
-        except asyncio.TimeoutError:
+    attempts = 0
+    try:
+        while True:
+            now = time.monotonic()
+            if attempts < len(times) and now >= start + times[attempts]:
+                s = open_socket(family(ip), socket.SOCK_STREAM)
+                s.setblocking(False)
+                pending[loop.create_task(loop.sock_connect(s, _address(ip, port)))] = (s, now)
+                attempts += 1
+                continue
+            wake = start + (times[attempts] if attempts < len(times) else timeout)
+            if wake <= now:
+                break
+            if not pending:
+                await asyncio.sleep(wake - now)
+                continue
+            done, _ = await asyncio.wait(pending, timeout=wake - now, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                s, sent = pending.pop(task)
+                error = task.exception()
+                if error is None:
+                    return Answer(True, ms=round((time.monotonic() - sent) * 1000, 2), attempts=attempts), s
+                s.close()
+                why = getattr(error, "strerror", None) or str(error)
+                if not persist:
+                    return Answer(False, why=why, attempts=attempts), None
+        tail = f"timed out after {timeout:g} s"
+        return Answer(False, why=f"{tail} ({why})" if why else tail, attempts=attempts), None
+    finally:
+        for task, (s, _) in pending.items():
+            task.cancel()
             s.close()
-            return Answer(False, why=f"timed out after {timeout:g} s" + (f" ({why})" if why else "")), None
-        except OSError as e:
-            s.close()
-            why = e.strerror or str(e)
-            if not persist:
-                return Answer(False, why=why), None
-            await asyncio.sleep(min(RETRY_REFUSED, max(0.0, start + timeout - time.monotonic())))
-            continue
-        return Answer(True, ms=round((time.monotonic() - t) * 1000, 2)), s
 
 
 def udp_payload(port: int) -> bytes:

@@ -1,9 +1,10 @@
-"""The three route-netlink questions the probe runner asks inside a namespace.
+"""The few route-netlink questions the probe runner asks inside a namespace.
 
 `ip route get ADDR` (which interface, which next hop, which source address),
-`ip neigh get` and `ip neigh del`, on a NETLINK_ROUTE socket opened inside the
-node's namespace. Packed with `struct`, like the engine's own netlink code,
-but kept here so that the runner depends on nothing the engine may change.
+`ip neigh get` and `ip neigh del`, and whether an IPv6 address is still
+tentative, on a NETLINK_ROUTE socket opened inside the node's namespace.
+Packed with `struct`, like the engine's own netlink code, but kept here so
+that the runner depends on nothing the engine may change.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import socket
 import struct
 from dataclasses import dataclass
 
+RTM_NEWADDR, RTM_GETADDR = 20, 22
 RTM_NEWROUTE, RTM_GETROUTE = 24, 26
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
-NLMSG_ERROR = 2
-NLM_F_REQUEST, NLM_F_ACK = 1, 4
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 1, 4, 0x300
+IFA_F_TENTATIVE, IFA_F_DADFAILED = 0x40, 0x08
+IFA_FLAGS = 8
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PREFSRC = 1, 4, 5, 7
 NDA_DST = 1
 RTN_UNICAST = 1
@@ -25,6 +29,7 @@ RTN_UNICAST = 1
 _HDR = struct.Struct("=IHHII")
 _RTMSG = struct.Struct("=BBBBBBBBI")
 _NDMSG = struct.Struct("=BxxxiHBB")
+_IFADDRMSG = struct.Struct("=BBBBi")
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,35 @@ class Rtnl:
                     if code:
                         raise RouteError(code, errno.errorcode.get(code, str(code)))
                 return rtype, payload
+
+    def tentative_v6(self) -> int:
+        """How many IPv6 addresses of the namespace are still being checked for duplicates (DAD), failed
+        checks aside: until that is over the kernel neither uses nor answers them."""
+        self.seq += 1
+        seq = self.seq
+        body = _IFADDRMSG.pack(socket.AF_INET6, 0, 0, 0, 0)
+        self.sock.send(_HDR.pack(_HDR.size + len(body), RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
+        count = 0
+        while True:
+            data = self.sock.recv(65536)
+            off = 0
+            while off + _HDR.size <= len(data):
+                n, rtype, _, rseq, _ = _HDR.unpack_from(data, off)
+                if n < _HDR.size:
+                    return count
+                payload = data[off + _HDR.size:off + n]
+                off += (n + 3) & ~3
+                if rseq != seq:
+                    continue
+                if rtype in (NLMSG_DONE, NLMSG_ERROR):
+                    return count
+                if rtype == RTM_NEWADDR and len(payload) >= _IFADDRMSG.size:
+                    flags = _IFADDRMSG.unpack_from(payload)[2]
+                    a = _attrs(payload[_IFADDRMSG.size:])
+                    if IFA_FLAGS in a:
+                        flags = struct.unpack("=I", a[IFA_FLAGS][:4])[0]
+                    if flags & IFA_F_TENTATIVE and not flags & IFA_F_DADFAILED:
+                        count += 1
 
     def route(self, ip: str) -> Path | None:
         """The unicast path to `ip` (None: no route, or it is local, broadcast, multicast...)."""

@@ -45,6 +45,7 @@ AGENTS = 4  # resolver processes at once
 # single echo or datagram answered; a TCP close's handshake; the answers to earlier attempts of a retried probe
 LINGER_TCP = 0.05
 LINGER_RETRIED = 0.2
+DAD_WAIT = 3.0  # at most this long for new IPv6 addresses to finish duplicate address detection
 
 
 @dataclass
@@ -106,6 +107,8 @@ class Runner:
         except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
             pass
         try:
+            if self.targets.has_ipv6():
+                await self._dad_over(exps)
             return await asyncio.gather(*(self.check(e) for e in exps))
         except asyncio.CancelledError:
             if terminated:
@@ -138,6 +141,21 @@ class Runner:
             detail += ("; meanwhile the kernel's neighbour table (shared by every namespace on this machine) "
                        "was full: see net.ipv4.neigh.default.gc_thresh3")
         return Result(e, ok, detail, time.monotonic() - t0)
+
+    async def _dad_over(self, exps: list[Expectation]) -> None:
+        """Right after `up`, a new IPv6 address is tentative for about a second (duplicate address
+        detection): the kernel neither sends from it nor answers it, and a `cannot reach` would pass
+        for that reason alone. So probing starts when no address of the nodes involved is tentative."""
+        nodes = {e.source for e in exps} | {e.target.node for e in exps if e.target is not None}
+        refs = {r for r in (self.targets.ns_ref(n) for n in nodes) if r is not None}
+        deadline = time.monotonic() + DAD_WAIT
+        while time.monotonic() < deadline:
+            try:
+                if not any(self.places.rtnl(ref).tentative_v6() for ref in refs):
+                    return
+            except OSError:
+                return
+            await asyncio.sleep(0.1)
 
     def _overflowed(self) -> bool:
         now = table_overflows()

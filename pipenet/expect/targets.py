@@ -99,6 +99,12 @@ class Targets:
             return Aim(ip, e.source)
         return Aim(ip, self.owner_of(ip))
 
+    def has_ipv6(self) -> bool:
+        addrs = [i.address for c in self.t.containers for i in c.interfaces]
+        addrs += [end.address for link in self.t.p2p for end in (link.a, link.b)]
+        addrs += [b.address for b in self.t.bridges]
+        return any(a is not None and a.ip.version == 6 for a in addrs)
+
     def published_to(self, host_port: int, proto: str) -> tuple[str, int] | None:
         for p in self.record.get("published", []):
             if p["host_port"] == host_port and p["proto"] == proto:

@@ -26,7 +26,7 @@ def write(tmp_path, expectations: str) -> str:
     return str(path)
 
 
-def test_file(netns, path: str) -> list[tuple[str, bool, str]]:
+def run_file(netns, path: str) -> list[tuple[str, bool, str]]:
     """(expectation, passed, detail) of each line, in file order."""
     r = netns.pipenet("test", path, "--json", timeout=120)
     assert r.returncode in (0, 4), r.stderr

@@ -14,7 +14,7 @@ import os
 import re
 import time
 
-from tests.expect.lab import test_file as run
+from tests.expect.lab import run_file as run
 
 LATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "late_echo.py")
 

@@ -9,8 +9,9 @@ the server really saw).
 from __future__ import annotations
 
 import re
+import textwrap
 
-from tests.expect.lab import test_file as run, write
+from tests.expect.lab import run_file as run, write
 
 ANSWERED = r"answered in [\d.]+ ms"
 
@@ -120,3 +121,25 @@ def test_as_targets(netns, tmp_path):
     assert r[3][2].startswith("tcp 10.73.0.1:8080: answered") and r[3][2].endswith("seen as 10.73.0.2")
     assert r[5][2] == "connected, but web saw 10.71.0.1, not 10.71.0.2"
     netns.pipenet("down", "kinds")
+
+
+def test_ipv6_targets_right_after_up(netns, tmp_path):
+    """`test` brings the lab up itself, and new IPv6 addresses are tentative for a second or so: probing
+    waits for that, or `cannot reach` would pass only because the address was not usable yet."""
+    path = tmp_path / "six.pn"
+    path.write_text(textwrap.dedent("""
+        topology six
+        container a
+        container b
+        p2p a:eth0 fd00:70::1/64 -- b:eth0 fd00:70::2/64
+        expect a can reach b                  # right
+        expect b cannot reach fd00:70::1      # wrong: a answers
+        expect a can reach fd00:70::9         # wrong: nobody has it
+        expect a can reach b:8080/tcp         # right
+    """))
+    r = run(netns, str(path))
+    assert verdicts(r) == [True, False, False, True], r
+    assert re.fullmatch(f"ping fd00:70::2: {ANSWERED}", r[0][2])
+    assert re.fullmatch(f"ping fd00:70::1: {ANSWERED}", r[1][2])
+    assert re.fullmatch(f"tcp fd00:70::2:8080: {ANSWERED}", r[3][2])
+    netns.pipenet("down", "six")
