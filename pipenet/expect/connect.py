@@ -63,8 +63,8 @@ async def tcp(open_socket, ip: str, port: int, timeout: float, persist: bool = T
                 why = getattr(error, "strerror", None) or str(error)
                 if not persist:
                     return Answer(False, why=why, attempts=attempts), None
-        tail = f"timed out after {timeout:g} s"
-        return Answer(False, why=f"{tail} ({why})" if why else tail, attempts=attempts), None
+        why = f"no connection within {timeout:g} s ({why})" if why else f"timed out after {timeout:g} s"
+        return Answer(False, why=why, attempts=attempts), None
     finally:
         for task, (s, _) in pending.items():
             task.cancel()

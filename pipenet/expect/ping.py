@@ -16,6 +16,7 @@ still only "a reply to this probe came back in time".
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import socket
 import time
@@ -98,6 +99,7 @@ class Pinger:
     async def ping(self, ip: str, timeout: float, hint: int, persist: bool = True) -> Answer:
         """Without `persist` (a `cannot reach` check) the first error about the probe is its answer."""
         ident = self._ident(hint)
+        ip = str(ipaddress.ip_address(ip))  # the form the kernel gives the replies' source in
         p = _Probe(ip, os.urandom(16), done=self.loop.create_future(), persist=persist)
         self.probes[ident] = p
         try:
