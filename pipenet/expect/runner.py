@@ -127,12 +127,14 @@ class Runner:
             self.places.close()
 
     async def check(self, e: Expectation) -> Result:
-        t0 = time.monotonic()
+        """One expectation's result; its `seconds` count from when its probe started, not its wait for a
+        free slot (or, for a name, from when its node's resolver started)."""
+        start = [time.monotonic()]
         try:
             if e.kind == "resolves":
-                ok, detail = await self._resolves(e)
+                ok, detail = await self._resolves(e, start)
             else:
-                ok, detail = await self._reach(e)
+                ok, detail = await self._reach(e, start)
         except asyncio.CancelledError:
             raise
         except Exception as ex:  # noqa: BLE001 - reported as a failed check
@@ -140,7 +142,7 @@ class Runner:
         if not ok and e.kind == "reach" and self._overflowed():
             detail += ("; meanwhile the kernel's neighbour table (shared by every namespace on this machine) "
                        "was full: see net.ipv4.neigh.default.gc_thresh3")
-        return Result(e, ok, detail, time.monotonic() - t0)
+        return Result(e, ok, detail, time.monotonic() - start[0])
 
     async def _dad_over(self, exps: list[Expectation]) -> None:
         """Right after `up`, a new IPv6 address is tentative for about a second (duplicate address
@@ -182,7 +184,7 @@ class Runner:
                 pass
 
     # ---- reachability ----------------------------------------------------------------------------------------
-    async def _reach(self, e: Expectation) -> tuple[bool, str]:
+    async def _reach(self, e: Expectation, start: list[float]) -> tuple[bool, str]:
         aim = self.targets.aim(e)
         want = e.kind == "reach"
         if aim.ip is None:  # nothing to probe: a fact about the network, so `cannot reach` holds
@@ -194,6 +196,7 @@ class Runner:
         port = e.target.port
         if port is None:
             async with self.slots:
+                start[0] = time.monotonic()
                 keys = self._take(src_ref, aim.ip, self.targets.ns_ref(aim.node))
                 a = None
                 try:
@@ -216,6 +219,7 @@ class Runner:
             if gate.problem:
                 return False, f"could not start a listener in {server}: {gate.problem}"
             async with self.slots:
+                start[0] = time.monotonic()
                 keys = self._take(src_ref, aim.ip, server_ref)
                 a = None
                 try:
@@ -261,20 +265,21 @@ class Runner:
         return (not want), f"{what}: {a.why}"
 
     # ---- names -------------------------------------------------------------------------------------------------
-    async def _resolves(self, e: Expectation) -> tuple[bool, str]:
+    async def _resolves(self, e: Expectation, start: list[float]) -> tuple[bool, str]:
         task = self.resolvers.get(e.source)
         if task is None:
             task = self.resolvers[e.source] = asyncio.get_running_loop().create_task(
                 self._resolver(e.source, list(self.names[e.source])))
-        a = (await asyncio.shield(task)).get(e.name) or {"why": "the resolver gave no answer"}
+        answers, start[0] = await asyncio.shield(task)
+        a = answers.get(e.name) or {"why": "the resolver gave no answer"}
         got = a.get("addresses", [])
         if str(e.ip) in got:
             return True, f"{e.name} is {', '.join(got)}"
         return False, (f"{e.name} resolved to {', '.join(got)}" if got else f"{e.name} did not resolve: "
                        f"{a.get('why')}")
 
-    async def _resolver(self, node: str, names: list[str]) -> dict[str, dict]:
-        """One agent process inside `node` resolving all its names; {name: answer}."""
+    async def _resolver(self, node: str, names: list[str]) -> tuple[dict[str, dict], float]:
+        """One agent process inside `node` resolving all its names: {name: answer}, and when it started."""
         from pipenet.engine.enter import enter, etc_dir
 
         ref = self.targets.ns_ref(node)
@@ -286,6 +291,7 @@ class Runner:
         env = dict(os.environ, RES_OPTIONS="timeout:1 attempts:1")
         answers: dict[str, dict] = {}
         async with self.agent_slots:
+            started = time.monotonic()
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "pipenet.expect.agent", "resolve", *names, stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env,
@@ -304,4 +310,4 @@ class Runner:
                 if proc.returncode is None:
                     proc.kill()
                 await proc.wait()
-        return answers
+        return answers, started
