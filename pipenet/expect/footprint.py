@@ -6,7 +6,7 @@ once it holds `gc_thresh3` of them (1,024 by default; only entries more than
 5 s old can be reclaimed to make room). A probe between two nodes on one
 segment leaves two entries behind: the source's entry for the target and the
 target's entry for the source (made when it answers the ARP request). A
-hundred nodes each probing ten others is 1,800 entries in a few seconds: the
+hundred nodes each probing ten others is 2,000 entries in a few seconds: the
 table overflows ("neighbour table overflow" in the kernel log, `table_fulls`
 in /proc/net/stat/arp_cache), ARP requests go unanswered, and probes fail
 with "no echo reply" although the network is fine. That was issue 20.
@@ -16,8 +16,9 @@ at both ends (the first hop from the source to the target, and from the
 target back to the source), and when the last probe holding an entry is done
 (plus a short linger, so that the last packets of a TCP close or a late echo
 reply still find it) the entry is deleted, unless it was there before pipenet
-needed it. Entries the lab's own traffic made are never touched; the table
-holds at most the entries of the probes in flight.
+needed it: entries that were there first (the lab's own traffic) are never
+touched, and the table holds at most the entries of the probes in flight
+(the runner bounds those, lingering included).
 """
 
 from __future__ import annotations
