@@ -1,34 +1,51 @@
 """Run a topology's expectations against the live network.
 
-Each check runs a probe agent (`pipenet.expect.agent`) inside the source
-node. For TCP and UDP, when nothing listens on the target port a temporary
-listener is started in the target for the length of the check, so a check
-measures the network, not the application; for a port published on the host,
-that is the container the port leads to. `as ADDR` is read from the target's
-own table of established connections while the probe holds its connection
-open: the address the server really saw, after any NAT. Independent checks run
-in parallel; checks that share a target port run one after another, so their
-connections cannot be confused.
+Every check is a coroutine of one event loop in this process: pings go out
+of a raw ICMP socket opened inside the source node, TCP and UDP probes use a
+socket of their own opened there, temporary listeners are sockets opened in
+the target; only name resolution starts a process in the node (one per node,
+for all its names). At most IN_FLIGHT probes run at once; the results come
+back in file order. See docs/how-it-works.md, "Probes".
+
+A probe's verdict depends only on what the network answers to that probe:
+replies are matched to their probe (ping.py), a probe that fails for lack of
+an answer had its whole deadline with retries (3 s for `can reach`, 1 s for
+`cannot reach`), and the neighbour entries probes make are given back as
+they finish (footprint.py), so a thousand probes do not fill the kernel's
+machine-wide neighbour table and starve each other (issue 20).
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import os
-import subprocess
+import signal
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from netaddr import IPAddress
-
+from pipenet.expect import conntable, spawn
+from pipenet.expect.connect import tcp, udp
+from pipenet.expect.footprint import Footprint, table_overflows
+from pipenet.expect.gate import PortGate
+from pipenet.expect.listeners import Listener
+from pipenet.expect.ping import Answer
+from pipenet.expect.places import Places
+from pipenet.expect.targets import HOST, Targets
 from pipenet.ir import Expectation, Topology
-from pipenet.plan.etc import primary_address
 
 REACH_TIMEOUT = 3.0
 UNREACH_TIMEOUT = 1.0
+RESOLVE_TIMEOUT = 10.0
+IN_FLIGHT = 64  # probes at once; each holds at most two neighbour entries, so 128 at most
+AGENTS = 4  # resolver processes at once
+# how long a finished probe keeps its slot and its neighbour entries, for its last packets: none after a
+# single echo or datagram answered; a TCP close's handshake; the answers to earlier attempts of a retried probe
+LINGER_TCP = 0.05
+LINGER_RETRIED = 0.2
+DAD_WAIT = 3.0  # at most this long for new IPv6 addresses to finish duplicate address detection
 
 
 @dataclass
@@ -44,230 +61,253 @@ class Result:
                 "seconds": round(self.seconds, 3)}
 
 
-def _proc_net(text: str, want_state: str) -> list[tuple[str, int, str, int]]:
-    """(local ip, local port, remote ip, remote port) of /proc/net/tcp* lines in a state."""
-    out = []
-    for line in text.splitlines()[1:]:
-        w = line.split()
-        if len(w) < 4 or w[3] != want_state:
-            continue
-        (lip, lport), (rip, rport) = (x.rsplit(":", 1) for x in (w[1], w[2]))
-        out.append((_hexip(lip), int(lport, 16), _hexip(rip), int(rport, 16)))
-    return out
-
-
-def _hexip(h: str) -> str:
-    if len(h) == 8:
-        return ".".join(str(b) for b in bytes.fromhex(h)[::-1])
-    words = [bytes.fromhex(h[i:i + 8])[::-1] for i in range(0, 32, 8)]
-    raw = b"".join(words)
-    if raw[:12] == b"\0" * 10 + b"\xff\xff":
-        return ".".join(str(b) for b in raw[12:])
-    return str(IPAddress(int.from_bytes(raw, "big"), 6))
+class _Terminated(Exception):
+    """SIGTERM arrived during the run: everything was closed; the process then dies of the signal."""
 
 
 class Runner:
-    def __init__(self, topo: Topology, record: dict, k):
+    def __init__(self, topo: Topology, record: dict, k, in_flight: int = IN_FLIGHT):
         self.t = topo
-        self.record = record
         self.k = k
-        self.ns: dict[str, str] = record.get("ns", {})
-        self.locks: dict[tuple, threading.Lock] = {}
-        self.guard = threading.Lock()
+        self.targets = Targets(topo, record)
+        self.in_flight = in_flight
 
-    # ---- where things are ----------------------------------------------------------------------------
-    def ns_path(self, node: str) -> str | None:
-        ref = self.ns.get(node, "")
-        if ref == "":
-            return None
-        return ref if ref.startswith("/") else os.path.join("/run/netns", ref)
-
-    def host_address_for(self, node: str) -> str:
-        """The host's address as `node` sees it: its bridge's gateway, or the host end of a p2p link."""
-        c = self.t.container_map.get(node)
-        if c is not None and c.primary is not None:
-            b = self.t.bridge_map.get(c.primary.bridge)
-            if b is not None and b.address is not None:
-                return str(b.address.ip)
-        for link in self.t.p2p:
-            for end, peer in ((link.a, link.b), (link.b, link.a)):
-                if end.node == node and peer.node == "host" and peer.address is not None:
-                    return str(peer.address.ip)
-        return "127.0.0.1"
-
-    def owner_of(self, ip: str) -> str | None:
-        for c in self.t.containers:
-            for i in c.interfaces:
-                if i.address is not None and str(i.address.ip) == ip:
-                    return c.name
-        for link in self.t.p2p:
-            for end in (link.a, link.b):
-                if end.address is not None and str(end.address.ip) == ip:
-                    return end.node
-        for b in self.t.bridges:
-            if b.address is not None and str(b.address.ip) == ip:
-                return "host"
-        if ip.startswith("127."):
-            return "host"
-        return None
-
-    def target(self, e: Expectation) -> tuple[str | None, str | None]:
-        """(address, node) of the expectation's target."""
-        t = e.target
-        if t.node == "host":
-            return self.host_address_for(e.source), "host"
-        if t.node is not None:
-            c = self.t.container_map[t.node]
-            return primary_address(self.t, c), t.node
-        ip = str(t.ip)
-        return ip, self.owner_of(ip)
-
-    def published_to(self, host_port: int, proto: str) -> tuple[str, int] | None:
-        for p in self.record.get("published", []):
-            if p["host_port"] == host_port and p["proto"] == proto:
-                return p["node"], p["port"]
-        return None
-
-    # ---- agents ---------------------------------------------------------------------------------------------
-    def agent(self, node: str, *args: str) -> subprocess.Popen:
-        from pipenet.engine.enter import enter, etc_dir
-
-        path = self.ns_path(node)
-        owner = node
-        c = self.t.container_map.get(node)
-        hostname = c.hostname if c is not None else None
-        etc = etc_dir(self.ns.get(owner, ""))
-        pre = None if node == "host" or path is None else (lambda: enter(path, hostname, etc))
-        env = dict(os.environ, RES_OPTIONS="timeout:1 attempts:1")
-        return subprocess.Popen([sys.executable, "-m", "pipenet.expect.agent", *args], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, preexec_fn=pre,
-                                env=env)
-
-    @staticmethod
-    def answer(p: subprocess.Popen, timeout: float) -> dict:
-        deadline = time.monotonic() + timeout
-        line = ""
-        while time.monotonic() < deadline:
-            line = p.stdout.readline()
-            if line:
-                break
-            if p.poll() is not None:
-                break
+    def run(self, expectations) -> list[Result]:
         try:
-            return json.loads(line)
-        except (json.JSONDecodeError, TypeError):
-            return {"ok": False, "ready": False, "why": "the probe failed to run"}
+            return asyncio.run(self._run(list(expectations)))
+        except _Terminated:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise SystemExit(128 + signal.SIGTERM) from None
 
-    @staticmethod
-    def finish(p: subprocess.Popen) -> None:
+    # ---- the run ---------------------------------------------------------------------------------------------
+    async def _run(self, exps: list[Expectation]) -> list[Result]:
+        loop = asyncio.get_running_loop()
+        self.places = Places(self.k)
+        self.footprint = Footprint(self.places.rtnl)
+        self.slots = asyncio.Semaphore(self.in_flight)
+        self.agent_slots = asyncio.Semaphore(AGENTS)
+        self.gates: dict[tuple, PortGate] = {}
+        self.resolvers: dict[str, asyncio.Task] = {}
+        self.names = {}
+        for e in exps:
+            if e.kind == "resolves":
+                self.names.setdefault(e.source, {})[e.name] = None
+        self.idents = itertools.count(os.getpid())
+        self.overflows_before = table_overflows()
+        main = asyncio.current_task()
+        terminated = []
+
+        def on_term():
+            terminated.append(True)
+            main.cancel()
+
         try:
-            p.stdin.close()
-        except OSError:
+            loop.add_signal_handler(signal.SIGTERM, on_term)
+        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
             pass
         try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+            if self.targets.has_ipv6():
+                await self._dad_over(exps)
+            return await asyncio.gather(*(self.check(e) for e in exps))
+        except asyncio.CancelledError:
+            if terminated:
+                raise _Terminated() from None
+            raise
+        finally:
+            try:
+                loop.remove_signal_handler(signal.SIGTERM)
+            except (ValueError, RuntimeError, NotImplementedError):
+                pass
+            for task in self.resolvers.values():
+                task.cancel()
+            self.footprint.give_back_all()
+            for g in self.gates.values():
+                g.close()
+            self.places.close()
 
-    def read_net(self, node: str, proto: str) -> str:
-        ref = self.ns.get(node, "")
-
-        def read():
-            parts = []
-            for name in (proto, proto + "6"):
-                try:
-                    with open(f"/proc/thread-self/net/{name}") as f:
-                        parts.append(f.read())
-                except OSError:
-                    pass
-            return "\n".join(parts)
-
-        return self.k.ns.in_ns(ref, read)
-
-    def listening(self, node: str, port: int, proto: str) -> bool:
-        state = "0A" if proto == "tcp" else "07"
-        return any(lp == port for _, lp, _, _ in _proc_net(self.read_net(node, proto), state))
-
-    def seen_from(self, node: str, port: int) -> set[str]:
-        return {rip for _, lp, rip, _ in _proc_net(self.read_net(node, "tcp"), "01") if lp == port}
-
-    # ---- checks ------------------------------------------------------------------------------------------------
-    def check(self, e: Expectation) -> Result:
-        t0 = time.monotonic()
+    async def check(self, e: Expectation) -> Result:
+        """One expectation's result; its `seconds` count from when its probe started, not its wait for a
+        free slot (or, for a name, from when its node's resolver started)."""
+        start = [time.monotonic()]
         try:
-            ok, detail = self._check(e)
+            if e.kind == "resolves":
+                ok, detail = await self._resolves(e, start)
+            else:
+                ok, detail = await self._reach(e, start)
+        except asyncio.CancelledError:
+            raise
         except Exception as ex:  # noqa: BLE001 - reported as a failed check
             ok, detail = False, f"could not run: {ex}"
-        return Result(e, ok, detail, time.monotonic() - t0)
+        if not ok and e.kind == "reach" and self._overflowed():
+            detail += ("; meanwhile the kernel's neighbour table (shared by every namespace on this machine) "
+                       "was full: see net.ipv4.neigh.default.gc_thresh3")
+        return Result(e, ok, detail, time.monotonic() - start[0])
 
-    def _lock(self, key) -> threading.Lock:
-        with self.guard:
-            return self.locks.setdefault(key, threading.Lock())
+    async def _dad_over(self, exps: list[Expectation]) -> None:
+        """Right after `up`, a new IPv6 address is tentative for about a second (duplicate address
+        detection): the kernel neither sends from it nor answers it, and a `cannot reach` would pass
+        for that reason alone. So probing starts when no address of the nodes involved is tentative."""
+        nodes = {e.source for e in exps} | {e.target.node for e in exps if e.target is not None}
+        refs = {r for r in (self.targets.ns_ref(n) for n in nodes) if r is not None}
+        deadline = time.monotonic() + DAD_WAIT
+        while time.monotonic() < deadline:
+            try:
+                if not any(self.places.rtnl(ref).tentative_v6() for ref in refs):
+                    return
+            except OSError:
+                return
+            await asyncio.sleep(0.1)
 
-    def _check(self, e: Expectation) -> tuple[bool, str]:
-        if e.kind == "resolves":
-            p = self.agent(e.source, "resolve", e.name)
-            a = self.answer(p, 10)
-            self.finish(p)
-            got = a.get("addresses", [])
-            if str(e.ip) in got:
-                return True, f"{e.name} is {', '.join(got)}"
-            return False, (f"{e.name} resolved to {', '.join(got)}" if got else f"{e.name} did not resolve: "
-                           f"{a.get('why')}")
-        ip, node = self.target(e)
-        if ip is None:
-            return False, f"{e.target} has no address to probe"
+    def _overflowed(self) -> bool:
+        now = table_overflows()
+        return self.overflows_before is not None and now is not None and now > self.overflows_before
+
+    # ---- neighbour entries -----------------------------------------------------------------------------------
+    def _take(self, src_ref: str, ip: str, dst_ref: str | None) -> list:
+        try:
+            return self.footprint.take(src_ref, ip, dst_ref)
+        except OSError:
+            return []
+
+    async def _give_back(self, keys: list, a: Answer | None, tcp: bool = False) -> None:
+        """Give back a probe's entries once its last packets are through; the probe's slot is held until
+        then, so that at most 2 x IN_FLIGHT entries exist at any time, lingering ones included."""
+        try:
+            linger = LINGER_RETRIED if a is None or a.attempts > 1 else LINGER_TCP if tcp else 0.0
+            if keys and linger:
+                await asyncio.sleep(linger)
+        finally:
+            try:
+                self.footprint.give_back(keys)
+            except OSError:
+                pass
+
+    # ---- reachability ----------------------------------------------------------------------------------------
+    async def _reach(self, e: Expectation, start: list[float]) -> tuple[bool, str]:
+        aim = self.targets.aim(e)
         want = e.kind == "reach"
+        if aim.ip is None:  # nothing to probe: a fact about the network, so `cannot reach` holds
+            return (not want), aim.why or f"{e.target} has no address to probe"
+        src_ref = self.targets.ns_ref(e.source)
+        if src_ref is None:
+            return False, f"{e.source} has no namespace to probe from (is the topology up?)"
         timeout = REACH_TIMEOUT if want else UNREACH_TIMEOUT
         port = e.target.port
         if port is None:
-            p = self.agent(e.source, "ping", ip, str(timeout))
-            a = self.answer(p, timeout + 5)
-            self.finish(p)
-            return self._verdict(want, a, f"ping {ip}")
-        server_node, server_port = node, port.number
-        if node == "host":
-            pub = self.published_to(port.number, port.proto)
+            async with self.slots:
+                start[0] = time.monotonic()
+                keys = self._take(src_ref, aim.ip, self.targets.ns_ref(aim.node))
+                a = None
+                try:
+                    pinger = self.places.pinger(src_ref, 6 if ":" in aim.ip else 4)
+                    a = await pinger.ping(aim.ip, timeout, next(self.idents), persist=want)
+                finally:
+                    await self._give_back(keys, a)
+            return self._verdict(want, a, f"ping {aim.ip}")
+        server, server_port = aim.node, port.number
+        if aim.node == HOST:
+            pub = self.targets.published_to(port.number, port.proto)
             if pub is not None:
-                server_node, server_port = pub
-        with self._lock((server_node, server_port, port.proto)):
-            listener = None
-            if server_node is not None and server_node in self.ns and not self.listening(server_node, server_port,
-                                                                                          port.proto):
-                listener = self.agent(server_node, "listen", port.proto, str(server_port))
-                ready = self.answer(listener, 10)
-                if not ready.get("ready"):
-                    self.finish(listener)
-                    listener = None
-                    if "in use" not in str(ready.get("why")):  # in use: the application just bound it
-                        return False, f"could not start a listener in {server_node}: {ready.get('why')}"
-            try:
-                p = self.agent(e.source, "connect", port.proto, ip, str(port.number), str(timeout))
-                a = self.answer(p, timeout + 5)
-                seen = set()
-                if a.get("ok") and port.proto == "tcp" and (e.as_ip is not None or e.as_node is not None):
-                    seen = self.seen_from(server_node, server_port)
-                self.finish(p)
-            finally:
-                if listener is not None:
-                    self.finish(listener)
-        ok, detail = self._verdict(want, a, f"{port.proto} {ip}:{port.number}")
-        if ok and want and (e.as_ip is not None or e.as_node is not None):
-            expected = str(e.as_ip) if e.as_ip is not None else primary_address(
-                self.t, self.t.container_map[e.as_node]) if e.as_node in self.t.container_map else None
+                server, server_port = pub
+        server_ref = self.targets.ns_ref(server)
+        checks_as = want and (e.as_ip is not None or e.as_node is not None)
+        gate = self._gate(server_ref, aim.ip, server_port, port.proto)
+        await gate.enter(alone=checks_as)
+        seen: set[str] = set()
+        try:
+            if gate.problem:
+                return False, f"could not start a listener in {server}: {gate.problem}"
+            async with self.slots:
+                start[0] = time.monotonic()
+                keys = self._take(src_ref, aim.ip, server_ref)
+                a = None
+                try:
+                    if port.proto == "tcp":
+                        a, s = await tcp(self.places.opener(src_ref), aim.ip, port.number, timeout, persist=want)
+                        if s is not None:
+                            try:
+                                if checks_as and server_ref is not None:
+                                    seen = conntable.seen_on(self.places.read_net(server_ref, "tcp"), server_port)
+                            finally:
+                                s.close()
+                    else:
+                        a = await udp(self.places.opener(src_ref), aim.ip, port.number, timeout, persist=want)
+                finally:
+                    await self._give_back(keys, a, tcp=port.proto == "tcp")
+        finally:
+            gate.leave()
+        ok, detail = self._verdict(want, a, f"{port.proto} {aim.ip}:{port.number}")
+        if ok and checks_as:
+            expected = self.targets.expected_as(e)
             if expected not in seen:
-                return False, f"connected, but {server_node} saw {', '.join(sorted(seen)) or 'nothing'}, " \
-                              f"not {expected}"
+                return False, f"connected, but {server} saw {', '.join(sorted(seen)) or 'nothing'}, not {expected}"
             detail += f", seen as {expected}"
         return ok, detail
 
-    @staticmethod
-    def _verdict(want: bool, a: dict, what: str) -> tuple[bool, str]:
-        if a.get("ok"):
-            return want, f"{what}: answered in {a.get('ms')} ms"
-        return (not want), f"{what}: {a.get('why')}"
+    def _gate(self, server_ref: str | None, ip: str, port: int, proto: str) -> PortGate:
+        key = (server_ref if server_ref is not None else ip, port, proto)
+        gate = self.gates.get(key)
+        if gate is None:
+            def open_listener():
+                if server_ref is None or conntable.listening(self.places.read_net(server_ref, proto), port, proto):
+                    return None
+                sock = self.places.inside(server_ref, lambda: Listener.open_here(proto, port))
+                return Listener(sock, proto)
 
-    def run(self, expectations) -> list[Result]:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            return list(pool.map(self.check, expectations))
+            gate = self.gates[key] = PortGate(open_listener)
+        return gate
+
+    @staticmethod
+    def _verdict(want: bool, a: Answer, what: str) -> tuple[bool, str]:
+        if a.ok:
+            return want, f"{what}: answered in {a.ms} ms"
+        return (not want), f"{what}: {a.why}"
+
+    # ---- names -------------------------------------------------------------------------------------------------
+    async def _resolves(self, e: Expectation, start: list[float]) -> tuple[bool, str]:
+        task = self.resolvers.get(e.source)
+        if task is None:
+            task = self.resolvers[e.source] = asyncio.get_running_loop().create_task(
+                self._resolver(e.source, list(self.names[e.source])))
+        answers, start[0] = await asyncio.shield(task)
+        a = answers.get(e.name) or {"why": "the resolver gave no answer"}
+        got = a.get("addresses", [])
+        if str(e.ip) in got:
+            return True, f"{e.name} is {', '.join(got)}"
+        return False, (f"{e.name} resolved to {', '.join(got)}" if got else f"{e.name} did not resolve: "
+                       f"{a.get('why')}")
+
+    async def _resolver(self, node: str, names: list[str]) -> tuple[dict[str, dict], float]:
+        """One agent process inside `node` resolving all its names: {name: answer}, and when it started."""
+        from pipenet.engine.enter import enter, etc_dir
+
+        ref = self.targets.ns_ref(node)
+        path = None if not ref else (ref if ref.startswith("/") else os.path.join("/run/netns", ref))
+        c = self.t.container_map.get(node)
+        hostname = c.hostname if c is not None else None
+        etc = etc_dir(ref or "")
+        then = None if path is None else (lambda: enter(path, hostname, etc))
+        env = dict(os.environ, RES_OPTIONS="timeout:1 attempts:1")
+        answers: dict[str, dict] = {}
+        async with self.agent_slots:
+            started = time.monotonic()
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "pipenet.expect.agent", "resolve", *names, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env,
+                preexec_fn=spawn.preexec(then))
+            try:
+                async with asyncio.timeout(RESOLVE_TIMEOUT):
+                    while len(answers) < len(names):
+                        line = await proc.stdout.readline()
+                        if not line:
+                            break
+                        a = json.loads(line)
+                        answers[a.get("name")] = a
+            except (TimeoutError, json.JSONDecodeError):
+                pass
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                await proc.wait()
+        return answers, started
