@@ -233,6 +233,12 @@ class Container:
     spans: Mapping[str, Span] = _spans()
 
     @property
+    def uts_hostname(self) -> str | None:
+        """The hostname its processes see: its own, or, in the host's namespace (`net host`), the host's
+        (as Docker keeps it with --net=host): hostname, /etc/hosts and /etc/hostname then agree."""
+        return None if self.net.kind == "host" else self.hostname
+
+    @property
     def primary(self) -> Interface | None:
         for i in self.interfaces:
             if i.primary:

@@ -730,6 +730,10 @@ def ls(json: bool = False) -> None:
         output.message("no sandbox is up" if _NOTED else "no topology is up")
 
 
+#: why a step is planned when the file, not the live system, asks for it
+FILE_REASONS = ("new", "changed in the file", "gone from the file")
+
+
 def test(file: str, json: bool = False, sandbox: bool = False, var: Sequence[str] = ()) -> None:
     """Bring the topology up if needed, check every `expect`, print a table (exit 4 if one fails)."""
     import time
@@ -751,12 +755,17 @@ def test(file: str, json: bool = False, sandbox: bool = False, var: Sequence[str
         loaded = _LOADED.get(file)
         p = prepare(file, k, loaded)
         preflight(p, k)
-        if p.record is None or not p.plan.empty:
+        # up if needed: not up yet, or the file asks for something else; drift alone is not repaired here
+        # (a link cut on purpose must fail its expectations: `status` reports it, `up` repairs it)
+        if p.record is None or any(st.reason in FILE_REASONS for st in p.plan.steps):
             with _Progress("up") as bar:
                 p2, seconds = do_up(file, k, bar, loaded)
             if not json:
                 _print_summary(f"{p2.topo.name} is up", p2.plan.steps, seconds)
             p = prepare(file, k, loaded)
+        elif p.plan.steps:
+            output.message(f"pipenet: {p.topo.name} has drift ({len(p.plan.steps)} changes from what up made; "
+                           f"`pipenet status` lists them): the expectations test the live system as it is")
         record = StateDir(p.topo.name).load() or {}
         t0 = time.perf_counter()
         results = Runner(p.topo, record, k).run(list(p.topo.expectations))

@@ -377,7 +377,7 @@ def meta_for(p: Prepared, path: str) -> dict:
             "ns": p.ns, "resolved": p.resolved, "subnets": subnets, "ports": p.ports,
             "published": [{"node": x.node, "host_ip": x.host_ip, "host_port": x.host_port, "proto": x.proto,
                            "ip": x.ip, "port": x.port} for x in p.published],
-            "hostnames": {c.name: c.hostname for c in p.topo.containers},
+            "hostnames": {c.name: c.uts_hostname for c in p.topo.containers},
             "bridges": sorted(b.name for b in p.topo.bridges if not b.external),
             "chains": chain_base(p.topo.name)}
 

@@ -285,7 +285,7 @@ class Runner:
         ref = self.targets.ns_ref(node)
         path = None if not ref else (ref if ref.startswith("/") else os.path.join("/run/netns", ref))
         c = self.t.container_map.get(node)
-        hostname = c.hostname if c is not None else None
+        hostname = c.uts_hostname if c is not None else None
         etc = etc_dir(ref or "")
         then = None if path is None else (lambda: enter(path, hostname, etc))
         env = dict(os.environ, RES_OPTIONS="timeout:1 attempts:1")

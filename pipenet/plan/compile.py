@@ -305,7 +305,7 @@ class Compiler:
             d = etc_dir(self.ns.get(owner, ""))
             for n, r in enumerate(c.run):
                 log = os.path.join(self.log_dir, f"{c.name}.{n}.log") if self.log_dir else f"/tmp/{c.name}.{n}.log"
-                self.ops.append(StartProcess(c.name, ref, n, tuple(r.argv), c.hostname, d or "", log))
+                self.ops.append(StartProcess(c.name, ref, n, tuple(r.argv), c.uts_hostname or "", d or "", log))
 
     def _interface(self, c: Container, ns: str, i) -> None:
         t = self.t

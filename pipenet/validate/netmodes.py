@@ -36,6 +36,11 @@ def check_net_modes(topo: Topology, idx: Index) -> list[Diagnostic]:
                 out.append(Diagnostic(f"{c.name} {what}: it cannot publish ports", c.spans["publish_all"], hint))
             if c.forwarding is not None:
                 out.append(Diagnostic(f"{c.name} {what}: it cannot set forwarding", c.spans["forwarding"], hint))
+            if kind == "host" and "hostname" in c.spans:  # Docker: "conflicting options: hostname and net"
+                out.append(Diagnostic(f"{c.name} is the host's network namespace: it keeps the host's hostname "
+                                      f"and /etc files", c.spans["hostname"],
+                                      "drop `hostname`, or give the container a namespace of its own "
+                                      "(as Docker refuses -h with --net=host)"))
             if c.attach is not None:
                 out.append(Diagnostic(f"an attached container cannot use net {kind}", c.attach.span,
                                       "attach gives the namespace; add interfaces to it instead"))
