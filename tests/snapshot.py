@@ -143,6 +143,13 @@ def settled_world(netns, tries: int = 15) -> dict:
     a moment apart agree. What pipenet does happens inside the commands, never between snapshots."""
     import time
 
+    for _ in range(50):  # first, duplicate address detection of IPv6 addresses finishes (up to 2-3 s)
+        names = netns.runner(["ls", "/run/netns"]).split()
+        tentative = netns.runner(["ip", "-6", "-o", "addr", "show", "tentative"]).strip() or any(
+            netns.runner(["ip", "-n", ns, "-6", "-o", "addr", "show", "tentative"]).strip() for ns in names)
+        if not tentative:
+            break
+        time.sleep(0.1)
     last = world(netns)
     for _ in range(tries):
         time.sleep(0.2)

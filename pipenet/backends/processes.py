@@ -20,6 +20,14 @@ import time
 GRACE_SECONDS = 3.0
 
 
+class ProcessDied(OSError):
+    """A `run` command that exited as soon as it started; `log` is where its output went."""
+
+    def __init__(self, what: str, log: str):
+        super().__init__(5, what)
+        self.log = log
+
+
 def start_time(pid: int) -> str | None:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -77,7 +85,7 @@ def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, 
     time.sleep(0.02)
     code = p.poll()
     if code is not None and code != 0:
-        raise OSError(5, f"`{' '.join(argv)}` exited at once with status {code} (see its log {log})")
+        raise ProcessDied(f"`{' '.join(argv)}` exited at once with status {code}", log)
     return {"pid": p.pid, "start": start_time(p.pid), "log": log}
 
 

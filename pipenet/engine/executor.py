@@ -107,7 +107,7 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
             # a repair changes several things: whatever of it happened is put back too
             partial = [failed] if failed.action == "repair" and failed not in done else []
             leftovers = rollback(done + partial, k)
-            what = (failed.describe() or [failed.op.key])[0]
+            what = failed.op.summary if failed.action == "apply" else (failed.describe() or [failed.op.key])[0]
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             if leftovers:
                 raise Leftovers(f"step {at + 1} of {total} failed: {what}: {reason}; and the rollback "

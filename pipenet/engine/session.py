@@ -323,6 +323,25 @@ def keep_log(state: StateDir, log: str) -> str:
         return log
 
 
+def forget_failed_logs(state: StateDir) -> None:
+    """The logs kept from this topology's failed `up`s go once it is up (or down)."""
+    where = os.path.join(state.root, ".failed")
+    try:
+        names = os.listdir(where)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(state.topology + "."):
+            try:
+                os.unlink(os.path.join(where, name))
+            except OSError:
+                pass
+    try:
+        os.rmdir(where)
+    except OSError:
+        pass
+
+
 def _tail(path: str) -> list[str]:
     try:
         with open(path, errors="replace") as f:
@@ -424,6 +443,7 @@ def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) 
                 raise UsageError(f"cannot write {p.topo.name}'s record in {state.path} ({e.strerror or e}); "
                                  f"nothing was changed") from None
         claims.drop(p.topo.name)
+        forget_failed_logs(state)
         inputs.remember(path, loaded[0], loaded[1], k)  # the record now matches this text
         return p, time.perf_counter() - t0
 
@@ -471,14 +491,20 @@ def _apply(p: Prepared, k, path: str, progress) -> None:
             raise ApplyFailed(f"the record of {p.topo.name} could not be written ({e.strerror}); rolled back, "
                               f"the system is as it was before") from None
         journal.finish()
-    except ApplyFailed:
+    except ApplyFailed as e:
+        died = getattr(e.__cause__, "log", None)  # a `run` process that exited at once: its log is wanted
+        if died:
+            kept = keep_log(state, died)
+            tail = _tail(kept)
+            e = ApplyFailed(f"{e}\n  the end of its log:\n" + "\n".join(f"    {line}" for line in tail)
+                            + f"\n  (the whole log is kept in {kept})")
         claims.drop(p.topo.name)
         state.release_reserve()
         if p.record is None:
             state.remove()  # rolled back to nothing: leave no trace
         else:
             _refresh(state, remade(p.plan.steps))
-        raise
+        raise e from None
 
 
 def _refresh(state: StateDir, ops) -> None:
@@ -545,6 +571,7 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
                 pass  # (a full disk: removing needs no room)
             journal.finish()
         state.remove()
+        forget_failed_logs(state)
         return plan, True
 
 

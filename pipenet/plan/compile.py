@@ -234,7 +234,10 @@ class Compiler:
             if c.name not in self.ns or c.net.kind in ("host", "container"):
                 continue
             if c.forwarding is not None:
-                self.ops.append(SetSysctl(c.name, self.ns[c.name], "net.ipv4.ip_forward", "1" if c.forwarding else "0"))
+                value = "1" if c.forwarding else "0"
+                self.ops.append(SetSysctl(c.name, self.ns[c.name], "net.ipv4.ip_forward", value))
+                if c.name in self.v6_nodes:  # a router of both families
+                    self.ops.append(SetSysctl(c.name, self.ns[c.name], "net.ipv6.conf.all.forwarding", value))
             for s in c.sysctls:
                 self.ops.append(SetSysctl(c.name, self.ns[c.name], s.key, s.value))
         if any(b.gateway for b in t.bridges) or t.host.forwarding:

@@ -111,6 +111,9 @@ def diff(desired: list[Op], recorded: list[Op], view=None) -> Plan:
             continue
         v = _check(op, view, verdicts)
         unwanted = key not in want or want[key].identity() != op.identity()
+        if v.adopted and key not in want:
+            gone.add(key)  # not pipenet's to remove: it was there before, and stays
+            continue
         if v.state in ("missing", "foreign"):
             gone.add(key)
             if v.state == "foreign" and not unwanted:

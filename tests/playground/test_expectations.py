@@ -15,14 +15,27 @@ EXAMPLES = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", 
 WITH_EXPECT = [p for p in EXAMPLES if re.search(r"^expect ", open(p).read(), re.M)]
 
 
-def test_every_example_passes_its_expectations(netns):
-    assert len(WITH_EXPECT) >= 8
+def before_up(path: str) -> list[list[str]]:
+    """The commands an example says run before it (`#   ip ...` lines: the guide's own, for `-b bridge0`)."""
+    return [line[1:].split() for line in open(path).read().splitlines() if re.match(r"#\s+ip ", line)]
+
+
+def test_every_example_passes_its_expectations_and_has_no_drift(netns):
+    assert len(WITH_EXPECT) >= 10
     for path in WITH_EXPECT:
+        for argv in before_up(path):
+            netns.run(argv)
         r = netns.pipenet("test", path, "--json")
         doc = json.loads(r.stdout or "{}")
         assert r.returncode == 0 and doc.get("failed") == 0, (path, r.stdout, r.stderr)
         assert doc["passed"] == len(re.findall(r"^expect ", open(path).read(), re.M))
+        name = doc["topology"]
+        status = netns.pipenet("status", name, "--json")  # right after up: no drift (IPv6 ones included)
+        assert status.returncode == 0 and json.loads(status.stdout)["drift"] == [], (path, status.stdout)
         assert netns.pipenet("down", path).returncode == 0
+        for argv in before_up(path):  # what the example's own commands made goes too (`down` left it)
+            if argv[:3] == ["ip", "link", "add"]:
+                netns.run(["ip", "link", "del", argv[argv.index("name") + 1]])
 
 
 def test_each_kind_of_expectation_can_fail(netns, tmp_path):

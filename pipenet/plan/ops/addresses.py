@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from pipenet.backends.objects import PIPENET_PROTO
-from pipenet.plan.ops.base import OK, Op, changed, foreign, ip_cmd, missing
+from pipenet.plan.ops.base import ADOPTED, OK, Op, changed, foreign, ip_cmd, missing
 
 
 @dataclass
@@ -47,9 +47,12 @@ class AddAddress(Op):
 
     def check(self, view):
         live = view.namespace(self.ns)
-        if live is None or not any(a.ip == self.ip and a.prefixlen == self.prefixlen
-                                   for a in live.addresses_of(self.ifname)):
+        found = [a for a in (live.addresses_of(self.ifname) if live is not None else ())
+                 if a.ip == self.ip and a.prefixlen == self.prefixlen]
+        if not found:
             return missing(f"address {self.ip}/{self.prefixlen} on {self.ifname}", f"{self.ip}/{self.prefixlen}")
+        if not self.link_key and found[0].proto != PIPENET_PROTO:
+            return ADOPTED  # on an interface that is not pipenet's (an external bridge): it was there before
         return OK
 
     def describe(self):

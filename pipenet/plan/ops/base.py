@@ -96,6 +96,7 @@ class Verdict:
     expected: str = ""
     actual: str = ""
     observed: Any = None  # what a repair overwrites, so that it can be put back
+    adopted: bool = False  # there as wanted, but not made by pipenet (an external bridge's own address)
 
     @property
     def ok(self) -> bool:
@@ -106,6 +107,7 @@ class Verdict:
 
 
 OK = Verdict("ok")
+ADOPTED = Verdict("ok", "there already, not made by pipenet: used, never removed", adopted=True)
 
 
 def missing(detail: str = "", expected: str = "") -> Verdict:
@@ -194,6 +196,11 @@ class Op:
 
     def describe_undo(self) -> list[str]:
         return [f"# undo: {self.describe()[0]}"]
+
+    @property
+    def summary(self) -> str:
+        """One line saying what the op does, for messages (the first command, by default)."""
+        return (self.describe() or [self.key])[0].splitlines()[0]
 
     def describe_repair(self, observed) -> list[str]:
         return self.describe()

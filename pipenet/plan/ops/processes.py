@@ -48,6 +48,10 @@ class StartProcess(Op):
     def command(self) -> str:
         return " ".join(self.argv)
 
+    @property
+    def summary(self) -> str:
+        return f"start `{self.command}` in {self.node}"
+
     def apply(self, k):
         self.saved = k.process_start(self.ns, self.argv, self.hostname, self.etc, self.log, self.marker)
 
@@ -78,7 +82,11 @@ class StartProcess(Op):
             enter = ["nsenter", f"--net={self.ns}"]
         else:
             enter = ["ip", "netns", "exec", self.ns]
-        words = " ".join(q(w) for w in ["setsid", *enter, "env", f"PIPENET_PROCESS={self.marker}", *inner])
+        from pipenet.backends.processes import MARK, process_env
+
+        env = process_env(self.marker)  # what `up` gives it: pipenet's Python first on PATH, the marker
+        extra = [f"{k}={env[k]}" for k in ("PATH", "PYTHONUNBUFFERED", MARK)]
+        words = " ".join(q(w) for w in ["setsid", *enter, "env", *extra, *inner])
         return [f"mkdir -p -m 0700 {q(logdir)}",
                 f"{words} >> {q(self.log)} 2>&1 < /dev/null &"]
 
