@@ -495,11 +495,9 @@ class Kernel:
         recorded (a run killed before it could write it), by its marker in the node's namespace."""
         from pipenet.backends import processes
 
-        if saved.get("pid"):
-            if not processes.alive(saved):
-                return None
+        if saved.get("pid") and processes.alive(saved):
             return {"pid": saved["pid"], "net": processes.net_inode(saved["pid"])}
-        if not marker:
+        if not marker:  # (the recorded pid gone: one started again by a rollback may carry the marker)
             return None
         inode = self.netns_inode(ns) if self.netns_exists(ns) else None
         found = processes.marked(marker, inode)

@@ -216,8 +216,13 @@ def preflight(p: Prepared, k) -> None:
     check_features(p.plan, k)
     claims.check(p)  # first: it names the topology that owns what is in the way
     check_ports(p)
-    problems = k.ledger().conflicts(p.topo.name, {op.name: op.value for op in p.plan.final
-                                                  if op.kind == "host-setting"})
+    from pipenet.backends.ledger import LedgerError
+
+    try:
+        problems = k.ledger().conflicts(p.topo.name, {op.name: op.value for op in p.plan.final
+                                                      if op.kind == "host-setting"})
+    except LedgerError as e:
+        raise CorruptState(e.strerror or str(e)) from None
     for step in p.plan.steps:
         if step.action == "remove" and step.op.kind == "firewall":
             problems += step.op.blockers(p.view)
@@ -557,6 +562,13 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
         if blockers:
             raise Conflict(blockers)
         generation = record.get("generation", 0)
+        if any(s.op.kind == "host-setting" for s in plan.steps):
+            from pipenet.backends.ledger import LedgerError
+
+            try:
+                k.ledger().load()  # a ledger that cannot be read is found before any change
+            except LedgerError as e:
+                raise CorruptState(e.strerror or str(e)) from None
         if not plan.empty:
             journal = Journal(state.journal_path)
             meta = {key: record.get(key) for key in _META_UNION + _META_LISTS + ("file",)}
@@ -565,6 +577,9 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
             except OSError as e:  # the journal could not be started: nothing was changed
                 raise UsageError(f"cannot write the journal {journal.path} ({e.strerror or e}); nothing was "
                                  f"changed") from None
+            except ApplyFailed:
+                _refresh(state, remade(plan.steps))  # what the rollback made again (a process's new pid)
+                raise
             try:  # committed: a run killed from here on finds the record says so, then it is cleaned
                 state.save(dict(record, ops=[], generation=generation + 1, down=True))
             except OSError:
