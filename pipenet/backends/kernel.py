@@ -272,6 +272,10 @@ class Kernel:
         return True
 
     # ---- reading what is live ------------------------------------------------------------------------
+    def open_namespaces(self, refs: list[str]) -> None:
+        """Open these namespaces together, ahead of reading them (see Namespaces.open_many)."""
+        self.ns.open_many(refs)
+
     def read_namespace(self, ref: str) -> objects.Namespace | None:
         """Links, addresses and routes (main table, both families) of a namespace: three dumps.
         None when there is no namespace at `ref`."""
@@ -300,7 +304,7 @@ class Kernel:
             view.addresses.append(objects.Address(
                 ifname=names.get(m["index"], f"#{m['index']}"), ip=ip, prefixlen=m["prefixlen"],
                 proto=m.get_attr("IFA_PROTO") or 0, tentative=bool(flags & nlmsg.IFA_F_TENTATIVE)))
-        for m in h.nl.routes(socket.AF_UNSPEC):
+        for m in h.nl.routes(socket.AF_UNSPEC, main_only=True):
             if m.get_attr("RTA_TABLE") != 254 or m["type"] != 1:  # the main table's unicast routes
                 continue
             v6 = m["family"] == socket.AF_INET6

@@ -62,6 +62,11 @@ def _ext_ack(data: bytes, off: int, cap_ack: bool = True) -> str:
     return msg.split(b"\0", 1)[0].decode(errors="replace") if msg else ""
 
 
+def _main_unicast(data: bytes, off: int) -> bool:
+    """A route message of the main table (rtm_table) and of type unicast (rtm_type), by its header."""
+    return data[off + 16 + 4] == RT_TABLE_MAIN and data[off + 16 + 7] == RTN_UNICAST
+
+
 class NetlinkError(OSError):
     """The kernel refused a request; `errno` is its reason."""
 
@@ -124,17 +129,18 @@ class Netlink:
                 off += (length + 3) & ~3
             yield data, frames
 
-    def request(self, mtype: int, flags: int, body: bytes, what: str) -> list:
+    def request(self, mtype: int, flags: int, body: bytes, what: str, keep=None) -> list:
         """Send one request and collect its decoded replies; raise NetlinkError on a negative ack
         (with the kernel's own words when it gives them). A dump the kernel marks as interrupted
-        (the table changed while it was read) is read again."""
+        (the table changed while it was read) is read again. `keep(data, offset)`, when given, says
+        from a message's fixed header whether it is worth decoding (most of a route dump is not)."""
         for _ in range(DUMP_RETRIES):
-            replies, interrupted = self._request_once(mtype, flags, body, what)
+            replies, interrupted = self._request_once(mtype, flags, body, what, keep)
             if not interrupted:
                 return replies
         raise NetlinkError(errno_mod.EAGAIN, what, f"the dump was interrupted {DUMP_RETRIES} times")
 
-    def _request_once(self, mtype: int, flags: int, body: bytes, what: str) -> tuple[list, bool]:
+    def _request_once(self, mtype: int, flags: int, body: bytes, what: str, keep=None) -> tuple[list, bool]:
         with self.lock:
             replies = []
             interrupted = False
@@ -151,6 +157,8 @@ class Netlink:
                     elif t == NLMSG_DONE:
                         done = True
                     else:
+                        if keep is not None and not keep(data, off):
+                            continue
                         try:
                             m = M.decode(data, off, t)
                         except (ValueError, struct.error) as e:
@@ -164,7 +172,9 @@ class Netlink:
 
     # ---- links ------------------------------------------------------------------------------------
     def links(self) -> list:
-        return self.request(M.RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, M.ifinfo(), "list links")
+        # without statistics: smaller messages, and nothing pipenet reads is lost
+        return self.request(M.RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP,
+                            M.ifinfo() + M.u32(M.IFLA_EXT_MASK, M.RTEXT_FILTER_SKIP_STATS), "list links")
 
     def link_index(self, name: str) -> int:
         """An interface's index, read from the reply's fixed header (no full decode), then cached."""
@@ -340,9 +350,11 @@ class Netlink:
         self.request(M.RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, self._route_msg(dest, via, dev, metric, proto),
                      f"delete route {dest or 'default'}")
 
-    def routes(self, family: int = socket.AF_INET) -> list:
+    def routes(self, family: int = socket.AF_INET, main_only: bool = False) -> list:
+        """The routes of every table (or, `main_only`, the main table's unicast routes: what pipenet makes,
+        the rest skipped by their fixed header before they are decoded)."""
         return self.request(M.RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, M.rtmsg(family, 0, 0, 0, 0, 0),
-                            "list routes")
+                            "list routes", keep=_main_unicast if main_only else None)
 
     # ---- qdiscs -----------------------------------------------------------------------------------
     def qdiscs(self) -> list:

@@ -209,6 +209,24 @@ class Namespaces:
             self.handles[ref] = h
         return h
 
+    def open_many(self, refs: list[str]) -> None:
+        """Open every namespace of `refs` not open yet, in one visit of the worker thread (a thousand
+        namespaces: one hand-over between threads, not a thousand)."""
+        todo = [r for r in refs if r and r not in self.handles and self.exists(r)]
+        if not todo:
+            return
+
+        def open_all():
+            out = {}
+            for ref in todo:
+                try:
+                    out[ref] = self._open(ref)
+                except OSError:
+                    pass  # gone meanwhile: read as absent later
+            return out
+
+        self.handles.update(self.worker.run(open_all))
+
     def fresh(self, ref: str) -> Handle:
         """The handle of the namespace that is at `ref` now: one opened earlier for a namespace that has
         since been removed (and perhaps made again by someone else) is closed and opened anew."""

@@ -26,7 +26,8 @@ NLM_F_DUMP_INTR = 0x10
 
 # attribute numbers
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
-IFLA_LINKINFO, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD, IFLA_LINK_NETNSID = 18, 20, 27, 28, 37
+IFLA_LINKINFO, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD, IFLA_EXT_MASK, IFLA_LINK_NETNSID = 18, 20, 27, 28, 29, 37
+RTEXT_FILTER_SKIP_STATS = 1 << 3
 IFLA_INET6_ADDR_GEN_MODE, IFLA_AF_SPEC, AF_INET6_ATTR = 8, 26, 10
 IN6_ADDR_GEN_MODE_NONE = 1
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
@@ -211,11 +212,13 @@ def decode(data: bytes, off: int, mtype: int) -> Reply | None:
     fields = dict(zip(names, st.unpack_from(data, off + 16)))
     attrs = {}
     pos = off + 16 + st.size
+    unpack = _ATTR.unpack_from  # (a thousand namespaces: a few hundred thousand attributes walked)
+    get = known.get
     while pos + 4 <= end:
-        n, kind = _ATTR.unpack_from(data, pos)
+        n, kind = unpack(data, pos)
         if n < 4 or pos + n > end:
             break
-        entry = known.get(kind & 0x3FFF)
+        entry = get(kind & 0x3FFF)
         if entry is not None:
             try:
                 attrs[entry[0]] = entry[1](data[pos + 4:pos + n])

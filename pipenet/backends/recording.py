@@ -264,6 +264,9 @@ class RecordingKernel:
         return True
 
     # ---- reading what is live -----------------------------------------------------------------------------
+    def open_namespaces(self, refs):
+        pass
+
     def read_namespace(self, ref):
         ns = self.state["ns"].get(ref)
         if ns is None:

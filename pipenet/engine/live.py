@@ -90,7 +90,10 @@ class LiveView:
         return self._fw[ref]
 
     def want_sysctls(self, ops) -> None:
-        """Read every sysctl these operations check in one visit per namespace."""
+        """Read every sysctl these operations check in one visit per namespace, and open every namespace
+        they name at once."""
+        refs = {op.ns for op in ops if isinstance(getattr(op, "ns", None), str)}
+        self.k.open_namespaces(sorted(refs))
         for op in ops:
             if op.kind == "sysctl":
                 self._wanted_sysctls.setdefault(op.ns, set()).add(op.name)

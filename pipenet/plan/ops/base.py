@@ -44,6 +44,29 @@ def _names(cls) -> tuple[str, ...]:
     return names
 
 
+_CHECKS: dict[type, tuple] = {}
+_KINDS = (("str", str, "text"), ("int", int, "a number"), ("bool", bool, "true or false"),
+          ("dict", (dict, tuple), "an object"), ("tuple", tuple, "a list"))
+
+
+def _checks(cls) -> tuple:
+    """(field name, accepted types, may be null, what it must be) for each field, worked out once per class
+    from its annotations (a record holds thousands of ops)."""
+    known = _CHECKS.get(cls)
+    if known is None:
+        out = []
+        for f in fields(cls):
+            t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+            kinds, word = None, ""
+            for prefix, k, w in _KINDS:
+                if t.startswith(prefix):
+                    kinds, word = k, w
+                    break
+            out.append((f.name, kinds, "None" in t, word))
+        known = _CHECKS[cls] = tuple(out)
+    return known
+
+
 #: a canonical text for plain data: equal values, equal text (dict order and list/tuple aside)
 _canon = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
@@ -254,22 +277,13 @@ class Op:
 
     def validate(self) -> None:
         """Check the field types of an op read back from a file (ValueError when one is wrong)."""
-        for f in fields(self):
-            v = getattr(self, f.name)
-            t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        d = self.__dict__
+        for name, kinds, nullable, word in _checks(type(self)):
+            v = d[name]
             if v is None:
-                if "None" not in t:
-                    raise ValueError(f"operation {self.kind}: {f.name} may not be null")
-                continue
-            if t.startswith("str") and not isinstance(v, str):
-                raise ValueError(f"operation {self.kind}: {f.name} must be text")
-            if t.startswith("int") and (not isinstance(v, int) or isinstance(v, bool)):
-                raise ValueError(f"operation {self.kind}: {f.name} must be a number")
-            if t.startswith("bool") and not isinstance(v, bool):
-                raise ValueError(f"operation {self.kind}: {f.name} must be true or false")
-            if t.startswith("dict") and not isinstance(v, (dict, tuple)):
-                raise ValueError(f"operation {self.kind}: {f.name} must be an object")
-            if t.startswith("tuple") and not isinstance(v, tuple):
-                raise ValueError(f"operation {self.kind}: {f.name} must be a list")
+                if not nullable:
+                    raise ValueError(f"operation {self.kind}: {name} may not be null")
+            elif kinds is not None and (not isinstance(v, kinds) or (kinds is int and isinstance(v, bool))):
+                raise ValueError(f"operation {self.kind}: {name} must be {word}")
         if isinstance(getattr(self, "saved", None), tuple):  # a dict read back as pairs
             object.__setattr__(self, "saved", dict(self.saved))
