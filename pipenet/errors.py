@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from pipenet.diagnostics import Diagnostic
+if TYPE_CHECKING:  # (the diagnostics' rendering is loaded only where a file is read)
+    from pipenet.diagnostics import Diagnostic
 
 
 class PipenetError(Exception):

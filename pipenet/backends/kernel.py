@@ -276,13 +276,56 @@ class Kernel:
         """Open these namespaces together, ahead of reading them (see Namespaces.open_many)."""
         self.ns.open_many(refs)
 
+    def split_work(self, in_child, here):
+        """(here(), in_child()), the second run in a forked child at the same time, its result sent back
+        pickled: two CPUs for work that is mostly Python decoding netlink replies (threads cannot share
+        that out). A child that fails has its share done here instead."""
+        import pickle
+
+        if not hasattr(os, "fork"):
+            return here(), in_child()
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into the parent's code
+            code = 0
+            try:
+                os.close(rfd)
+                self.ns.forked()
+                data = pickle.dumps(in_child(), protocol=pickle.HIGHEST_PROTOCOL)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(wfd, view):]
+            except BaseException:  # noqa: BLE001
+                code = 1
+            os._exit(code)
+        os.close(wfd)
+        try:
+            mine = here()
+            chunks = []
+            while True:
+                chunk = os.read(rfd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(rfd)
+            _, status = os.waitpid(pid, 0)
+        try:
+            if status != 0:
+                raise ValueError("the child failed")
+            theirs = pickle.loads(b"".join(chunks))
+        except Exception:  # noqa: BLE001 - its share, done here
+            theirs = in_child()
+        return mine, theirs
+
     def read_namespace(self, ref: str) -> objects.Namespace | None:
         """Links, addresses and routes (main table, both families) of a namespace: three dumps.
         None when there is no namespace at `ref`."""
-        if not self.ns.exists(ref):
+        inode = self.ns.live_inode(ref)
+        if inode is None:
             return None
-        h = self.ns.fresh(ref)
-        view = objects.Namespace(inode=os.fstat(h.fd).st_ino)
+        h = self.ns.fresh(ref, inode)
+        view = objects.Namespace(inode=inode)
         names: dict[int, str] = {}
         raw = h.nl.links()
         for m in raw:
@@ -447,10 +490,11 @@ class Kernel:
 
         return files.read(directory, names)
 
-    def etc_write(self, directory: str, content: dict[str, str]) -> None:
+    def etc_write(self, directory: str, content: dict[str, str]) -> dict:
+        """Write the files; their stamps (inode, size, mtime), for a cheap check later."""
         from pipenet.backends import files
 
-        files.write(directory, content)
+        return files.write(directory, content)
 
     def etc_restore(self, directory: str, saved: dict, ours: dict[str, str] | None = None) -> None:
         from pipenet.backends import files
@@ -467,10 +511,10 @@ class Kernel:
 
         return files.is_dir(directory)
 
-    def etc_inspect(self, directory: str, names: list[str]) -> dict | None:
+    def etc_inspect(self, directory: str, names: list[str], known: dict | None = None) -> dict | None:
         from pipenet.backends import files
 
-        return files.inspect(directory, names)
+        return files.inspect(directory, names, known)
 
     # ---- processes -------------------------------------------------------------------------------------------
     def process_start(self, ns: str, argv, hostname: str, etc: str, log: str, marker: str = "") -> dict:

@@ -86,11 +86,13 @@ class Netlink:
         self.index: dict[str, int] = {}
 
     @classmethod
-    def open_here(cls) -> Netlink:
-        """Open a socket in the calling thread's current network namespace."""
+    def open_here(cls, big: bool = True) -> Netlink:
+        """Open a socket in the calling thread's current network namespace (`big`: buffers for the
+        host's dumps of thousands of interfaces; a container's few need the defaults)."""
         s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        if big:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
         try:
             s.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
         except OSError:

@@ -37,6 +37,11 @@ class Handle:
     ref: str
     fd: int
     nl: Netlink
+    inode: int = 0  # the namespace's nsfs inode, read once when it is opened
+
+    def __post_init__(self):
+        if not self.inode:
+            self.inode = os.fstat(self.fd).st_ino
 
     def close(self) -> None:
         self.nl.close()
@@ -76,6 +81,19 @@ class _Worker:
         self.q.put((None, None, None))
 
 
+class _Inline:
+    """The worker of a forked child: the child is single-threaded, so it may switch namespaces itself
+    (the parent's worker thread does not exist there)."""
+
+    @staticmethod
+    def run(fn):
+        return fn()
+
+    @staticmethod
+    def stop():
+        pass
+
+
 def _ipv6_defaults(quiet: bool) -> None:
     """In the calling thread's (new) namespace, for the interfaces that will be made in or moved into it:
     `quiet` (a node without IPv6): no IPv6 link-local address at all (no duplicate address detection, no
@@ -110,12 +128,25 @@ class Namespaces:
         self.root = Handle("", root_fd, Netlink.open_here())
         self.handles: dict[str, Handle] = {"": self.root}
         self._run_dir_ready = False
+        self._run_dev: int | None = None
 
     def close(self) -> None:
         for ref, h in list(self.handles.items()):
             h.close()
         self.handles.clear()
         self.worker.stop()
+
+    def forked(self) -> None:
+        """In a forked child: switch namespaces in this (only) thread from now on, with netlink sockets
+        of its own (a socket shared with the parent would mix two processes' requests and replies)."""
+        self.worker = _Inline()
+        for ref, h in list(self.handles.items()):
+            if ref != "":
+                self.handles.pop(ref)
+                h.close()  # (this process's copies of the descriptors)
+        self.root.nl.close()
+        self.root = Handle("", self.root.fd, Netlink.open_here(), self.root.inode)
+        self.handles[""] = self.root
 
     def path(self, ref: str) -> str:
         if ref.startswith("/"):
@@ -161,7 +192,7 @@ class Namespaces:
                 mounted = True
                 _ipv6_defaults(quiet)
                 nsfd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-                nl = Netlink.open_here()
+                nl = Netlink.open_here(big=False)
                 nl.index["lo"] = 1  # loopback is always the first interface of a new namespace
             finally:
                 self._back()
@@ -177,7 +208,7 @@ class Namespaces:
         try:
             linux.setns(fd, linux.CLONE_NEWNET)
             try:
-                nl = Netlink.open_here()
+                nl = Netlink.open_here(big=False)
             finally:
                 self._back()
         except BaseException:
@@ -227,31 +258,36 @@ class Namespaces:
 
         self.handles.update(self.worker.run(open_all))
 
-    def fresh(self, ref: str) -> Handle:
+    def fresh(self, ref: str, inode: int | None = None) -> Handle:
         """The handle of the namespace that is at `ref` now: one opened earlier for a namespace that has
-        since been removed (and perhaps made again by someone else) is closed and opened anew."""
+        since been removed (and perhaps made again by someone else) is closed and opened anew.
+        `inode`: the one at `ref`, when the caller has just read it (`live_inode`)."""
         h = self.handles.get(ref)
         if h is not None and ref != "":
-            try:
-                same = os.stat(self.path(ref)).st_ino == os.fstat(h.fd).st_ino
-            except OSError:
-                same = False
-            if not same:
+            now = inode if inode is not None else self.live_inode(ref)
+            if now != h.inode:
                 self.handles.pop(ref, None)
                 h.close()
         return self.get(ref)
 
-    def exists(self, ref: str) -> bool:
-        """Is there a namespace at `ref`? (An unmounted placeholder file under /run/netns is not one.)"""
+    def live_inode(self, ref: str) -> int | None:
+        """The inode of the namespace at `ref` now, in one stat (None: no namespace there; an unmounted
+        placeholder file under /run/netns is not one)."""
         if ref == "":
-            return True
+            return self.root.inode
         try:
             st = os.stat(self.path(ref))
         except OSError:
-            return False
+            return None
         if ref.startswith("/"):
-            return True
-        return st.st_dev != os.stat(self.run_dir).st_dev  # mounted from nsfs
+            return st.st_ino
+        if self._run_dev is None:
+            self._run_dev = os.stat(self.run_dir).st_dev
+        return st.st_ino if st.st_dev != self._run_dev else None  # mounted from nsfs
+
+    def exists(self, ref: str) -> bool:
+        """Is there a namespace at `ref`? (An unmounted placeholder file under /run/netns is not one.)"""
+        return self.live_inode(ref) is not None
 
     def delete(self, name: str) -> None:
         h = self.handles.pop(name, None)
@@ -284,4 +320,4 @@ class Namespaces:
         return self.worker.run(inside)
 
     def inode(self, ref: str) -> int:
-        return os.fstat(self.fresh(ref).fd).st_ino
+        return self.fresh(ref).inode

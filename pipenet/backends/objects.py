@@ -9,6 +9,7 @@ and on the real kernel. They are read once per namespace per command
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 #: the prefix of every mark pipenet writes (interface aliases, rule comments)
 MARK_PREFIX = "pipenet:"
@@ -29,8 +30,7 @@ def mark_topology(text: str | None) -> str | None:
     return text[len(MARK_PREFIX):].split(":", 1)[0]
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):  # (tuples: a thousand namespaces' worth are made, and sent between processes)
     name: str
     index: int
     kind: str | None = None  # "bridge", "veth", "macvlan", ... (None: a physical or loopback device)
@@ -44,8 +44,7 @@ class Link:
     hairpin: bool | None = None  # a bridge port's hairpin mode
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(NamedTuple):
     ifname: str
     ip: str
     prefixlen: int
@@ -57,8 +56,7 @@ class Address:
         return f"{self.ip}/{self.prefixlen}"
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     dest: str  # "default" or NETWORK/LEN
     via: str | None = None
     dev: str | None = None
@@ -67,8 +65,7 @@ class Route:
     family: int = 4
 
 
-@dataclass(frozen=True)
-class Qdisc:
+class Qdisc(NamedTuple):
     """A root qdisc as pipenet reads it back: its kind and the parameters pipenet sets."""
 
     kind: str
@@ -76,7 +73,7 @@ class Qdisc:
     delay_ms: float | None = None
     jitter_ms: float | None = None
     loss_pct: float | None = None
-    child: Qdisc | None = None  # tbf under netem
+    child: "Qdisc | None" = None  # tbf under netem
 
 
 @dataclass

@@ -267,6 +267,9 @@ class RecordingKernel:
     def open_namespaces(self, refs):
         pass
 
+    def split_work(self, in_child, here):
+        return here(), in_child()
+
     def read_namespace(self, ref):
         ns = self.state["ns"].get(ref)
         if ns is None:
@@ -420,11 +423,12 @@ class RecordingKernel:
     def etc_write(self, directory, content):
         self._call("etc_write", directory)
         self.state.setdefault("etc", {}).setdefault(directory, {}).update(content)
+        return {}
 
     def etc_is_dir(self, directory):
         return directory in self.state.get("etc", {})
 
-    def etc_inspect(self, directory, names):
+    def etc_inspect(self, directory, names, known=None):
         files = self.state.get("etc", {}).get(directory, {})
         return {n: ("file", files[n]) if n in files else None for n in names}
 

@@ -125,7 +125,7 @@ def unchanged(path: str) -> str | None:
 def still_unchanged(path: str, name: str) -> bool:
     """Under the topology's lock: the record is there, no interrupted run is pending, the digest holds."""
     state = StateDir(name)
-    if not state.exists() or os.path.exists(state.journal_path):
+    if not os.path.exists(state.record_path) or os.path.exists(state.journal_path):
         return False
     text = _text(path)
     return text is not None and _matches(name, os.path.abspath(path), text)

@@ -26,6 +26,7 @@ from pipenet.engine import journal as journals
 from pipenet.engine.executor import execute, rollback
 from pipenet.engine.journal import Journal
 from pipenet.engine.live import LiveView
+from pipenet.engine.records import recorded_ops
 from pipenet.engine.state import StateDir, all_topologies
 from pipenet.errors import ApplyFailed, Conflict, CorruptState, Leftovers, PipenetError, UsageError
 from pipenet.plan.diff import Plan, diff
@@ -61,18 +62,6 @@ class Prepared:
     @property
     def generation(self) -> int:
         return (self.record or {}).get("generation", 0)
-
-
-def recorded_ops(record: dict | None, state: StateDir | None = None) -> list[Op]:
-    out = []
-    for o in (record or {}).get("ops", []):
-        try:
-            out.append(Op.from_json(o))
-        except ValueError as e:
-            if state is None:
-                raise
-            raise state.corrupt(f"holds an operation pipenet cannot read ({e})") from None
-    return out
 
 
 def _taken_subnets(view: LiveView, exclude: str) -> IPSet:

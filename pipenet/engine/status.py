@@ -15,14 +15,16 @@ from pipenet.plan.ops import Op
 def drift(ops: list[Op], view: LiveView) -> list[dict]:
     """Every recorded op whose object is not live as made, as {kind, node, object, state, expected,
     actual, detail}. (Children of a missing object are not listed again: the kernel took them along.)"""
-    view.want_sysctls(ops)
+    from pipenet.engine.live import check_all
+
+    verdicts = check_all(ops, view)
     gone: set[str] = set()
     out = []
     for op in ops:
         if any(p in gone for p in op.parents):
             gone.add(op.key)
             continue
-        v = op.check(view)
+        v = verdicts[op.key]
         if v.ok:
             continue
         if v.state in ("missing", "foreign"):
@@ -37,7 +39,7 @@ def status(name: str, k) -> dict:
     record = state.load()
     if record is None or record.get("down"):
         return {"topology": name, "up": False}
-    from pipenet.engine.session import recorded_ops
+    from pipenet.engine.records import recorded_ops
 
     ops = recorded_ops(record, state)
     view = LiveView(k)
@@ -82,7 +84,7 @@ def status(name: str, k) -> dict:
 def live_as_recorded(name: str, k) -> bool:
     """Is every operation of the record live, as made? (The proof the fast path of an unchanged file
     needs: the file says what it said, and the system is what that made.)"""
-    from pipenet.engine.session import recorded_ops
+    from pipenet.engine.records import recorded_ops
 
     state = StateDir(name)
     record = state.load()

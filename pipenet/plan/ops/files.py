@@ -28,6 +28,7 @@ def _heredoc(path: str, content: str) -> str:
 class WriteEtc(Op):
     kind: ClassVar[str] = "etc"
     repairable: ClassVar[bool] = True
+    learns: ClassVar[bool] = True
     node: str
     directory: str
     files: tuple = ()  # ((name, content), ...)
@@ -45,17 +46,17 @@ class WriteEtc(Op):
         self.saved = k.etc_read(self.directory, [n for n, _ in self.files])
 
     def apply(self, k):
-        k.etc_write(self.directory, self.wanted)
+        self.saved = dict(self.saved, stamps=k.etc_write(self.directory, self.wanted))
 
     def undo(self, k):
         k.etc_restore(self.directory, self.saved, self.wanted)
 
     def check(self, view):
-        found = view.files(self.directory, [n for n, _ in self.files])
+        found = view.files(self.directory, [n for n, _ in self.files], self.saved.get("stamps"))
         if found is None:
             return foreign(f"{self.directory} is not a directory pipenet can use (a symlink or a file)")
         for name, what in found.items():
-            if what is not None and what[0] != "file":
+            if what is not None and what[0] not in ("file", "same"):
                 return foreign(f"{self.directory}/{name} is a {what[0]} and pipenet did not make it; "
                                f"pipenet never writes through one")
         if all(what is None for what in found.values()):
@@ -66,7 +67,7 @@ class WriteEtc(Op):
             return missing(f"the /etc files of {self.node} ({self.directory})")
         wanted = self.wanted
         differ = {n: (what[1] if what is not None else None) for n, what in found.items()
-                  if what is None or what[1] != wanted[n]}
+                  if what is None or (what[0] != "same" and what[1] != wanted[n])}
         if differ:
             names = ", ".join(sorted(differ))
             return changed(f"{self.directory}: {names} changed since pipenet wrote them", "pipenet's content",
@@ -74,7 +75,8 @@ class WriteEtc(Op):
         return OK
 
     def repair(self, k, observed):
-        k.etc_write(self.directory, {n: self.wanted[n] for n in observed})
+        stamps = k.etc_write(self.directory, {n: self.wanted[n] for n in observed})
+        self.saved = dict(self.saved, stamps=dict(self.saved.get("stamps") or {}, **stamps))
 
     def unrepair(self, k, observed):
         k.etc_put_back(self.directory, observed, self.wanted)
