@@ -14,7 +14,10 @@ namespace's hosts, resolv.conf and hostname files) it measures, median of --runs
           the peer, then `ip netns exec NS ip ...` for each setting there
           (skipped above --shell-max);
   up      `pipenet up` from nothing (the CLI, Python start-up included);
-  noop    `pipenet up` of the converged topology (an unchanged file);
+  noop    `pipenet up` of the converged topology (an unchanged file: its
+          digest matches, and every recorded change is checked against the
+          live system before "nothing to change");
+  noplan  `pipenet plan` of the same unchanged file (the same live check);
   plan    `pipenet plan` of the converged topology, the file edited by a
           comment (so it is parsed, compiled and compared in full);
   edited  `pipenet up` of that edited file (the same full work, nothing to do);
@@ -57,16 +60,21 @@ def mac(i: int) -> str:
     return "02:42:" + ":".join(f"{(ip >> s) & 255:02x}" for s in (24, 16, 8, 0))
 
 
-def floor_batches(n: int) -> tuple[str, dict[str, str]]:
-    host = ["link add br0 type bridge", "link set br0 up", "addr add 10.0.0.1/16 dev br0"]
+def floor_batches(n: int, quiet: bool = False) -> tuple[str, dict[str, str]]:
+    """The ip -batch scripts; `quiet`: no IPv6 autoconfiguration on the bridge and on both ends of each
+    port (`addrgenmode none` before a link comes up), as pipenet does for segments without IPv6."""
+    q = " addrgenmode none" if quiet else ""
+    host = ["link add br0 type bridge", f"link set dev br0{q} up", "addr add 10.0.0.1/16 dev br0"]
     per_ns = {}
     for i in range(1, n + 1):
         ns = f"fl{i}"
         host.append(f"netns add {ns}")
-        host.append(f"link add vfl{i} master br0 up type veth peer name eth0 netns {ns} address {mac(i)}")
+        host.append(f"link add vfl{i} master br0 type veth peer name eth0 netns {ns} address {mac(i)}")
+        host.append(f"link set dev vfl{i}{q} up")
         a = 0x0A000000 + 1 + i
         addr = ".".join(str((a >> s) & 255) for s in (24, 16, 8, 0))
-        per_ns[ns] = f"link set lo up\nlink set eth0 up\naddr add {addr}/16 dev eth0\nroute add default via 10.0.0.1\n"
+        per_ns[ns] = (f"link set lo up\nlink set dev eth0{q} up\naddr add {addr}/16 dev eth0\n"
+                      f"route add default via 10.0.0.1\n")
     return "\n".join(host) + "\n", per_ns
 
 
@@ -90,9 +98,9 @@ def floor_files(n: int, prefix: str = "fl") -> None:
                 f.write(text)
 
 
-def run_floor(n: int) -> float:
+def run_floor(n: int, quiet: bool = False) -> float:
     """The same kernel work as pipenet's up: ip -batch, one iptables-restore per table, the files."""
-    host, per_ns = floor_batches(n)
+    host, per_ns = floor_batches(n, quiet)
     t = time.perf_counter()
     subprocess.run(["ip", "-batch", "-"], input=host, text=True, check=True)
     for ns, batch in per_ns.items():
@@ -244,6 +252,7 @@ def pipenet_rows(rows: dict, topo: str, path: str, name: str) -> None:
     rows.setdefault("up_user", []).append(USER[topo].pop())
     quiesce()  # a no-op `up` and `plan` are measured on the settled system
     rows.setdefault("noop", []).append(pipenet(topo, "up", path))
+    rows.setdefault("noplan", []).append(pipenet(topo, "plan", path))
     # An edited file whose edit changes nothing (a comment): `plan` and `up` parse, compile and
     # compare in full, where an unchanged file is answered from the digest of its inputs.
     with open(path) as f:
@@ -271,10 +280,13 @@ def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] =
         path = os.path.join(tmp, f"bench{n}.pn")
         with open(path, "w") as f:
             f.write(topology(n))
-        rows: dict[str, list[float]] = {k: [] for k in ("floor", "floor_down", "shell")}
+        rows: dict[str, list[float]] = {k: [] for k in ("floor", "floor_quiet", "floor_down", "shell")}
         for _ in range(runs):
             rows["floor"].append(run_floor(n))
             rows["floor_down"].append(floor_down(n))
+            settle()
+            rows["floor_quiet"].append(run_floor(n, quiet=True))
+            floor_down(n)
             settle()
             if n <= shell_max:
                 rows["shell"].append(run_shell(n, os.path.join(tmp, f"shell{n}.sh")))
@@ -307,21 +319,23 @@ def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] =
 
 
 def table(results: dict) -> str:
-    lines = ["| N containers on one bridge | floor (ip -batch) | one ip per op | pipenet up | up / floor | "
-             "one ip per op / up | no-op up | no-op up, edited file | plan | down | floor teardown | "
-             "down / floor teardown | "
+    lines = ["| N containers on one bridge | floor (ip -batch) | floor, quiet links | one ip per op | pipenet up | "
+             "up / quiet floor | "
+             "one ip per op / up | no-op up | no-op plan | no-op up, edited file | plan, edited file | down | "
+             "floor teardown | down / floor teardown | "
              "up per container | pipenet's own CPU per container | peak memory |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n, m in results.items():
         if not str(n).isdigit():
             continue
         n = int(n)
         shell = m.get("shell")
-        lines.append(f"| {n} | {m['floor']:.2f} s | " + (f"{shell:.2f} s" if shell else "(not run)") +
-                     f" | {m['up']:.2f} s | {m['up'] / m['floor']:.2f}x | " +
+        lines.append(f"| {n} | {m['floor']:.2f} s | {m['floor_quiet']:.2f} s | " +
+                     (f"{shell:.2f} s" if shell else "(not run)") +
+                     f" | {m['up']:.2f} s | {m['up'] / m['floor_quiet']:.2f}x | " +
                      (f"{shell / m['up']:.1f}x" if shell else "") +
-                     f" | {m['noop']:.2f} s | {m['noop_full']:.2f} s | {m['plan']:.2f} s | {m['down']:.2f} s | "
-                     f"{m['floor_down']:.2f} s | "
+                     f" | {m['noop']:.2f} s | {m['noplan']:.2f} s | {m['noop_full']:.2f} s | {m['plan']:.2f} s | "
+                     f"{m['down']:.2f} s | {m['floor_down']:.2f} s | "
                      f"{m['down'] / m['floor_down']:.2f}x | {1000 * m['up'] / n:.2f} ms | "
                      f"{1e6 * m['up_user'] / n:.0f} us | {m['peak_mb']:.0f} MB |")
     chains = [(k, m) for k, m in results.items() if str(k).startswith("chain")]

@@ -79,8 +79,8 @@ def enter_private(user: bool, workdir: str, etc_netns: str = "mount") -> None:
         linux.mount(own, "/etc/netns", None, linux.MS_BIND)
     # /run: a fresh tmpfs (its own /run/netns, /run/pipenet, xtables lock).
     linux.mount("tmpfs", "/run", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "mode=0755")
-    for d in ("/run/netns", "/run/pipenet", "/run/lock"):
-        os.makedirs(d, exist_ok=True)
+    for d, mode in (("/run/netns", 0o755), ("/run/pipenet", 0o700), ("/run/lock", 0o755)):
+        os.makedirs(d, mode=mode, exist_ok=True)  # (pipenet's state is private, as on a machine)
     linux.sethostname("pipenet-sandbox")
     # lo up, as in any fresh namespace a person would expect
     try:
