@@ -34,6 +34,9 @@ class InvalidTopology(PipenetError):
         self.sources = sources or {}
         super().__init__(f"{len(self.diagnostics)} error(s) in topology")
 
+    def __reduce__(self):  # (errors cross from a sandbox, pickled)
+        return (type(self), (self.diagnostics, self.sources))
+
 
 class UnsupportedByKernel(PipenetError):
     exit_code = 1
@@ -47,6 +50,9 @@ class Conflict(PipenetError):
     def __init__(self, problems: Sequence[str]):
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
+
+    def __reduce__(self):
+        return (type(self), (self.problems,))
 
 
 class CorruptState(PipenetError):
@@ -65,3 +71,6 @@ class Leftovers(PipenetError):
     def __init__(self, message: str, remaining: Sequence[str]):
         self.remaining = list(remaining)
         super().__init__(message)
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.remaining))

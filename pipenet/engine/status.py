@@ -8,6 +8,7 @@ someone else is drift; `up` repairs the first two and refuses the third.
 from __future__ import annotations
 
 from pipenet.engine.live import LiveView
+from pipenet.results import Status
 from pipenet.engine.state import StateDir
 from pipenet.plan.ops import Op
 
@@ -34,11 +35,11 @@ def drift(ops: list[Op], view: LiveView) -> list[dict]:
     return out
 
 
-def status(name: str, k) -> dict:
+def status(name: str, k) -> Status:
     state = StateDir(name)
     record = state.load()
     if record is None or record.get("down"):
-        return {"topology": name, "up": False}
+        return Status(name, False)
     from pipenet.engine.records import recorded_ops
 
     ops = recorded_ops(record, state)
@@ -76,9 +77,8 @@ def status(name: str, k) -> dict:
             pid = (found or {}).get("pid") or op.saved.get("pid")
             procs.append({"node": op.node, "command": op.command, "pid": pid, "alive": found is not None,
                           "log": op.log})
-    return {"topology": name, "up": True, "file": record.get("file"), "generation": record.get("generation"),
-            "nodes": nodes, "drift": items, "operations": len(ops), "processes": procs,
-            "published": record.get("published", [])}
+    return Status(name, True, record.get("file"), record.get("generation"), nodes, items, len(ops), procs,
+                  record.get("published", []))
 
 
 def live_as_recorded(name: str, k) -> bool:

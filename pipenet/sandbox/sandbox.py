@@ -231,3 +231,79 @@ def run_inside(rec: dict, fn, capture: bool = False) -> tuple[int, bytes]:
         out = b"".join(chunks)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), out
+
+
+def call_inside(rec: dict, fn):
+    """fn() inside the sandbox, its value returned (or its exception raised) here: the grandchild that
+    runs it sends the result back pickled. What fn prints goes to this process's terminal."""
+    import pickle
+
+    rfd, wfd = os.pipe()
+
+    def wrapped():
+        os.close(rfd)
+        try:
+            outcome = ("value", fn())
+        except SystemExit as e:
+            outcome = ("exit", e.code)
+        except BaseException as e:  # noqa: BLE001 - handed back to the caller
+            outcome = ("error", e)
+        try:
+            data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:  # noqa: BLE001 - an exception that cannot cross: its words can
+            data = pickle.dumps(("error", RuntimeError(str(outcome[1]) if len(outcome) > 1 else str(e))))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(wfd, view):]
+        os.close(wfd)
+
+    code_box: list = []
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            enter(rec)
+            inner = os.fork()  # the grandchild lives wholly inside the sandbox's PID namespace
+            if inner != 0:
+                os.close(wfd)
+                _, st = os.waitpid(inner, 0)
+                os._exit(os.waitstatus_to_exitcode(st))
+            try:
+                os.chdir(os.environ["PIPENET_CWD"])
+            except OSError:
+                os.chdir("/")
+            wrapped()
+        except BaseException as e:  # noqa: BLE001 - the child never returns into the caller's code
+            try:
+                sys.stderr.write(f"pipenet: {e}\n")
+            except Exception:
+                pass
+            code = 1
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except Exception:
+                pass
+        os._exit(code)
+    os.close(wfd)
+    chunks = []
+    while True:
+        b = os.read(rfd, 1 << 16)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(rfd)
+    _, status = os.waitpid(pid, 0)
+    code_box.append(os.waitstatus_to_exitcode(status))
+    try:
+        kind, value = pickle.loads(b"".join(chunks))
+    except Exception:  # noqa: BLE001
+        raise OSError(5, f"the sandbox ended without an answer (status {code_box[0]})") from None
+    if kind == "error":
+        raise value
+    if kind == "exit":
+        raise SystemExit(value)
+    return value

@@ -1,0 +1,670 @@
+"""pipenet as a library: load a topology, plan it, bring it up, test it, run commands in its nodes,
+take it down. The CLI is a thin layer over this; so is the pytest plugin.
+
+    import pipenet
+
+    lab = pipenet.load("lab.pn")              # raises pipenet.InvalidTopology (with .diagnostics)
+    print(lab.plan().steps)
+    lab.up()                                  # root, or lab.up(sandbox=True) without
+    print(lab.exec("h1", ["ping", "-c1", "10.0.0.2"]).returncode)
+    print(lab.test().ok)
+    lab.down()
+
+    with pipenet.up("lab.pn", sandbox=True) as lab:   # taken down on exit, exception or not
+        ...
+
+Where a lab lives (the namespace pipenet runs in, or a sandbox: private
+namespaces kept by a holder process) is decided here, once: a lab that is up
+in a sandbox is found there by its name, and every call on it runs inside it
+(in a forked child that joins the sandbox's namespaces; the result comes back
+pickled). Without root, `sandbox=True` is the way to bring a lab up.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from pipenet import results
+from pipenet.errors import PipenetError, UsageError
+
+if TYPE_CHECKING:
+    from pipenet.ir import Topology
+
+#: why a step is planned when the file, not the live system, asks for it
+FILE_REASONS = ("new", "changed in the file", "gone from the file")
+
+
+# ---- where a lab lives --------------------------------------------------------------------------------
+class Place:
+    """The namespace pipenet runs in (`rec` None), or the sandbox whose outer record is `rec`."""
+
+    def __init__(self, name: str, rec: dict | None = None):
+        self.name = name
+        self.rec = rec
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.rec is not None
+
+    def call(self, fn: Callable):
+        """fn() where the lab lives; its value (or exception) comes back here."""
+        if self.rec is None:
+            return fn()
+        from pipenet.sandbox import sandbox as sb
+
+        return sb.call_inside(self.rec, fn)
+
+
+def place_of(name: str) -> Place:
+    """Where topology `name` lives: in its sandbox when it has a live one, else here. A sandbox whose
+    holder died is cleaned, and said so."""
+    if os.environ.get("PIPENET_IN_SANDBOX"):
+        return Place(name)
+    from pipenet.sandbox import sandbox as sb
+
+    rec = sb.load(name)
+    if rec is None:
+        return Place(name)
+    if not sb.alive(rec):
+        sb.forget(name, rec)
+        raise UsageError(f"the sandbox of {name} is gone (its holder, pid {rec['pid']}, died); its state has "
+                         f"been cleaned up")
+    return Place(name, rec)
+
+
+def need_root(command: str, why: str = "changes the network") -> None:
+    if os.geteuid() != 0:
+        raise UsageError(f"{command} {why} and needs root: run it as root (sudo pipenet {command} ...), or add "
+                         f"--sandbox to run the topology in private namespaces without root")
+
+
+class _Kernel:
+    """The kernel backend, made on first use: a no-op `up` or `plan` never needs it (nor its imports)."""
+
+    def __init__(self):
+        self._k = None
+
+    def __getattr__(self, name):
+        if self._k is None:
+            from pipenet.backends.kernel import Kernel
+            from pipenet.engine.state import state_root
+
+            self._k = Kernel(state_root=state_root())
+        value = getattr(self._k, name)
+        setattr(self, name, value)  # later uses skip this hook
+        return value
+
+    def close(self):
+        if self._k is not None:
+            self._k.close()
+
+
+@contextmanager
+def kernel():
+    k = _Kernel()
+    try:
+        yield k
+    finally:
+        k.close()
+
+
+def set_variables(variables: dict | None) -> None:
+    """`${NAME}` values from outside the file (the CLI's `--var`)."""
+    if variables:
+        from pipenet import variables as v
+
+        v.CURRENT.update(variables)
+
+
+# ---- the lab ------------------------------------------------------------------------------------------
+class Lab:
+    """A topology: from a file (or its text), or, once up, by its name alone."""
+
+    def __init__(self, path: str | None = None, text: str | None = None, name: str | None = None,
+                 variables: dict | None = None):
+        self.path = path
+        self.text = text
+        self._name = name
+        self._topo: Topology | None = None
+        self.variables = dict(variables or {})
+
+    # -- what it is ------------------------------------------------------------------------------------
+    def _load(self) -> Topology:
+        if self._topo is None:
+            from pipenet.lang.load import load_text, read
+
+            set_variables(self.variables)
+            if self.text is None:
+                self.text = read(self.path)
+            self._topo = load_text(self.text, self.path or "<text>")
+        return self._topo
+
+    @property
+    def topology(self) -> Topology:
+        """The parsed and validated topology (raises InvalidTopology)."""
+        return self._load()
+
+    @property
+    def loaded(self) -> tuple[str, Topology]:
+        return (self.text, self._load())
+
+    @property
+    def name(self) -> str:
+        if self._name is None:
+            self._name = self._load().name
+        return self._name
+
+    @property
+    def nodes(self) -> list[str]:
+        """Its containers' names (from the file, or from the record of a lab known by name)."""
+        if self.path is not None or self.text is not None:
+            return [c.name for c in self._load().containers]
+        return sorted(n for n in self._record().get("ns", {}) if n != "host")
+
+    def where(self) -> Place:
+        return place_of(self.name)
+
+    def _record(self) -> dict:
+        from pipenet.engine.state import StateDir
+
+        return self.where().call(lambda: StateDir(self.name).load() or {})
+
+    def _file(self) -> str:
+        if self.path is None:
+            import tempfile
+
+            fd, self.path = tempfile.mkstemp(prefix="pipenet-", suffix=".pn")  # (a lab given as text)
+            with os.fdopen(fd, "w") as f:
+                f.write(self.text)
+        return self.path
+
+    # -- plan, up, down ---------------------------------------------------------------------------------
+    def plan(self) -> results.Plan:
+        """What `up` would do: the file against the record and the live system."""
+        fast = self._unchanged()
+        if fast is not None:
+            return results.Plan(fast)
+        place = self.where()
+        path = self._file()
+        loaded = self.loaded
+
+        def here():
+            from pipenet.engine.session import preflight, prepare
+
+            with kernel() as k:
+                p = prepare(path, k, loaded)
+                preflight(p, k)
+            return results.Plan(p.topo.name, [results.PlanStep(i, s.action, s.op.kind, s.op.key, s.reason,
+                                                               s.describe()) for i, s in enumerate(p.plan.steps, 1)])
+
+        return place.call(here)
+
+    def up(self, sandbox: bool = False, progress=None) -> results.Change:
+        """Bring the live system to what the file says (see `pipenet up`); in a sandbox with `sandbox`, or
+        in the one the lab already lives in."""
+        if not sandbox:
+            t0 = time.perf_counter()
+            fast = self._unchanged(lock=True)
+            if fast is not None:
+                return results.Change(fast, seconds=time.perf_counter() - t0)
+        place = self.where()
+        path = self._file()
+        loaded = self.loaded
+
+        def here():
+            from pipenet.engine.session import up
+
+            try:
+                with kernel() as k:
+                    p, seconds = up(path, k, progress, loaded)
+            finally:
+                _done(progress)
+            return results.Change.of(p.topo.name, p.plan.steps, seconds, p.notes)
+
+        if sandbox or place.sandboxed:
+            return self._in_sandbox(place, here)
+        need_root("up")
+        return here()
+
+    def _in_sandbox(self, place: Place, fn, keep_on=lambda value: True):
+        """fn() in the lab's sandbox, made first when there is none (and ended again when that first
+        call fails); the outer record then names its nodes and file."""
+        from pipenet.engine.state import StateDir
+        from pipenet.sandbox import sandbox as sb
+
+        if os.geteuid() == 0 and not place.sandboxed and StateDir(self.name).exists():
+            raise UsageError(f"{self.name} is up outside a sandbox; run `pipenet down {self.name}` first")
+        rec = place.rec
+        created = rec is None
+        if created:
+            try:
+                rec = sb.start(self.name)
+            except OSError as e:
+                raise UsageError(str(e.strerror or e)) from None
+        inside = Place(self.name, rec)
+        try:
+            value = inside.call(fn)
+        except BaseException:
+            if created:
+                sb.stop(self.name, rec)  # the first call failed: the sandbox held nothing before
+            raise
+        rec["nodes"] = inside.call(lambda: sorted((StateDir(self.name).load() or {}).get("ns", {})))
+        if self.path is not None:  # so that `down FILE` finds it without the file's --var values
+            from pipenet import variables
+
+            rec["file"] = os.path.abspath(self.path)
+            rec["vars"] = dict(variables.CURRENT)
+        sb.save(self.name, rec)
+        return value
+
+    def down(self, force: bool = False, progress=None) -> results.Change:
+        """Remove what the lab made that is live and carries its mark (`force`: by the marks alone, for a
+        record that cannot be trusted). A lab in a sandbox: the sandbox ends too."""
+        name = self.name
+        place = self.where()
+
+        def here():
+            from pipenet.engine.session import down, force_down
+
+            t0 = time.perf_counter()
+            try:
+                with kernel() as k:
+                    plan, existed = (force_down if force else down)(name, k, progress)
+            finally:
+                _done(progress)
+            change = results.Change.of(name, plan.steps, time.perf_counter() - t0)
+            change.existed = existed
+            return change
+
+        if place.sandboxed:
+            from pipenet.sandbox import sandbox as sb
+
+            change = place.call(here)
+            sb.stop(name, place.rec)
+            change.notes.append(f"the sandbox of {name} has ended")
+            return change
+        need_root("down")
+        return here()
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.down()
+
+    # -- looking at it ----------------------------------------------------------------------------------
+    def status(self) -> results.Status:
+        name = self.name
+        place = self.where()
+
+        def here():
+            from pipenet.engine.status import status
+
+            with kernel() as k:
+                return status(name, k)
+
+        st = place.call(here)
+        if place.sandboxed:
+            st.sandbox = {"holder": place.rec["pid"]}
+        return st
+
+    def test(self, sandbox: bool = False, progress=None) -> results.TestReport:
+        """Bring the lab up if it is not, or if the file asks for something else (drift alone is not
+        repaired: a link cut on purpose must fail its expectations), then check every `expect`."""
+        place = self.where()
+        path = self._file()
+        loaded = self.loaded
+
+        def here():
+            from pipenet.engine.session import preflight, prepare, up
+            from pipenet.engine.state import StateDir
+            from pipenet.expect.runner import Runner
+
+            with kernel() as k:
+                p = prepare(path, k, loaded)
+                preflight(p, k)
+                change, drift = None, 0
+                if p.record is None or any(st.reason in FILE_REASONS for st in p.plan.steps):
+                    try:
+                        p2, seconds = up(path, k, progress, loaded)
+                    finally:
+                        _done(progress)
+                    change = results.Change.of(p2.topo.name, p2.plan.steps, seconds, p2.notes)
+                    p = prepare(path, k, loaded)
+                else:
+                    drift = len(p.plan.steps)
+                record = StateDir(p.topo.name).load() or {}
+                t0 = time.perf_counter()
+                checks = Runner(p.topo, record, k).run(list(p.topo.expectations))
+                seconds = time.perf_counter() - t0
+            return results.TestReport(p.topo.name, [results.Check(r.expectation.span.line, r.expectation.describe(),
+                                                                  r.ok, r.detail, r.seconds) for r in checks],
+                                      seconds, change, drift)
+
+        if sandbox or place.sandboxed:
+            return self._in_sandbox(place, here)
+        need_root("test")
+        return here()
+
+    def _node(self, node: str) -> tuple[str | None, str | None, str | None]:
+        """(namespace path, hostname, /etc directory) of a node that is up."""
+        from pipenet.backends.netns import RUN_DIR
+        from pipenet.engine.enter import etc_dir
+
+        rec = self._record()
+        if node not in rec.get("ns", {}):
+            raise UsageError(f"no node {node} is up in topology {self.name}")
+        ref = rec["ns"][node]
+        hostname = rec.get("hostnames", {}).get(node, node)
+        if node == "host":  # the namespace pipenet runs in: its own hostname and files
+            return None, None, None
+        path = None if ref == "" else (ref if ref.startswith("/") else os.path.join(RUN_DIR, ref))
+        return path, hostname, etc_dir(ref)
+
+    def exec(self, node: str, argv: Sequence[str], *, check: bool = False, timeout: float | None = None,
+             env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+        """Run argv in a node (its namespace, hostname and /etc files) and wait: the output, as text."""
+        place = self.where()
+        if not place.sandboxed:
+            need_root("exec", "enters a node's namespaces")
+
+        def here():
+            from pipenet.engine.enter import enter
+
+            path, hostname, etc = self._node(node)
+            return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, env=env, input=input,
+                                  preexec_fn=lambda: enter(path, hostname, etc))
+
+        r = place.call(here)
+        if check:
+            r.check_returncode()
+        return r
+
+    def replace_with(self, node: str, argv: Sequence[str], env: dict | None = None) -> int:
+        """Become argv in a node (the CLI's `exec` and `shell`): here, this process execs and never returns;
+        in a sandbox, a child does, and its exit status is returned."""
+        place = self.where()
+
+        def here():
+            from pipenet.engine.enter import exec_in
+
+            path, hostname, etc = self._node(node)
+            exec_in(path, hostname, etc, list(argv), env)
+
+        if place.sandboxed:
+            from pipenet.sandbox import sandbox as sb
+
+            code, _ = sb.run_inside(place.rec, _exiting(here, argv))
+            return code
+        need_root("exec", "enters a node's namespaces")
+        _exiting(here, argv)()
+        return 0  # (not reached: exec replaced this process)
+
+    def logs(self, node: str) -> str:
+        """The output of the node's `run` processes."""
+        name = self.name
+
+        def here():
+            import glob
+
+            from pipenet.engine.state import StateDir
+
+            files = sorted(glob.glob(os.path.join(StateDir(name).path, "logs", f"{glob.escape(node)}.*.log")),
+                           key=lambda p: int(p.rsplit(".", 2)[1]))
+            out = []
+            for path in files:
+                with open(path, errors="replace") as f:
+                    out.append(f.read())
+            return "".join(out) if files else None
+
+        return self.where().call(here)
+
+    # -- the unchanged-file fast path ---------------------------------------------------------------------
+    def _unchanged(self, lock: bool = False) -> str | None:
+        """The topology's name when, by the recorded digest, neither the file nor anything else `up`'s result
+        depends on changed since its last `up`, and every recorded change is live as made (the checks of
+        `status`): then `up` and `plan` have nothing to do, and the file need not even be parsed."""
+        if self.path is None or os.geteuid() != 0 or not os.path.isfile(self.path):
+            return None
+        from pipenet.engine import inputs
+        from pipenet.engine.state import StateDir
+
+        set_variables(self.variables)
+        try:
+            name = inputs.unchanged(self.path)
+            if name is None or place_of(name).sandboxed:
+                return None
+            if lock:
+                with StateDir(name).lock():
+                    return name if _still_live(self.path, name) else None
+            return name if _still_live(self.path, name) else None
+        except Exception:  # noqa: BLE001 - the fast path only ever says "not known": the full path decides
+            return None
+
+
+def _done(progress) -> None:
+    """A progress display is ended where the work ran (in a sandbox: in the child that drew it)."""
+    if progress is not None and hasattr(progress, "close"):
+        progress.close()
+
+
+def _still_live(path: str, name: str) -> bool:
+    from pipenet.engine import inputs
+    from pipenet.engine.status import live_as_recorded
+
+    if not inputs.still_unchanged(path, name):
+        return False
+    with kernel() as k:
+        return live_as_recorded(name, k)
+
+
+def _exiting(fn, argv):
+    """fn() for a process that is about to exec: a missing command exits 127, a node that cannot be
+    entered exits 1, each with one line."""
+    import sys
+
+    def run():
+        try:
+            fn()
+        except FileNotFoundError:
+            sys.stderr.write(f"pipenet: {argv[0]}: command not found\n")
+            raise SystemExit(127)
+        except UsageError as e:
+            sys.stderr.write(f"pipenet: {e}\n")
+            raise SystemExit(1)
+        except OSError as e:
+            sys.stderr.write(f"pipenet: cannot enter the node: {e}\n")
+            raise SystemExit(1)
+
+    return run
+
+
+# ---- module-level entry points ----------------------------------------------------------------------------
+def load(source: str, *, variables: dict | None = None) -> Lab:
+    """A lab from a .pn file's path, or from topology text (anything with a newline or `{` in it).
+    Raises InvalidTopology, carrying every located diagnostic, when the file is wrong."""
+    if "\n" in source or "{" in source:
+        lab = Lab(text=source, variables=variables)
+    else:
+        lab = Lab(path=source, variables=variables)
+    lab.topology  # noqa: B018 - every error, located, now
+    return lab
+
+
+@contextmanager
+def up(source: str, *, sandbox: bool = False, variables: dict | None = None, progress=None):
+    """`with pipenet.up("lab.pn", sandbox=True) as lab:` the lab is up inside, and taken down on the way
+    out, whether the block ends or raises."""
+    lab = load(source, variables=variables)
+    lab.up(sandbox=sandbox, progress=progress)
+    try:
+        yield lab
+    finally:
+        lab.down()
+
+
+def lab_named(name: str) -> Lab:
+    """A topology that is up (here or in its sandbox), by its name."""
+    from pipenet.engine.state import check_name
+
+    check_name(name)
+    return Lab(name=name)
+
+
+def names_up() -> list[str]:
+    """Every topology that is up, here and in sandboxes (what the caller may read of them)."""
+    from pipenet.engine.state import all_topologies
+    from pipenet.sandbox import sandbox as sb
+
+    names: list[str] = []
+    try:
+        names += all_topologies()
+    except OSError:  # another user's state directory
+        pass
+    if not os.environ.get("PIPENET_IN_SANDBOX"):
+        try:
+            names += sb.all_sandboxes()
+        except OSError:
+            pass
+    return sorted(set(names))
+
+
+def records():
+    """(name, record) of every topology that is up: the full record of each plain one, the small outside
+    record of each sandbox."""
+    from pipenet.engine.state import StateDir, all_topologies
+    from pipenet.sandbox import sandbox as sb
+
+    try:
+        for name in all_topologies():
+            try:
+                yield name, StateDir(name).load() or {}
+            except (OSError, PipenetError):
+                continue
+    except OSError:
+        pass
+    if not os.environ.get("PIPENET_IN_SANDBOX"):
+        try:
+            for name in sb.all_sandboxes():
+                yield name, sb.load(name) or {}
+        except (OSError, ValueError):
+            pass
+
+
+def lab_for(target: str) -> Lab:
+    """The lab `down TARGET` means. For a file: the topology whose record says it was brought up from that
+    file (so no `--var` values are needed), else the name the file gives, else the file's name."""
+    from pipenet.engine.session import topology_name
+
+    if (target.endswith(".pn") or os.path.sep in target) and os.path.isfile(target):
+        where = os.path.abspath(target)
+        found = sorted(set(n for n, rec in records() if rec.get("file") == where))
+        if len(found) == 1:
+            return lab_named(found[0])
+        if len(found) > 1:
+            raise UsageError(f"{target} is up as several topologies ({', '.join(found)}); name the one to take "
+                             f"down: pipenet down NAME")
+    return lab_named(topology_name(target))
+
+
+def find_node(node: str, topology: str | None = None) -> Lab:
+    """The lab that has `node` up: in `topology` when named, else the one topology (here or in a sandbox)
+    that has a node of that name."""
+    from pipenet.engine.state import StateDir, all_topologies
+    from pipenet.sandbox import sandbox as sb
+
+    if topology is not None:
+        lab = lab_named(topology)
+        if lab.where().sandboxed:
+            return lab
+        if os.geteuid() != 0 and not _readable():
+            need_root("exec", "enters a node's namespaces")  # only root can tell whether it is up
+        try:
+            rec = StateDir(topology).load() or {}
+        except PermissionError:
+            rec = {}
+        if node not in rec.get("ns", {}):
+            raise UsageError(f"no node {node} is up in topology {topology}")
+        return lab
+    try:
+        plain = [n for n in all_topologies() if node in (StateDir(n).load() or {}).get("ns", {})]
+    except PermissionError:
+        plain = []
+    boxes = [] if os.environ.get("PIPENET_IN_SANDBOX") else [
+        n for n in sb.all_sandboxes() if node in (sb.load(n) or {}).get("nodes", [])]
+    found = plain + boxes
+    if len(found) > 1:
+        raise UsageError(f"{node} is in several topologies ({', '.join(found)}); name one with -t")
+    if not found:
+        if os.geteuid() != 0 and not _readable():
+            need_root("exec", "enters a node's namespaces")  # only root can tell whether it is up
+        up_now = names_up()
+        raise UsageError(f"no node {node} is up" + ("" if up_now else " (no topology is up)"))
+    return lab_named(found[0])
+
+
+def _readable() -> bool:
+    """Can this user read the state directory (or is there none, so that nothing is up)?"""
+    from pipenet.engine.state import state_root
+
+    try:
+        os.stat(state_root())
+        return os.access(state_root(), os.R_OK | os.X_OK)
+    except PermissionError:
+        return False
+    except OSError:
+        return True
+
+
+def status_all() -> tuple[list[results.Status], bool]:
+    """The status of every topology up (here and in sandboxes), and whether root's could be read."""
+    from pipenet.engine.state import all_topologies
+    from pipenet.sandbox import sandbox as sb
+
+    out, readable = [], True
+    try:
+        names = all_topologies()
+    except PermissionError:
+        names, readable = [], False
+    for name in names:
+        try:
+            out.append(lab_named(name).status())
+        except PipenetError as e:
+            out.append(results.Status(name, True, error=str(e)))
+    if not os.environ.get("PIPENET_IN_SANDBOX"):
+        for name in sb.all_sandboxes():
+            try:
+                out.append(lab_named(name).status())
+            except PipenetError as e:
+                out.append(results.Status(name, True, error=str(e)))
+    return out, readable
+
+
+def labs() -> tuple[list[results.LabInfo], bool]:
+    """`ls`: every topology up, and whether root's could be read."""
+    from pipenet.engine.state import StateDir, all_topologies
+    from pipenet.sandbox import sandbox as sb
+
+    rows, readable = [], True
+    try:
+        names = all_topologies()
+    except PermissionError:
+        names, readable = [], False
+    for name in names:
+        try:
+            rec, problem = StateDir(name).load() or {}, None
+        except PipenetError as e:
+            rec, problem = {}, str(e)
+        rows.append(results.LabInfo(name, rec.get("file"), len([n for n in rec.get("ns", {}) if n != "host"]),
+                                    len(rec.get("ops", [])), None, problem))
+    if not os.environ.get("PIPENET_IN_SANDBOX"):
+        for name in sb.all_sandboxes():
+            rec = sb.load(name) or {}
+            rows.append(results.LabInfo(name, rec.get("file"),
+                                        len([n for n in rec.get("nodes", []) if n != "host"]), None,
+                                        {"holder": rec.get("pid"), "alive": bool(rec) and sb.alive(rec)}))
+    return rows, readable

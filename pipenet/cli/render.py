@@ -1,0 +1,149 @@
+"""How the CLI shows the library's results: tables, plans, statuses, the progress bar.
+
+Nothing here decides anything; it only turns `pipenet.results` values into
+text (reports on stdout, messages on stderr, see `output`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pipenet.cli import output
+from pipenet.results import Change, Plan, Status, TestReport
+
+
+def change(title: str, c: Change) -> None:
+    """The summary table of an `up` or a `down` (stderr)."""
+    for note in c.notes:
+        output.message(f"pipenet: {note}")
+    if not c.steps:
+        output.message(f"{title}: nothing to change ({c.seconds:.2f} s)")
+        return
+    from rich.table import Table
+
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("what")
+    columns = [("apply", "made"), ("repair", "repaired"), ("remove", "removed")]
+    used = [(a, label) for a, label in columns if any(act == a for act, _ in c.counts)]
+    for _, label in used:
+        table.add_column(label, justify="right")
+    for kind in sorted({k for _, k in c.counts}):
+        table.add_row(kind, *[str(c.counts.get((a, kind), 0) or "") for a, _ in used])
+    table.caption = f"{c.steps} steps in {c.seconds:.2f} s"
+    output.console(stderr=True).print(table)
+
+
+def plan(p: Plan, file: str, format: str) -> None:
+    if format == "json":
+        output.emit_json(p.to_json())
+        return
+    if format == "sh":
+        lines = ["#!/bin/sh", f"# pipenet plan for topology {p.topology}: {len(p.steps)} steps", "set -e"]
+        for s in p.steps:
+            lines.append(f"# {s.sign} {s.key}" + (f" ({s.reason})" if s.reason else ""))
+            lines.extend(s.commands)
+        print("\n".join(lines))
+        return
+    if p.empty:
+        output.message(f"{p.topology}: nothing to do (the live system matches {file})")
+        return
+    for s in p.steps:
+        why = f"  ({s.reason})" if s.reason and s.reason != "new" else ""
+        first = (s.commands or [s.key])[0].splitlines()[0]  # a file's content is for --format sh
+        print(f"{s.n:4} {s.sign} {first}{why}")
+    output.message(f"{p.topology}: {len(p.steps)} steps")
+
+
+def status(docs: list[Status]) -> None:
+    from rich.table import Table
+
+    con = output.console()
+    for d in docs:
+        if not d.up:
+            output.message(f"{d.topology}: not up")
+            continue
+        if d.error:
+            output.message(f"{d.topology}: {d.error}")
+            continue
+        title = f"{d.topology} ({d.file})"
+        table = Table(title=title, header_style="bold", min_width=len(title))  # the file's path on one line
+        for col in ("node", "namespace", "interfaces", "routes"):
+            table.add_column(col)
+        for n in d.nodes:
+            ifs = "\n".join(f"{i['name']} {' '.join(i['addresses'])} {i['mac']}" for i in n["interfaces"])
+            rts = "\n".join(f"{r['dest']}" + (f" via {r['via']}" if r["via"] else "") +
+                            (f" dev {r['dev']}" if r["dev"] else "") for r in n["routes"])
+            table.add_row(n["node"], n["namespace"] if n["alive"] else f"{n['namespace']} (GONE)", ifs, rts)
+        con.print(table)
+        if d.processes:
+            pt = Table(title="processes", header_style="bold")
+            for col in ("node", "command", "pid", "state"):
+                pt.add_column(col)
+            for pr in d.processes:
+                pt.add_row(pr["node"], pr["command"], str(pr["pid"]), "running" if pr["alive"] else "DEAD")
+            con.print(pt)
+        for x in d.published:
+            where = f"{x['host_ip']}:" if x["host_ip"] else ""
+            print(f"published: {where}{x['host_port']}/{x['proto']} -> {x['node']} {x['ip']}:{x['port']}")
+        if d.drift:
+            output.message(f"{d.topology}: drift: {len(d.drift)} of {d.operations} recorded changes are "
+                           f"not live as made (`pipenet up {d.file}` repairs what is missing or changed):")
+            for item in d.drift:
+                output.message(f"  {item['state']}: {item['detail']}")
+        else:
+            output.message(f"{d.topology}: no drift ({d.operations} recorded changes all live as made)")
+
+
+def test(r: TestReport, file: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{r.topology}: expectations", header_style="bold")
+    table.add_column("line", justify="right")
+    table.add_column("expectation")
+    table.add_column("result")
+    table.add_column("detail")
+    for c in r.results:
+        table.add_row(str(c.line), c.expectation, "[green]pass[/green]" if c.passed else "[bold red]FAIL[/bold red]",
+                      c.detail)
+    table.caption = f"{r.passed} passed, {r.failed} failed in {r.seconds:.2f} s"
+    output.console().print(table)
+    if not r.results:
+        output.message(f"{file}: no expectations")
+
+
+class Progress:
+    """A progress bar on a terminal (stderr) for runs long enough to want one (MIN_STEPS): made at the
+    first step, when the executor tells the real number of steps; never when stderr is not a terminal."""
+
+    MIN_STEPS = 20
+
+    def __init__(self, verb: str):
+        self.verb = verb
+        self.bar = None
+        self.task = None
+        self.tty = sys.stderr.isatty()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        """End the bar (also called where the work ran: in a sandbox, a child process drew it)."""
+        if self.bar:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def __call__(self, done, total, step):
+        if not self.tty or total < self.MIN_STEPS:
+            return
+        first = self.bar is None
+        if first:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+
+            self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+                           TimeRemainingColumn(), console=output.console(stderr=True), transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task(self.verb, total=total)
+        self.bar.update(self.task, completed=done, total=total, refresh=first or done >= total)

@@ -1,0 +1,163 @@
+"""What the library's calls return: plain dataclasses, each with `to_json()` (what `--json` prints).
+
+The CLI renders these; a Python caller reads them. They hold no handles and
+pickle, so they cross from a sandbox's namespaces to the caller.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+#: how the summary table names each kind of operation
+KIND_NAMES = {"netns": "namespaces", "use-netns": "attached namespaces", "bridge": "bridges", "veth": "veth pairs",
+              "link": "interfaces", "addr": "addresses", "route": "routes", "sysctl": "sysctls",
+              "host-setting": "host settings", "shape": "shaped interfaces", "etc": "/etc files",
+              "process": "processes", "firewall": "firewall tables"}
+
+
+@dataclass
+class PlanStep:
+    """One step of a plan: `+` apply, `~` repair, `-` remove, with why and the commands it stands for."""
+
+    n: int
+    action: str  # "apply", "repair" or "remove"
+    kind: str
+    key: str
+    reason: str
+    commands: list[str]
+
+    @property
+    def sign(self) -> str:
+        return {"apply": "+", "remove": "-", "repair": "~"}[self.action]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Plan:
+    topology: str
+    steps: list[PlanStep] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps
+
+    def to_json(self) -> dict:
+        return {"topology": self.topology, "empty": self.empty, "steps": [s.to_json() for s in self.steps]}
+
+
+@dataclass
+class Change:
+    """What an `up` or a `down` did: the steps by action and kind, how long it took, and notes (a run
+    taken over after a crash, say)."""
+
+    topology: str
+    counts: dict = field(default_factory=dict)  # {(action, kind name): n}
+    steps: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    existed: bool = True  # for `down`: the topology was up
+
+    @property
+    def changed(self) -> bool:
+        return self.steps > 0
+
+    @classmethod
+    def of(cls, topology: str, steps, seconds: float, notes=()) -> Change:
+        counts = Counter((s.action, KIND_NAMES.get(s.op.kind, s.op.kind)) for s in steps)
+        return cls(topology, dict(counts), len(steps), seconds, list(notes))
+
+    def to_json(self) -> dict:
+        return {"topology": self.topology, "steps": self.steps, "seconds": round(self.seconds, 3),
+                "notes": self.notes, "existed": self.existed,
+                "counts": [{"action": a, "what": w, "n": n} for (a, w), n in sorted(self.counts.items())]}
+
+
+@dataclass
+class Status:
+    """A topology's nodes (interfaces, addresses, routes as live), processes, published ports, and drift:
+    every recorded change that is not live as made (`kind, node, object, state, expected, actual, detail`)."""
+
+    topology: str
+    up: bool
+    file: str | None = None
+    generation: int | None = None
+    nodes: list[dict] = field(default_factory=list)
+    drift: list[dict] = field(default_factory=list)
+    operations: int = 0
+    processes: list[dict] = field(default_factory=list)
+    published: list[dict] = field(default_factory=list)
+    error: str | None = None  # a record that cannot be trusted
+    sandbox: dict | None = None  # {holder: pid} when the topology lives in a sandbox
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        if d["error"] is None:
+            d.pop("error")
+        if d["sandbox"] is None:
+            d.pop("sandbox")
+        return d
+
+
+@dataclass
+class Check:
+    """One expectation's result."""
+
+    line: int
+    expectation: str
+    passed: bool
+    detail: str
+    seconds: float
+
+    def to_json(self) -> dict:
+        return {"expectation": self.expectation, "line": self.line, "passed": self.passed, "detail": self.detail,
+                "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class TestReport:
+    """`test`: every expectation's result, in file order; `up` is the change made first, if any."""
+
+    __test__ = False  # (not a pytest test class)
+
+    topology: str
+    results: list[Check] = field(default_factory=list)
+    seconds: float = 0.0
+    up: Change | None = None
+    drift: int = 0  # changes from what `up` made, found and left alone (a link cut on purpose)
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for r in self.results if r.passed)
+
+    @property
+    def failed(self) -> int:
+        return len(self.results) - self.passed
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def to_json(self) -> dict:
+        return {"topology": self.topology, "passed": self.passed, "failed": self.failed,
+                "seconds": round(self.seconds, 3), "results": [r.to_json() for r in self.results]}
+
+
+@dataclass
+class LabInfo:
+    """One line of `ls`: a topology that is up, where, and how big."""
+
+    topology: str
+    file: str | None
+    nodes: int
+    operations: int | None
+    sandbox: dict | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        if d["error"] is None:
+            d.pop("error")
+        return d
