@@ -353,7 +353,7 @@ class Lab:
     def _node(self, node: str) -> tuple[str | None, str | None, str | None]:
         """(namespace path, hostname, /etc directory) of a node that is up."""
         from pipenet.backends.netns import RUN_DIR
-        from pipenet.engine.enter import etc_dir
+        from pipenet.backends.enter import etc_dir
 
         rec = self._record()
         if node not in rec.get("ns", {}):
@@ -373,7 +373,7 @@ class Lab:
             need_root("exec", "enters a node's namespaces")
 
         def here():
-            from pipenet.engine.enter import enter
+            from pipenet.backends.enter import enter
 
             path, hostname, etc = self._node(node)
             return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, env=env, input=input,
@@ -390,7 +390,7 @@ class Lab:
         place = self.where()
 
         def here():
-            from pipenet.engine.enter import exec_in
+            from pipenet.backends.enter import exec_in
 
             path, hostname, etc = self._node(node)
             exec_in(path, hostname, etc, list(argv), env)

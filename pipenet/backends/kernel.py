@@ -101,6 +101,18 @@ class Kernel:
     def netns_fd(self, ref: str) -> int:
         return self._h(ref).fd
 
+    def netns_names(self) -> list[str]:
+        """The names under the namespace directory (/run/netns), pipenet's or not."""
+        try:
+            return sorted(os.listdir(self.ns.run_dir))
+        except OSError:
+            return []
+
+    def in_namespace(self, ref: str, fn):
+        """fn() run by the namespace's worker thread, inside it: a socket it opens belongs to the namespace
+        (how probes get sockets in every node without a process per node)."""
+        return self.ns.in_ns(ref, fn)
+
     # ---- links --------------------------------------------------------------------------------------
     def link_exists(self, ns: str, name: str) -> bool:
         if not self.ns.exists(ns):

@@ -2,7 +2,7 @@
 
 A process is started from a forked child that enters the node (network
 namespace, private UTS and mount namespaces with the node's hostname and /etc
-files, see `pipenet.engine.enter`) and becomes the leader of a new session,
+files, see `pipenet.backends.enter`) and becomes the leader of a new session,
 so it and its children form one process group that `down` can signal at
 once. Its output goes to a log file in the topology's state directory. The
 record keeps its pid and the kernel's start time for it, so a recycled pid is
@@ -67,7 +67,7 @@ def process_env(marker: str = "") -> dict:
 
 def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, log: str,
           marker: str = "") -> dict:
-    from pipenet.engine.enter import enter
+    from pipenet.backends.enter import enter
 
     os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)

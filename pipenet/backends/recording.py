@@ -103,7 +103,17 @@ class RecordingKernel:
             if other.get("master") == name:
                 other["master"] = None
 
+    def close(self):
+        pass
+
     # ---- namespaces ----------------------------------------------------------------------------------
+    def netns_names(self):
+        return sorted(n for n in self.state["ns"] if n and not n.startswith("/"))
+
+    def in_namespace(self, ref, fn):
+        self._ns(ref)
+        return fn()
+
     def netns_create(self, name, mark=None, quiet=False):
         self._call("netns_create", name)
         if name in self.state["ns"]:

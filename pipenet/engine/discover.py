@@ -30,9 +30,8 @@ def discover(name: str, k, state) -> list[Op]:
     prefix = mark(name) + ":"  # pipenet:TOPOLOGY:KEY
     ops: list[Op] = []
     found: dict[str, str] = {"host": ""}
-    run_dir = k.ns.run_dir if hasattr(k, "ns") else "/run/netns"
-    for entry in sorted(_listdir(run_dir)) if hasattr(k, "ns") else sorted(k.state["ns"]):
-        if not entry or not k.netns_exists(entry):
+    for entry in k.netns_names():
+        if not k.netns_exists(entry):
             continue
         m = k.netns_mark(entry)
         if m and m.startswith(prefix + "netns:"):
@@ -79,13 +78,6 @@ def discover(name: str, k, state) -> list[Op]:
         ops.append(StartProcess(node, found.get(node, ""), i, log=proc["marker"],
                                 saved={"pid": proc["pid"], "start": proc["start"]}))
     return ops
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []
 
 
 def _ledger(k) -> dict[str, dict[str, str]]:

@@ -2,7 +2,7 @@
 
 Name resolution is the one check that needs a process: it must read the
 node's own /etc/hosts and /etc/resolv.conf, which exist only in a mount
-namespace of its own (see `pipenet.engine.enter`). Reachability probes need
+namespace of its own (see `pipenet.backends.enter`). Reachability probes need
 no process at all (they are sockets the runner opens inside the node).
 
 One agent serves every name its node resolves: `resolve NAME...` prints one

@@ -2,7 +2,7 @@
 
 A socket belongs to the network namespace it was created in, whichever
 thread later uses it. So the runner has the kernel backend's namespace
-worker (`k.ns.in_ns`) create each socket inside the node, and then uses it
+worker (`k.in_namespace`) create each socket inside the node, and then uses it
 from its own event loop like any other: a raw ICMP socket per node that
 pings, a route-netlink socket per namespace for the neighbour footprint,
 one socket per TCP or UDP probe, the temporary listeners.
@@ -37,7 +37,7 @@ class Places:
         self.rtnls: dict[str, Rtnl] = {}
 
     def inside(self, ref: str, fn):
-        return self.k.ns.in_ns(ref, fn)
+        return self.k.in_namespace(ref, fn)
 
     def socket(self, ref: str, family: int, kind: int) -> socket.socket:
         return self.inside(ref, lambda: socket.socket(family, kind))

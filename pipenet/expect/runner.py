@@ -280,7 +280,7 @@ class Runner:
 
     async def _resolver(self, node: str, names: list[str]) -> tuple[dict[str, dict], float]:
         """One agent process inside `node` resolving all its names: {name: answer}, and when it started."""
-        from pipenet.engine.enter import enter, etc_dir
+        from pipenet.backends.enter import enter, etc_dir
 
         ref = self.targets.ns_ref(node)
         path = None if not ref else (ref if ref.startswith("/") else os.path.join("/run/netns", ref))

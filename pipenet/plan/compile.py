@@ -289,7 +289,7 @@ class Compiler:
                                            for sfx, rules in chains.items()), jumps))
 
     def _files_and_processes(self) -> None:
-        from pipenet.engine.enter import etc_dir
+        from pipenet.backends.enter import etc_dir
 
         t = self.t
         for c in t.containers:
