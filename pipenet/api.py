@@ -404,6 +404,22 @@ class Lab:
         _exiting(here, argv)()
         return 0  # (not reached: exec replaced this process)
 
+    def draw(self, path: str) -> str:
+        """A picture of the topology into `path` (.svg or .png through Graphviz's `dot`; .dot/.gv and
+        .mmd (Mermaid) as text): nodes, bridges, links, addresses, NAT and published ports."""
+        from pipenet.graph import write
+
+        write(self.topology, path)
+        return path
+
+    def shell(self, node: str) -> int:
+        """An interactive shell in a node (the user's $SHELL, or sh), its prompt naming the node."""
+        sh = os.environ.get("SHELL") or "/bin/bash"
+        if not os.path.exists(sh):
+            sh = "/bin/sh"
+        env = dict(os.environ, PS1=f"[{node}] \\w# ", PIPENET_NODE=node)
+        return self.replace_with(node, [sh, "--norc", "-i"] if sh.endswith("bash") else [sh, "-i"], env)
+
     def logs(self, node: str) -> str:
         """The output of the node's `run` processes."""
         name = self.name
@@ -493,6 +509,41 @@ def load(source: str, *, variables: dict | None = None) -> Lab:
         lab = Lab(path=source, variables=variables)
     lab.topology  # noqa: B018 - every error, located, now
     return lab
+
+
+def check(path: str, *, variables: dict | None = None) -> results.CheckReport:
+    """Every diagnostic of a file (what `pipenet check` prints); never raises for a wrong file."""
+    from pipenet.errors import InvalidTopology
+    from pipenet.lang.load import analyse, read
+
+    set_variables(variables)
+    try:
+        text = read(path)
+    except InvalidTopology as e:
+        return results.CheckReport(path, list(e.diagnostics), dict(e.sources or {}))
+    topo, diags, sources = analyse(text, path)
+    report = results.CheckReport(path, list(diags), sources)
+    if topo is not None and not diags:
+        report.topology = topo.name
+        report.counts = {"bridges": len(topo.bridges), "containers": len(topo.containers), "p2p": len(topo.p2p),
+                         "expectations": len(topo.expectations)}
+    return report
+
+
+def format_file(path: str, *, write: bool = True) -> tuple[bool, str]:
+    """(whether the file's layout changes, the path written) for `pipenet fmt`: comments are kept; a
+    symlink stays a link and its target is rewritten, atomically. Raises InvalidTopology for a file
+    that does not parse, and OSError when it cannot be written."""
+    from pipenet.fsutil import write_atomic
+    from pipenet.lang.fmt import format_text
+    from pipenet.lang.load import read
+
+    text = read(path)
+    new = format_text(text, path)
+    target = os.path.realpath(path)
+    if new != text and write:
+        write_atomic(target, new.encode(), mode=None)
+    return new != text, target
 
 
 @contextmanager

@@ -161,3 +161,27 @@ class LabInfo:
         if d["error"] is None:
             d.pop("error")
         return d
+
+
+@dataclass
+class CheckReport:
+    """`check`: a file's diagnostics (every one, located) and, when it is right, what it declares."""
+
+    file: str
+    diagnostics: list = field(default_factory=list)  # pipenet.diagnostics.Diagnostic
+    sources: dict = field(default_factory=dict)  # file -> SourceFile, for showing the lines
+    topology: str | None = None
+    counts: dict = field(default_factory=dict)  # bridges, containers, p2p, expectations
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics
+
+    def to_json(self) -> dict:
+        from pipenet.diagnostics import to_json
+
+        doc = {"file": self.file, "ok": self.ok, "diagnostics": to_json(self.diagnostics)}
+        if self.ok and self.topology is not None:
+            doc["topology"] = self.topology
+            doc["counts"] = self.counts
+        return doc

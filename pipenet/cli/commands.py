@@ -31,23 +31,14 @@ _LABS: list = []  # the lab of the command's file: for locating a refusal in the
 
 def _fail(exc) -> None:
     """Report a PipenetError the way the CLI spec says, and exit with its status."""
-    from pipenet.errors import Conflict, InvalidTopology, Leftovers, PipenetError
+    from pipenet.errors import Conflict, InvalidTopology, Leftovers
 
     if isinstance(exc, InvalidTopology):
         output.diagnostics(exc.diagnostics, exc.sources)
     elif isinstance(exc, Conflict):  # one cause a line, located in the file where it has a place
-        from pipenet.cli.conflicts import report
+        from pipenet.cli.conflicts import show
 
-        loaded = None
-        if _LABS:
-            try:
-                loaded = _LABS[-1].loaded
-            except PipenetError:
-                pass
-        for line in report(exc.problems, loaded):
-            output.message(line)
-        if len(exc.problems) > 1:
-            output.message(f"{len(exc.problems)} problems; nothing was changed")
+        show(exc.problems, _LABS[-1] if _LABS else None)
     else:
         output.message(f"pipenet: {exc}")
     if isinstance(exc, Leftovers):  # exit 3: say exactly what is left, one line each
@@ -113,58 +104,37 @@ def _call(fn):
 
 def check(file: str, json: bool = False, var: Sequence[str] = ()) -> None:
     """Parse and validate FILE; print every diagnostic; change nothing."""
-    from pipenet.diagnostics import to_json
-    from pipenet.errors import InvalidTopology
-    from pipenet.lang.load import analyse, read
+    from pipenet import api
 
-    _variables(var)
-    try:
-        text = read(file)
-    except InvalidTopology as e:
-        if json:
-            output.emit_json({"file": file, "ok": False, "diagnostics": to_json(e.diagnostics)})
-            raise Exit(1)
-        _fail(e)
-    topo, diags, sources = analyse(text, file)
+    report = api.check(file, variables=_variables(var))
     if json:
-        doc = {"file": file, "ok": not diags, "diagnostics": to_json(diags)}
-        if topo is not None and not diags:
-            doc["topology"] = topo.name
-            doc["counts"] = {"bridges": len(topo.bridges), "containers": len(topo.containers),
-                             "p2p": len(topo.p2p), "expectations": len(topo.expectations)}
-        output.emit_json(doc)
-        raise Exit(1 if diags else 0)
-    if diags:
-        output.diagnostics(diags, sources)
+        output.emit_json(report.to_json())
+    elif not report.ok:
+        output.diagnostics(report.diagnostics, report.sources)
+    else:
+        c = report.counts
+        output.message(f"{file}: ok (topology {report.topology}: {c['bridges']} bridges, {c['containers']} "
+                       f"containers, {c['p2p']} p2p links)")
+    if not report.ok:
         raise Exit(1)
-    output.message(f"{file}: ok (topology {topo.name}: {len(topo.bridges)} bridges, "
-                   f"{len(topo.containers)} containers, {len(topo.p2p)} p2p links)")
 
 
 def fmt(file: str, check: bool = False) -> None:
     """Rewrite FILE in canonical layout, comments kept (--check: exit 1 if it would change)."""
     import os
 
-    from pipenet.fsutil import write_atomic
-    from pipenet.lang.fmt import format_text
-    from pipenet.lang.load import read
+    from pipenet import api
 
-    text = _call(lambda: read(file))
-    new = _call(lambda: format_text(text, file))
-    if check:
-        output.message(f"{file}: would be reformatted" if new != text else f"{file}: formatted")
-        raise Exit(1 if new != text else 0)
-    if new == text:
-        output.message(f"{file}: already formatted")
-        return
-    target = os.path.realpath(file)  # a symlink stays a link: its target is rewritten
     try:
-        write_atomic(target, new.encode(), mode=None)
+        changed, target = _call(lambda: api.format_file(file, write=not check))
     except OSError as e:
-        output.message(f"pipenet: cannot write {target}: {e.strerror or e}")
+        output.message(f"pipenet: cannot write {os.path.realpath(file)}: {e.strerror or e}")
         raise Exit(1)
-    output.message(f"{file}: reformatted" + (f" (through the link, in {target})" if target != os.path.abspath(file)
-                                             else ""))
+    if check:
+        output.message(f"{file}: would be reformatted" if changed else f"{file}: formatted")
+        raise Exit(1 if changed else 0)
+    through = f" (through the link, in {target})" if target != os.path.abspath(file) else ""
+    output.message(f"{file}: reformatted{through}" if changed else f"{file}: already formatted")
 
 
 def plan(file: str, format: str = "text", var: Sequence[str] = ()) -> None:
@@ -193,40 +163,32 @@ def down(target: str, force: bool = False) -> None:
     --force: when the record cannot be trusted, remove what carries the topology's marks."""
     from pipenet import api
     from pipenet.cli import render
-    from pipenet.diagnostics import did_you_mean
 
     lab = _call(lambda: api.lab_for(target))
     _topology_arg(lab.name, or_file=True)
     with render.Progress("down") as bar:
         change = _call(lambda: lab.down(force=force, progress=bar))
     if not change.existed:  # exit 0, like `docker compose down`: safe to run twice; the words show a typo
-        up_now = api.names_up()
-        also = "no topology is up" if not up_now else "up: " + ", ".join(up_now)
-        guess = did_you_mean(lab.name, up_now)
-        output.message(f"pipenet: {lab.name} is not up; nothing to do ({also}{'; ' + guess if guess else ''})")
-        return
-    render.change(f"{lab.name} is down", change)
+        render.not_up(lab.name, api.names_up())
+    else:
+        render.change(f"{lab.name} is down", change)
 
 
 def status(topology: Optional[str] = None, json: bool = False) -> None:
     """Nodes, interfaces, addresses, routes, and any drift between the record and the kernel."""
     from pipenet import api
     from pipenet.cli import render
-    from pipenet.engine.state import state_root
 
     _topology_arg(topology)
     if topology is not None:
         docs, readable = [_call(lambda: api.lab_named(topology).status())], True
     else:
         docs, readable = _call(api.status_all)
-    if not readable:
-        output.message(f"pipenet: topologies up outside a sandbox are not shown: only root can read {state_root()}")
+    render.unreadable(readable)
     if json:
         output.emit_json([d.to_json() for d in docs] if topology is None else docs[0].to_json())
     else:
-        render.status(docs)
-        if not docs:
-            output.message("no topology is up" if readable else "no sandbox is up")
+        render.status(docs, readable)
     if any(d.drift or d.error for d in docs):
         raise Exit(1)
 
@@ -234,22 +196,14 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
 def ls(json: bool = False) -> None:
     """The topologies that are up."""
     from pipenet import api
-    from pipenet.engine.state import state_root
+    from pipenet.cli import render
 
     rows, readable = _call(api.labs)
-    if not readable:
-        output.message(f"pipenet: topologies up outside a sandbox are not shown: only root can read {state_root()}")
+    render.unreadable(readable)
     if json:
         output.emit_json([r.to_json() for r in rows])
-        return
-    for r in rows:
-        where = (f"sandbox (holder {r.sandbox['holder']}{'' if r.sandbox['alive'] else ', DEAD'})"
-                 if r.sandbox else r.file)
-        if r.error:
-            where = f"RECORD UNREADABLE: {r.error}"
-        print(f"{r.topology}\t{r.nodes} nodes\t{where}")
-    if not rows:
-        output.message("no topology is up" if readable else "no sandbox is up")
+    else:
+        render.labs(rows, readable)
 
 
 def test(file: str, json: bool = False, sandbox: bool = False, var: Sequence[str] = ()) -> None:
@@ -274,12 +228,10 @@ def test(file: str, json: bool = False, sandbox: bool = False, var: Sequence[str
 
 def graph(file: str, out: Optional[str] = None, var: Sequence[str] = ()) -> None:
     """A picture of the topology: nodes, bridges, links, addresses, NAT and published ports."""
-    from pipenet.graph import write
-
     lab = _lab(file, var)
     target = out or (file[:-3] if file.endswith(".pn") else file) + ".svg"
     try:
-        _call(lambda: write(lab.topology, target))
+        _call(lambda: lab.draw(target))
     except OSError as e:  # the picture's directory is missing or not writable
         output.message(f"pipenet: cannot write {target}: {e.strerror or e}")
         raise Exit(1)
@@ -315,15 +267,8 @@ def exec_(node: str, argv: list[str], topology: Optional[str] = None) -> None:
 
 def shell(node: str, topology: Optional[str] = None) -> None:
     """An interactive shell inside NODE, the prompt naming it."""
-    import os
-
     from pipenet import api
 
     _topology_arg(topology)
     lab = _call(lambda: api.find_node(node, topology))
-    sh = os.environ.get("SHELL") or "/bin/bash"
-    if not os.path.exists(sh):
-        sh = "/bin/sh"
-    env = dict(os.environ, PS1=f"[{node}] \\w# ", PIPENET_NODE=node)
-    argv = [sh, "--norc", "-i"] if sh.endswith("bash") else [sh, "-i"]
-    raise Exit(_call(lambda: lab.replace_with(node, argv, env)))
+    raise Exit(_call(lambda: lab.shell(node)))

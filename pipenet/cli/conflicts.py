@@ -90,3 +90,20 @@ def report(problems: list[str], loaded: tuple[str, Topology] | None) -> list[str
         lines.extend(render(located, {file: SourceFile(file, loaded[0])}).splitlines())
     lines.extend(plain)
     return lines
+
+
+def show(problems: list[str], lab) -> None:
+    """Print the causes (stderr), located in the file of `lab` (a pipenet.api.Lab) where they have a place."""
+    from pipenet.cli import output
+    from pipenet.errors import PipenetError
+
+    loaded = None
+    if lab is not None:
+        try:
+            loaded = lab.loaded
+        except PipenetError:
+            pass
+    for line in report(problems, loaded):
+        output.message(line)
+    if len(problems) > 1:
+        output.message(f"{len(problems)} problems; nothing was changed")

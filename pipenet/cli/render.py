@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from pipenet.cli import output
-from pipenet.results import Change, Plan, Status, TestReport
+from pipenet.results import Change, LabInfo, Plan, Status, TestReport
 
 
 def change(title: str, c: Change) -> None:
@@ -54,7 +54,43 @@ def plan(p: Plan, file: str, format: str) -> None:
     output.message(f"{p.topology}: {len(p.steps)} steps")
 
 
-def status(docs: list[Status]) -> None:
+def unreadable(readable: bool) -> None:
+    """Said once when root's records are out of this user's reach (a user sees only their sandboxes)."""
+    if not readable:
+        from pipenet.engine.state import state_root
+
+        output.message(f"pipenet: topologies up outside a sandbox are not shown: only root can read {state_root()}")
+
+
+def nothing_up(readable: bool) -> None:
+    output.message("no topology is up" if readable else "no sandbox is up")
+
+
+def not_up(name: str, up_now: list[str]) -> None:
+    """`down` of a topology that is not up: exit 0, with words that show a typo."""
+    from pipenet.diagnostics import did_you_mean
+
+    also = "no topology is up" if not up_now else "up: " + ", ".join(up_now)
+    guess = did_you_mean(name, up_now)
+    output.message(f"pipenet: {name} is not up; nothing to do ({also}{'; ' + guess if guess else ''})")
+
+
+def labs(rows: list[LabInfo], readable: bool) -> None:
+    """`ls`: one line a topology."""
+    for r in rows:
+        where = (f"sandbox (holder {r.sandbox['holder']}{'' if r.sandbox['alive'] else ', DEAD'})"
+                 if r.sandbox else r.file)
+        if r.error:
+            where = f"RECORD UNREADABLE: {r.error}"
+        print(f"{r.topology}\t{r.nodes} nodes\t{where}")
+    if not rows:
+        nothing_up(readable)
+
+
+def status(docs: list[Status], readable: bool = True) -> None:
+    if not docs:
+        nothing_up(readable)
+        return
     from rich.table import Table
 
     con = output.console()
