@@ -114,6 +114,24 @@ def test_a_lab_reads_its_file_without_root(tmp_path):
     assert [c.name for c in lab.topology.containers] == ["a", "b"]
 
 
+def test_check_format_and_draw_need_no_root(tmp_path):
+    bad = tmp_path / "bad.pn"
+    bad.write_text("topology bad\ncontainer a { net nowhere }\n")
+    report = pipenet.check(str(bad))
+    assert not report.ok and report.diagnostics[0].span.line == 2 and report.to_json()["ok"] is False
+    good = tmp_path / "lab.pn"
+    good.write_text("topology apilab\nbridge br0 {   address 10.9.0.1/24 }\ncontainer a { net br0 }\n")
+    report = pipenet.check(str(good))
+    assert report.ok and report.topology == "apilab" and report.counts["containers"] == 1
+    changed, target = pipenet.format_file(str(good), write=False)
+    assert changed and target == str(good) and "{   address" in good.read_text()  # not written
+    assert pipenet.format_file(str(good)) == (True, str(good))
+    assert pipenet.format_file(str(good)) == (False, str(good))  # already in layout
+    lab = pipenet.load(str(good))
+    assert lab.draw(str(tmp_path / "lab.dot")) == str(tmp_path / "lab.dot")
+    assert "br0" in (tmp_path / "lab.dot").read_text()
+
+
 def test_results_are_plain_data_that_pickle():
     """What a call returns crosses from a sandbox pickled, and `--json` prints its to_json()."""
     report = results.TestReport("t", [results.Check(3, "a can reach b", True, "ok", 0.01),
