@@ -6,7 +6,17 @@ inside a namespace cannot be used from the main thread, and `IPRoute(netns=)`
 forks a process per namespace. pipenet therefore opens plain
 `AF_NETLINK/NETLINK_ROUTE` sockets itself (a raw socket belongs to the
 namespace its creating thread was in, forever) and packs its few message
-shapes with `struct` (`nlmsg`).
+shapes with `struct` (`nlmsg`; why not pyroute2's message classes on these
+sockets: measured in bench/netlink.py, see docs/how-it-works.md).
+
+What a request guarantees, whatever comes back: a reply within
+TIMEOUT_SECONDS or NetlinkError(ETIMEDOUT); a dump the kernel marks as
+interrupted (NLM_F_DUMP_INTR: the table changed while it was read) read
+again, up to DUMP_RETRIES times; a refusal raised with the kernel's own words
+when it gives them (extended acks); and any reply that does not fit its
+lengths raised as NetlinkError(EBADMSG), never an IndexError or struct.error.
+Messages of another sequence number (a late answer to a request that timed
+out) and of another type than the request asks for are skipped.
 """
 
 from __future__ import annotations
@@ -19,8 +29,9 @@ import threading
 
 from pipenet.backends import nlmsg as M
 from pipenet.backends.objects import PIPENET_PROTO
-from pipenet.backends.nlmsg import (NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST,
-                                    NLMSG_DONE, NLMSG_ERROR)
+from pipenet.backends.nlmsg import (NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP,
+                                    NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
+                                    NLMSG_MIN_TYPE, NLMSGERR_ATTR_MSG)
 
 IFF_UP = 1
 RT_TABLE_MAIN = 254
@@ -37,43 +48,68 @@ CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
 SOL_NETLINK = 270
 NETLINK_CAP_ACK = 10  # acks carry only the request's header, not the whole request
 NETLINK_EXT_ACK = 11  # an error carries the kernel's own words (NLMSGERR_ATTR_MSG)
-NLM_F_ACK_TLVS = 0x200
-NLMSGERR_ATTR_MSG = 1
 _HDR = M.HDR
-_ERR = struct.Struct("=i")
+_S32 = struct.Struct("=i")
 
 
 def _error(data: bytes, off: int) -> int:
-    """The error code of the NLMSG_ERROR message at `off` (0 for an ack)."""
-    return _ERR.unpack_from(data, off + 16)[0]
+    """The error code of the NLMSG_ERROR message at `off` (0 for an ack). ValueError when the message
+    is too short to hold one."""
+    length = _HDR.unpack_from(data, off)[0] if off + 16 <= len(data) else len(data) - off
+    if length < 20 or off + 20 > len(data):
+        raise ValueError(f"a netlink error message of {length} bytes, short of 20")
+    return _S32.unpack_from(data, off + 16)[0]
 
 
-def _ext_ack(data: bytes, off: int, cap_ack: bool = True) -> str:
-    """The kernel's message in an extended ack ("" when there is none)."""
-    length, _t, flags, _s, _p = _HDR.unpack_from(data, off)
+def _done_code(data: bytes, off: int) -> int:
+    """The code a dump's NLMSG_DONE carries (negative: the dump failed), 0 when it carries none."""
+    return _error(data, off) if _HDR.unpack_from(data, off)[0] >= 20 else 0
+
+
+def _ext_ack(data: bytes, off: int) -> str:
+    """The kernel's message in an extended ack ("" when there is none, or when the ack does not fit
+    its lengths: the words are a courtesy, never a reason to fail). After the error code come the
+    request's header (and its body too, unless the ack says NLM_F_CAPPED), then the TLVs; a dump's
+    NLMSG_DONE has its TLVs right after the code."""
+    if off + 16 > len(data):
+        return ""
+    length, t, flags, _s, _p = _HDR.unpack_from(data, off)
     if not flags & NLM_F_ACK_TLVS:
         return ""
-    # error code, then the request's header (and, without CAP_ACK, its body), then the TLVs
-    start = off + 20 + 16
-    if not cap_ack:
-        start = off + 20 + _HDR.unpack_from(data, off + 20)[0]
-    tlvs = M.attrs_of(data[start:off + length])
-    msg = tlvs.get(NLMSGERR_ATTR_MSG)
+    end = min(off + length, len(data))
+    start = off + 20
+    if t == NLMSG_ERROR:
+        if start + 16 > end:
+            return ""
+        start += 16 if flags & NLM_F_CAPPED else max(16, _HDR.unpack_from(data, start)[0])
+        start = (start + 3) & ~3
+    msg = M.attrs_of(bytes(data[start:end])).get(NLMSGERR_ATTR_MSG)
     return msg.split(b"\0", 1)[0].decode(errors="replace") if msg else ""
 
 
 def _main_unicast(data: bytes, off: int) -> bool:
-    """A route message of the main table (rtm_table) and of type unicast (rtm_type), by its header."""
+    """A route message of the main table (rtm_table) and of type unicast (rtm_type), by its header.
+    One too short to have those fields is kept, for `decode` to refuse."""
+    if _HDR.unpack_from(data, off)[0] < 16 + M.RTMSG.size:
+        return True
     return data[off + 16 + 4] == RT_TABLE_MAIN and data[off + 16 + 7] == RTN_UNICAST
 
 
+def _reply_type(mtype: int) -> int | None:
+    """The type of the data messages that answer a request: RTM_NEWxxx for RTM_GETxxx (rtnetlink's
+    types come in fours: new, del, get, set); None when a request is answered by an ack alone."""
+    return mtype - 2 if mtype >= NLMSG_MIN_TYPE and mtype % 4 == 2 else None
+
+
 class NetlinkError(OSError):
-    """The kernel refused a request; `errno` is its reason."""
+    """A request failed: the kernel refused it (`errno` is its reason, `detail` its own words when it
+    gave them), or no answer came in time, or the answer did not fit its lengths (EBADMSG)."""
 
     def __init__(self, err: int, what: str, detail: str = ""):
         reason = os.strerror(err) + (f" ({detail})" if detail else "")
         super().__init__(err, f"{what}: {reason}")
         self.what = what
+        self.detail = detail
 
 
 class Netlink:
@@ -111,25 +147,28 @@ class Netlink:
     # ---- the wire -------------------------------------------------------------------------------
     def _exchange(self, mtype: int, flags: int, body: bytes, what: str = "netlink request"):
         """Send one request (the caller holds the lock); yield each receive buffer with the
-        (type, offset, flags) of every message in it that answers this request."""
-        self.seq += 1
+        (type, offset, flags) of every message in it that answers this request. A buffer whose
+        lengths do not fit, no answer within TIMEOUT_SECONDS, a socket error: NetlinkError."""
+        self.seq = self.seq % 0xFFFFFFFF + 1  # (1 .. 2**32 - 1: 0 is what the kernel's own messages carry)
         seq = self.seq
-        self.sock.send(M.frame(mtype, flags, seq, body))
+        try:
+            self.sock.send(M.frame(mtype, flags, seq, body))
+        except OSError as e:
+            raise NetlinkError(e.errno or errno_mod.EIO, what, "the request could not be sent") from None
         while True:
             try:
                 data = self.sock.recv(1 << 20)
             except socket.timeout:
                 raise NetlinkError(errno_mod.ETIMEDOUT, what, f"no answer within {TIMEOUT_SECONDS} s") from None
-            frames = []
-            off = 0
-            while off + 16 <= len(data):
-                length, t, fl, mseq, _pid = _HDR.unpack_from(data, off)
-                if length < 16 or off + length > len(data):
-                    break  # a truncated message: nothing after it can be framed
-                if mseq == seq:
-                    frames.append((t, off, fl))
-                off += (length + 3) & ~3
-            yield data, frames
+            except OSError as e:  # ENOBUFS: the kernel dropped replies its socket had no room for
+                raise NetlinkError(e.errno or errno_mod.EIO, what, "the answer could not be read") from None
+            if not data:
+                raise NetlinkError(errno_mod.EBADMSG, what, "an empty read from the netlink socket")
+            try:
+                found = M.messages(data)
+            except ValueError as e:
+                raise NetlinkError(errno_mod.EBADMSG, what, str(e)) from None
+            yield data, [(t, off, fl) for off, _n, t, fl, mseq in found if mseq == seq]
 
     def request(self, mtype: int, flags: int, body: bytes, what: str, keep=None) -> list:
         """Send one request and collect its decoded replies; raise NetlinkError on a negative ack
@@ -143,6 +182,7 @@ class Netlink:
         raise NetlinkError(errno_mod.EAGAIN, what, f"the dump was interrupted {DUMP_RETRIES} times")
 
     def _request_once(self, mtype: int, flags: int, body: bytes, what: str, keep=None) -> tuple[list, bool]:
+        want = _reply_type(mtype)
         with self.lock:
             replies = []
             interrupted = False
@@ -151,24 +191,25 @@ class Netlink:
                 for t, off, fl in frames:
                     if fl & NLM_F_DUMP_INTR:
                         interrupted = True
-                    if t == NLMSG_ERROR:
-                        err = _error(data, off)
-                        if err < 0:
-                            raise NetlinkError(-err, what, _ext_ack(data, off))
-                        done = True
-                    elif t == NLMSG_DONE:
-                        done = True
-                    else:
+                    try:
+                        if t == NLMSG_ERROR or t == NLMSG_DONE:
+                            # an ack, a refusal, or the end of a dump (whose code says whether it failed)
+                            err = _error(data, off) if t == NLMSG_ERROR else _done_code(data, off)
+                            if err < 0:
+                                raise NetlinkError(-err, what, _ext_ack(data, off))
+                            done = True
+                            continue
+                        if t != want:
+                            continue  # a control message (NOOP, OVERRUN) or a type this request did not ask for
                         if keep is not None and not keep(data, off):
                             continue
-                        try:
-                            m = M.decode(data, off, t)
-                        except (ValueError, struct.error) as e:
-                            raise NetlinkError(errno_mod.EBADMSG, what, str(e)) from None
-                        if m is not None:
-                            replies.append(m)
-                        if not (flags & NLM_F_DUMP) and not (flags & NLM_F_ACK):
-                            done = True
+                        m = M.decode(data, off, t)
+                    except (ValueError, struct.error, IndexError) as e:
+                        raise NetlinkError(errno_mod.EBADMSG, what, str(e) or type(e).__name__) from None
+                    if m is not None:
+                        replies.append(m)
+                    if not (flags & NLM_F_DUMP) and not (flags & NLM_F_ACK):
+                        done = True
                 if done:
                     return replies, interrupted
 
@@ -184,15 +225,22 @@ class Netlink:
         if idx is not None:
             return idx
         body = M.ifinfo() + M.string(M.IFLA_IFNAME, name)
+        what = f"interface {name}"
         with self.lock:
-            for data, frames in self._exchange(M.RTM_GETLINK, NLM_F_REQUEST, body, f"interface {name}"):
+            for data, frames in self._exchange(M.RTM_GETLINK, NLM_F_REQUEST, body, what):
                 for t, off, _fl in frames:
-                    if t == NLMSG_ERROR:
-                        err = _error(data, off)
-                        raise NetlinkError(-err if err < 0 else errno_mod.EIO, f"interface {name}")
-                    if off + 16 + M.IFINFO.size > len(data):
-                        raise NetlinkError(errno_mod.EBADMSG, f"interface {name}", "short reply")
-                    idx = struct.unpack_from("=i", data, off + 20)[0]  # ifinfomsg.ifi_index
+                    try:
+                        if t == NLMSG_ERROR:
+                            err = _error(data, off)
+                            raise NetlinkError(-err if err < 0 else errno_mod.EIO, what,
+                                               _ext_ack(data, off) if err < 0 else "an ack where a link was asked")
+                        if t != M.RTM_NEWLINK:
+                            continue
+                        if _HDR.unpack_from(data, off)[0] < 16 + M.IFINFO.size:
+                            raise ValueError("a link message too short for its fixed header")
+                    except (ValueError, struct.error) as e:
+                        raise NetlinkError(errno_mod.EBADMSG, what, str(e)) from None
+                    idx = _S32.unpack_from(data, off + 20)[0]  # ifinfomsg.ifi_index
                     self.index[name] = idx
                     return idx
 
