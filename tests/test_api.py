@@ -190,3 +190,16 @@ def test_without_root_and_without_a_sandbox_the_answer_is_one_line(netns, shared
     r = netns.run(NOBODY + ["env", *[f"{k}={v}" for k, v in env.items()], py, "-c", code, path], check=False)
     assert r.returncode == 0, r.stderr
     assert "needs root" in r.stdout and "sandbox" in r.stdout and len(r.stdout.strip().splitlines()) == 1
+
+
+def test_the_readmes_python_example_runs(netns):
+    """README.md's "From Python" block, as written (from the repository's root, so its path works)."""
+    import re
+
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")) as f:
+        readme = f.read()
+    code = re.search(r"## From Python\n\n```python\n(.*?)```", readme, re.S).group(1)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = netns.run(["sh", "-c", 'cd "$1" && exec "$2" -c "$3"', "-", repo, sys.executable, code], check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("hello from www.example.com; you are "), r.stdout  # through h1's NAT modem
