@@ -113,11 +113,13 @@ def kernel():
 
 
 def set_variables(variables: dict | None) -> None:
-    """`${NAME}` values from outside the file (the CLI's `--var`)."""
-    if variables:
-        from pipenet import variables as v
+    """`${NAME}` values from outside the file (the CLI's `--var`), exactly these: the front end and the
+    engine read them from `pipenet.variables.CURRENT`, so each call of a lab sets its own (another lab's
+    values never leak into it). Values are given as text, as on the command line."""
+    from pipenet import variables as v
 
-        v.CURRENT.update(variables)
+    v.CURRENT.clear()
+    v.CURRENT.update({str(name): str(value) for name, value in (variables or {}).items()})
 
 
 # ---- the lab ------------------------------------------------------------------------------------------
@@ -185,6 +187,7 @@ class Lab:
     # -- plan, up, down ---------------------------------------------------------------------------------
     def plan(self) -> results.Plan:
         """What `up` would do: the file against the record and the live system."""
+        set_variables(self.variables)
         fast = self._unchanged()
         if fast is not None:
             return results.Plan(fast)
@@ -206,6 +209,7 @@ class Lab:
     def up(self, sandbox: bool = False, progress=None) -> results.Change:
         """Bring the live system to what the file says (see `pipenet up`); in a sandbox with `sandbox`, or
         in the one the lab already lives in."""
+        set_variables(self.variables)
         if not sandbox:
             t0 = time.perf_counter()
             fast = self._unchanged(lock=True)
@@ -315,6 +319,7 @@ class Lab:
     def test(self, sandbox: bool = False, progress=None) -> results.TestReport:
         """Bring the lab up if it is not, or if the file asks for something else (drift alone is not
         repaired: a link cut on purpose must fail its expectations), then check every `expect`."""
+        set_variables(self.variables)
         place = self.where()
         path = self._file()
         loaded = self.loaded

@@ -132,6 +132,16 @@ def test_check_format_and_draw_need_no_root(tmp_path):
     assert "br0" in (tmp_path / "lab.dot").read_text()
 
 
+def test_each_lab_has_its_own_variables(tmp_path):
+    """`variables` are one lab's: loading another lab afterwards does not see them."""
+    path = tmp_path / "v.pn"
+    path.write_text("topology v\nlet n = 2\nfor i in 1..${n} { container c${i} { } }\n")
+    assert pipenet.load(str(path), variables={"n": 3}).nodes == ["c1", "c2", "c3"]
+    assert pipenet.load(str(path)).nodes == ["c1", "c2"]
+    assert pipenet.check(str(path), variables={"n": 4}).counts["containers"] == 4
+    assert pipenet.check(str(path)).counts["containers"] == 2
+
+
 def test_results_are_plain_data_that_pickle():
     """What a call returns crosses from a sandbox pickled, and `--json` prints its to_json()."""
     report = results.TestReport("t", [results.Check(3, "a can reach b", True, "ok", 0.01),
