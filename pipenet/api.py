@@ -34,6 +34,9 @@ from pipenet.errors import PipenetError, UsageError
 if TYPE_CHECKING:
     from pipenet.ir import Topology
 
+#: what a lab given as text is called where a file's name would be (no file is written for it)
+TEXT = "<text>"
+
 #: why a step is planned when the file, not the live system, asks for it
 FILE_REASONS = ("new", "changed in the file", "gone from the file")
 
@@ -126,23 +129,27 @@ def set_variables(variables: dict | None) -> None:
 class Lab:
     """A topology: from a file (or its text), or, once up, by its name alone."""
 
-    def __init__(self, path: str | None = None, text: str | None = None, name: str | None = None,
+    def __init__(self, path: str | os.PathLike | None = None, text: str | None = None, name: str | None = None,
                  variables: dict | None = None):
-        self.path = path
+        self.path = os.fspath(path) if path is not None else None
         self.text = text
         self._name = name
         self._topo: Topology | None = None
-        self.variables = dict(variables or {})
+        self.variables = _checked_variables(variables)
+        self._ended = False  # this object took its lab down (and, for a sandbox, ended the sandbox)
 
     # -- what it is ------------------------------------------------------------------------------------
     def _load(self) -> Topology:
         if self._topo is None:
             from pipenet.lang.load import load_text, read
 
+            if self.path is None and self.text is None:
+                raise UsageError(f"{self._name} was named, not loaded from its file: plan, up, test and the "
+                                 f"topology need the file (pipenet.load(PATH))")
             set_variables(self.variables)
             if self.text is None:
                 self.text = read(self.path)
-            self._topo = load_text(self.text, self.path or "<text>")
+            self._topo = load_text(self.text, self.path or TEXT)
         return self._topo
 
     @property
@@ -176,13 +183,9 @@ class Lab:
         return self.where().call(lambda: StateDir(self.name).load() or {})
 
     def _file(self) -> str:
-        if self.path is None:
-            import tempfile
-
-            fd, self.path = tempfile.mkstemp(prefix="pipenet-", suffix=".pn")  # (a lab given as text)
-            with os.fdopen(fd, "w") as f:
-                f.write(self.text)
-        return self.path
+        """The path the engine records (a lab given as text has none: the engine is handed the text)."""
+        self._load()
+        return self.path if self.path is not None else TEXT
 
     # -- plan, up, down ---------------------------------------------------------------------------------
     def plan(self) -> results.Plan:
@@ -242,11 +245,13 @@ class Lab:
 
         if os.geteuid() == 0 and not place.sandboxed and StateDir(self.name).exists():
             raise UsageError(f"{self.name} is up outside a sandbox; run `pipenet down {self.name}` first")
-        rec = place.rec
-        created = rec is None
-        if created:
+        rec, created = place.rec, False
+        if rec is None:
             try:
-                rec = sb.start(self.name)
+                with sb.creating():
+                    rec = place_of(self.name).rec  # (made meanwhile by another process: used, not doubled)
+                    if rec is None:
+                        rec, created = sb.start(self.name), True
             except OSError as e:
                 raise UsageError(str(e.strerror or e)) from None
         inside = Place(self.name, rec)
@@ -270,6 +275,12 @@ class Lab:
         record that cannot be trusted). A lab in a sandbox: the sandbox ends too."""
         name = self.name
         place = self.where()
+        if not place.sandboxed and os.geteuid() != 0:
+            if self._not_up_here():
+                return results.Change(name, existed=False)
+            if not _readable():
+                raise UsageError(f"{name} is not up in a sandbox of yours; a topology up outside a sandbox is "
+                                 f"root's to take down (sudo pipenet down {name})")
 
         def here():
             from pipenet.engine.session import down, force_down
@@ -289,21 +300,39 @@ class Lab:
 
             change = place.call(here)
             sb.stop(name, place.rec)
+            self._ended = True
             change.notes.append(f"the sandbox of {name} has ended")
             return change
         need_root("down")
-        return here()
+        change = here()
+        self._ended = True
+        return change
+
+    def _not_up_here(self) -> bool:
+        """Without root, of a lab not in a sandbox: is it certainly not up? (This object took it down, or
+        the records can be read and have none of it.) Otherwise only root can tell."""
+        from pipenet.engine.state import StateDir
+
+        if self._ended:
+            return True
+        return _readable() and not StateDir(self.name).exists()
 
     def __enter__(self) -> Lab:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.down()
+    def __exit__(self, kind, exc, tb) -> None:
+        _down_keeping(self, exc)
 
     # -- looking at it ----------------------------------------------------------------------------------
     def status(self) -> results.Status:
         name = self.name
         place = self.where()
+        if not place.sandboxed and os.geteuid() != 0:
+            if self._not_up_here():
+                return results.Status(name, False)
+            if not _readable():
+                raise UsageError(f"{name} is not up in a sandbox of yours; only root can read the status of a "
+                                 f"topology up outside a sandbox (sudo pipenet status {name})")
 
         def here():
             from pipenet.engine.status import status
@@ -372,7 +401,10 @@ class Lab:
 
     def exec(self, node: str, argv: Sequence[str], *, check: bool = False, timeout: float | None = None,
              env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
-        """Run argv in a node (its namespace, hostname and /etc files) and wait: the output, as text."""
+        """Run argv in a node (its namespace, hostname and /etc files) and wait: the output, as text. A
+        command that is not found raises FileNotFoundError, as with subprocess.run."""
+        if isinstance(argv, (str, bytes)):
+            raise TypeError("argv is a list of words, like ['ip', 'addr'] (no shell is run)")
         place = self.where()
         if not place.sandboxed:
             need_root("exec", "enters a node's namespaces")
@@ -381,8 +413,8 @@ class Lab:
             from pipenet.backends.enter import enter
 
             path, hostname, etc = self._node(node)
-            return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, env=env, input=input,
-                                  preexec_fn=lambda: enter(path, hostname, etc))
+            return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
+                                  env=_command_env(env), input=input, preexec_fn=lambda: enter(path, hostname, etc))
 
         r = place.call(here)
         if check:
@@ -398,7 +430,7 @@ class Lab:
             from pipenet.backends.enter import exec_in
 
             path, hostname, etc = self._node(node)
-            exec_in(path, hostname, etc, list(argv), env)
+            exec_in(path, hostname, etc, list(argv), _command_env(env))
 
         if place.sandboxed:
             from pipenet.sandbox import sandbox as sb
@@ -414,26 +446,40 @@ class Lab:
         .mmd (Mermaid) as text): nodes, bridges, links, addresses, NAT and published ports."""
         from pipenet.graph import write
 
+        path = os.fspath(path)
         write(self.topology, path)
         return path
 
     def shell(self, node: str) -> int:
-        """An interactive shell in a node (the user's $SHELL, or sh), its prompt naming the node."""
-        sh = os.environ.get("SHELL") or "/bin/bash"
-        if not os.path.exists(sh):
-            sh = "/bin/sh"
-        env = dict(os.environ, PS1=f"[{node}] \\w# ", PIPENET_NODE=node)
-        return self.replace_with(node, [sh, "--norc", "-i"] if sh.endswith("bash") else [sh, "-i"], env)
+        """An interactive shell in a node (the user's $SHELL, or sh), its prompt naming the node, on this
+        process's terminal; its exit status once it ends."""
+        argv, env = shell_command(node)
+        place = self.where()
+        if not place.sandboxed:
+            need_root("shell", "enters a node's namespaces")
 
-    def logs(self, node: str) -> str:
-        """The output of the node's `run` processes."""
+        def here():
+            from pipenet.backends.enter import enter
+
+            path, hostname, etc = self._node(node)
+            return subprocess.run(argv, env=_command_env(env), preexec_fn=lambda: enter(path, hostname, etc)).returncode
+
+        return place.call(here)
+
+    def logs(self, node: str) -> str | None:
+        """The output of the node's `run` processes (None when it has none)."""
         name = self.name
+        place = self.where()
+        if not place.sandboxed and os.geteuid() != 0 and not _readable():
+            need_root("logs", "reads root's records")
 
         def here():
             import glob
 
             from pipenet.engine.state import StateDir
 
+            if node not in (StateDir(name).load() or {}).get("ns", {}):
+                raise UsageError(f"no node {node} is up in topology {name}")
             files = sorted(glob.glob(os.path.join(StateDir(name).path, "logs", f"{glob.escape(node)}.*.log")),
                            key=lambda p: int(p.rsplit(".", 2)[1]))
             out = []
@@ -442,7 +488,7 @@ class Lab:
                     out.append(f.read())
             return "".join(out) if files else None
 
-        return self.where().call(here)
+        return place.call(here)
 
     # -- the unchanged-file fast path ---------------------------------------------------------------------
     def _unchanged(self, lock: bool = False) -> str | None:
@@ -483,6 +529,50 @@ def _still_live(path: str, name: str) -> bool:
         return live_as_recorded(name, k)
 
 
+def shell_command(node: str) -> tuple[list[str], dict]:
+    """(argv, environment) of an interactive shell in `node`: the user's $SHELL (else bash, else sh),
+    its prompt naming the node."""
+    sh = os.environ.get("SHELL") or "/bin/bash"
+    if not os.path.exists(sh):
+        sh = "/bin/sh"
+    env = dict(os.environ, PS1=f"[{node}] \\w# ", PIPENET_NODE=node)
+    return ([sh, "--norc", "-i"] if sh.endswith("bash") else [sh, "-i"]), env
+
+
+def _command_env(env: dict | None) -> dict | None:
+    """The environment of a command run in a node: `env`, or this process's own without what pipenet
+    sets for itself inside a sandbox."""
+    if env is not None:
+        return env
+    if "PIPENET_IN_SANDBOX" not in os.environ:
+        return None
+    return {k: v for k, v in os.environ.items() if k not in ("PIPENET_IN_SANDBOX", "PIPENET_CWD")}
+
+
+def _checked_variables(variables: dict | None) -> dict[str, str]:
+    """`variables` as the command line's --var would take them (names, sizes), else UsageError."""
+    if not variables:
+        return {}
+    from pipenet import variables as v
+
+    try:
+        return v.parse([f"{name}={value}" for name, value in variables.items()])
+    except v.BadVariable as e:
+        raise UsageError(str(e).replace("--var ", "variable ", 1)) from None
+
+
+def _down_keeping(lab: Lab, exc: BaseException | None) -> None:
+    """lab.down() on the way out of a `with`: when the block raised, a failure to take the lab down is
+    added to that exception as a note rather than replacing it."""
+    if exc is None:
+        lab.down()
+        return
+    try:
+        lab.down()
+    except Exception as e:  # noqa: BLE001 - the block's own exception is the one the caller must see
+        exc.add_note(f"pipenet: and taking {lab.name} down failed: {e}")
+
+
 def _exiting(fn, argv):
     """fn() for a process that is about to exec: a missing command exits 127, a node that cannot be
     entered exits 1, each with one line."""
@@ -508,6 +598,7 @@ def _exiting(fn, argv):
 def load(source: str, *, variables: dict | None = None) -> Lab:
     """A lab from a .pn file's path, or from topology text (anything with a newline or `{` in it).
     Raises InvalidTopology, carrying every located diagnostic, when the file is wrong."""
+    source = os.fspath(source)
     if "\n" in source or "{" in source:
         lab = Lab(text=source, variables=variables)
     else:
@@ -556,18 +647,24 @@ def up(source: str, *, sandbox: bool = False, variables: dict | None = None, pro
     """`with pipenet.up("lab.pn", sandbox=True) as lab:` the lab is up inside, and taken down on the way
     out, whether the block ends or raises."""
     lab = load(source, variables=variables)
-    lab.up(sandbox=sandbox, progress=progress)
     try:
+        lab.up(sandbox=sandbox, progress=progress)
         yield lab
-    finally:
+    except BaseException as e:
+        _down_keeping(lab, e)
+        raise
+    else:
         lab.down()
 
 
 def lab_named(name: str) -> Lab:
-    """A topology that is up (here or in its sandbox), by its name."""
-    from pipenet.engine.state import check_name
+    """A topology that is up (here or in its sandbox), by its name (UsageError for a string that cannot
+    be a topology's name)."""
+    import re
 
-    check_name(name)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}", name):
+        raise UsageError(f"{name!r} is not a topology name (a name starts with a letter or _, then letters, "
+                         f"digits, _, - or .)")
     return Lab(name=name)
 
 
@@ -627,7 +724,11 @@ def lab_for(target: str) -> Lab:
     return lab_named(topology_name(target))
 
 
-def find_node(node: str, topology: str | None = None) -> Lab:
+#: why each command that looks a node up needs root
+_WHY = {"exec": "enters a node's namespaces", "shell": "enters a node's namespaces", "logs": "reads root's records"}
+
+
+def find_node(node: str, topology: str | None = None, command: str = "exec") -> Lab:
     """The lab that has `node` up: in `topology` when named, else the one topology (here or in a sandbox)
     that has a node of that name."""
     from pipenet.engine.state import StateDir, all_topologies
@@ -638,7 +739,7 @@ def find_node(node: str, topology: str | None = None) -> Lab:
         if lab.where().sandboxed:
             return lab
         if os.geteuid() != 0 and not _readable():
-            need_root("exec", "enters a node's namespaces")  # only root can tell whether it is up
+            need_root(command, _WHY[command])  # only root can tell whether it is up
         try:
             rec = StateDir(topology).load() or {}
         except PermissionError:
@@ -657,7 +758,7 @@ def find_node(node: str, topology: str | None = None) -> Lab:
         raise UsageError(f"{node} is in several topologies ({', '.join(found)}); name one with -t")
     if not found:
         if os.geteuid() != 0 and not _readable():
-            need_root("exec", "enters a node's namespaces")  # only root can tell whether it is up
+            need_root(command, _WHY[command])  # only root can tell whether it is up
         up_now = names_up()
         raise UsageError(f"no node {node} is up" + ("" if up_now else " (no topology is up)"))
     return lab_named(found[0])

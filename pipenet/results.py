@@ -93,6 +93,8 @@ class Status:
     sandbox: dict | None = None  # {holder: pid} when the topology lives in a sandbox
 
     def to_json(self) -> dict:
+        if not self.up and self.error is None:
+            return {"topology": self.topology, "up": False}
         d = asdict(self)
         if d["error"] is None:
             d.pop("error")

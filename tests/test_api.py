@@ -14,6 +14,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -213,3 +214,161 @@ def test_the_readmes_python_example_runs(netns):
     r = netns.run(["sh", "-c", 'cd "$1" && exec "$2" -c "$3"', "-", repo, sys.executable, code], check=False)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("hello from www.example.com; you are "), r.stdout  # through h1's NAT modem
+
+
+NOBODY_LIFECYCLE = textwrap.dedent("""
+    import json, os, pathlib, subprocess, sys
+    import pipenet
+
+    path = pathlib.Path(sys.argv[1])  # (a pathlib.Path, as pytest's tmp_path gives)
+    seen = {}
+    with pipenet.load(path) as lab:       # a Lab is a context manager: down on the way out
+        lab.up(sandbox=True)
+        env = lab.exec("a", ["env"]).stdout
+        seen["env_clean"] = "PIPENET_IN_SANDBOX" not in env and "PIPENET_CWD" not in env
+        seen["down"] = lab.down().existed
+        seen["down_again"] = lab.down().existed     # ... and once more by __exit__
+    for call in (lambda: pipenet.lab_named("apilab").down(), lambda: pipenet.lab_named("apilab").status()):
+        try:  # another object, which cannot know: root's records are out of reach
+            call()
+        except pipenet.UsageError as e:
+            seen.setdefault("named", []).append(str(e)[:48])
+    try:
+        with pipenet.load(path) as lab:
+            raise ValueError("the body's own error")
+    except ValueError as e:
+        seen["body_error"] = str(e)
+    try:
+        with pipenet.up(path, sandbox=True) as lab:
+            raise LookupError("inside")
+    except LookupError as e:
+        seen["up_body_error"] = str(e)
+    seen["names_after"] = pipenet.names_up()
+    print(json.dumps(seen))
+""")
+
+
+def test_a_lab_without_root_goes_down_once_and_then_is_simply_not_up(netns, shared_dir):  # noqa: F811
+    """As `nobody`: the sandbox's lab taken down, a second down (and the `with`'s own) say it was not up
+    rather than asking for root; a block's exception is the one that arrives; nothing of the sandbox
+    is left."""
+    path = os.path.join(shared_dir, "apilab.pn")
+    with open(path, "w") as f:
+        f.write(LAB)
+    os.chmod(path, 0o644)
+    py, env = nobody_env(shared_dir)
+    holders = _holders()
+    r = netns.run(NOBODY + ["env", *[f"{k}={v}" for k, v in env.items()], py, "-c", NOBODY_LIFECYCLE, path],
+                  check=False)
+    assert r.returncode == 0, r.stderr
+    seen = json.loads(r.stdout.splitlines()[-1])
+    assert seen == {"env_clean": True, "down": True, "down_again": False,
+                    "named": ["apilab is not up in a sandbox of yours; a topolo",
+                              "apilab is not up in a sandbox of yours; only roo"],
+                    "body_error": "the body's own error",
+                    "up_body_error": "inside", "names_after": []}, seen
+    assert _holders() == holders
+
+
+RACE = textwrap.dedent("""
+    import sys, time, pipenet
+    try:
+        with pipenet.up(sys.argv[1], sandbox=True) as lab:
+            time.sleep(0.2)
+    except pipenet.PipenetError as e:  # another worker took the shared lab down under this one
+        print(type(e).__name__, e)
+""")
+
+
+def test_processes_that_bring_one_lab_up_at_once_leave_no_sandbox_behind(netns, shared_dir):  # noqa: F811
+    """Three processes (pytest-xdist workers, say) bring the same lab up in a sandbox at the same moment
+    and take it down again: the sandbox is looked for and made under a lock, so there is never a second
+    holder that no record names (which nothing could end), and every holder is gone at the end. (The
+    lab is one, shared by its name: docs/api.md says to give each worker its own.)"""
+    path = os.path.join(shared_dir, "apilab.pn")
+    with open(path, "w") as f:
+        f.write(LAB)
+    os.chmod(path, 0o644)
+    py, env = nobody_env(shared_dir)
+    before = _holders()
+    argv = netns.argv(NOBODY + ["env", *[f"{k}={v}" for k, v in env.items()], py, "-c", RACE, path])
+    for _ in range(3):
+        procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], outs
+        assert not any(b"Traceback" in err for _, err in outs), outs
+        time.sleep(0.3)
+        assert _holders() == before, outs
+
+
+ROOT_EDGES = textwrap.dedent("""
+    import glob, json, os, pathlib, sys, tempfile
+    import pipenet
+
+    seen = {}
+    temp_before = set(glob.glob(os.path.join(tempfile.gettempdir(), "pipenet-*.pn")))
+    lab = pipenet.load(sys.argv[1])                      # given as text
+    lab.up()
+    seen["file"] = lab.status().file
+    os.environ["SHELL"] = "/bin/true"
+    seen["shell"] = lab.shell("a")                      # returns: this process goes on
+    os.environ["SHELL"] = "/bin/false"
+    seen["shell_false"] = lab.shell("a")
+    for call in (lambda: lab.shell("zzz"), lambda: lab.logs("zzz"), lambda: lab.exec("zzz", ["true"])):
+        try:
+            call()
+        except pipenet.UsageError as e:
+            seen.setdefault("no_node", []).append(str(e))
+    try:
+        lab.exec("a", "hostname")
+    except TypeError as e:
+        seen["argv_str"] = str(e)
+    named = pipenet.lab_named("apilab")
+    for call in (named.up, named.plan, named.test):
+        try:
+            call()
+        except pipenet.UsageError as e:
+            seen.setdefault("named", []).append(str(e)[:40])
+    for bad in ("a b", "x;rm -rf", "-x", ""):
+        try:
+            pipenet.lab_named(bad)
+        except pipenet.UsageError:
+            seen["bad_names"] = seen.get("bad_names", 0) + 1
+    try:
+        pipenet.load(sys.argv[1], variables={"1bad": "x"})
+    except pipenet.UsageError as e:
+        seen["bad_variable"] = str(e)
+    seen["names_up"] = pipenet.names_up()
+    lab.down()
+    seen["temp_left"] = sorted(set(glob.glob(os.path.join(tempfile.gettempdir(), "pipenet-*.pn"))) - temp_before)
+    print(json.dumps(seen))
+""")
+
+
+def test_the_edges_of_the_api_as_root(netns):
+    r = netns.run([sys.executable, "-c", ROOT_EDGES, LAB], check=False)
+    assert r.returncode == 0, r.stderr
+    seen = json.loads(r.stdout.splitlines()[-1])
+    assert seen["file"] is None  # a lab given as text has no file, and none is written for it
+    assert seen["shell"] == 0 and seen["shell_false"] == 1
+    assert seen["no_node"] == ["no node zzz is up in topology apilab"] * 3
+    assert "list of words" in seen["argv_str"]
+    assert seen["named"] == ["apilab was named, not loaded from its fi"] * 3
+    assert seen["bad_names"] == 4
+    assert "1bad" in seen["bad_variable"] and "not a variable name" in seen["bad_variable"]
+    assert seen["names_up"] == ["apilab"] and seen["temp_left"] == []
+
+
+def test_the_docs_pytest_example_runs(netns, tmp_path):
+    """docs/api.md's "With pytest" block and its lab.pn, as written, run by pytest in the test world."""
+    import re
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(repo, "docs", "api.md")) as f:
+        doc = f.read()
+    (tmp_path / "lab.pn").write_text(re.search(r"`lab.pn` for the examples on this page:\n\n```\n(.*?)```",
+                                               doc, re.S).group(1))
+    (tmp_path / "test_lab.py").write_text(re.search(r"## With pytest\n\n```python\n(.*?)```", doc, re.S).group(1))
+    r = netns.run(["sh", "-c", 'cd "$1" && exec "$2" -m pytest -q -p no:cacheprovider test_lab.py', "-",
+                   str(tmp_path), sys.executable], check=False, timeout=300)
+    assert r.returncode == 0 and "2 passed" in r.stdout, r.stdout + r.stderr

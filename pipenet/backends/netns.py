@@ -68,10 +68,20 @@ class _Worker:
             done.set()
 
     def run(self, fn):
+        """fn() on the worker thread. An interruption (Ctrl-C) while it runs waits for it to end first: a
+        kernel change under way is finished, and known to be, before the interruption goes on (a caller
+        that stops at once would leave the worker changing the kernel behind its back)."""
         box: list = []
         done = threading.Event()
         self.q.put((fn, box, done))
-        done.wait()
+        interrupted: BaseException | None = None
+        while not done.is_set():
+            try:
+                done.wait()
+            except BaseException as e:  # noqa: BLE001 - re-raised once the worker is done
+                interrupted = e
+        if interrupted is not None:
+            raise interrupted
         ok, value = box[0]
         if ok:
             return value
@@ -179,27 +189,39 @@ class Namespaces:
             os.close(lock)
         self._run_dir_ready = True
 
-    def _create(self, name: str, quiet: bool = False) -> Handle:
+    def _create(self, name: str, mark: str | None = None, quiet: bool = False) -> Handle:
+        """The namespace is made whole (loopback up, carrying the mark, IPv6 defaults set) before it gets
+        its name: a process killed at any moment leaves no namespace at /run/netns/NAME that lacks
+        pipenet's mark (at worst, for the instant between the two calls below, an empty file there,
+        which is not a namespace and is read as absent)."""
         self._prepare_run_dir()
         path = self.path(name)
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-        os.close(fd)
-        mounted = False
+        nsfd = nl = None
+        created = mounted = False
         try:
             linux.unshare(linux.CLONE_NEWNET)
             try:
-                linux.mount("/proc/thread-self/ns/net", path, "none", linux.MS_BIND)
-                mounted = True
                 _ipv6_defaults(quiet)
                 nsfd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
                 nl = Netlink.open_here(big=False)
                 nl.index["lo"] = 1  # loopback is always the first interface of a new namespace
+                nl.link_set("lo", up=True, alias=mark)
+                fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+                os.close(fd)
+                created = True
+                linux.mount("/proc/thread-self/ns/net", path, "none", linux.MS_BIND)
+                mounted = True
             finally:
                 self._back()
         except BaseException:
             if mounted:
                 linux.umount(path, linux.MNT_DETACH)
-            os.unlink(path)
+            if created:
+                os.unlink(path)
+            if nl is not None:
+                nl.close()
+            if nsfd is not None:
+                os.close(nsfd)
             raise
         return Handle(name, nsfd, nl)
 
@@ -224,13 +246,8 @@ class Namespaces:
         old = self.handles.pop(name, None)
         if old is not None:
             old.close()
-        h = self.worker.run(lambda: self._create(name, quiet))
+        h = self.worker.run(lambda: self._create(name, mark, quiet))
         self.handles[name] = h
-        try:
-            h.nl.link_set("lo", up=True, alias=mark)
-        except BaseException:
-            self.delete(name)
-            raise
         return h
 
     def get(self, ref: str) -> Handle:

@@ -243,7 +243,7 @@ def logs(node: str, topology: Optional[str] = None) -> None:
     from pipenet import api
 
     _topology_arg(topology)
-    text = _call(lambda: api.find_node(node, topology).logs(node))
+    text = _call(lambda: api.find_node(node, topology, "logs").logs(node))
     if text is None:
         output.message(f"pipenet: {node} has no `run` processes")
         return
@@ -270,5 +270,5 @@ def shell(node: str, topology: Optional[str] = None) -> None:
     from pipenet import api
 
     _topology_arg(topology)
-    lab = _call(lambda: api.find_node(node, topology))
-    raise Exit(_call(lambda: lab.shell(node)))
+    lab = _call(lambda: api.find_node(node, topology, "shell"))
+    raise Exit(_call(lambda: lab.replace_with(node, *api.shell_command(node))))

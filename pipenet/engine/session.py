@@ -386,7 +386,7 @@ def meta_for(p: Prepared, path: str) -> dict:
     from pipenet.plan.firewall import chain_base
 
     subnets = [str(b.subnet) for b in p.topo.bridges if b.subnet is not None]
-    return {"topology": p.topo.name, "file": os.path.abspath(path),
+    return {"topology": p.topo.name, "file": None if path.startswith("<") else os.path.abspath(path),
             "ns": p.ns, "resolved": p.resolved, "subnets": subnets, "ports": p.ports,
             "published": [{"node": x.node, "host_ip": x.host_ip, "host_port": x.host_port, "proto": x.proto,
                            "ip": x.ip, "port": x.port} for x in p.published],

@@ -109,6 +109,9 @@ class StateDir:
             return None
         except IsADirectoryError:
             raise self.corrupt("is a directory, not a record") from None
+        except PermissionError:  # root's record, read by another user: not a broken one
+            raise UsageError(f"only root can read the record of {self.topology} ({self.record_path}); run as "
+                             f"root, or use a sandbox") from None
         except OSError as e:
             raise self.corrupt(f"cannot be read ({e.strerror})") from None
         try:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 
 from pipenet.backends import linux
 from pipenet.backends.processes import start_time
@@ -110,6 +111,23 @@ def _forget_dirs(name: str) -> None:
             os.rmdir(x)
         except OSError:
             pass
+
+
+@contextmanager
+def creating():
+    """Held while a sandbox is looked for and made (a lock on the outer directory): two processes that
+    bring the same topology up at once (pytest-xdist workers) make one sandbox, and the second finds
+    the first's, instead of two holders of which one is lost."""
+    import fcntl
+
+    root = outer_root()
+    make_private_dir(root)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def start(name: str) -> dict:
@@ -209,8 +227,9 @@ def run_inside(rec: dict, fn, capture: bool = False) -> tuple[int, bytes]:
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         except BaseException as e:  # noqa: BLE001 - reported, then the child ends
-            sys.stderr.write(f"pipenet: {e}\n")
-            code = 1
+            if str(e):  # (an interruption has no words)
+                sys.stderr.write(f"pipenet: {e}\n")
+            code = 130 if isinstance(e, KeyboardInterrupt) else 1
         finally:
             try:
                 sys.stdout.flush()
@@ -277,7 +296,8 @@ def call_inside(rec: dict, fn):
             wrapped()
         except BaseException as e:  # noqa: BLE001 - the child never returns into the caller's code
             try:
-                sys.stderr.write(f"pipenet: {e}\n")
+                if str(e):  # (an interruption has no words)
+                    sys.stderr.write(f"pipenet: {e}\n")
             except Exception:
                 pass
             code = 1
@@ -290,18 +310,23 @@ def call_inside(rec: dict, fn):
         os._exit(code)
     os.close(wfd)
     chunks = []
-    while True:
-        b = os.read(rfd, 1 << 16)
-        if not b:
-            break
-        chunks.append(b)
-    os.close(rfd)
-    _, status = os.waitpid(pid, 0)
+    try:
+        while True:
+            b = os.read(rfd, 1 << 16)
+            if not b:
+                break
+            chunks.append(b)
+    finally:  # (interrupted too: the child, which the same Ctrl-C reached, is waited for, never a zombie)
+        os.close(rfd)
+        _, status = os.waitpid(pid, 0)
     code_box.append(os.waitstatus_to_exitcode(status))
     try:
         kind, value = pickle.loads(b"".join(chunks))
     except Exception:  # noqa: BLE001
-        raise OSError(5, f"the sandbox ended without an answer (status {code_box[0]})") from None
+        from pipenet.errors import UsageError
+
+        raise UsageError(f"the sandbox ended without an answer (status {code_box[0]}): its holder was "
+                         f"stopped, or the lab was taken down meanwhile") from None
     if kind == "error":
         raise value
     if kind == "exit":

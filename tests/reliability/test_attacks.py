@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -472,3 +474,47 @@ def test_a_foreign_nft_filter_table_gains_nothing_that_stays(netns, tmp_path):
     after = netns.out(["nft", "list", "table", "ip", "filter"])
     strip = lambda t: [l for l in t.splitlines() if "counter packets" not in l]  # noqa: E731
     assert strip(after) == strip(before)
+
+
+INTERRUPTED = textwrap.dedent("""
+    import sys, time
+    import pipenet
+    from pipenet.backends import netns as N
+
+    slow = N.Namespaces._create
+    def _create(self, *a, **kw):  # a slow kernel: Ctrl-C lands while a namespace is being made
+        time.sleep(0.01)
+        return slow(self, *a, **kw)
+    N.Namespaces._create = _create
+    print("ready", flush=True)
+    try:
+        pipenet.load(sys.argv[1]).up()
+    except KeyboardInterrupt:  # a program that takes a moment to report the interruption
+        time.sleep(0.5)
+        sys.exit(130)
+""")
+
+
+@pytest.mark.parametrize("delay", [0.1, 0.25, 0.4, 0.6])
+def test_ctrl_c_while_the_kernel_works_leaves_nothing_unowned(netns, tmp_path, delay):
+    """Ctrl-C in a program using the library, while a namespace is being made (the worker thread is
+    inside the kernel): the work under way finishes before the interruption goes on, and a namespace
+    has its name only once it carries pipenet's mark, so the next `up` takes the run over (no
+    "pipenet did not make it"), `status` finds no drift and `down` leaves the world as it was."""
+    lab = "\n".join(["topology ki", "bridge kibr { address 10.68.0.1/22 }"] +
+                    [f"container c{i} {{ net kibr }}" for i in range(150)]) + "\n"
+    path = write(tmp_path, "ki.pn", lab)
+    before = quick(netns)
+    p = subprocess.Popen(netns.argv([sys.executable, "-c", INTERRUPTED, path]), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    assert p.stdout.readline().strip() == b"ready"
+    time.sleep(delay)
+    os.killpg(p.pid, signal.SIGINT)
+    p.communicate(timeout=120)
+    assert p.returncode == 130  # it was interrupted during `up`
+    r = netns.pipenet("up", path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    r = netns.pipenet("status", "ki", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["drift"] == [], r.stdout[-2000:]
+    assert netns.pipenet("down", "ki").returncode == 0
+    assert quick(netns) == before
