@@ -19,6 +19,7 @@ from importlib import resources
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import PatternStr
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.source import Span
@@ -92,6 +93,39 @@ def _lark() -> Lark:
     except Exception:  # a damaged cache: build without it
         return Lark(grammar_text(), parser="lalr", lexer="contextual", transformer=_Build(),
                     maybe_placeholders=False)
+
+
+@lru_cache(maxsize=None)
+def keywords(rule: str) -> tuple[str, ...]:
+    """The keywords that may start a statement of `rule` (`_top`, `_container_stmt`, `_iface_part`, ...), in
+    the grammar's order, read from the grammar itself: the first word of each alternative but `unknown`.
+    (The expander's did-you-mean and "known here" lists, so a keyword added to the grammar is known there.)"""
+    return rule_keywords(_lark(), rule)
+
+
+def rule_keywords(parser: Lark, rule: str) -> tuple[str, ...]:
+    """`keywords`, for any Lark parser."""
+    firsts: dict[str, list[str]] = {}
+    for r in parser.rules:
+        if r.expansion:
+            firsts.setdefault(r.origin.name, []).append(r.expansion[0].name)
+    literal = {t.name: t.pattern.value for t in parser.terminals if isinstance(t.pattern, PatternStr)}
+
+    def first_word(symbol: str, seen: frozenset) -> str | None:
+        if symbol in literal:
+            return literal[symbol]
+        if symbol in seen or symbol not in firsts:
+            return None
+        return first_word(firsts[symbol][0], seen | {symbol})
+
+    out = []
+    for alternative in firsts.get(rule, ()):
+        if alternative == "unknown":
+            continue
+        word = first_word(alternative, frozenset({rule}))
+        if word is not None and word not in out:
+            out.append(word)
+    return tuple(out)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,18 @@
+"""Interfaces: what each part of an `interface` statement may go with."""
+
+from __future__ import annotations
+
+from pipenet.diagnostics import Diagnostic
+from pipenet.ir import Topology
+from pipenet.validate.index import Index
+
+
+def check_interfaces(topo: Topology, idx: Index) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for c in topo.containers:
+        for i in c.interfaces:
+            if i.host_name is not None and i.kind != "port":
+                out.append(Diagnostic(f"`host-name` names the host end of a bridge port, and {i.name} is a "
+                                      f"{i.kind} interface", i.spans.get("host_name", i.span),
+                                      "use it with `on BRIDGE`: interface eth1 on br1 host-name vethweb"))
+    return out
