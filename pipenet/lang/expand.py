@@ -7,8 +7,8 @@ iteration a fresh scope, with a budget so a huge loop is an error rather than
 a hang) and records every declaration with the scope it was made in. The
 second (`pipenet.lang.statements`, one module per family of statements)
 builds the IR from those records, applying `defaults container` to every
-container and turning each token into a typed value (`pipenet.lang.values`).
-Problems become
+container and turning each token into a typed value (`pipenet.lang.values`);
+an interface's kind reads its own words (`pipenet.kinds`). Problems become
 diagnostics; the walks always go on, so every error is reported. What is
 wrong with the network the statements describe, rather than with their
 words, is left to the validation passes (`pipenet.validate`).

@@ -152,7 +152,7 @@ _WORDS = {
     "ATTACH_KIND": "pid, netns or docker",
 }
 
-# What the word after a keyword should be.
+# What the word after a keyword should be (each interface kind adds its own, `Kind.after`).
 _AFTER = {
     "address": "an address like 10.0.0.1/24",
     "via": "a gateway address like 10.0.0.1",
@@ -183,10 +183,6 @@ _AFTER = {
     "dev": "an interface name like eth0",
     "shape": "an interface name like eth0",
     "interface": "an interface name like eth1",
-    "on": "a bridge name",
-    "host-name": "an interface name for the host end, like vethweb",
-    "of": "an interface like eth0 or host:eth0",
-    "vlan": "a VLAN id like 100",
     "let": "a variable name",
     "for": "a variable name",
     "in": "a range like 1..4",
@@ -203,10 +199,17 @@ _AFTER = {
 }
 
 
+@lru_cache(maxsize=1)
+def _after_keywords() -> dict[str, str]:
+    from pipenet import kinds  # (only when there is a syntax error to describe)
+
+    return {**_AFTER, **kinds.after_words()}
+
+
 def _describe_expected(expected: set[str], previous: str | None) -> str:
     exp = set(expected)
-    if "WORD" in exp and previous in _AFTER:
-        return _AFTER[previous]
+    if "WORD" in exp and previous is not None and previous in _after_keywords():
+        return _after_keywords()[previous]
     words = []
     if "WORD" in exp:
         words.append("a name or a value")

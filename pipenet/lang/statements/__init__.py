@@ -8,7 +8,7 @@ declared in:
 - `topology`: the whole IR, in order (the topology's name, then each family);
 - `bridges`: `bridge NAME { ... }`;
 - `containers`: `container NAME { ... }` with `defaults container` applied;
-- `interfaces`: `interface NAME ...`;
+- `interfaces`: `interface NAME ...`, whose kind reads its own words (`pipenet.kinds`);
 - `common`: statements several blocks share (`route`, `sysctl`, `shape`);
 - `p2p`, `host`, `expectations`: `p2p A -- B`, `host { ... }`, `expect ...`.
 
