@@ -1,15 +1,14 @@
 """Interface kinds: one module per kind, and the registry that lists them.
 
-An interface of a container is of one kind: a bridge `port` (a veth pair
-whose other end is a port of a bridge), a `dummy`, a `macvlan` or an 802.1Q
-`vlan` of a parent interface. Everything pipenet knows about a kind lives in
-its module, as one `Kind` (`pipenet.kinds.base`, which lists the hooks): how
-the words of its statement become the IR, what validation it adds, how it
-is addressed and drawn, the operation it compiles to, its netlink request
-(IFLA_INFO_DATA) and `ip` command, and the kernel feature it needs with its
-probe. The front end, validation, allocation, the graph, the compiler, the
-operations and the kernel backend ask this registry; none tests a kind's
-name.
+An interface of a container is of one kind (MODULES lists them: a bridge
+`port`, a veth pair whose other end is a port of a bridge, `dummy`, and so
+on). Everything pipenet knows about a kind lives in its module, as one
+`Kind` (`pipenet.kinds.base`, which lists the hooks): how the words of its
+statement become the IR, what validation it adds, how it is addressed and
+drawn, the operation it compiles to, its netlink request (IFLA_INFO_DATA)
+and `ip` command, and the kernel feature it needs with its probe. The front
+end, validation, allocation, the graph, the compiler, the operations and
+the kernel backend ask this registry; none tests a kind's name.
 
 Adding a kind: a grammar rule for its words (an alternative of
 `_iface_part` in pipenet/grammar/pipenet.lark), its module here, its name in
