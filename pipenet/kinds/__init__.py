@@ -22,7 +22,7 @@ from importlib import import_module
 from pipenet.kinds.base import Edge, Kind
 
 #: the kinds, by module name, in the order hints list them
-MODULES = ("port", "dummy", "macvlan", "vlan")
+MODULES = ("port", "dummy", "macvlan", "vlan", "vxlan")
 
 #: every kind by its IR name (`Interface.kind`)
 KINDS: dict[str, Kind] = {}
