@@ -339,3 +339,29 @@ def test_plan_as_sh_builds_the_same_world_as_up(netns, tmp_path):
         assert up_world == sh, snapshot.diff(up_world, sh)
     finally:
         other.close()
+
+
+def test_a_tunnel_through_a_host_interface_is_made_in_the_host_and_uses_its_underlay(netns, tmp_path):
+    need_vxlan(netns)
+    # the far end, made by hand: a namespace behind the host's `uplink`, with a tunnel back to the host
+    for argv in (["ip", "netns", "add", "far"],
+                 ["ip", "link", "add", "uplink", "type", "veth", "peer", "name", "uplink-peer", "netns", "far"],
+                 ["ip", "addr", "add", "10.81.0.1/30", "dev", "uplink"], ["ip", "link", "set", "uplink", "up"],
+                 ["ip", "-n", "far", "addr", "add", "10.81.0.2/30", "dev", "uplink-peer"],
+                 ["ip", "-n", "far", "link", "set", "uplink-peer", "up"],
+                 ["ip", "-n", "far", "link", "add", "vx9", "type", "vxlan", "id", "9", "remote", "10.81.0.1", "dstport",
+                  "4789"],
+                 ["ip", "-n", "far", "addr", "add", "10.98.0.2/24", "dev", "vx9"],
+                 ["ip", "-n", "far", "link", "set", "vx9", "up"]):
+        netns.run(argv)
+    path = write(tmp_path, "topology hd\ncontainer a { interface vx0 vxlan id 9 remote 10.81.0.2 dev host:uplink "
+                           "address 10.98.0.1/24 }\n")
+    before = snapshot.take(netns.runner)
+    r = netns.pipenet("up", path)
+    assert r.returncode == 0, r.stderr
+    assert "vxlan id 9 remote 10.81.0.2 dev if" in netns.out(["ip", "-n", "hd@a", "-d", "link", "show", "vx0"])
+    assert "vx0" not in netns.out(["ip", "-o", "link"])  # moved into the node
+    assert netns.pipenet("exec", "a", "--", "ping", "-c1", "-W2", "10.98.0.2").returncode == 0
+    assert json.loads(netns.pipenet("status", "hd", "--json").stdout)["drift"] == []
+    assert netns.pipenet("down", "hd").returncode == 0
+    assert snapshot.take(netns.runner) == before
