@@ -28,6 +28,7 @@ from netaddr import IPAddress, IPNetwork
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.ir import Bridge, IfAddr, Topology
+from pipenet.kinds import KINDS
 
 
 def docker_mac(ip: IPAddress) -> str:
@@ -85,7 +86,7 @@ def allocate(topo: Topology, resolved: dict[str, IfAddr]) -> tuple[Topology, lis
     reserved: dict[str, set[int]] = {name: set() for name in bridges}
     for c in topo.containers:
         for i in c.interfaces:
-            if i.kind == "port" and i.address is not None and i.bridge in reserved:
+            if KINDS[i.kind].on_bridge and i.address is not None and i.bridge in reserved:
                 reserved[i.bridge].add(int(i.address.ip))
     pools: dict[str, _Pool] = {}
     for name, b in bridges.items():
@@ -99,7 +100,8 @@ def allocate(topo: Topology, resolved: dict[str, IfAddr]) -> tuple[Topology, lis
         changed = False
         for i in c.interfaces:
             new = i
-            if i.kind == "port" and i.bridge in pools:
+            kind = KINDS[i.kind]
+            if kind.on_bridge and i.bridge in pools:
                 pool = pools[i.bridge]
                 if i.address is None:
                     ip = pool.take()
@@ -114,9 +116,9 @@ def allocate(topo: Topology, resolved: dict[str, IfAddr]) -> tuple[Topology, lis
                         new = replace(new, address=IfAddr(ip, pool.subnet.prefixlen))
                 elif i.address.prefix is None:
                     new = replace(new, address=i.address.with_prefix(pool.subnet.prefixlen))
-            elif i.kind == "dummy" and i.address is not None and i.address.prefix is None:
+            elif kind.host_prefix and i.address is not None and i.address.prefix is None:
                 new = replace(new, address=IfAddr(i.address.ip, i.address.prefixlen))
-            if new.mac is None and not (new.kind == "port" and new.address is None and
+            if new.mac is None and not (kind.on_bridge and new.address is None and
                                         bridges.get(new.bridge) is not None and bridges[new.bridge].auto):
                 new = replace(new, mac=mac_for(topo.name, c.name, new.name, new.address))
             if new is not i:

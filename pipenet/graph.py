@@ -17,6 +17,7 @@ import subprocess
 
 from pipenet.errors import UsageError
 from pipenet.ir import Topology
+from pipenet.kinds import KINDS
 
 
 def _q(s: str) -> str:
@@ -54,6 +55,14 @@ def published_lines(t: Topology) -> list[str]:
     return out
 
 
+def edges(t: Topology):
+    """(container, interface, edge) for every line an interface's kind draws (`Kind.edges`)."""
+    for c in t.containers:
+        for i in c.interfaces:
+            for e in KINDS[i.kind].edges(t, c, i):
+                yield c, i, e
+
+
 def to_dot(t: Topology) -> str:
     out = [f"graph {_q(t.name)} {{",
            "  graph [rankdir=LR, fontname=Helvetica, overlap=false, splines=true, nodesep=0.35, ranksep=0.9, "
@@ -67,7 +76,7 @@ def to_dot(t: Topology) -> str:
         host_lines.append("NAT out " + ", ".join(m.out for m in t.host.masquerade))
     uses_host = (any(b.gateway or b.external for b in t.bridges) or bool(pubs) or bool(t.host.masquerade)
                  or any(e.node == "host" for l in t.p2p for e in (l.a, l.b))
-                 or any(i.parent_node == "host" for c in t.containers for i in c.interfaces))
+                 or any(e.to == "host" for _c, _i, e in edges(t)))
     if uses_host:
         out.append(f'  "host" [shape=house, style=filled, fillcolor="#fde2c8", label={_q(chr(10).join(host_lines))}];')
     for b in t.bridges:
@@ -110,10 +119,10 @@ def to_dot(t: Topology) -> str:
             out.append(f"  {_q(c.name)} -- {_q(c.net.target)} [style=dotted];")
         for i in c.interfaces:
             label = i.name + (f"\n{i.address}" if i.address is not None else "")
-            if i.kind == "port":
-                out.append(f'  {_q(c.name)} -- {_q("br:" + i.bridge)} [label={_q(label)}];')
-            elif i.kind in ("macvlan", "vlan") and i.parent_node == "host":
-                out.append(f'  {_q(c.name)} -- "host" [style=dashed, label={_q(label + chr(10) + i.kind)}];')
+            for e in KINDS[i.kind].edges(t, c, i):
+                style = f"style={e.style}, " if e.style else ""
+                note = chr(10) + e.note if e.note else ""
+                out.append(f"  {_q(c.name)} -- {_q(e.to)} [{style}label={_q(label + note)}];")
     for link in t.p2p:
         a, b = link.a, link.b
         ta = a.ifname + (f"\n{a.address}" if a.address is not None else "")
@@ -151,9 +160,10 @@ def to_mermaid(t: Topology) -> str:
             "<br/>NAT out " + ", ".join(m.out for m in c.masquerade) if c.masquerade else "")
         out.append(f'  {_mid(c.name)}("{_ml(label)}")')
         for i in c.interfaces:
-            if i.kind == "port":
-                lab = i.name + (f" {i.address}" if i.address is not None else "")
-                out.append(f'  {_mid(c.name)} ---|"{_ml(lab)}"| {_mid("br:" + i.bridge)}')
+            for e in KINDS[i.kind].edges(t, c, i):
+                if e.style is None:  # (Mermaid draws the solid lines: bridge ports)
+                    lab = i.name + (f" {i.address}" if i.address is not None else "")
+                    out.append(f'  {_mid(c.name)} ---|"{_ml(lab)}"| {_mid(e.to)}')
     for link in t.p2p:
         a, b = link.a, link.b
         lab = f"{a.ifname} {a.address or ''} ↔ {b.ifname} {b.address or ''}".strip()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Mapping
+from typing import Any, Mapping
 
 from netaddr import IPAddress, IPNetwork
 
@@ -168,11 +168,15 @@ class Shape:
 class Interface:
     """An interface of a container.
 
-    kind: `port` (a veth whose other end is a port of `bridge`; eth0 of
-    `net BRIDGE` is one, marked `primary`), `dummy`, `macvlan` (of
-    `parent_node:parent`, usually `host:eth0`), `vlan` (id `vlan_id` of the
-    node's own interface `parent`). A port's host end is `host_name` when
-    given, else a name pipenet makes (`pipenet.plan.names.host_port_name`).
+    kind: the name of its kind in `pipenet.kinds` (`port`, `dummy`,
+    `macvlan`, `vlan`, ...), whose module says what the other fields mean
+    for it. What the generic stages read: `bridge` (a port's bridge; eth0
+    of `net BRIDGE` is a port, marked `primary`), `parent` (the interface
+    it is made on, in node `parent_node`, or in its own node when that is
+    None), `host_name` (a port's host end, when named; else pipenet makes a
+    name, `pipenet.plan.names.host_port_name`). `settings` is the kind's
+    own (a frozen dataclass of its module: a VLAN id, a macvlan mode), or
+    None for a kind without any.
     """
 
     name: str
@@ -180,8 +184,7 @@ class Interface:
     bridge: str | None = None
     parent: str | None = None
     parent_node: str | None = None
-    vlan_id: int | None = None
-    mode: str | None = None
+    settings: Any = None
     address: IfAddr | None = None
     mac: str | None = None
     mtu: int | None = None

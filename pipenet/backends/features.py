@@ -1,9 +1,10 @@
-"""Optional kernel features, named as the kernel's configuration names them (no imports: cheap to load)."""
+"""Optional kernel features, named as the kernel's configuration names them: each interface kind's own
+(`pipenet.kinds`, by the kernel's name for the kind), and the qdiscs shaping uses."""
+
+from pipenet import kinds
 
 FEATURES = {
-    "dummy": "CONFIG_DUMMY (dummy interfaces)",
-    "vlan": "CONFIG_VLAN_8021Q (802.1Q VLAN interfaces)",
-    "macvlan": "CONFIG_MACVLAN (macvlan interfaces)",
+    **kinds.features(),
     "netem": "CONFIG_NET_SCH_NETEM (netem: delay, jitter, loss)",
     "tbf": "CONFIG_NET_SCH_TBF (tbf: rate)",
 }

@@ -17,7 +17,6 @@ from pipenet.backends.netlink import NetlinkError
 from pipenet.backends.objects import PIPENET_PROTO
 from pipenet.backends.netns import Handle, Namespaces
 
-MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
 TC_H_ROOT = 0xFFFFFFFF
 
 
@@ -176,20 +175,24 @@ class Kernel:
             raise
 
     def link_add(self, ns: str, name: str, kind: str, *, parent_ns: str | None = None, parent: str | None = None,
-                 mode: str | None = None, vlan_id: int | None = None, mac: str | None = None,
-                 mtu: int | None = None, alias: str | None = None) -> None:
-        """A dummy, macvlan or vlan interface named `name` in `ns`, on `parent` (in `parent_ns`), up and marked."""
-        data = b""
-        if kind == "macvlan":
-            data = nlmsg.u32(nlmsg.IFLA_MACVLAN_MODE, MACVLAN_MODES[mode or "bridge"])
-        elif kind == "vlan":
-            data = nlmsg.u16(nlmsg.IFLA_VLAN_ID, vlan_id)
+                 settings: dict | None = None, mac: str | None = None, mtu: int | None = None,
+                 alias: str | None = None) -> None:
+        """An interface of kind `kind` (IFLA_INFO_KIND: dummy, macvlan, vlan, ...) named `name` in `ns`, on
+        `parent` (in `parent_ns`), up and marked; `settings` are its kind's (`AddLink.settings`), which its
+        module in `pipenet.kinds` encodes."""
+        from pipenet import kinds
+
+        spec = kinds.by_link_kind(kind)
+        if spec is None:
+            raise ValueError(f"pipenet makes no interfaces of kind {kind}")
         where = ns if parent_ns is None else parent_ns
         moved = where != ns
+        nl = self._h(where).nl
         self._h(ns).nl.forget(name)
-        self._h(where).nl.forget(name)
-        self._h(where).nl.link_add(name, kind, mtu=mtu, mac=mac, link=parent, info_data=data,
-                                   netns_fd=self._h(ns).fd if moved else None)
+        nl.forget(name)
+        data = spec.info_data(settings or {}, nl.link_index(parent) if parent else None)
+        nl.link_add(name, kind, mtu=mtu, mac=mac, link=parent if spec.parent_is_link else None, info_data=data,
+                    netns_fd=self._h(ns).fd if moved else None)
         try:
             self._h(ns).nl.link_set(name, up=True, alias=alias)
         except BaseException:

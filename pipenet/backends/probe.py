@@ -8,7 +8,7 @@ scratch namespace is touched, and the answer is cached for the process.
 
 from __future__ import annotations
 
-from pipenet.backends import linux, nlmsg
+from pipenet.backends import linux
 from pipenet.backends.netlink import Netlink, NetlinkError
 
 
@@ -31,17 +31,15 @@ def _try(ns, fn) -> bool:
 
 
 def probe(ns, feature: str) -> bool:
+    """Whether this kernel has `feature` (a key of `pipenet.backends.features.FEATURES`): an interface kind's
+    (its module's `probe` makes one) or a qdisc's."""
+    from pipenet import kinds
     from pipenet.backends.tc import set_shape
 
-    def veth(nl):
-        nl.link_add("pnprobe0", "veth", peer={"ifname": "pnprobe1"})
-
+    kind = kinds.by_link_kind(feature)
+    if kind is not None:
+        return _try(ns, kind.probe)
     tests = {
-        "dummy": lambda nl: nl.link_add("pnprobe0", "dummy"),
-        "vlan": lambda nl: (veth(nl), nl.link_add("pnprobe0.5", "vlan", link="pnprobe0",
-                                                  info_data=nlmsg.u16(nlmsg.IFLA_VLAN_ID, 5))),
-        "macvlan": lambda nl: (veth(nl), nl.link_add("pnprobe2", "macvlan", link="pnprobe0",
-                                                     info_data=nlmsg.u32(nlmsg.IFLA_MACVLAN_MODE, 4))),
         "netem": lambda nl: (nl.link_set("lo", up=True), set_shape(nl, "lo", delay_ms=1)),
         "tbf": lambda nl: (nl.link_set("lo", up=True), set_shape(nl, "lo", rate_bps=1_000_000)),
     }

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from netaddr import IPAddress
 
 from pipenet.ir import Expectation, Topology
+from pipenet.kinds import KINDS
 from pipenet.plan.etc import primary_address
 
 HOST = "host"
@@ -58,7 +59,7 @@ class Targets:
             return "127.0.0.1"
         c = self.t.container_map.get(owner)
         if c is not None:
-            ports = sorted((i for i in c.interfaces if i.kind == "port"), key=lambda i: not i.primary)
+            ports = sorted((i for i in c.interfaces if KINDS[i.kind].on_bridge), key=lambda i: not i.primary)
             for i in ports:
                 b = self.t.bridge_map.get(i.bridge)
                 if b is not None and b.address is not None:

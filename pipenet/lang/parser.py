@@ -19,6 +19,7 @@ from importlib import resources
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import PatternStr
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.source import Span
@@ -94,6 +95,39 @@ def _lark() -> Lark:
                     maybe_placeholders=False)
 
 
+@lru_cache(maxsize=None)
+def keywords(rule: str) -> tuple[str, ...]:
+    """The keywords that may start a statement of `rule` (`_top`, `_container_stmt`, `_iface_part`, ...), in
+    the grammar's order, read from the grammar itself: the first word of each alternative but `unknown`.
+    (The expander's did-you-mean and "known here" lists, so a keyword added to the grammar is known there.)"""
+    return rule_keywords(_lark(), rule)
+
+
+def rule_keywords(parser: Lark, rule: str) -> tuple[str, ...]:
+    """`keywords`, for any Lark parser."""
+    firsts: dict[str, list[str]] = {}
+    for r in parser.rules:
+        if r.expansion:
+            firsts.setdefault(r.origin.name, []).append(r.expansion[0].name)
+    literal = {t.name: t.pattern.value for t in parser.terminals if isinstance(t.pattern, PatternStr)}
+
+    def first_word(symbol: str, seen: frozenset) -> str | None:
+        if symbol in literal:
+            return literal[symbol]
+        if symbol in seen or symbol not in firsts:
+            return None
+        return first_word(firsts[symbol][0], seen | {symbol})
+
+    out = []
+    for alternative in firsts.get(rule, ()):
+        if alternative == "unknown":
+            continue
+        word = first_word(alternative, frozenset({rule}))
+        if word is not None and word not in out:
+            out.append(word)
+    return tuple(out)
+
+
 @lru_cache(maxsize=1)
 def lexer_only() -> Lark:
     """A plain (non-contextual) lexer over the same terminals, for the formatter."""
@@ -118,7 +152,7 @@ _WORDS = {
     "ATTACH_KIND": "pid, netns or docker",
 }
 
-# What the word after a keyword should be.
+# What the word after a keyword should be (each interface kind adds its own, `Kind.after`).
 _AFTER = {
     "address": "an address like 10.0.0.1/24",
     "via": "a gateway address like 10.0.0.1",
@@ -149,10 +183,6 @@ _AFTER = {
     "dev": "an interface name like eth0",
     "shape": "an interface name like eth0",
     "interface": "an interface name like eth1",
-    "on": "a bridge name",
-    "host-name": "an interface name for the host end, like vethweb",
-    "of": "an interface like eth0 or host:eth0",
-    "vlan": "a VLAN id like 100",
     "let": "a variable name",
     "for": "a variable name",
     "in": "a range like 1..4",
@@ -169,10 +199,17 @@ _AFTER = {
 }
 
 
+@lru_cache(maxsize=1)
+def _after_keywords() -> dict[str, str]:
+    from pipenet import kinds  # (only when there is a syntax error to describe)
+
+    return {**_AFTER, **kinds.after_words()}
+
+
 def _describe_expected(expected: set[str], previous: str | None) -> str:
     exp = set(expected)
-    if "WORD" in exp and previous in _AFTER:
-        return _AFTER[previous]
+    if "WORD" in exp and previous is not None and previous in _after_keywords():
+        return _after_keywords()[previous]
     words = []
     if "WORD" in exp:
         words.append("a name or a value")

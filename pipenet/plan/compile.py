@@ -1,10 +1,12 @@
 """IR to the desired list of operations, in an order the kernel accepts.
 
-Namespaces, then bridges and their addresses, then interfaces (bridge ports,
-dummies, macvlans, VLANs after their parents, p2p pairs), then addresses,
-then routes (p2p host routes, the default route via a gateway bridge, the
-file's own routes), then sysctls and shaping. Each interface's operation key
-is remembered so that what lives on it names it as a parent.
+Namespaces, then bridges and their addresses, then interfaces (each made by
+its kind's module, `pipenet.kinds`, and each after the interface it is made
+on: the node's own first, then p2p pairs, then those made on a p2p end),
+then addresses, then routes (p2p host routes, the default route via a
+gateway bridge, the file's own routes), then sysctls and shaping. Each
+interface's operation key is remembered so that what lives on it names it as
+a parent.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import os
 
 from pipenet.allocate import hashed_mac
-from pipenet.ir import Container, IfAddr, Topology
+from pipenet.ir import Container, IfAddr, Interface, Topology
+from pipenet.kinds import KINDS
 from pipenet.plan import etc as etc_files
 from pipenet.plan.firewall import TABLE_JUMPS, Published, chain_base, tables_for, with_tag
-from pipenet.plan.names import host_port_name, netns_name, port_group
-from pipenet.plan.ops import (AddAddress, AddLink, AddRoute, AddVeth, CreateBridge, CreateNamespace, Firewall,
+from pipenet.plan.names import netns_name
+from pipenet.plan.ops import (AddAddress, AddRoute, AddVeth, CreateBridge, CreateNamespace, Firewall,
                               HostSetting, Op, SetShape, SetSysctl, StartProcess, UseNamespace, WriteEtc)
 
 HOST = "host"
@@ -81,7 +84,7 @@ def quiet_bridges(topo: Topology) -> set[str]:
     v6 = {b.name for b in topo.bridges if b.address is not None and b.address.version == 6}
     for c in topo.containers:
         for i in c.interfaces:
-            if i.kind == "port" and i.address is not None and i.address.version == 6:
+            if KINDS[i.kind].on_bridge and i.address is not None and i.address.version == 6:
                 v6.add(i.bridge)
     return {b.name for b in topo.bridges if b.name not in v6}
 
@@ -91,7 +94,7 @@ def ipv6_nodes(topo: Topology) -> set[str]:
     out = set()
     v6_bridges = {b.name for b in topo.bridges if b.address is not None and b.address.version == 6}
     for c in topo.containers:
-        if any((i.address is not None and i.address.version == 6) or (i.kind == "port" and i.bridge in v6_bridges)
+        if any((i.address is not None and i.address.version == 6) or (KINDS[i.kind].on_bridge and i.bridge in v6_bridges)
                for i in c.interfaces) or any(
                 (r.dest is not None and r.dest.version == 6) or (r.via is not None and r.via.version == 6)
                 for r in c.routes):
@@ -163,24 +166,15 @@ class Compiler:
                 self.ops.append(AddAddress(HOST, "", b.name, str(b.address.ip), b.address.prefix,
                                            key if not b.external else "", nodad=not b.external))
         # interfaces
+        made: dict[str, set[str]] = {}
+        on_p2p: list[tuple[Container, list[Interface]]] = []
         for c in t.containers:
             if c.name not in self.ns or c.net.kind in ("host", "container"):
                 continue
-            ns = self.ns[c.name]
-            pending = [i for i in c.interfaces]
-            made: set[str] = set()
-            for _ in range(len(pending) + 1):  # VLANs after their parents
-                rest = []
-                for i in pending:
-                    if i.kind == "vlan" and i.parent_node is None and i.parent not in made and \
-                            any(j.name == i.parent for j in pending):
-                        rest.append(i)
-                        continue
-                    self._interface(c, ns, i)
-                    made.add(i.name)
-                pending = rest
-                if not pending:
-                    break
+            made[c.name] = set()
+            later = self._interfaces(c, list(c.interfaces), made[c.name])
+            if later:
+                on_p2p.append((c, later))
         for link in t.p2p:
             a, b = link.a, link.b
             if a.node not in self.ns or b.node not in self.ns:
@@ -194,13 +188,17 @@ class Compiler:
             self.ops.append(op)
             self.iface_key[(a.node, a.ifname)] = op.key
             self.iface_key[(b.node, b.ifname)] = op.key
+            for end in (a, b):
+                made.get(end.node, set()).add(end.ifname)
+        for c, later in on_p2p:  # made on a p2p end: after the pair
+            self._interfaces(c, later, made[c.name])
         # addresses
         for c in t.containers:
             if c.name not in self.ns or c.net.kind in ("host", "container"):
                 continue
             for i in c.interfaces:
                 if i.address is not None:  # (a macvlan or VLAN is on a real segment: it keeps DAD)
-                    self._addr(c.name, i.name, i.address, nodad=i.kind in ("port", "dummy"))
+                    self._addr(c.name, i.name, i.address, nodad=KINDS[i.kind].own_segment)
         for link in t.p2p:
             for end in (link.a, link.b):
                 if end.address is not None and end.node in self.ns:
@@ -310,25 +308,34 @@ class Compiler:
                 log = os.path.join(self.log_dir, f"{c.name}.{n}.log") if self.log_dir else f"/tmp/{c.name}.{n}.log"
                 self.ops.append(StartProcess(c.name, ref, n, tuple(r.argv), c.uts_hostname or "", d or "", log))
 
-    def _interface(self, c: Container, ns: str, i) -> None:
-        t = self.t
-        if i.kind == "port":
-            publishes = i.primary and (bool(c.publish) or c.publish_all)
-            host_end = i.host_name or host_port_name(t.name, c.name, i.name)
-            op = AddVeth(HOST, "", host_end, c.name, ns, i.name, mac=hashed_mac(t.name, HOST, host_end),
-                         peer_mac=i.mac,
-                         mtu=i.mtu or (t.bridge_map[i.bridge].mtu if i.bridge in t.bridge_map else None),
-                         master=i.bridge, hairpin=publishes, group=port_group(t.name), owner=t.name,
-                         quiet=i.bridge in self.quiet_bridges)  # the host end; the container's follows its node
-        elif i.kind == "dummy":
-            op = AddLink(c.name, ns, i.name, "dummy", mac=i.mac, mtu=i.mtu, owner=t.name)
-        else:  # macvlan, vlan
-            pnode = i.parent_node or c.name
-            op = AddLink(c.name, ns, i.name, i.kind, parent_node=pnode, parent_ns=self.ns.get(pnode, ""),
-                         parent=i.parent, mode=i.mode if i.kind == "macvlan" else None, vlan_id=i.vlan_id,
-                         mac=i.mac, mtu=i.mtu, owner=t.name)
-        self.ops.append(op)
-        self.iface_key[(c.name, i.name)] = op.key
+    def _interfaces(self, c: Container, pending: list[Interface], made: set[str]) -> list[Interface]:
+        """Make c's interfaces, each after the one of c's own it is made on (a VLAN of eth1 after eth1);
+        return those whose parent is not c's own (a p2p end, made later), and so not made yet."""
+        ns = self.ns[c.name]
+        later: list[Interface] = []
+        if all(i.parent is None for i in pending):  # (most containers: nothing waits for anything)
+            for i in pending:
+                op = KINDS[i.kind].compile(self, c, ns, i)
+                self.ops.append(op)
+                self.iface_key[(c.name, i.name)] = op.key
+                made.add(i.name)
+            return later
+        for _ in range(len(pending) + 1):
+            waiting = {i.name for i in pending}
+            rest = []
+            for i in pending:
+                parent = i.parent if i.parent is not None and (i.parent_node or c.name) == c.name else None
+                if parent is not None and parent not in made:
+                    (rest if parent in waiting else later).append(i)
+                    continue
+                op = KINDS[i.kind].compile(self, c, ns, i)
+                self.ops.append(op)
+                self.iface_key[(c.name, i.name)] = op.key
+                made.add(i.name)
+            pending = rest
+            if not pending:
+                break
+        return later
 
     def _addr(self, node: str, ifname: str, addr: IfAddr, nodad: bool = True) -> None:
         # a segment pipenet made (a bridge, a veth) needs no IPv6 duplicate address detection

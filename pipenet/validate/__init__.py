@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.ir import Topology
-from pipenet.validate import addresses, expectations, hostside, netmodes, names, ports, references, routes
+from pipenet.validate import (addresses, expectations, hostside, interfaces, names, netmodes, ports, references,
+                              routes)
 from pipenet.validate.index import Index
 
 PASSES = (
+    names.check_topology_name,
     names.check_reserved,
     names.check_duplicate_nodes,
     names.check_duplicate_interfaces,
     references.check_references,
+    interfaces.check_interfaces,
     netmodes.check_net_modes,
     netmodes.check_host_forwarding,
     addresses.check_bridges,

@@ -6,6 +6,7 @@ from netaddr import IPNetwork
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.ir import Topology
+from pipenet.kinds import KINDS
 from pipenet.validate.index import Index
 
 
@@ -61,8 +62,9 @@ def check_static_addresses(topo: Topology, idx: Index) -> list[Diagnostic]:
             if i.address is None:
                 continue
             asp = i.spans.get("address", i.span)
-            if i.kind != "port":
-                if i.address.prefix is None and i.kind != "dummy":
+            kind = KINDS[i.kind]
+            if not kind.on_bridge:
+                if i.address.prefix is None and not kind.host_prefix:
                     out.append(Diagnostic(f"address {i.address} on {c.name}:{i.name} needs a prefix", asp,
                                           f"e.g. {i.address.ip}/24"))
                 continue

@@ -15,6 +15,7 @@ import re
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.ir import Topology
+from pipenet.kinds import KINDS
 from pipenet.plan.names import host_port_name
 from pipenet.validate.index import HOST, Index
 
@@ -51,7 +52,7 @@ def check_host_side_names(topo: Topology, idx: Index) -> list[Diagnostic]:
         if c.net.kind in ("host", "container"):
             continue  # no interfaces of its own (reported by the net-modes pass when it declares some)
         for i in c.interfaces:
-            if i.kind != "port":
+            if not KINDS[i.kind].on_bridge:
                 continue
             if i.host_name is not None:
                 span = i.spans.get("host_name", i.span)

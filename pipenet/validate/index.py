@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipenet.ir import Container, IfAddr, Topology
+from pipenet.kinds import KINDS
 from pipenet.source import Span
 
 HOST = "host"
@@ -49,7 +50,7 @@ class Index:
                 if i.name in node_if:
                     continue  # a duplicate interface, reported by the names pass
                 node_if[i.name] = i.span
-                if i.kind == "port" and i.bridge is not None:
+                if KINDS[i.kind].on_bridge and i.bridge is not None:
                     self.segments.setdefault(f"br:{i.bridge}", []).append(
                         Port(c.name, i.name, i.address, i.mac, i.span, i.spans.get("address", i.span),
                              i.spans.get("mac", i.span)))

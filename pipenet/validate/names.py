@@ -1,10 +1,21 @@
-"""Names: the reserved node name, and nothing declared twice."""
+"""Names: the topology's name, the reserved node name, and nothing declared twice."""
 
 from __future__ import annotations
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.ir import Topology
 from pipenet.validate.index import HOST, Index
+
+
+#: pipenet names kernel objects and firewall chains after the topology: its name is kept short
+MAX_TOPOLOGY_NAME = 32
+
+
+def check_topology_name(topo: Topology, idx: Index) -> list[Diagnostic]:
+    if len(topo.name) <= MAX_TOPOLOGY_NAME:
+        return []
+    return [Diagnostic(f"topology name `{topo.name}` is longer than {MAX_TOPOLOGY_NAME} characters", topo.span,
+                       "pipenet names kernel objects and firewall chains after it; shorten it")]
 
 
 def check_reserved(topo: Topology, idx: Index) -> list[Diagnostic]:

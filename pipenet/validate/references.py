@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pipenet.diagnostics import Diagnostic, did_you_mean
 from pipenet.ir import Topology
+from pipenet.kinds import KINDS
 from pipenet.validate.index import HOST, Index
 
 
@@ -39,18 +40,19 @@ def check_references(topo: Topology, idx: Index) -> list[Diagnostic]:
         elif c.net.kind == "container":
             need_container(c.net.target, c.net.span, "container")
         for i in c.interfaces:
-            if i.kind == "port" and not i.primary:
+            kind = KINDS[i.kind]
+            if kind.on_bridge and not i.primary:
                 need_bridge(i.bridge, i.spans.get("bridge", i.span), "bridge")
-            if i.kind in ("vlan", "macvlan") and i.parent is not None:
+            if i.parent is not None:  # the interface it is made on (a macvlan's, a VLAN's)
                 pnode = i.parent_node or c.name
                 psp = i.spans.get("parent", i.span)
                 if pnode != HOST and pnode != c.name:
                     out.append(Diagnostic(f"`{i.parent_node}:{i.parent}` is not an interface of {c.name} or host",
                                           psp, f"write {i.parent} (an interface of {c.name}) or host:{i.parent}"))
                 elif pnode == c.name and i.parent == i.name:
-                    out.append(Diagnostic(f"interface `{i.name}` cannot be its own parent", psp))
+                    out.append(Diagnostic(f"interface `{i.name}` cannot be its own {kind.parent_word}", psp))
                 else:
-                    need_iface(pnode, i.parent, psp, "parent")
+                    need_iface(pnode, i.parent, psp, kind.parent_word)
         for link in c.links:
             need_container(link.target, link.spans.get("target", link.span), "linked container")
         for r in c.routes:

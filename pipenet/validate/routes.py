@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.ir import Topology
+from pipenet.kinds import KINDS
 from pipenet.validate.index import Index
 
 
 def _links(c, idx: Index):
     """(ifname, subnet or None, peer address or None, unknown) for each way out of a container."""
     for i in c.interfaces:
-        if i.kind == "port":
+        if KINDS[i.kind].on_bridge:
             b = idx.bridges.get(i.bridge)
             if b is not None and b.auto:
                 yield i.name, None, None, True

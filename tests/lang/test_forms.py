@@ -121,9 +121,9 @@ def test_every_form_loads():
     eth2 = web.interface("eth2")
     assert (eth2.bridge, str(eth2.address), eth2.mtu) == ("homeA", "192.168.1.12/24", 1300)
     mv = web.interface("mv0")
-    assert (mv.parent_node, mv.parent, mv.mode) == ("host", "eth0", "bridge")
+    assert (mv.parent_node, mv.parent, mv.settings.mode) == ("host", "eth0", "bridge")  # its kind's own settings
     vl = web.interface("eth1.100")
-    assert (vl.vlan_id, vl.parent, vl.parent_node) == (100, "eth1", None)
+    assert (vl.settings.id, vl.parent, vl.parent_node) == (100, "eth1", None)
     r1, r2 = web.routes
     assert (str(r1.dest), str(r1.via), r1.metric) == ("10.25.0.0/16", "192.168.1.1", 10)
     assert (str(r2.dest), r2.dev) == ("10.1.1.1/32", "eth1")

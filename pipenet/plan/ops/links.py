@@ -1,4 +1,4 @@
-"""Interfaces: bridges, veth pairs, and the other kinds (dummy, macvlan, 802.1Q VLAN).
+"""Interfaces: bridges, veth pairs, and the interfaces of the other kinds (`pipenet.kinds`).
 
 Every interface pipenet makes carries its mark in its alias (`ip link` shows
 `alias pipenet:TOPOLOGY:KEY`); an interface of the same name without it is
@@ -316,7 +316,15 @@ class AddVeth(Op):
 
 @dataclass
 class AddLink(Op):
-    """A dummy, macvlan or vlan interface (made on its parent's side, then moved when they differ)."""
+    """An interface of a kind of `pipenet.kinds` made by one request (dummy, macvlan, vlan, ...): made on its
+    parent's side, then moved when they differ.
+
+    Its kind's settings are plain data: `mode` (macvlan) and `vlan_id` (vlan), fields of their own since
+    before there was a registry of kinds (records written then read the same), and `options` for every
+    kind since; `settings` is all of them, as the kind's module reads them (`Kind.info_data`, `ip_words`).
+    `parent_key` is the key of the object the parent lives on when that is not `link:PARENT_NODE:PARENT`
+    (the far end of a p2p pair, whose key is its pair's).
+    """
 
     kind: ClassVar[str] = "link"
     destroys_children: ClassVar[bool] = True
@@ -333,6 +341,8 @@ class AddLink(Op):
     mac: str | None = None
     mtu: int | None = None
     owner: str = ""
+    options: dict | None = None
+    parent_key: str | None = None
 
     @property
     def key(self):
@@ -341,16 +351,28 @@ class AddLink(Op):
     @property
     def parents(self):
         ps = [f"netns:{self.node}"] if self.node != "host" else []
-        if self.parent and self.parent_node and self.parent_node != "host":
+        if self.parent_key:
+            ps.append(self.parent_key)
+        elif self.parent and self.parent_node and self.parent_node != "host":
             ps.append(f"link:{self.parent_node}:{self.parent}")
         return tuple(ps)
+
+    @property
+    def settings(self) -> dict:
+        """The kind's own settings (see the class docstring)."""
+        out = dict(self.options or {})
+        if self.mode is not None:
+            out["mode"] = self.mode
+        if self.vlan_id is not None:
+            out["vlan_id"] = self.vlan_id
+        return out
 
     def _want(self) -> dict:
         return {"mtu": self.mtu, "mac": self.mac, "up": True}
 
     def apply(self, k):
-        k.link_add(self.ns, self.name, self.link_kind, parent_ns=self.parent_ns, parent=self.parent, mode=self.mode,
-                   vlan_id=self.vlan_id, mac=self.mac, mtu=self.mtu, alias=self.mark_of())
+        k.link_add(self.ns, self.name, self.link_kind, parent_ns=self.parent_ns, parent=self.parent,
+                   settings=self.settings, mac=self.mac, mtu=self.mtu, alias=self.mark_of())
 
     def undo(self, k):
         k.link_del(self.ns, self.name, self.mark_of())
@@ -374,9 +396,12 @@ class AddLink(Op):
         _set(k, self.ns, self.name, observed)
 
     def describe(self):
+        from pipenet import kinds
+
+        kind = kinds.by_link_kind(self.link_kind)  # (None: one found live, to be removed)
         where = self.ns if self.parent_ns is None else self.parent_ns
         args = ["link", "add"]
-        if self.parent:
+        if self.parent and (kind is None or kind.parent_is_link):
             args += ["link", self.parent]
         args += ["name", self.name]
         if self.parent_ns is not None and self.parent_ns != self.ns:
@@ -386,10 +411,8 @@ class AddLink(Op):
         if self.mtu:
             args += ["mtu", self.mtu]
         args += ["type", self.link_kind]
-        if self.link_kind == "macvlan":
-            args += ["mode", self.mode or "bridge"]
-        if self.link_kind == "vlan":
-            args += ["id", self.vlan_id]
+        if kind is not None:
+            args += kind.ip_words(self.settings, self.parent)
         return [ip_cmd(where, *args), ip_cmd(self.ns, "link", "set", "dev", self.name, "alias", self.mark_of()),
                 ip_cmd(self.ns, "link", "set", "dev", self.name, "up")]
 

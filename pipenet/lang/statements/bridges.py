@@ -1,0 +1,48 @@
+"""`bridge NAME { address ...; pool ...; mtu ...; icc ...; masquerade ...; external }`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipenet.ir import Bridge
+from pipenet.lang import values as V
+from pipenet.lang.parser import Node, keywords
+from pipenet.lang.walk import Fail, Scope, Walker, subnodes, words
+from pipenet.source import Span
+
+
+def bridge(w: Walker, st: Node, sc: Scope) -> Bridge:
+    tok = words(st)[0]
+    name = w.typed(tok, sc, V.ifname)
+    f: dict[str, Any] = {"name": name, "span": w.span(tok, sc)}
+    spans: dict[str, Span] = {"name": w.span(tok, sc)}
+    for s in subnodes(st):
+        try:
+            _statement(w, s, sc, f, spans)
+        except Fail:
+            pass
+    return Bridge(**f, spans=spans)
+
+
+def _statement(w: Walker, s: Node, sc: Scope, f: dict, spans: dict) -> None:
+    kind = s.data
+    t = words(s)
+    if kind == "address":
+        sp = w.span(t[0], sc)
+        if w.text(t[0], sc) == "auto":
+            w.set_once(f, spans, "auto", True, sp, "address")
+            spans["address"] = sp
+        else:
+            w.set_once(f, spans, "address", w.typed(t[0], sc, V.if_address), sp, "address")
+    elif kind == "pool":
+        w.set_once(f, spans, "pool", w.typed(t[0], sc, V.network, False), w.span(t[0], sc), "pool")
+    elif kind == "mtu":
+        w.set_once(f, spans, "mtu", w.typed(t[0], sc, V.mtu), w.span(t[0], sc), "mtu")
+    elif kind == "icc":
+        w.set_once(f, spans, "icc", w.typed(t[0], sc, V.switch), w.span(t[0], sc), "icc")
+    elif kind == "bridge_masquerade":
+        w.set_once(f, spans, "masquerade", w.typed(t[0], sc, V.switch), w.span(t[0], sc), "masquerade")
+    elif kind == "external":
+        w.set_once(f, spans, "external", True, w.node_span(s, sc), "external")
+    elif kind == "unknown":
+        w.unknown(s, sc, "in a bridge", keywords("_bridge_stmt"))

@@ -1,0 +1,77 @@
+"""Statements several blocks share: `route` (containers, host), `sysctl` (containers, host), `shape`
+(containers; a p2p block's shaping options)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pipenet.ir import Route, Shape, Sysctl
+from pipenet.lang import values as V
+from pipenet.lang.parser import Node
+from pipenet.lang.walk import Fail, Scope, Walker, subnodes, value_token, words
+from pipenet.source import Span
+
+
+def route(w: Walker, s: Node, sc: Scope) -> Route:
+    t = words(s)
+    dest_text = w.text(t[0], sc)
+    dest = None if dest_text == "default" else w.typed(t[0], sc, V.network)
+    f: dict[str, Any] = {"dest": dest, "span": w.node_span(s, sc)}
+    spans = {"dest": w.span(t[0], sc)}
+    for opt in subnodes(s):
+        tok = words(opt)[0]
+        osp = w.span(tok, sc)
+        try:
+            if opt.data == "via":
+                w.set_once(f, spans, "via", w.typed(tok, sc, V.ip), osp, "via")
+            elif opt.data == "dev":
+                w.set_once(f, spans, "dev", w.typed(tok, sc, V.ifname), osp, "dev")
+            elif opt.data == "metric":
+                w.set_once(f, spans, "metric", w.typed(tok, sc, V.integer, "a metric", 0, 2**32 - 1), osp, "metric")
+        except Fail:
+            pass
+    if "via" not in f and "dev" not in f:
+        w.error(f"route {dest_text} needs a gateway or a device", f["span"],
+                f"write `route {dest_text} via GATEWAY` or `route {dest_text} dev IF`")
+        raise Fail
+    return Route(**f, spans=spans)
+
+
+def sysctl(w: Walker, s: Node, sc: Scope) -> Sysctl:
+    key = w.typed(words(s)[0], sc, V.sysctl_key)
+    tok = value_token(s)
+    value = w.text(tok, sc)
+    if not re.fullmatch(r"[A-Za-z0-9 \t._:/-]{1,256}", value):
+        w.error(f"`{value}` is not a sysctl value", w.span(tok, sc), "a number or a short word")
+        raise Fail
+    return Sysctl(key, value, w.node_span(s, sc))
+
+
+_SHAPING = {"delay": ("delay_ms", V.duration_ms), "jitter": ("jitter_ms", V.duration_ms),
+            "loss": ("loss_pct", V.percent), "rate": ("rate_bps", V.rate_bps)}
+
+
+def shape(w: Walker, s: Node, sc: Scope, ifname: str, span: Span, opts: list[Node] | None = None) -> Shape:
+    """`shape IF delay ... jitter ... loss ... rate ...` (or, with `opts`, a p2p block's shaping options)."""
+    f: dict[str, Any] = {}
+    text: dict[str, str] = {}
+    seen: dict[str, Span] = {}
+    for opt in (opts if opts is not None else subnodes(s)):
+        tok = words(opt)[0]
+        osp = w.span(tok, sc)
+        if opt.data in seen:
+            w.error(f"`{opt.data}` is given twice", osp, f"the first is at line {seen[opt.data].line}")
+            continue
+        seen[opt.data] = osp
+        if opt.data not in _SHAPING:
+            continue
+        field, parse = _SHAPING[opt.data]
+        try:
+            f[field] = w.typed(tok, sc, parse)
+            text[opt.data] = w.text(tok, sc)
+        except Fail:
+            pass
+    if "jitter" in seen and "delay" not in seen:
+        w.error("`jitter` needs a `delay`", seen["jitter"], "e.g. delay 50ms jitter 5ms")
+    return Shape(ifname, text=text, span=span, **f)

@@ -1,0 +1,54 @@
+"""`expect SRC can reach TARGET [as X]`, `expect SRC cannot reach TARGET`, `expect SRC resolves NAME to IP`."""
+
+from __future__ import annotations
+
+from lark import Token
+
+from pipenet.ir import Expectation, Target
+from pipenet.lang import values as V
+from pipenet.lang.parser import Node
+from pipenet.lang.walk import Fail, Scope, Walker, words
+
+
+def expect(w: Walker, st: Node, sc: Scope) -> Expectation:
+    t = words(st)
+    src = w.typed(t[0], sc, V.name, "node name")
+    spans = {"source": w.span(t[0], sc)}
+    span = w.node_span(st, sc)
+    if st.data == "expect_resolves":
+        spans["name"], spans["ip"] = w.span(t[1], sc), w.span(t[2], sc)
+        return Expectation("resolves", src, name=w.typed(t[1], sc, V.domain), ip=w.typed(t[2], sc, V.ip),
+                           span=span, spans=spans)
+    target = _target(w, t[1], sc)
+    spans["target"] = w.span(t[1], sc)
+    as_ip = as_node = None
+    if len(t) > 2:
+        spans["as"] = w.span(t[2], sc)
+        text = w.text(t[2], sc)
+        if V.NAME_RE.match(text):
+            as_node = text
+        else:
+            as_ip = w.typed(t[2], sc, V.ip)
+    kind = "reach" if st.data == "expect_reach" else "unreach"
+    return Expectation(kind, src, target, as_ip, as_node, span=span, spans=spans)
+
+
+def _target(w: Walker, tok: Token, sc: Scope) -> Target:
+    text = w.text(tok, sc)
+    span = w.span(tok, sc)
+    head, port = text, None
+    if text.count(":") == 1 or (":" in text and "." in text.rsplit(":", 1)[0] and text.count(":") == 1):
+        head, p = text.rsplit(":", 1)
+        try:
+            port = V.port(p)
+        except V.BadValue as e:
+            w.error(str(e), span, e.hint)
+            raise Fail from None
+    if V.NAME_RE.match(head):
+        return Target(head, None, port, span)
+    try:
+        return Target(None, V.ip(head), port, span)
+    except V.BadValue:
+        w.error(f"expected a node, an address or host, optionally with :PORT, got `{text}`", span,
+                "e.g. www:80/tcp, 10.0.0.1, host")
+        raise Fail from None

@@ -1,0 +1,40 @@
+"""The whole IR from the walker's records: the topology's name, then each family of statements in turn."""
+
+from __future__ import annotations
+
+from pipenet.ir import Topology
+from pipenet.lang import values as V
+from pipenet.lang.statements import bridges, containers, expectations, host, p2p
+from pipenet.lang.walk import Fail, Walker, subnodes, words
+from pipenet.source import Span
+
+
+def build(w: Walker) -> Topology:
+    name = w.default_name
+    name_span = Span(w.file, 1, 1, 1, 2)
+    if w.topology:
+        if len(w.topology) > 1:
+            st, sc = w.topology[1]
+            w.error("`topology` is given more than once", w.node_span(st, sc),
+                    f"the first is at line {w.topology[0][0].children[0].line}")
+        st, sc = w.topology[0]
+        tok = words(st)[0]
+        try:
+            name = w.typed(tok, sc, V.name, "topology name")
+            name_span = w.span(tok, sc)
+        except Fail:
+            pass
+    elif not V.NAME_RE.match(name):
+        w.error(f"the file name gives the topology name `{name}`, which is not a valid name", name_span,
+                "add a line `topology NAME` naming it")
+    records = w.records
+    made_bridges = [b for b in (w.safe(bridges.bridge, w, st, sc) for st, sc in records["bridge"]) if b]
+    defaults = [(s, sc) for st, sc in records["defaults"] for s in subnodes(st)]
+    made_containers = [c for c in (w.safe(containers.container, w, st, sc, defaults)
+                                   for st, sc in records["container"]) if c]
+    links = [link for link in (w.safe(p2p.p2p, w, st, sc) for st, sc in records["p2p"]) if link]
+    host_config = host.host(w, records["host"])
+    expects = [e for e in (w.safe(expectations.expect, w, st, sc) for st, sc in records["expect"]) if e]
+    return Topology(name=name, file=w.file, bridges=tuple(made_bridges), containers=tuple(made_containers),
+                    p2p=tuple(links), host=host_config, hosts_auto=w.hosts_auto, expectations=tuple(expects),
+                    span=name_span)
