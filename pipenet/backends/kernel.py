@@ -175,14 +175,12 @@ class Kernel:
             raise
 
     def link_add(self, ns: str, name: str, kind: str, *, parent_ns: str | None = None, parent: str | None = None,
-                 settings: dict | None = None, mac: str | None = None, mtu: int | None = None,
+                 settings: dict | None = None, spec=None, mac: str | None = None, mtu: int | None = None,
                  alias: str | None = None) -> None:
         """An interface of kind `kind` (IFLA_INFO_KIND: dummy, macvlan, vlan, ...) named `name` in `ns`, on
-        `parent` (in `parent_ns`), up and marked; `settings` are its kind's (`AddLink.settings`), which its
-        module in `pipenet.kinds` encodes."""
-        from pipenet import kinds
-
-        spec = kinds.by_link_kind(kind)
+        `parent` (in `parent_ns`), up and marked; `settings` are its kind's (`AddLink.settings`), which
+        `spec` encodes: the kind's module in `pipenet.kinds`, handed over by the operation (the backends
+        know no kind by name): `spec.info_data(settings, parent_index)` and `spec.parent_is_link`."""
         if spec is None:
             raise ValueError(f"pipenet makes no interfaces of kind {kind}")
         where = ns if parent_ns is None else parent_ns

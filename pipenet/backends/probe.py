@@ -33,14 +33,15 @@ def _try(ns, fn) -> bool:
 def probe(ns, feature: str) -> bool:
     """Whether this kernel has `feature` (a key of `pipenet.backends.features.FEATURES`): an interface kind's
     (its module's `probe` makes one) or a qdisc's."""
-    from pipenet import kinds
+    from pipenet.backends.features import PROBES
     from pipenet.backends.tc import set_shape
 
-    kind = kinds.by_link_kind(feature)
-    if kind is not None:
-        return _try(ns, kind.probe)
+    if feature in PROBES:  # an interface kind's (registered by pipenet.kinds)
+        return _try(ns, PROBES[feature])
     tests = {
         "netem": lambda nl: (nl.link_set("lo", up=True), set_shape(nl, "lo", delay_ms=1)),
         "tbf": lambda nl: (nl.link_set("lo", up=True), set_shape(nl, "lo", rate_bps=1_000_000)),
     }
+    if feature not in tests:
+        raise ValueError(f"no probe for {feature!r}: an interface kind's is registered when pipenet.kinds loads")
     return _try(ns, tests[feature])

@@ -9,6 +9,7 @@ someone else's, and the planner refuses a plan that would touch another's.
 
 from __future__ import annotations
 
+from pipenet import kinds  # noqa: F401 - registers the interface kinds' features and probes
 from pipenet.backends.features import FEATURES
 from pipenet.errors import UnsupportedByKernel
 from pipenet.plan.diff import Plan

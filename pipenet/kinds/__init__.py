@@ -7,8 +7,11 @@ on). Everything pipenet knows about a kind lives in its module, as one
 statement become the IR, what validation it adds, how it is addressed and
 drawn, the operation it compiles to, its netlink request (IFLA_INFO_DATA)
 and `ip` command, and the kernel feature it needs with its probe. The front
-end, validation, allocation, the graph, the compiler, the operations and
-the kernel backend ask this registry; none tests a kind's name.
+end, validation, allocation, the graph, the compiler and the operations ask
+this registry; none tests a kind's name. The backends sit below it and never
+import it: an operation hands the kernel backend its kind's module, and this
+registry gives the backends each optional kind's feature and probe as it
+loads (`pipenet.backends.features.register`).
 
 Adding a kind: a grammar rule for its words (an alternative of
 `_iface_part` in pipenet/grammar/pipenet.lark), its module here, its name in
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from pipenet.backends import features as _features
 from pipenet.kinds.base import Edge, Kind
 
 #: the kinds, by module name, in the order hints list them
@@ -31,6 +35,9 @@ for _module in MODULES:
     KINDS[_kind.name] = _kind
 
 _BY_RULE = {k.rule: k for k in KINDS.values()}
+for _kind in KINDS.values():  # the backends learn each optional kind's feature and probe from here
+    if _kind.link_kind is not None and _kind.feature:
+        _features.register(_kind.link_kind, _kind.feature, _kind.probe)
 _BY_LINK_KIND = {k.link_kind: k for k in KINDS.values() if k.link_kind is not None}
 
 __all__ = ["Edge", "KINDS", "Kind", "MODULES", "after_words", "by_link_kind", "by_rule", "features"]

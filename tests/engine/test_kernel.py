@@ -247,10 +247,11 @@ def test_foreign_objects_are_never_taken_or_removed(netns, tmp_path):
     ("interface e1 on s\n  shape e1 delay 50ms", "netem"),
 ])
 def test_kernel_features_refused_before_any_change_or_working(netns, tmp_path, form, feature):
+    import pipenet.kinds  # noqa: F401 - registers the kinds' features
     from pipenet.backends.features import FEATURES
     path = write(tmp_path, "feat.pn", f"topology feat\nbridge s\ncontainer a {{\n  {form}\n}}\n")
     probe = netns.run([__import__("sys").executable, "-c",
-                       f"from pipenet.backends.kernel import Kernel; print(Kernel().supports({feature!r}))"])
+                       f"import pipenet.kinds; from pipenet.backends.kernel import Kernel; print(Kernel().supports({feature!r}))"])
     supported = probe.stdout.strip() == "True"
     before = ns_snapshot(netns)
     r = netns.pipenet("up", path)

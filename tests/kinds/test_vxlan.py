@@ -15,6 +15,7 @@ from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
 from pipenet import graph, kinds
 from pipenet.backends import nlmsg as M
+from pipenet import kinds
 from pipenet.backends.features import FEATURES
 from pipenet.backends.kernel import Kernel
 from pipenet.backends.netlink import Netlink
@@ -214,7 +215,8 @@ def test_the_kernel_backend_puts_dev_in_the_tunnels_own_data_not_in_ifla_link():
     k = Kernel.__new__(Kernel)
     k.ns = types.SimpleNamespace(get=lambda ref: types.SimpleNamespace(nl=nl, fd=99))
     k.link_add("vx@a", "vx0", "vxlan", parent_ns="vx@a", parent="u0", mac="02:42:0a:63:00:01",
-               settings={"id": 42, "remote": "10.80.0.2", "port": 4789}, alias="pipenet:vx:link:a:vx0")
+               settings={"id": 42, "remote": "10.80.0.2", "port": 4789}, spec=kinds.by_link_kind("vxlan"),
+               alias="pipenet:vx:link:a:vx0")
     create = pyroute2_newlink("vx0", [("IFLA_VXLAN_ID", 42), ("IFLA_VXLAN_GROUP", "10.80.0.2"),
                                       ("IFLA_VXLAN_LINK", 3), ("IFLA_VXLAN_PORT", 4789)],
                               before=[("IFLA_ADDRESS", "02:42:0a:63:00:01")])
@@ -255,7 +257,7 @@ def write(tmp_path, text: str) -> str:
 
 
 def supported(netns) -> bool:
-    probe = netns.run([sys.executable, "-c", "from pipenet.backends.kernel import Kernel; "
+    probe = netns.run([sys.executable, "-c", "import pipenet.kinds; from pipenet.backends.kernel import Kernel; "
                                              "print(Kernel().supports('vxlan'))"])
     return probe.stdout.strip() == "True"
 

@@ -371,8 +371,11 @@ class AddLink(Op):
         return {"mtu": self.mtu, "mac": self.mac, "up": True}
 
     def apply(self, k):
+        from pipenet import kinds
+
         k.link_add(self.ns, self.name, self.link_kind, parent_ns=self.parent_ns, parent=self.parent,
-                   settings=self.settings, mac=self.mac, mtu=self.mtu, alias=self.mark_of())
+                   settings=self.settings, spec=kinds.by_link_kind(self.link_kind), mac=self.mac, mtu=self.mtu,
+                   alias=self.mark_of())
 
     def undo(self, k):
         k.link_del(self.ns, self.name, self.mark_of())
