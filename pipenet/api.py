@@ -777,40 +777,38 @@ def _readable() -> bool:
         return True
 
 
-def status_all() -> tuple[list[results.Status], bool]:
-    """The status of every topology up (here and in sandboxes), and whether root's could be read."""
+def _every_name() -> tuple[list[str], list[str], bool]:
+    """(topologies up here, sandboxes, whether root's records could be read)."""
     from pipenet.engine.state import all_topologies
     from pipenet.sandbox import sandbox as sb
 
-    out, readable = [], True
     try:
-        names = all_topologies()
+        names, readable = all_topologies(), True
     except PermissionError:
         names, readable = [], False
-    for name in names:
+    boxes = [] if os.environ.get("PIPENET_IN_SANDBOX") else sb.all_sandboxes()
+    return names, boxes, readable
+
+
+def status_all() -> tuple[list[results.Status], bool]:
+    """The status of every topology up (here and in sandboxes), and whether root's could be read."""
+    names, boxes, readable = _every_name()
+    out = []
+    for name in names + boxes:
         try:
             out.append(lab_named(name).status())
         except PipenetError as e:
             out.append(results.Status(name, True, error=str(e)))
-    if not os.environ.get("PIPENET_IN_SANDBOX"):
-        for name in sb.all_sandboxes():
-            try:
-                out.append(lab_named(name).status())
-            except PipenetError as e:
-                out.append(results.Status(name, True, error=str(e)))
     return out, readable
 
 
 def labs() -> tuple[list[results.LabInfo], bool]:
     """`ls`: every topology up, and whether root's could be read."""
-    from pipenet.engine.state import StateDir, all_topologies
+    from pipenet.engine.state import StateDir
     from pipenet.sandbox import sandbox as sb
 
-    rows, readable = [], True
-    try:
-        names = all_topologies()
-    except PermissionError:
-        names, readable = [], False
+    names, boxes, readable = _every_name()
+    rows = []
     for name in names:
         try:
             rec, problem = StateDir(name).load() or {}, None
@@ -818,10 +816,8 @@ def labs() -> tuple[list[results.LabInfo], bool]:
             rec, problem = {}, str(e)
         rows.append(results.LabInfo(name, rec.get("file"), len([n for n in rec.get("ns", {}) if n != "host"]),
                                     len(rec.get("ops", [])), None, problem))
-    if not os.environ.get("PIPENET_IN_SANDBOX"):
-        for name in sb.all_sandboxes():
-            rec = sb.load(name) or {}
-            rows.append(results.LabInfo(name, rec.get("file"),
-                                        len([n for n in rec.get("nodes", []) if n != "host"]), None,
-                                        {"holder": rec.get("pid"), "alive": bool(rec) and sb.alive(rec)}))
+    for name in boxes:
+        rec = sb.load(name) or {}
+        rows.append(results.LabInfo(name, rec.get("file"), len([n for n in rec.get("nodes", []) if n != "host"]),
+                                    None, {"holder": rec.get("pid"), "alive": bool(rec) and sb.alive(rec)}))
     return rows, readable
