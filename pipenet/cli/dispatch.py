@@ -78,7 +78,7 @@ def parse(argv: list[str]) -> tuple[str, dict] | None:
             elif name in form.valued and (name.startswith("--") or not eq):  # click: -o=x means "=x"
                 if not eq:
                     i += 1
-                    if i == len(args) or args[i].startswith("-"):
+                    if i == len(args) or (args[i].startswith("-") and args[i] != "-"):  # `-o -`: stdout
                         return None
                     value = args[i]
                 param = form.valued[name]
