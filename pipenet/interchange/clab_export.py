@@ -19,6 +19,7 @@ import yaml
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.errors import InvalidTopology
+from pipenet.interchange import ipcommands
 from pipenet.interchange.clab_import import MGMT_NETWORK, MGMT_SUBNET
 from pipenet.ir import Container, Topology
 from pipenet.results import Conversion
@@ -59,12 +60,14 @@ class _Export:
 
     def mgmt_bridge(self) -> str | None:
         """The bridge most containers join with `net` (file order breaks a tie): containerlab's management
-        network, which every node joins as eth0 unless its network-mode says otherwise."""
+        network, which every node joins as eth0 unless its network-mode says otherwise. It has an IPv4
+        subnet (or `address auto`), as containerlab's does."""
         count: dict[str, int] = {}
         for c in self.t.containers:
             if c.net.kind == "bridge":
                 count[c.net.target] = count.get(c.net.target, 0) + 1
-        eligible = [b.name for b in self.t.bridges if b.name in count and b.gateway and not b.external]
+        eligible = [b.name for b in self.t.bridges if b.name in count and not b.external
+                    and (b.auto or (b.address is not None and b.address.version == 4))]
         return max(eligible, key=lambda n: count[n]) if eligible else None
 
     def run(self) -> dict:
@@ -126,9 +129,6 @@ class _Export:
                 out["ipv4-range"] = str(b.pool)
         if b.mtu is not None:
             out["mtu"] = b.mtu
-        if b.address is not None and b.address.version == 6:
-            self.warn(_span(b, "address"), f"the IPv6 address of {b.name} is not carried as the management "
-                      "subnet (containerlab's ipv6-subnet comes with an IPv4 one)")
         if not b.icc:
             self.warn(_span(b, "icc"), "`icc off` is not carried")
         if b.masquerade is False:
@@ -170,6 +170,7 @@ class _Export:
         else:
             node["network-mode"] = "none"
         env, execs = self.commands(c)
+        execs = self.configuration(c) + execs
         if env:
             node["env"] = env
         if execs:
@@ -217,6 +218,34 @@ class _Export:
         execs = [shlex.join(r.argv[1 + len(shared):]) if shared else r.command for r in c.run]
         return dict(w.split("=", 1) for w in shared), execs
 
+    def configuration(self, c: Container) -> list[str]:
+        """The exec commands a containerlab linux node is addressed and routed with (ipcommands): its p2p
+        ends' and interfaces' addresses, its routes, forwarding and NAT."""
+        out = []
+        for link in self.t.p2p:
+            for end in (link.a, link.b):
+                peer = link.peer_of(end)
+                if end.node != c.name or end.address is None:
+                    continue
+                out.append(ipcommands.address(end.ifname, end.address.cidr))
+                if end.address.prefix is None and peer.address is not None:  # pipenet's /32 and a host route
+                    host = 32 if peer.address.version == 4 else 128
+                    out.append(ipcommands.route(f"{peer.address.ip}/{host}", None, end.ifname))
+        for i in c.interfaces:
+            if not i.primary and i.address is not None and "address" in i.spans:
+                bridge = self.t.bridge_map.get(i.bridge) if i.bridge else None
+                prefix = i.address.prefix if i.address.prefix is not None else (
+                    bridge.subnet.prefixlen if bridge is not None and bridge.subnet is not None else None)
+                out.append(ipcommands.address(i.name, f"{i.address.ip}/{prefix}" if prefix else i.address.cidr))
+        for r in c.routes:
+            if r.metric is not None:
+                self.warn(r.span, "a route's metric is not carried")
+            out.append(ipcommands.route(r.dest_text, None if r.via is None else str(r.via), r.dev))
+        if c.forwarding:
+            out.append(ipcommands.FORWARDING)
+        out += [ipcommands.masquerade(m.out) for m in c.masquerade]
+        return out
+
     def unmapped(self, c: Container) -> None:
         spans = c.spans
         if c.hostname != c.name:
@@ -225,15 +254,14 @@ class _Export:
             self.links.append({"endpoints": [f"{c.name}:eth0", f"{c.net.target}:{_host_end(self.t, c, c.primary)}"]})
             self.warn(c.net.span, f"`net {c.net.target}` becomes a link of eth0 to bridge {c.net.target}; "
                       "its address and default route are not carried")
-        for what, items in (("expose", c.expose), ("add-host", c.add_hosts), ("link", c.links),
-                            ("route", c.routes), ("masquerade", c.masquerade), ("shape", c.shapes)):
+        for what, items in (("expose", c.expose), ("add-host", c.add_hosts), ("link", c.links), ("shape", c.shapes)):
             for x in items:
                 self.warn(getattr(x, "span", None) or spans.get(what.replace("-", "_"), c.span),
                           f"`{what}` is not carried")
         if c.publish_all:
             self.warn(spans.get("publish_all", c.span), "`publish-all` is not carried")
-        if c.forwarding is not None:
-            self.warn(spans.get("forwarding", c.span), "`forwarding` is not carried")
+        if c.forwarding is False:
+            self.warn(spans.get("forwarding", c.span), "`forwarding off` is not carried")
 
     def interfaces(self, c: Container) -> None:
         for i in c.interfaces:
@@ -261,9 +289,6 @@ class _Export:
             if link.get("type") == "veth" and len(end) == 2 and "mtu" not in link:
                 link = {"endpoints": [f"{e['node']}:{e['interface']}" for e in link["endpoints"]]}
             self.links.append(link)
-            if i.address is not None and "address" in i.spans:
-                self.warn(i.spans["address"], f"the address of {c.name}:{i.name} is not carried: containerlab "
-                          "links carry no addresses")
 
     def p2p(self, link, left_out: set) -> None:
         a, b = link.a, link.b
@@ -275,9 +300,9 @@ class _Export:
             out["mtu"] = link.mtu
         self.links.append(out)
         for end in (a, b):
-            if end.address is not None:
-                self.warn(end.span, f"the address of {end.ref} is not carried: containerlab links carry no "
-                          "addresses")
+            if end.address is not None and end.node == "host":
+                self.warn(end.span, f"the address of {end.ref} is not carried: containerlab changes the host "
+                          "only through exec on a node of kind host")
         if link.shape is not None:
             self.warn(link.shape.span, "p2p shaping is not carried")
 

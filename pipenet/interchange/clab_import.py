@@ -22,6 +22,7 @@ from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.errors import InvalidTopology
+from pipenet.interchange import ipcommands
 from pipenet.interchange.located_yaml import Y, load
 from pipenet.lang.values import IFNAME_RE, NAME_RE
 from pipenet.results import Conversion
@@ -33,10 +34,12 @@ MGMT_SUBNET = "172.20.20.0/24"
 #: the kinds pipenet carries, and the ones it refuses with a reason of their own
 CARRIED = ("linux", "bridge", "host", "ext-container")
 REFUSED = {"ovs-bridge": "pipenet makes Linux bridges; an Open vSwitch bridge is not one it can make or use"}
-NODE_FIELDS = ("kind", "image", "exec", "ports", "env", "binds", "network-mode", "mgmt-ipv4", "dns", "sysctls")
+NODE_FIELDS = ("kind", "image", "exec", "ports", "env", "binds", "network-mode", "mgmt-ipv4", "mgmt-ipv6",
+               "mgmt_ipv6", "dns", "sysctls")
 _PORT = re.compile(r"(?:(?P<ip>\d+\.\d+\.\d+\.\d+):)?(?:(?P<hp>\d+)?:)?(?P<cp>\d+)(?:/(?P<proto>[a-z]+))?\Z")
 _PATH = re.compile(r"/[A-Za-z0-9_:/%+.-]*\Z")  # a path pipenet can write as one word
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_PIPENET_NAME = re.compile(r"pn[0-9a-f]{10}\Z")  # a bridge port's host end as pipenet names it
 
 
 @dataclass
@@ -45,6 +48,19 @@ class Node:
     kind: str
     y: Y
     lines: list[str] = field(default_factory=list)  # statements of its container block
+    ifaces: dict[str, int] = field(default_factory=dict)  # an `interface` statement's index in lines
+    nets: list = field(default_factory=list)  # the subnets of the addresses its commands gave it
+    pending: tuple = ()  # its exec commands and env words, read once its links are known
+
+
+@dataclass
+class P2P:
+    ends: list  # [node, interface, address or None], twice
+    mtu: str | None = None
+
+    def __str__(self) -> str:
+        a, b = (f"{n}:{i}" + (f" {addr}" if addr else "") for n, i, addr in self.ends)
+        return f"p2p {a} -- {b}" + (f" {{ mtu {self.mtu} }}" if self.mtu else "")
 
 
 def convert(path: str, out: str | None = None) -> Conversion:
@@ -77,7 +93,7 @@ class _Import:
         self.dropped: set[str] = set()
         self.hosts: set[str] = {"host"}
         self.bridges: list[str] = []
-        self.p2p: list[str] = []
+        self.p2p: list[P2P] = []
         self.mgmt_used = False
 
     # ---- messages --------------------------------------------------------------------------------
@@ -137,13 +153,16 @@ class _Import:
             self.node_body(n, defaults, kinds)
         for link in self.sequence(topo.get("links"), "topology.links"):
             self.link(link)
+        for n in self.nodes.values():
+            if n.pending:
+                self.commands(n, *n.pending)
         mgmt = self.mgmt(self.mapping(top.get("mgmt"), "mgmt"), top.get("mgmt")) if self.mgmt_used else []
         out = ["# converted by `pipenet import` from " + os.path.basename(self.path), *head, *mgmt]
         out += [f"bridge {b}" for b in self.bridges]
         for n in self.nodes.values():
             body = "; ".join(n.lines)
             out.append(f"container {n.name}" + (f" {{ {body} }}" if body else ""))
-        return "\n".join(out + self.p2p) + "\n"
+        return "\n".join(out + [str(p) for p in self.p2p]) + "\n"
 
     # ---- nodes -------------------------------------------------------------------------------------
     def field(self, node: Y, name: str, defaults: dict, kinds: dict, kind: str) -> Y | None:
@@ -217,7 +236,7 @@ class _Import:
                 n.lines.append(f"sysctl {k} {v.text}")
             else:
                 self.warn(v, f"sysctl {k} is not carried: only net.* sysctls belong to a network namespace")
-        self.commands(n, get("exec"), self.env(n, defaults, kinds))
+        n.pending = (get("exec"), self.env(n, defaults, kinds))
         self.binds(n, defaults, kinds)
 
     def net(self, n: Node, mode: Y | None, ipv4: Y | None) -> None:
@@ -297,7 +316,50 @@ class _Import:
                 self.warn(c, "an exec command with $VARIABLES is not carried: containerlab expands them "
                           "from its own environment", key=False)
                 continue
-            n.lines.append(f"run {quote(prefix + cmd.replace(chr(0), '$'))}")
+            cmd = cmd.replace("\0", "$")
+            try:
+                meaning = ipcommands.read(shlex.split(cmd))
+            except ValueError:
+                meaning = None
+            if meaning is None or not self.carry(n, meaning):
+                n.lines.append(f"run {quote(prefix + cmd)}")
+
+    def carry(self, n: Node, meaning: tuple) -> bool:
+        """Put what an exec command means into the node's statements, when pipenet has the statement and
+        the command fits what the file already says (an address on an interface of this node, a route
+        through one of the addresses given so); False leaves it a `run`."""
+        what, args = meaning[0], meaning[1:]
+        ends = [e for p in self.p2p for e in p.ends if e[0] == n.name and e[1] == args[0]] if args else []
+        if what == "up":
+            return bool(ends) or args[0] in n.ifaces
+        if what == "address":
+            net = IPNetwork(args[1])
+            if ends and ends[0][2] is None:
+                ends[0][2] = args[1]
+            elif args[0] in n.ifaces and " address " not in n.lines[n.ifaces[args[0]]]:
+                n.lines[n.ifaces[args[0]]] += f" address {args[1]}"
+            else:
+                return False
+            n.nets.append(net)
+            return True
+        if what == "route":
+            dest, via, dev = args
+            if via is not None and any(IPAddress(via) in net and IPAddress(via).version == net.version
+                                       for net in n.nets):
+                n.lines.append(f"route {dest} via {via}")
+                return True
+            if via is None and dev is not None and (dev in n.ifaces or any(
+                    e[0] == n.name and e[1] == dev for p in self.p2p for e in p.ends)):
+                n.lines.append(f"route {dest} dev {dev}")
+                if dest != "default":
+                    n.nets.append(IPNetwork(dest))  # a gateway there is on a link (a p2p peer's /32)
+                return True
+            return False
+        if what == "forwarding":
+            n.lines.append("forwarding on")
+        else:
+            n.lines.append(f"masquerade out {args[0]}")
+        return True
 
     def binds(self, n: Node, defaults: dict, kinds: dict) -> None:
         by_dest: dict[str, Y] = {}
@@ -343,6 +405,9 @@ class _Import:
 
     def link(self, link: Y) -> None:
         kind = link.get("type").text if link.get("type") is not None else "veth"
+        if kind not in ("veth", "host", "mgmt-net", "macvlan", "dummy"):
+            self.warn(link.get("type"), f"a link of type {kind} is not carried")
+            return
         for k, v in self.mapping(link, "a link").items():
             if k not in ("type", "endpoints", "endpoint", "mtu", "host-interface", "mode"):
                 self.warn(v, f"`{k}` of a link is not carried")
@@ -358,9 +423,6 @@ class _Import:
             return
         ep = link.get("endpoint")
         host_if = link.get("host-interface")
-        if kind not in ("host", "mgmt-net", "macvlan", "dummy"):
-            self.warn(link.get("type"), f"a link of type {kind} is not carried")
-            return
         end = self.endpoint(ep) if ep is not None else self.error(link, f"a {kind} link needs `endpoint`")
         if end is None:
             return
@@ -370,7 +432,9 @@ class _Import:
         other = (kind if kind != "host" else "host", host_if.text if host_if is not None else "", None)
         if kind == "dummy":
             if self.usable(ep, end):
-                self.nodes[end[0]].lines.append(f"interface {end[1]} dummy" + _mtu(mtu))
+                node = self.nodes[end[0]]
+                node.ifaces[end[1]] = len(node.lines)
+                node.lines.append(f"interface {end[1]} dummy" + _mtu(mtu))
             return
         mode = link.get("mode")
         self.wire(link, [ep, host_if], [end, other], mtu, mode.text if mode is not None else None)
@@ -417,22 +481,26 @@ class _Import:
                 if mac:
                     self.warn(y.get("mac") or y, "the MAC of a point-to-point end is not carried "
                               "(pipenet derives it)")
-            self.p2p.append(f"p2p {a}:{aif} -- {b}:{bif}" + (f" {{ mtu {mtu.text} }}" if mtu is not None else ""))
+            self.p2p.append(P2P([[a, aif, None], [b, bif, None]], mtu.text if mtu is not None else None))
             return
         if roles[1] != "mgmt-net" and not IFNAME_RE.match(bif):
             self.error(ys[1], f"`{bif}` cannot be a Linux interface name", "1 to 15 letters, digits, _, . or -")
             return
         mac = f" mac {amac}" if amac else ""
-        lines = self.nodes[a].lines
+        named = "" if _PIPENET_NAME.match(bif) else f" host-name {bif}"  # pipenet's own name: it makes it again
+        node = self.nodes[a]
+        lines = node.lines
+        if roles[1] != "host":
+            node.ifaces[aif] = len(lines)
         if roles[1] == "host":
-            self.p2p.append(f"p2p {a}:{aif} -- host:{bif}" + (f" {{ mtu {mtu.text} }}" if mtu is not None else ""))
+            self.p2p.append(P2P([[a, aif, None], ["host", bif, None]], mtu.text if mtu is not None else None))
             if amac:
                 self.warn(ys[0].get("mac") or ys[0], "the MAC of a point-to-point end is not carried")
         elif roles[1] == "bridge":
-            lines.append(f"interface {aif} on {b} host-name {bif}{mac}" + _mtu(mtu))
+            lines.append(f"interface {aif} on {b}{named}{mac}" + _mtu(mtu))
         elif roles[1] == "mgmt-net":
             self.mgmt_used = True
-            lines.append(f"interface {aif} on {{mgmt}} host-name {bif}{mac}" + _mtu(mtu))
+            lines.append(f"interface {aif} on {{mgmt}}{named}{mac}" + _mtu(mtu))
         else:  # macvlan
             lines.append(f"interface {aif} macvlan of host:{bif}" + (f" mode {mode}" if mode else "") + mac)
 
