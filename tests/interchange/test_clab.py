@@ -291,3 +291,41 @@ def test_the_foundations_playground_keeps_its_addresses_routes_and_nat(tmp_path)
         assert [r.argv for r in a.run] == [r.argv for r in b.run]
     assert [(str(p.a.address.ip), str(p.b.address.ip)) for p in first.p2p] == \
            [(str(p.a.address.ip), str(p.b.address.ip)) for p in second.p2p]
+
+
+UP = """\
+# Two linux nodes on the management network, linked and addressed with exec (docs/manual/nodes.md, "exec").
+name: clabup
+topology:
+  nodes:
+    a:
+      kind: linux
+      exec:
+        - ip address add 10.0.0.1/30 dev eth1
+    b:
+      kind: linux
+      mgmt-ipv4: 172.20.20.10
+      exec:
+        - ip address add 10.0.0.2/30 dev eth1
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+"""
+
+
+def test_an_imported_lab_comes_up_and_its_nodes_reach_each_other(netns, tmp_path):
+    """In the harness's private namespaces: the imported lab, with expectations added, comes up; the nodes
+    reach each other over the management bridge and over their link, and the host through its NAT'd
+    gateway; then it goes down."""
+    (tmp_path / "up.clab.yml").write_text(UP)
+    pn = tmp_path / "up.pn"
+    text = pipenet.import_clab(str(tmp_path / "up.clab.yml"), out=str(pn)).text
+    pn.write_text(text + "expect a can reach b\nexpect a can reach 10.0.0.2\nexpect b can reach host\n"
+                  "expect b cannot reach 10.0.0.9\n")
+    r = netns.pipenet("test", str(pn))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert netns.out(["ip", "netns", "exec", "clabup@b", "ip", "-o", "-4", "addr", "show", "dev", "eth0"]).split()[3] \
+        == "172.20.20.10/24"
+    r = netns.pipenet("exec", "a", "--", "ping", "-c1", "-W2", "172.20.20.10")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert netns.pipenet("down", "clabup").returncode == 0
+    assert "clabup@a" not in netns.out(["ip", "netns", "list"])
