@@ -862,6 +862,6 @@ def converted_name(path: str, suffix: str) -> str:
     """Where a conversion of `path` goes by default: beside it, its extension replaced by `suffix`
     (`lab.clab.yml` -> `lab.pn`, `lab.pn` -> `lab.clab.yml`)."""
     for ext in (".clab.yml", ".clab.yaml", ".yml", ".yaml", ".pn"):
-        if path.endswith(ext):
+        if path.endswith(ext) and path[: -len(ext)] + suffix != path:  # never the file read
             return path[: -len(ext)] + suffix
     return path + suffix
