@@ -95,6 +95,8 @@ class _Import:
         self.bridges: list[str] = []
         self.p2p: list[P2P] = []
         self.mgmt_used = False
+        self.defaults: dict[str, Y] = {}
+        self.kinds: dict[str, Y] = {}
 
     # ---- messages --------------------------------------------------------------------------------
     def warn(self, y: Y, message: str, hint: str | None = None, key: bool = True) -> None:
@@ -104,7 +106,9 @@ class _Import:
             self.warnings.append(Diagnostic(message, span, hint, "warning"))
 
     def error(self, y: Y, message: str, hint: str | None = None) -> None:
-        self.errors.append(Diagnostic(message, y.span, hint))
+        if (y.span, message) not in self._said:  # (a field read once for each node that inherits it)
+            self._said.add((y.span, message))
+            self.errors.append(Diagnostic(message, y.span, hint))
 
     def mapping(self, y: Y | None, what: str) -> dict[str, Y]:
         if y is None or y.value is None:
@@ -145,12 +149,12 @@ class _Import:
         for k, y in topo.value.items():
             if k not in ("nodes", "links", "defaults", "kinds"):
                 self.warn(y, f"`topology.{k}` is not carried")
-        defaults = self.mapping(topo.get("defaults"), "topology.defaults")
-        kinds = self.mapping(topo.get("kinds"), "topology.kinds")
+        self.defaults = self.mapping(topo.get("defaults"), "topology.defaults")
+        self.kinds = self.mapping(topo.get("kinds"), "topology.kinds")
         for name_, y in nodes.value.items():
-            self.node(name_, y, defaults, kinds)
+            self.node(name_, y)
         for n in self.nodes.values():
-            self.node_body(n, defaults, kinds)
+            self.node_body(n)
         for link in self.sequence(topo.get("links"), "topology.links"):
             self.link(link)
         for n in self.nodes.values():
@@ -165,15 +169,21 @@ class _Import:
         return "\n".join(out + [str(p) for p in self.p2p]) + "\n"
 
     # ---- nodes -------------------------------------------------------------------------------------
-    def field(self, node: Y, name: str, defaults: dict, kinds: dict, kind: str) -> Y | None:
+    def levels(self, name: str, y: Y, kind: str) -> list[tuple[dict[str, Y], str]]:
+        """Where a node's fields are given, least specific first: the defaults, its kind's, its own."""
+        return [(self.defaults, "topology.defaults"),
+                (self.mapping(self.kinds.get(kind), f"topology.kinds.{kind}"), f"topology.kinds.{kind}"),
+                (self.mapping(y, f"node {name}"), f"node {name}")]
+
+    def field(self, name: str, y: Y, kind: str, field: str) -> Y | None:
         """A node's field, or its kind's, or the defaults' (containerlab's order)."""
-        for level in (self.mapping(node, "a node"), self.mapping(kinds.get(kind), f"kinds.{kind}"), defaults):
-            if name in level:
-                return level[name]
+        for level, _ in reversed(self.levels(name, y, kind)):
+            if field in level:
+                return level[field]
         return None
 
-    def node(self, name: str, y: Y, defaults: dict, kinds: dict) -> None:
-        kind_y = self.field(y, "kind", defaults, kinds, "")
+    def node(self, name: str, y: Y) -> None:
+        kind_y = self.field(name, y, "", "kind")
         kind = kind_y.text if kind_y is not None else ""
         if not kind:
             self.error(y if y.value is not None else Y(None, y.key or y.span), f"node {name} has no kind",
@@ -190,7 +200,7 @@ class _Import:
             return
         if kind == "host":
             self.hosts.add(name)
-            for k, v in self.mapping(y, "a node").items():
+            for k, v in self.mapping(y, f"node {name}").items():
                 if k != "kind":
                     self.warn(v, f"`{k}` of host node {name} is not carried: pipenet changes the host only "
                               "through a `host` block")
@@ -205,16 +215,15 @@ class _Import:
                            "1 to 15 letters, digits, _, . or -")
                 return
             self.bridges.append(name)
-            for k, v in self.mapping(y, "a node").items():
+            for k, v in self.mapping(y, f"node {name}").items():
                 if k != "kind":
                     self.warn(v, f"`{k}` of bridge {name} is not carried")
             return
         self.nodes[name] = Node(name, kind, y)
 
-    def node_body(self, n: Node, defaults: dict, kinds: dict) -> None:
-        get = lambda f: self.field(n.y, f, defaults, kinds, n.kind)  # noqa: E731
-        for level, where in ((defaults, "topology.defaults"), (self.mapping(kinds.get(n.kind), ""), "topology.kinds"),
-                             (self.mapping(n.y, "a node"), f"node {n.name}")):
+    def node_body(self, n: Node) -> None:
+        get = lambda f: self.field(n.name, n.y, n.kind, f)  # noqa: E731
+        for level, where in self.levels(n.name, n.y, n.kind):
             for k, v in level.items():
                 if k not in NODE_FIELDS:
                     self.warn(v, f"`{k}` ({where}) is not carried")
@@ -236,8 +245,8 @@ class _Import:
                 n.lines.append(f"sysctl {k} {v.text}")
             else:
                 self.warn(v, f"sysctl {k} is not carried: only net.* sysctls belong to a network namespace")
-        n.pending = (get("exec"), self.env(n, defaults, kinds))
-        self.binds(n, defaults, kinds)
+        n.pending = (get("exec"), self.env(n))
+        self.binds(n)
 
     def net(self, n: Node, mode: Y | None, ipv4: Y | None) -> None:
         m = mode.text if mode is not None else ""
@@ -289,12 +298,12 @@ class _Import:
             elif values:
                 self.warn(v, f"dns {k} is not carried")
 
-    def env(self, n: Node, defaults: dict, kinds: dict) -> tuple[list[str], Y | None]:
+    def env(self, n: Node) -> tuple[list[str], Y | None]:
         """KEY=VALUE words for `env` before each run command (merged: defaults, kind, node), and where
         the node's env was written."""
         merged: dict[str, str] = {}
         where = None
-        for level in (defaults, self.mapping(kinds.get(n.kind), ""), self.mapping(n.y, "")):
+        for level, _ in self.levels(n.name, n.y, n.kind):
             for k, v in self.mapping(level.get("env"), "env").items():
                 where = level.get("env")
                 if not _ENV_NAME.match(k):
@@ -361,9 +370,9 @@ class _Import:
             n.lines.append(f"masquerade out {args[0]}")
         return True
 
-    def binds(self, n: Node, defaults: dict, kinds: dict) -> None:
+    def binds(self, n: Node) -> None:
         by_dest: dict[str, Y] = {}
-        for level in (defaults, self.mapping(kinds.get(n.kind), ""), self.mapping(n.y, "")):
+        for level, _ in self.levels(n.name, n.y, n.kind):
             for b in self.sequence(level.get("binds"), "binds"):
                 parts = b.text.split(":")
                 by_dest[parts[1] if len(parts) > 1 else parts[0]] = b
