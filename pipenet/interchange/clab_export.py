@@ -54,6 +54,8 @@ class _Export:
         self.warnings: list[Diagnostic] = []
         self.links: list[dict] = []
         self.mgmt = self.mgmt_bridge()
+        #: containers containerlab cannot have (attached by pid or netns): left out, with their links
+        self.left_out = {c.name for c in topo.containers if c.attach is not None and c.attach.kind != "docker"}
 
     def warn(self, span: Span, message: str, hint: str | None = None) -> None:
         self.warnings.append(Diagnostic(message, span, hint, "warning"))
@@ -81,15 +83,12 @@ class _Export:
             if b.name != self.mgmt:
                 nodes[b.name] = {"kind": "bridge"}
                 self.bridge_fields(b)
-        left_out = set()
         for c in t.containers:
             node = self.container(c)
-            if node is None:
-                left_out.add(c.name)
-            else:
+            if node is not None:
                 nodes[c.name] = node
         for link in t.p2p:
-            self.p2p(link, left_out)
+            self.p2p(link)
         for e in t.expectations:
             self.warn(e.span, f"`expect {e.describe()}` is not carried: containerlab has no expectations")
         if t.hosts_auto:
@@ -225,7 +224,7 @@ class _Export:
         for link in self.t.p2p:
             for end in (link.a, link.b):
                 peer = link.peer_of(end)
-                if end.node != c.name or end.address is None:
+                if end.node != c.name or end.address is None or peer.node in self.left_out:
                     continue
                 out.append(ipcommands.address(end.ifname, end.address.cidr))
                 if end.address.prefix is None and peer.address is not None:  # pipenet's /32 and a host route
@@ -290,9 +289,9 @@ class _Export:
                 link = {"endpoints": [f"{e['node']}:{e['interface']}" for e in link["endpoints"]]}
             self.links.append(link)
 
-    def p2p(self, link, left_out: set) -> None:
+    def p2p(self, link) -> None:
         a, b = link.a, link.b
-        if a.node in left_out or b.node in left_out:
+        if a.node in self.left_out or b.node in self.left_out:
             self.warn(link.span, "this p2p link is left out: one of its nodes is")
             return
         out: dict = {"endpoints": [a.ref, b.ref]}

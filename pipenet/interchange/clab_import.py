@@ -205,8 +205,9 @@ class _Import:
                     self.warn(v, f"`{k}` of host node {name} is not carried: pipenet changes the host only "
                               "through a `host` block")
             return
-        if not NAME_RE.match(name) or len(name) > 64:
+        if not NAME_RE.match(name) or len(name) > 64 or name == "host":
             self.error(Y(name, y.key or y.span), f"node name `{name}` cannot be a pipenet name",
+                       "`host` is the host's" if name == "host" else
                        "a letter or _ first, then letters, digits, _, - or .")
             return
         if kind == "bridge":

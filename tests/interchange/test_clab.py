@@ -165,6 +165,7 @@ def test_binds_become_files_and_private_directories(tmp_path):
     ("name: x\ntopology:\n  nodes:\n    a: {kind: linux}\n  links:\n    - endpoints: [\"a:eth1/1\", \"host:x\"]\n",
      "6:19", "`eth1/1` cannot be a Linux interface name"),
     ("name: x\ntopology:\n  nodes:\n    a:\n      image: alpine\n", "5:7", "node a has no kind"),
+    ("name: x\ntopology:\n  nodes:\n    host: {kind: linux}\n", "4:5", "node name `host` cannot be a pipenet name"),
 ])
 def test_what_is_wrong_as_containerlab_input_is_located_and_nothing_is_written(text, where, message, tmp_path):
     path = tmp_path / "bad.clab.yml"
@@ -176,6 +177,37 @@ def test_what_is_wrong_as_containerlab_input_is_located_and_nothing_is_written(t
     r = pipenet_cli("import", "bad.clab.yml", cwd=str(tmp_path))
     assert r.returncode == 1 and f"bad.clab.yml:{where}: error: {message}" in r.stderr
     assert not (tmp_path / "bad.pn").exists()
+
+
+EXPORTED = """\
+topology lost
+bridge br0 { address 10.1.0.1/24 }
+container a {
+    net br0
+    hostname www.example.com
+    route 10.9.0.0/16 via 10.1.0.1 metric 5
+}
+container b { attach pid 1 }
+p2p a:eth1 10.2.0.1/30 -- b:eth1 10.2.0.2/30 { delay 5ms }
+expect a can reach 10.2.0.2
+"""
+
+
+def test_what_export_cannot_carry_is_one_line_where_it_is_written(tmp_path):
+    pn = tmp_path / "lost.pn"
+    pn.write_text(EXPORTED)
+    conv = pipenet.export(str(pn))
+    assert [f"{w.span}: {w.message}" for w in conv.warnings] == [
+        f"{pn}:5:14: `hostname` is not carried: a containerlab node is named as its node",
+        f"{pn}:6:5: a route's metric is not carried",
+        f"{pn}:8:15: container b (attach pid) is left out, with its links: containerlab attaches only docker "
+        "containers",
+        f"{pn}:9:1: this p2p link is left out: one of its nodes is",
+        f"{pn}:10:1: `expect a can reach 10.2.0.2` is not carried: containerlab has no expectations"]
+    doc = yaml.safe_load(conv.text)
+    assert doc["mgmt"] == {"network": "br0", "ipv4-subnet": "10.1.0.0/24"}
+    assert doc["topology"]["nodes"] == {"a": {"kind": "linux", "exec": ["ip route add 10.9.0.0/16 via 10.1.0.1"]}}
+    assert "links" not in doc["topology"]
 
 
 def test_the_command_line(tmp_path):
