@@ -321,6 +321,9 @@ class _Import:
                       "processes only, and this node has no exec")
         prefix = ("env " + " ".join(shlex.quote(w) for w in words) + " ") if words else ""
         for c in cmds:
+            if isinstance(c.value, (dict, list)):
+                self.error(c, "an exec command should be a string")
+                continue
             cmd = c.text.replace("$$", "\0")
             if "$" in cmd:
                 self.warn(c, "an exec command with $VARIABLES is not carried: containerlab expands them "

@@ -166,6 +166,10 @@ def test_binds_become_files_and_private_directories(tmp_path):
      "6:19", "`eth1/1` cannot be a Linux interface name"),
     ("name: x\ntopology:\n  nodes:\n    a:\n      image: alpine\n", "5:7", "node a has no kind"),
     ("name: x\ntopology:\n  nodes:\n    host: {kind: linux}\n", "4:5", "node name `host` cannot be a pipenet name"),
+    ("name: x\ntopology:\n  nodes:\n    a: {kind: linux, exec: [[ls]]}\n", "4:29",
+     "an exec command should be a string"),
+    ("name: x\na: &a [" + ",".join(["1"] * 500) + "]\nb: &b [" + ",".join(["*a"] * 500) + "]\ntopology: {nodes: {}}\n",
+     "2:202", "the file expands to more than 200,000 values"),  # a "billion laughs" is refused, not expanded
 ])
 def test_what_is_wrong_as_containerlab_input_is_located_and_nothing_is_written(text, where, message, tmp_path):
     path = tmp_path / "bad.clab.yml"
