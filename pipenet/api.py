@@ -821,3 +821,47 @@ def labs() -> tuple[list[results.LabInfo], bool]:
         rows.append(results.LabInfo(name, rec.get("file"), len([n for n in rec.get("nodes", []) if n != "host"]),
                                     None, {"holder": rec.get("pid"), "alive": bool(rec) and sb.alive(rec)}))
     return rows, readable
+
+
+
+# ---- other tools' files ---------------------------------------------------------------------------------
+def import_clab(path: str, *, out: str | None = None) -> results.Conversion:
+    """The `.pn` text of a containerlab topology (`pipenet import`), with a located warning for each field
+    it cannot carry, written to `out` when given (bind sources are written relative to its directory).
+    Raises InvalidTopology when the file cannot be read as a containerlab topology: nothing is written."""
+    from pipenet.interchange.clab_import import convert
+
+    conversion = convert(os.fspath(path), None if out is None else os.fspath(out))
+    return _written(conversion, out)
+
+
+def export(path: str, *, format: str = "clab", out: str | None = None,
+           variables: dict | None = None) -> results.Conversion:
+    """Another tool's topology file for a `.pn` file (`pipenet export`; `format`: "clab", containerlab's),
+    with a located warning for each statement it cannot carry, written to `out` when given. Raises
+    InvalidTopology for a wrong file (nothing is written), UsageError for an unknown format."""
+    if format != "clab":
+        raise UsageError(f"--format is clab (containerlab), not {format!r}")
+    from pipenet.interchange.clab_export import convert
+
+    return _written(convert(os.fspath(path), _checked_variables(variables)), out)
+
+
+def _written(conversion: results.Conversion, out: str | None) -> results.Conversion:
+    if out is not None:
+        from pipenet.fsutil import write_atomic
+
+        try:
+            write_atomic(os.fspath(out), conversion.text.encode(), mode=None)
+        except OSError as e:
+            raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
+    return conversion
+
+
+def converted_name(path: str, suffix: str) -> str:
+    """Where a conversion of `path` goes by default: beside it, its extension replaced by `suffix`
+    (`lab.clab.yml` -> `lab.pn`, `lab.pn` -> `lab.clab.yml`)."""
+    for ext in (".clab.yml", ".clab.yaml", ".yml", ".yaml", ".pn"):
+        if path.endswith(ext) and path[: -len(ext)] + suffix != path:  # never the file read
+            return path[: -len(ext)] + suffix
+    return path + suffix
