@@ -369,15 +369,19 @@ class Lab:
                         _done(progress)
                     change = results.Change.of(p2.topo.name, p2.plan.steps, seconds, p2.notes)
                     p = prepare(path, k, loaded)
-                else:
-                    drift = len(p.plan.steps)
+                else:  # (what a runtime override did is not drift: it is tested as set)
+                    from pipenet.engine.runtime import explained, overrides
+
+                    runtime = overrides(p.record)
+                    drift = len([s for s in p.plan.steps if not explained(s.op, p.plan.verdicts.get(s.op.key),
+                                                                          runtime)])
                 record = StateDir(p.topo.name).load() or {}
                 t0 = time.perf_counter()
                 checks = Runner(p.topo, record, k).run(list(p.topo.expectations))
                 seconds = time.perf_counter() - t0
             return results.TestReport(p.topo.name, [results.Check(r.expectation.span.line, r.expectation.describe(),
                                                                   r.ok, r.detail, r.seconds) for r in checks],
-                                      seconds, change, drift)
+                                      seconds, change, drift, len(overrides_of(record)))
 
         if sandbox or place.sandboxed:
             return self._in_sandbox(place, here)
@@ -440,6 +444,105 @@ class Lab:
         need_root("exec", "enters a node's namespaces")
         _exiting(here, argv)()
         return 0  # (not reached: exec replaced this process)
+
+    # -- runtime control and capture -------------------------------------------------------------------
+    def link(self, node: str, iface: str, up: bool) -> list[str]:
+        """Set one of the lab's own interfaces administratively down or up while it runs (`pipenet link`):
+        recorded, so `status` lists it as set at runtime (not drift) and `up` puts the file's state back.
+        `up=True` also puts back the node's addresses and routes the kernel dropped with the link. What
+        was done, in words; UsageError for an interface that is not the lab's."""
+        return self._at_runtime("link", lambda k: runtime_of().set_link(self.name, node, iface, bool(up), k))
+
+    def shape(self, node: str, iface: str, *, rate: str | None = None, delay: str | None = None,
+              jitter: str | None = None, loss: str | None = None, clear: bool = False) -> list[str]:
+        """Shape one of the lab's own interfaces while it runs (`pipenet shape`): `rate="1mbit"` (tbf),
+        `delay="50ms"`, `jitter`, `loss="1%"` (netem), as in the language's `shape`; or `clear=True` to
+        remove its shaping. Recorded like `link`; a feature the kernel lacks (netem) is refused before any
+        change (UnsupportedByKernel)."""
+        words = [w for key, value in (("rate", rate), ("delay", delay), ("jitter", jitter), ("loss", loss))
+                 if value is not None for w in (key, str(value))]
+        return self.shape_words(node, iface, words, clear)
+
+    def shape_words(self, node: str, iface: str, words: Sequence[str], clear: bool = False) -> list[str]:
+        """`shape` from the command line's words (`rate 1mbit delay 50ms`)."""
+        if clear and words:
+            raise UsageError("shape takes settings or --clear, not both")
+        if not clear and not words:
+            raise UsageError("shape needs settings (rate 1mbit, delay 50ms, jitter 5ms, loss 1%) or --clear")
+        params = None if clear else runtime_of().parse_shape(list(words))
+        return self._at_runtime("shape", lambda k: runtime_of().set_shape(self.name, node, iface, params, k))
+
+    def _at_runtime(self, command: str, fn) -> list[str]:
+        place = self.where()
+        if not place.sandboxed:
+            need_root(command)
+
+        def here():
+            with kernel() as k:
+                return fn(k)
+
+        return place.call(here)
+
+    def capture(self, node: str, iface: str, *, count: int | None = None, write: str | None = None,
+                filter: Sequence[str] = (), timeout: float | None = None, stdout=None,
+                stderr=None) -> subprocess.CompletedProcess:
+        """tcpdump on NODE:IFACE, inside the node (`pipenet capture`), until `count` packets or `timeout`.
+        `write`: a pcap file, written by this process as this user ("-": pcap on stdout); without it,
+        tcpdump's text (numeric). `filter`: a tcpdump filter, as words. The output goes to `stdout` (a
+        file or descriptor) when given, else into the result (bytes), and tcpdump's messages to `stderr`
+        likewise. UsageError for an interface the
+        node does not have, before anything starts."""
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+            raise UsageError(f"the count is a number of packets, 1 or more, not {count!r}")
+        argv = capture_command(iface, count, write is not None, filter)
+        place = self.where()
+        if not place.sandboxed:
+            need_root("capture", "enters a node's namespaces")
+        place.call(lambda: self._interface(node, iface))  # (before a file is made)
+        out = stdout
+        if write not in (None, "-"):
+            try:
+                out = open(write, "wb")
+            except OSError as e:
+                raise UsageError(f"cannot write {write}: {e.strerror or e}") from None
+
+        def here():
+            from pipenet.backends.enter import enter
+
+            path, hostname, etc = self._node(node)
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE if out is None else out,
+                                    stderr=subprocess.PIPE if stderr is None else stderr,
+                                    env=_command_env(None), preexec_fn=lambda: enter(path, hostname, etc))
+            try:
+                data, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.terminate()  # tcpdump ends its file cleanly on SIGTERM
+                data, err = proc.communicate()
+            except KeyboardInterrupt:  # Ctrl-C reached tcpdump too: it ends, and says how many it saw
+                data, err = proc.communicate()
+            return subprocess.CompletedProcess(argv, proc.returncode, data, err)
+
+        try:
+            return place.call(here)
+        finally:
+            if out is not stdout:
+                out.close()
+
+    def _interface(self, node: str, iface: str) -> None:
+        """NODE must be up and have IFACE (any of its interfaces, or `any`), and tcpdump be installed."""
+        import shutil
+
+        self._node(node)
+        if shutil.which("tcpdump") is None:
+            raise UsageError("tcpdump is not installed (apt-get install tcpdump)")
+        if iface == "any":
+            return
+        ref = self._record()["ns"][node]
+        with kernel() as k:
+            live = k.read_namespace(ref)
+        names = sorted(n for n in (live.links if live is not None else {}) if n != "lo")
+        if live is None or iface not in live.links:
+            raise UsageError(f"{node} has no interface {iface} (it has: {', '.join(names + ['lo', 'any'])})")
 
     def draw(self, path: str) -> str:
         """A picture of the topology into `path` (.svg or .png through Graphviz's `dot`; .dot/.gv and
@@ -527,6 +630,28 @@ def _still_live(path: str, name: str) -> bool:
         return False
     with kernel() as k:
         return live_as_recorded(name, k)
+
+
+def overrides_of(record: dict) -> dict:
+    """The runtime overrides a record holds (`runtime_of().overrides`)."""
+    return runtime_of().overrides(record)
+
+
+def runtime_of():
+    """The engine's runtime overrides (imported when used: most commands never need them)."""
+    from pipenet.engine import runtime
+
+    return runtime
+
+
+def capture_command(iface: str, count: int | None, pcap: bool, filter: Sequence[str] = ()) -> list[str]:
+    """tcpdump's argv for `capture`: pcap on stdout, a packet at a time (`-U -w -`), when `pcap` (a file
+    is written by pipenet from that stream, so tcpdump never opens one after dropping its privileges);
+    else numeric text, a line at a time. FILTER words last, each one argument (no shell)."""
+    argv = ["tcpdump", "-i", iface, "-n"] + (["-U", "-w", "-"] if pcap else ["-l"])
+    if count is not None:
+        argv += ["-c", str(count)]
+    return argv + (["--"] + [str(w) for w in filter] if filter else [])  # (`--`: a filter is never an option)
 
 
 def shell_command(node: str) -> tuple[list[str], dict]:
@@ -725,7 +850,8 @@ def lab_for(target: str) -> Lab:
 
 
 #: why each command that looks a node up needs root
-_WHY = {"exec": "enters a node's namespaces", "shell": "enters a node's namespaces", "logs": "reads root's records"}
+_WHY = {"exec": "enters a node's namespaces", "shell": "enters a node's namespaces", "logs": "reads root's records",
+        "capture": "enters a node's namespaces", "link": "changes the network", "shape": "changes the network"}
 
 
 def find_node(node: str, topology: str | None = None, command: str = "exec") -> Lab:

@@ -91,6 +91,7 @@ class Status:
     published: list[dict] = field(default_factory=list)
     error: str | None = None  # a record that cannot be trusted
     sandbox: dict | None = None  # {holder: pid} when the topology lives in a sandbox
+    runtime: list[dict] = field(default_factory=list)  # set at runtime (`pipenet link`/`shape`): not drift
 
     def to_json(self) -> dict:
         if not self.up and self.error is None:
@@ -129,6 +130,7 @@ class TestReport:
     seconds: float = 0.0
     up: Change | None = None
     drift: int = 0  # changes from what `up` made, found and left alone (a link cut on purpose)
+    runtime: int = 0  # overrides set at runtime (`pipenet link`, `pipenet shape`), tested as they are
 
     @property
     def passed(self) -> int:

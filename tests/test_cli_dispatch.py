@@ -44,6 +44,12 @@ SAMPLES = [
     # containerlab interchange
     ["import", "lab.clab.yml"], ["import", "lab.clab.yml", "-o", "lab.pn"], ["import", "--output=-", "l.yml"],
     ["export", "a.pn"], ["export", "--format", "clab", "a.pn"], ["export", "a.pn", "-o", "-", "--var", "A=1"],
+    # a running lab's links and packets
+    ["link", "a:eth0", "down"], ["link", "-t", "lab", "a:eth0", "up"], ["link", "a:eth0", "sideways"],
+    ["shape", "a:eth0", "rate", "1mbit"], ["shape", "a:eth0", "rate", "1mbit", "delay", "50ms", "-t", "lab"],
+    ["shape", "a:eth0", "--clear"], ["shape", "--clear", "--topology=lab", "a:eth0"],
+    ["capture", "a:eth0"], ["capture", "a:eth0", "-c", "5", "-w", "x.pcap", "icmp"],
+    ["capture", "a:eth0", "-w", "-", "not", "port", "22"], ["capture", "--count=3", "a:eth0", "--write=-"],
 ]
 
 
@@ -85,7 +91,8 @@ def test_fast_form_reads_arguments_as_typer_does(argv):
     ["up", "a.pn", "--help"], ["plan", "a.pn", "--format"], ["exec", "h1", "curl", "x"], ["status", "a", "b"],
     ["graph", "a.pn", "-o"], ["graph", "a.pn", "-ox.svg"], ["down", "x", "--", "y"], ["frobnicate"],
     ["check", "a.pn", "--json=yes"], ["up", "a.pn", "--var"], ["up", "a.pn", "--var", "--sandbox"],
-    ["down", "x", "--var", "A=1"], ["fmt", "a.pn", "--var", "A=1"],
+    ["down", "x", "--var", "A=1"], ["fmt", "a.pn", "--var", "A=1"], ["link", "a:eth0"], ["shape"],
+    ["link", "a:eth0", "down", "now"], ["capture", "a:eth0", "-c"], ["capture", "a:eth0", "--", "-x"],
 ])
 def test_anything_else_is_left_to_typer(argv):
     assert parse(argv) is None
@@ -98,7 +105,8 @@ def test_every_typer_command_and_option_is_in_the_table():
         assert opts == set(form.flags) | set(form.valued), name
         flags = {o for p in cmd.params if isinstance(p, TyperOption) and p.is_flag for o in p.opts}
         assert flags == set(form.flags), name
-        args = [p.name + ("" if p.required else "?") for p in cmd.params if isinstance(p, TyperArgument)]
+        args = [p.name + ("*" if p.nargs == -1 else "" if p.required else "?") for p in cmd.params
+                if isinstance(p, TyperArgument)]
         assert args == list(form.positional), name
     assert set(FORMS) == set(ROOT.commands)
 

@@ -154,3 +154,39 @@ def export(file: str = typer.Argument(..., help=FILE),
     """Convert FILE to another tool's topology (containerlab's); one located line for each statement it
     cannot carry."""
     c.export(file, format, out, var)
+
+
+IFACE = "NODE:IFACE, one of the lab's interfaces (say a:eth0)"
+
+
+@app.command()
+def link(target: str = typer.Argument(..., metavar="NODE:IFACE", help=IFACE),
+         state: str = typer.Argument(..., metavar="down|up", help="down or up"),
+         topology: Optional[str] = typer.Option(None, "-t", "--topology", help=TOPOLOGY)) -> None:
+    """Set one of the lab's interfaces down or up while it runs; `status` shows it as set at runtime, and
+    `up FILE` puts the file's state back."""
+    c.link(target, state, topology)
+
+
+@app.command()
+def shape(target: str = typer.Argument(..., metavar="NODE:IFACE", help=IFACE),
+          settings: Optional[List[str]] = typer.Argument(None, metavar="[rate R] [delay D] [jitter J] [loss L]",
+                                                         help="as in the file's `shape`: rate 1mbit delay 50ms"),
+          clear: bool = typer.Option(False, "--clear", help="remove the interface's shaping"),
+          topology: Optional[str] = typer.Option(None, "-t", "--topology", help=TOPOLOGY)) -> None:
+    """Shape one of the lab's interfaces while it runs (rate: tbf; delay, jitter, loss: netem), or --clear
+    it; `status` shows it as set at runtime, and `up FILE` puts the file's state back."""
+    c.shape(target, settings, clear, topology)
+
+
+@app.command()
+def capture(target: str = typer.Argument(..., metavar="NODE:IFACE", help="NODE:IFACE (any interface of the "
+                                                                          "node, or any)"),
+            filter: Optional[List[str]] = typer.Argument(None, metavar="[FILTER]", help="a tcpdump filter"),
+            write: Optional[str] = typer.Option(None, "-w", "--write", metavar="FILE",
+                                                help="write pcap to FILE (- for stdout: | wireshark -k -i -)"),
+            count: Optional[str] = typer.Option(None, "-c", "--count", metavar="COUNT",
+                                                help="stop after COUNT packets"),
+            topology: Optional[str] = typer.Option(None, "-t", "--topology", help=TOPOLOGY)) -> None:
+    """Capture packets on NODE:IFACE with tcpdump, inside the node (Ctrl-C ends it)."""
+    c.capture(target, filter, write, count, topology)

@@ -274,6 +274,7 @@ def shell(node: str, topology: Optional[str] = None) -> None:
     raise Exit(_call(lambda: lab.replace_with(node, *api.shell_command(node))))
 
 
+from pipenet.cli.runtime import capture, link, shape  # noqa: E402,F401 - the running lab's commands
 
 
 def import_(file: str, out: Optional[str] = None) -> None:

@@ -24,7 +24,7 @@ class Form:
     def __init__(self, func: str, positional: tuple[str, ...], flags: dict | None = None,
                  valued: dict | None = None, rest: str | None = None, repeat: tuple[str, ...] = ()):
         self.func = func  # the function in pipenet.cli.commands
-        self.positional = positional  # a trailing "?" marks an optional one
+        self.positional = positional  # a trailing "?" marks an optional one, "*" the last, taking the rest
         self.flags = flags or {}  # --flag -> parameter (True when given)
         self.valued = valued or {}  # --option VALUE -> parameter
         self.rest = rest  # everything after `--` goes to this parameter
@@ -50,6 +50,10 @@ FORMS = {
     "import": Form("import_", ("file",), valued={"-o": "out", "--output": "out"}),
     "export": Form("export", ("file",), valued={"--format": "format", "-o": "out", "--output": "out", **_VAR},
                    repeat=_V),
+    "link": Form("link", ("target", "state"), valued=_T),
+    "shape": Form("shape", ("target", "settings*"), {"--clear": "clear"}, valued=_T),
+    "capture": Form("capture", ("target", "filter*"), valued={"-w": "write", "--write": "write", "-c": "count",
+                                                              "--count": "count", **_T}),
 }
 
 
@@ -91,10 +95,15 @@ def parse(argv: list[str]) -> tuple[str, dict] | None:
         else:
             positional.append(a)
         i += 1
-    required = [p for p in form.positional if not p.endswith("?")]
-    if not len(required) <= len(positional) <= len(form.positional):
+    names = list(form.positional)
+    if names and names[-1].endswith("*"):  # the rest of the words, as a list (none: (), as click binds)
+        rest = positional[len(names) - 1:]
+        positional = positional[:len(names) - 1]
+        kw[names.pop()[:-1]] = rest or ()
+    required = [p for p in names if not p.endswith("?")]
+    if not len(required) <= len(positional) <= len(names):
         return None
-    for name, value in zip(form.positional, positional):
+    for name, value in zip(names, positional):
         kw[name.rstrip("?")] = value
     return form.func, kw
 

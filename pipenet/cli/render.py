@@ -106,7 +106,8 @@ def status(docs: list[Status], readable: bool = True) -> None:
         for col in ("node", "namespace", "interfaces", "routes"):
             table.add_column(col)
         for n in d.nodes:
-            ifs = "\n".join(f"{i['name']} {' '.join(i['addresses'])} {i['mac']}" for i in n["interfaces"])
+            ifs = "\n".join(f"{i['name']} {' '.join(i['addresses'])} {i['mac']}" + ("" if i["up"] else " DOWN")
+                            for i in n["interfaces"])
             rts = "\n".join(f"{r['dest']}" + (f" via {r['via']}" if r["via"] else "") +
                             (f" dev {r['dev']}" if r["dev"] else "") for r in n["routes"])
             table.add_row(n["node"], n["namespace"] if n["alive"] else f"{n['namespace']} (GONE)", ifs, rts)
@@ -121,6 +122,10 @@ def status(docs: list[Status], readable: bool = True) -> None:
         for x in d.published:
             where = f"{x['host_ip']}:" if x["host_ip"] else ""
             print(f"published: {where}{x['host_port']}/{x['proto']} -> {x['node']} {x['ip']}:{x['port']}")
+        for x in d.runtime:
+            what = ([f"link {x['link']}"] if x["link"] else []) + ([f"shape {x['shape']}"] if x["shape"] else [])
+            output.message(f"{d.topology}: set at runtime: {x['node']}:{x['interface']} {', '.join(what)} "
+                           f"(`pipenet up {d.file}` puts the file's state back)")
         if d.drift:
             output.message(f"{d.topology}: drift: {len(d.drift)} of {d.operations} recorded changes are "
                            f"not live as made (`pipenet up {d.file}` repairs what is missing or changed):")
@@ -132,6 +137,10 @@ def status(docs: list[Status], readable: bool = True) -> None:
 
 def test(r: TestReport, file: str) -> None:
     from rich.table import Table
+
+    if r.runtime:
+        output.message(f"pipenet: {r.topology} has {r.runtime} interfaces set at runtime (`pipenet status` lists "
+                       f"them), tested as they are")
 
     table = Table(title=f"{r.topology}: expectations", header_style="bold")
     table.add_column("line", justify="right")

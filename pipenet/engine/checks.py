@@ -29,6 +29,11 @@ def needs(op) -> list[str]:
     return []
 
 
+def refuse(feature: str, what: str) -> UnsupportedByKernel:
+    """The one-line refusal for a feature this kernel lacks, which `what` needs."""
+    return UnsupportedByKernel(f"this kernel has no {FEATURES[feature]}, which {what} needs; nothing was changed")
+
+
 def check_features(plan: Plan, k) -> None:
     for step in plan.steps:
         if step.action not in ("apply", "repair"):
@@ -38,5 +43,4 @@ def check_features(plan: Plan, k) -> None:
             if not k.supports(feature):
                 what = (f"interface {op.name} of {op.node}" if op.kind == "link"
                         else f"shape on {op.node}:{op.ifname}")
-                raise UnsupportedByKernel(f"this kernel has no {FEATURES[feature]}, which {what} needs; "
-                                          f"nothing was changed")
+                raise refuse(feature, what)

@@ -6,7 +6,8 @@ plan: front end -> resolve `address auto`, external bridges and docker PIDs
       ledger, other topologies' claims): every refusal before any change.
 up:   under the topology's lock, take over an interrupted run if there is
       one, then plan -> execute (journaled, rolled back on failure) -> write
-      the record (its generation one higher).
+      the record (its generation one higher). Overrides set at runtime
+      (`pipenet link`, `pipenet shape`) are reset to the file's state.
 down: the record's ops, checked against the live system -> remove what is
       there and pipenet's -> remove the record. `down --force` works from the
       marks on the live system alone, for a record that cannot be trusted.
@@ -400,7 +401,7 @@ def record_for(p: Prepared, plan: Plan, path: str) -> dict:
 
 
 def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) -> tuple[Prepared, float]:
-    from pipenet.engine import claims
+    from pipenet.engine import claims, runtime
     from pipenet.lang.load import load_text, read
 
     if loaded is None:
@@ -427,8 +428,12 @@ def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) 
                     raise UsageError(f"cannot write {p.topo.name}'s claim in {state.path} ({e.strerror or e}); "
                                      f"nothing was changed") from None
         t0 = time.perf_counter()
+        reset = runtime.reset(p.record, state, p.plan.final, k)  # (what the plan does not put right itself)
+        p.notes += reset
         if not p.plan.empty:
             _apply(p, k, path, progress)
+        elif reset:  # the record, without its overrides
+            state.save({key: value for key, value in p.record.items() if key != "runtime"})
         elif p.record is None:
             try:
                 state.save(record_for(p, p.plan, path))

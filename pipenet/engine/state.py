@@ -133,6 +133,8 @@ class StateDir:
         for key, kind in _RECORD_SHAPE.items():
             if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):
                 raise self.corrupt(f"has no valid {key!r}")
+        if not isinstance(record.get("runtime", {}), dict):  # (optional: overrides set at runtime)
+            raise self.corrupt("has no valid 'runtime'")
         if record["topology"] != self.topology:
             raise self.corrupt(f"belongs to topology {record['topology']!r}")
         return record

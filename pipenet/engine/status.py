@@ -13,10 +13,13 @@ from pipenet.engine.state import StateDir
 from pipenet.plan.ops import Op
 
 
-def drift(ops: list[Op], view: LiveView) -> list[dict]:
+def drift(ops: list[Op], view: LiveView, runtime: dict | None = None) -> list[dict]:
     """Every recorded op whose object is not live as made, as {kind, node, object, state, expected,
-    actual, detail}. (Children of a missing object are not listed again: the kernel took them along.)"""
+    actual, detail}. (Children of a missing object are not listed again: the kernel took them along.)
+    What a runtime override (`runtime`, the record's section) explains is not drift: `status` lists
+    the overrides on their own, as set at runtime."""
     from pipenet.engine.live import check_all
+    from pipenet.engine.runtime import explained
 
     verdicts = check_all(ops, view)
     gone: set[str] = set()
@@ -26,7 +29,7 @@ def drift(ops: list[Op], view: LiveView) -> list[dict]:
             gone.add(op.key)
             continue
         v = verdicts[op.key]
-        if v.ok:
+        if v.ok or explained(op, v, runtime or {}):
             continue
         if v.state in ("missing", "foreign"):
             gone.add(op.key)
@@ -42,9 +45,12 @@ def status(name: str, k) -> Status:
         return Status(name, False)
     from pipenet.engine.records import recorded_ops
 
+    from pipenet.engine.runtime import listed, overrides
+
     ops = recorded_ops(record, state)
     view = LiveView(k)
-    items = drift(ops, view)
+    runtime = overrides(record)
+    items = drift(ops, view, runtime)
     from pipenet.engine import journal as journals
 
     pending = journals.read(state.journal_path)  # (a journal that cannot be read raises: one line)
@@ -78,16 +84,17 @@ def status(name: str, k) -> Status:
             procs.append({"node": op.node, "command": op.command, "pid": pid, "alive": found is not None,
                           "log": op.log})
     return Status(name, True, record.get("file"), record.get("generation"), nodes, items, len(ops), procs,
-                  record.get("published", []))
+                  record.get("published", []), runtime=listed(runtime))
 
 
 def live_as_recorded(name: str, k) -> bool:
     """Is every operation of the record live, as made? (The proof the fast path of an unchanged file
-    needs: the file says what it said, and the system is what that made.)"""
+    needs: the file says what it said, and the system is what that made. A runtime override is not:
+    `up` resets it.)"""
     from pipenet.engine.records import recorded_ops
 
     state = StateDir(name)
     record = state.load()
-    if record is None or record.get("down"):
+    if record is None or record.get("down") or record.get("runtime"):
         return False
     return not drift(recorded_ops(record, state), LiveView(k))
