@@ -486,19 +486,21 @@ class Lab:
     def capture(self, node: str, iface: str, *, count: int | None = None, write: str | None = None,
                 filter: Sequence[str] = (), timeout: float | None = None, stdout=None,
                 stderr=None) -> subprocess.CompletedProcess:
-        """tcpdump on NODE:IFACE, inside the node (`pipenet capture`), until `count` packets or `timeout`.
-        `write`: a pcap file, written by this process as this user ("-": pcap on stdout); without it,
-        tcpdump's text (numeric). `filter`: a tcpdump filter, as words. The output goes to `stdout` (a
-        file or descriptor) when given, else into the result (bytes), and tcpdump's messages to `stderr`
-        likewise. UsageError for an interface the
-        node does not have, before anything starts."""
+        """tcpdump on NODE:IFACE, inside the node (`pipenet capture`), until `count` packets, `timeout` or
+        Ctrl-C. `write`: a pcap file, written by this process as this user ("-": pcap on stdout); without
+        it, tcpdump's text (numeric). `filter`: a tcpdump filter, as words. The output goes to `stdout` (a
+        file or descriptor) when given, else into the result (bytes); tcpdump's messages to `stderr`
+        likewise. UsageError for a node or interface that is not up, before anything starts. (In a
+        sandbox without root, where tcpdump cannot drop its privileges, pipenet reads the packets itself:
+        `pipenet.backends.packets`; the same filter, the same pcap.)"""
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
             raise UsageError(f"the count is a number of packets, 1 or more, not {count!r}")
-        argv = capture_command(iface, count, write is not None, filter)
         place = self.where()
         if not place.sandboxed:
             need_root("capture", "enters a node's namespaces")
         place.call(lambda: self._interface(node, iface))  # (before a file is made)
+        own = place.sandboxed and os.geteuid() != 0  # (a user namespace that maps only this user)
+        program = _filter_program(filter) if own and filter else None
         out = stdout
         if write not in (None, "-"):
             try:
@@ -510,7 +512,8 @@ class Lab:
             from pipenet.backends.enter import enter
 
             path, hostname, etc = self._node(node)
-            proc = subprocess.Popen(argv, stdout=subprocess.PIPE if out is None else out,
+            cmd = capture_command(iface, count, write is not None, filter)
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if out is None else out,
                                     stderr=subprocess.PIPE if stderr is None else stderr,
                                     env=_command_env(None), preexec_fn=lambda: enter(path, hostname, etc))
             try:
@@ -520,13 +523,59 @@ class Lab:
                 data, err = proc.communicate()
             except KeyboardInterrupt:  # Ctrl-C reached tcpdump too: it ends, and says how many it saw
                 data, err = proc.communicate()
-            return subprocess.CompletedProcess(argv, proc.returncode, data, err)
+            return subprocess.CompletedProcess(cmd, proc.returncode, data, err)
 
         try:
+            if own:
+                return self._capture_here(place, node, iface, count, program, timeout, write is None, out, stderr)
             return place.call(here)
         finally:
             if out is not stdout:
                 out.close()
+
+    def _capture_here(self, place: Place, node: str, iface: str, count, program, timeout, text: bool, out,
+                      stderr) -> subprocess.CompletedProcess:
+        """`capture` in a sandbox without root: pcap read inside the node by pipenet, into `out` (or, for
+        text, into `tcpdump -n -r -` started out here, as this user, where it needs no privilege)."""
+        import tempfile
+
+        from pipenet.backends import packets
+
+        sink = out if out is not None else tempfile.TemporaryFile()
+        decoder = None
+        if text:
+            r, w = os.pipe()
+            decoder = subprocess.Popen(["tcpdump", "-n", "-l", "-r", "-"], stdin=r, stdout=sink,
+                                       stderr=subprocess.DEVNULL)
+            os.close(r)
+            fd = w
+        else:
+            fd = sink if isinstance(sink, int) else sink.fileno()
+
+        def inside():
+            from pipenet.backends.enter import enter
+
+            enter(*self._node(node))
+            try:
+                return packets.capture(iface, fd, count, program, timeout)
+            except OSError as e:
+                raise UsageError(f"cannot capture on {node}:{iface}: {e.strerror or e}") from None
+
+        note = f"pipenet: capturing on {node}:{iface} (the sandbox's own capture)\n"
+        try:
+            _say(stderr, note)
+            seen = place.call(inside)
+        finally:
+            if decoder is not None:
+                os.close(fd)
+                decoder.wait()
+        _say(stderr, f"{seen} packets captured\n")
+        data = None
+        if out is None:
+            sink.seek(0)
+            data = sink.read()
+            sink.close()
+        return subprocess.CompletedProcess(["capture", iface], 0, data, None if stderr is not None else note.encode())
 
     def _interface(self, node: str, iface: str) -> None:
         """NODE must be up and have IFACE (any of its interfaces, or `any`), and tcpdump be installed."""
@@ -652,6 +701,27 @@ def capture_command(iface: str, count: int | None, pcap: bool, filter: Sequence[
     if count is not None:
         argv += ["-c", str(count)]
     return argv + (["--"] + [str(w) for w in filter] if filter else [])  # (`--`: a filter is never an option)
+
+
+def _filter_program(words: Sequence[str]) -> list:
+    """A tcpdump filter as a BPF program (UsageError, with tcpdump's words, when it is wrong)."""
+    from pipenet.backends import packets
+
+    try:
+        return packets.compile_filter(list(words))
+    except (ValueError, OSError) as e:
+        raise UsageError(f"the filter {' '.join(words)!r}: {e}") from None
+
+
+def _say(stream, text: str) -> None:
+    """A message to `stream` (a file or descriptor), when there is one."""
+    if stream is None:
+        return
+    if isinstance(stream, int):
+        os.write(stream, text.encode())
+    else:
+        stream.write(text)
+        stream.flush()
 
 
 def shell_command(node: str) -> tuple[list[str], dict]:

@@ -49,7 +49,7 @@ def parse_shape(words: list[str]) -> dict:
         try:
             out[field] = parse(text)
         except V.BadValue as e:
-            raise UsageError(f"{word}: {e.message}" + (f" ({e.hint})" if e.hint else "")) from None
+            raise UsageError(f"{word}: {e}" + (f" ({e.hint})" if e.hint else "")) from None
     if "jitter_ms" in out and "delay_ms" not in out:
         raise UsageError("`jitter` needs a `delay` (e.g. delay 50ms jitter 5ms)")
     return out
