@@ -325,3 +325,51 @@ def test_capture_and_link_in_a_sandbox_without_root(netns, shared_dir):  # noqa:
     finally:
         assert pipenet("down", "rtlab").returncode == 0
     assert _holders() == holders
+
+
+DRIVER = textwrap.dedent("""
+    import json, sys, threading
+    import pipenet
+
+    seen = {}
+    lab = pipenet.load(sys.argv[1])
+    lab.up()
+    seen["down"] = lab.link("a", "eth0", up=False)
+    seen["test_down"] = lab.test().ok
+    seen["runtime"] = lab.status().runtime
+    seen["up"] = lab.link("a", "eth0", up=True)
+    seen["test_up"] = lab.test().ok
+    seen["shape"] = lab.shape("b", "eth0", rate="2mbit")
+    try:
+        lab.shape("b", "eth0", rate="2mbit", clear=True)
+    except pipenet.UsageError as e:
+        seen["both"] = str(e)
+    stop = threading.Event()
+    def ping():
+        while not stop.is_set():
+            lab.exec("a", ["ping", "-c1", "-W1", "10.9.0.3"])
+    t = threading.Thread(target=ping); t.start()
+    try:
+        r = lab.capture("a", "eth0", count=2, write="-", filter=["icmp"], timeout=20)
+    finally:
+        stop.set(); t.join()
+    seen["pcap"] = [r.returncode, r.stdout[:4].hex(), len(r.stdout)]
+    seen["reset"] = lab.up().notes
+    seen["after"] = lab.status().runtime
+    lab.down()
+    print(json.dumps(seen))
+""")
+
+
+def test_the_python_api_links_shapes_and_captures(netns, tmp_path):
+    path = tmp_path / "lab.pn"
+    path.write_text(LAB)
+    r = netns.run([sys.executable, "-c", DRIVER, str(path)], check=False, timeout=120)
+    assert r.returncode == 0, r.stderr
+    seen = json.loads(r.stdout.splitlines()[-1])
+    assert seen["down"] == ["a:eth0 is down"] and seen["test_down"] is False
+    assert seen["runtime"] == [{"node": "a", "interface": "eth0", "link": "down", "shape": None}]
+    assert "put back route 10.77.0.0/16 in a" in seen["up"] and seen["test_up"] is True
+    assert seen["shape"] == ["b:eth0 is shaped: rate 2000000bit"] and "not both" in seen["both"]
+    assert seen["pcap"][:2] == [0, "d4c3b2a1"] and seen["pcap"][2] > 24
+    assert any("b:eth0 (shape rate 2000000bit)" in n for n in seen["reset"]) and seen["after"] == []
