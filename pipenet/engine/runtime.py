@@ -183,7 +183,7 @@ def overrides(record: dict | None) -> dict:
     runtime = (record or {}).get("runtime")
     if not isinstance(runtime, dict):
         return {}
-    return {k: v for k, v in runtime.items() if isinstance(k, str) and isinstance(v, dict)}
+    return {key: v for key, v in runtime.items() if isinstance(key, str) and isinstance(v, dict)}
 
 
 def _ends(op) -> list[tuple[str | None, str, str]]:
@@ -204,9 +204,9 @@ def explained(op, verdict, runtime: dict) -> bool:
         return False
     if op.kind == "shape":
         return "shape" in runtime.get(_entry_key(op.node, op.ifname), {})
-    down = {k for k, v in runtime.items() if v.get("link") == "down"}
+    down = {key for key, v in runtime.items() if v.get("link") == "down"}
     if op.kind in ("addr", "route"):
-        return verdict.state == "missing" and any(k.split(":", 1)[0] == op.node for k in down)
+        return verdict.state == "missing" and any(key.split(":", 1)[0] == op.node for key in down)
     ends = _ends(op)
     if not ends or verdict.state != "changed" or not isinstance(verdict.observed, dict):
         return False
@@ -226,7 +226,7 @@ def listed(runtime: dict) -> list[dict]:
         node, _, iface = key.partition(":")
         shape = entry.get("shape")
         if isinstance(shape, dict):
-            words = SetShape(node, "", iface, **{k: v for k, v in shape.items() if k in _FIELDS})._text()
+            words = SetShape(node, "", iface, **{f: v for f, v in shape.items() if f in _FIELDS})._text()
         else:
             words = "cleared (the file's shaping is off)" if shape == "none" else None
         out.append({"node": node, "interface": iface, "link": entry.get("link"), "shape": words})
