@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -281,10 +282,9 @@ def test_capture_writes_the_probes_packets_and_streams_pcap(netns, tmp_path):
 
 
 def test_capture_and_link_in_a_sandbox_without_root(netns, shared_dir):  # noqa: F811
-    path = os.path.join(shared_dir, "lab.pn")
-    with open(path, "w") as f:
-        f.write(LAB)
-    os.chmod(path, 0o644)
+    lab = Path(shared_dir, "lab.pn")
+    lab.write_text(LAB)
+    lab.chmod(0o644)
     py, env = nobody_env(shared_dir)
     holders = _holders()
     who = NOBODY + ["env", *[f"{k}={v}" for k, v in env.items()]]
@@ -292,7 +292,7 @@ def test_capture_and_link_in_a_sandbox_without_root(netns, shared_dir):  # noqa:
     def pipenet(*args, **kw):
         return netns.run(who + [py, "-m", "pipenet", *args], check=False, **kw)
 
-    r = pipenet("up", "--sandbox", path)
+    r = pipenet("up", "--sandbox", str(lab))
     assert r.returncode == 0, r.stderr
     try:
         def capture(*args):

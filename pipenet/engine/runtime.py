@@ -17,6 +17,8 @@ node that went with them, so the node is as `up` left it.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from pipenet.backends.objects import mark_topology
 from pipenet.engine.live import LiveView
 from pipenet.engine.records import recorded_ops
@@ -101,32 +103,38 @@ def _locked_record(state: StateDir) -> dict:
     return record
 
 
-def set_link(name: str, node: str, iface: str, up: bool, k) -> list[str]:
-    """Set NODE:IFACE administratively up or down, and record it; what was done, in words."""
+@contextmanager
+def _override(name: str, node: str, iface: str, k):
+    """Under the topology's lock: (record, namespace ref, the override of NODE:IFACE as a dict to change);
+    the record is written back with it afterwards (an empty one: the interface is as the file says)."""
     state = StateDir(name)
     with state.lock():
         record = _locked_record(state)
-        view = LiveView(k)
-        ref = _target(name, record, node, iface, view)
-        key = _entry_key(node, iface)
-        entry = dict((record.get("runtime") or {}).get(key) or {})
+        ref = _target(name, record, node, iface, LiveView(k))
+        entry = dict(overrides(record).get(_entry_key(node, iface)) or {})
+        yield record, ref, entry
+        _save(state, record, _entry_key(node, iface), entry)
+
+
+def set_link(name: str, node: str, iface: str, up: bool, k) -> list[str]:
+    """Set NODE:IFACE administratively up or down, and record it; what was done, in words."""
+    with _override(name, node, iface, k) as (record, ref, entry):
         k.link_set(ref, iface, up=up)
-        notes = [f"{key} is {'up' if up else 'down'}"]
+        notes = [f"{node}:{iface} is {'up' if up else 'down'}"]
         if up:
             entry.pop("link", None)
-            notes += _restore_node(record, state, node, ref, k)
+            notes += _restore_node(record, node, ref, k)
         else:
             entry["link"] = "down"
-        _save(state, record, key, entry)
     return notes
 
 
-def _restore_node(record: dict, state: StateDir, node: str, ref: str, k) -> list[str]:
+def _restore_node(record: dict, node: str, ref: str, k) -> list[str]:
     """Put back the recorded addresses and routes of `node` that are missing (the kernel removed them when
     a link of the node went down), in the record's order: addresses before the routes through them."""
     view = LiveView(k)
     out = []
-    for op in recorded_ops(record, state):
+    for op in recorded_ops(record, StateDir(record["topology"])):
         if op.kind not in ("addr", "route") or op.ns != ref:
             continue
         verdict = op.check(view)
@@ -141,29 +149,23 @@ def _restore_node(record: dict, state: StateDir, node: str, ref: str, k) -> list
 
 def set_shape(name: str, node: str, iface: str, params: dict | None, k) -> list[str]:
     """Shape NODE:IFACE with `params` (parse_shape's), or clear its shaping (`params` None); record it."""
-    state = StateDir(name)
-    with state.lock():
-        record = _locked_record(state)
-        view = LiveView(k)
-        ref = _target(name, record, node, iface, view)
-        key = _entry_key(node, iface)
+    with _override(name, node, iface, k) as (record, ref, entry):
         op = SetShape(node, ref, iface, **(params or {}))
         if params:
             require_features(k, op)
-        entry = dict((record.get("runtime") or {}).get(key) or {})
         k.qdisc_del(ref, iface)
         if params:
             op.apply(k)
             entry["shape"] = dict(params)
-            note = f"{key} is shaped: {op._text()}"
+            note = f"{node}:{iface} is shaped: {op._text()}"
         else:
-            in_file = any(o.kind == "shape" and o.key == f"shape:{node}:{iface}" for o in recorded_ops(record, state))
+            in_file = any(o.key == f"shape:{node}:{iface}" for o in recorded_ops(record, StateDir(name)))
             if in_file:
                 entry["shape"] = "none"  # the file's shaping, cleared for now: `up` puts it back
             else:
                 entry.pop("shape", None)  # as the file has it: nothing to remember
-            note = f"{key} is not shaped" + (" (the file's shaping comes back with `pipenet up`)" if in_file else "")
-        _save(state, record, key, entry)
+            note = f"{node}:{iface} is not shaped" + (" (the file's shaping comes back with `pipenet up`)"
+                                                       if in_file else "")
     return [note]
 
 
