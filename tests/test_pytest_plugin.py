@@ -272,10 +272,26 @@ def test_the_docs_pytest_md_example_runs(pytester, netns):
     assert {"web.pn", "test_web.py"} <= set(blocks), sorted(blocks)
     for name, text in blocks.items():
         (pytester.path / name).write_text(text)
-    command = re.search(r"\n\$ (pytest .*)\n", doc).group(1).split()[1:]
-    result = run_inside(pytester, netns, *command)
+    command, shown = re.search(r"\n\$ (pytest [^\n]*)\n(.*?)```", doc, re.S).groups()
+    result = run_inside(pytester, netns, *command.split()[1:])
     assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines([line.split(" PASSED")[0] + " PASSED*" for line in shown.splitlines()])
     expects = sum(1 for line in blocks["web.pn"].splitlines() if line.startswith("expect "))
     tests = blocks["test_web.py"].count("\ndef test_")
     result.assert_outcomes(passed=expects + tests)
+    assert names_up(netns) == [] and namespaces(netns) == []
+
+
+def test_the_readmes_pytest_command_runs(netns):
+    """README.md's pytest command, as written, from the repository's root: one test per `expect`."""
+    with open(os.path.join(REPO, "README.md")) as f:
+        readme = f.read()
+    section = readme.split("## Use it from Python and pytest\n", 1)[1].split("\n## ", 1)[0]
+    args = re.search(r"```\n\.venv/bin/python -m pytest ([^\n]*)\n```", section).group(1).split()
+    with open(os.path.join(REPO, "examples", "foundations.pn")) as f:
+        expected = len(re.findall(r"^expect ", f.read(), re.M))
+    r = netns.run(["env", "-C", REPO, sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                  check=False, timeout=300)
+    assert r.returncode == 0 and f" {expected} passed" in r.stdout, r.stdout + r.stderr
+    assert r.stdout.count("examples/foundations.pn::expect ") == expected
     assert names_up(netns) == [] and namespaces(netns) == []
