@@ -128,9 +128,17 @@ class TopologyFile(pytest.File):
             yield ExpectationItem.from_parent(self, name=name, index=i, line=e.span.line)
 
     def setup(self) -> None:
-        """Brought up before the file's first item; a failure here is each item's setup error."""
+        """Brought up before the file's first item; a failure here is each item's setup error, told in
+        pipenet's words (what is in the way, what rolled back), not as a traceback through pipenet."""
+        from pipenet.errors import PipenetError
+
         self.held = Held(self.lab, self.config)
-        self.held.up(default_sandbox())
+        try:
+            self.held.up(default_sandbox())
+            return
+        except PipenetError as e:
+            why = f"pipenet could not bring {self.lab.name} up: {type(e).__name__}: {e}"
+        pytest.fail(why, pytrace=False)  # (out of the `except`: no "during handling of the above")
 
     def teardown(self) -> None:
         """After the file's last item (or at the end of an interrupted session)."""

@@ -171,6 +171,21 @@ def test_fixture_labs_and_a_topology_s_items_as_root(pytester, netns):
     assert netns.run(["ip", "-o", "link", "show", "type", "bridge"]).stdout.count("br0") == 0
 
 
+def test_a_topology_that_cannot_come_up_is_each_item_s_setup_error(pytester, netns):
+    """The lived-in world's own bridge is in the way: each item errors at setup with pipenet's words (no
+    traceback through pipenet), and the foreign bridge is left as it was."""
+    pytester.makefile(".pn", cf="topology cf\nbridge br-foreign { address 10.6.0.1/24 }\n"
+                                "container a { net br-foreign }\nexpect a can reach 10.6.0.1\n"
+                                "expect a can reach 10.6.0.2\n")
+    result = run_inside(pytester, netns, "cf.pn")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*ERROR at setup of cf.pn:4: expect a can reach 10.6.0.1*",
+                                 "pipenet could not bring cf up: Conflict: an interface named br-foreign *"])
+    assert "Traceback" not in result.stdout.str() and "pipenet/engine" not in result.stdout.str()
+    assert "192.168.77.1/24" in netns.out(["ip", "-o", "addr", "show", "dev", "br-foreign"])
+    assert names_up(netns) == [] and namespaces(netns) == []
+
+
 INTERRUPTED = textwrap.dedent("""
     import os, signal
 
