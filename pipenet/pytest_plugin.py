@@ -6,7 +6,7 @@
   failed, errored, or interrupted (pytest runs the finalizers of a session stopped by Ctrl-C).
 - `--pipenet-keep`: labs are left up for debugging, and the run ends by saying how to take each down.
 - A `.pn` file named on the command line (or matching the `pipenet_files` ini patterns) is a test
-  file: each of its `expect` lines is one item, the lab is brought up once for the file, before its
+  file: each of its expectations is one item; the lab is brought up once for the file, before its
   first item, and taken down after its last.
 
 It is a layer above the library, like the command line: everything goes through `pipenet.api`. It is
