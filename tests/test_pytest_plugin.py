@@ -186,9 +186,12 @@ def test_a_topology_that_cannot_come_up_is_each_item_s_setup_error(pytester, net
     assert names_up(netns) == [] and namespaces(netns) == []
 
 
-INTERRUPTED = textwrap.dedent("""
-    import os, signal
+#: Ctrl-C raises KeyboardInterrupt in the runs below as in a terminal, even when this suite was started as a
+#: background job (a shell without job control starts those with SIGINT ignored; Python then installs no
+#: handler of its own, and the children inherit that)
+CTRL_C = "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
 
+INTERRUPTED = "import os, signal\n" + CTRL_C + textwrap.dedent("""
     def test_interrupted(pipenet_lab):
         lab = pipenet_lab("fx.pn")
         assert lab.exec("c", ["true"]).returncode == 0
@@ -196,8 +199,7 @@ INTERRUPTED = textwrap.dedent("""
 """)
 
 #: interrupts the run at a .pn file's second item, its lab up
-INTERRUPT_AT_ITEM = textwrap.dedent("""
-    import os, signal
+INTERRUPT_AT_ITEM = "import os, signal\n" + CTRL_C + textwrap.dedent("""
     import pipenet
 
     def pytest_runtest_call(item):
