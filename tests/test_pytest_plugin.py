@@ -134,7 +134,7 @@ def test_a_wrong_topology_is_a_collection_error_with_located_diagnostics(pyteste
     assert "Traceback" not in result.stdout.str()
 
 
-def test_only_names_positions_of_the_files_expectations(tmp_path):
+def test_only_names_positions_of_the_files_expectations():
     """Lab.test(only=...) refuses, before touching anything, a position the file does not have."""
     import pipenet
 
