@@ -26,7 +26,7 @@ import os
 import subprocess
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from pipenet import results
 from pipenet.errors import PipenetError, UsageError
@@ -345,10 +345,12 @@ class Lab:
             st.sandbox = {"holder": place.rec["pid"]}
         return st
 
-    def test(self, sandbox: bool = False, progress=None) -> results.TestReport:
+    def test(self, sandbox: bool = False, progress=None, only: Iterable[int] | None = None) -> results.TestReport:
         """Bring the lab up if it is not, or if the file asks for something else (drift alone is not
-        repaired: a link cut on purpose must fail its expectations), then check every `expect`."""
+        repaired: a link cut on purpose must fail its expectations), then check every `expect`, or, with
+        `only`, those at these positions of `topology.expectations` (one pytest item checks its own)."""
         set_variables(self.variables)
+        chosen = self._chosen(only)
         place = self.where()
         path = self._file()
         loaded = self.loaded
@@ -373,7 +375,8 @@ class Lab:
                     drift = len(p.plan.steps)
                 record = StateDir(p.topo.name).load() or {}
                 t0 = time.perf_counter()
-                checks = Runner(p.topo, record, k).run(list(p.topo.expectations))
+                exps = list(p.topo.expectations)
+                checks = Runner(p.topo, record, k).run(exps if chosen is None else [exps[i] for i in chosen])
                 seconds = time.perf_counter() - t0
             return results.TestReport(p.topo.name, [results.Check(r.expectation.span.line, r.expectation.describe(),
                                                                   r.ok, r.detail, r.seconds) for r in checks],
@@ -383,6 +386,19 @@ class Lab:
             return self._in_sandbox(place, here)
         need_root("test")
         return here()
+
+    def _chosen(self, only: Iterable[int] | None) -> list[int] | None:
+        """`only` as sorted positions of the file's expectations (so results stay in file order), or
+        UsageError for one that is not a position."""
+        if only is None:
+            return None
+        count = len(self._load().expectations)
+        chosen = list(only)
+        for i in chosen:
+            if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < count:
+                raise UsageError(f"no expectation at position {i!r} of {self.name} (it has {count}, "
+                                 f"numbered from 0)")
+        return sorted(set(chosen))
 
     def _node(self, node: str) -> tuple[str | None, str | None, str | None]:
         """(namespace path, hostname, /etc directory) of a node that is up."""
