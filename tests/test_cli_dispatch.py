@@ -41,6 +41,10 @@ SAMPLES = [
     ["up", "a.pn", "--var", "PID=1234"], ["up", "--var=PID=1234", "a.pn", "--var", "N=2", "--sandbox"],
     ["check", "a.pn", "--var", "A=1", "--json"], ["plan", "a.pn", "--var", "A=x y", "--format", "sh"],
     ["test", "a.pn", "--var", "A=", "--var", "B=2=3"], ["graph", "a.pn", "--var", "A=1", "-o", "x.dot"],
+    # plan --json; test --junit FILE.xml; completion SHELL
+    ["plan", "a.pn", "--json"], ["plan", "--json", "a.pn", "--var", "A=1"],
+    ["test", "a.pn", "--junit", "r.xml"], ["test", "--junit=out/r.xml", "a.pn", "--sandbox", "--json"],
+    ["completion", "bash"], ["completion", "fish"],
 ]
 
 
@@ -83,6 +87,8 @@ def test_fast_form_reads_arguments_as_typer_does(argv):
     ["graph", "a.pn", "-o"], ["graph", "a.pn", "-ox.svg"], ["down", "x", "--", "y"], ["frobnicate"],
     ["check", "a.pn", "--json=yes"], ["up", "a.pn", "--var"], ["up", "a.pn", "--var", "--sandbox"],
     ["down", "x", "--var", "A=1"], ["fmt", "a.pn", "--var", "A=1"],
+    ["--install-completion"], ["--show-completion"], ["completion"], ["completion", "bash", "zsh"],
+    ["completion", "--help"], ["test", "a.pn", "--junit"], ["plan", "a.pn", "--json=1"],
 ])
 def test_anything_else_is_left_to_typer(argv):
     assert parse(argv) is None

@@ -137,13 +137,14 @@ def fmt(file: str, check: bool = False) -> None:
     output.message(f"{file}: reformatted{through}" if changed else f"{file}: already formatted")
 
 
-def plan(file: str, format: str = "text", var: Sequence[str] = ()) -> None:
+def plan(file: str, format: str = "text", var: Sequence[str] = (), json: bool = False) -> None:
     """Show what `up` would do against the live system, in order (sh: the equivalent commands)."""
     from pipenet.cli import render
 
-    if format not in ("text", "sh", "json"):
-        output.message("pipenet: --format is text, sh or json")
+    if format not in ("text", "sh", "json") or (json and format == "sh"):
+        output.message("pipenet: --format is text, sh or json" + (" (--json is --format json)" if json else ""))
         raise Exit(1)
+    format = "json" if json else format
     lab = _lab(file, var, parse=False)
     render.plan(_call(lab.plan), file, format)
 
@@ -206,10 +207,16 @@ def ls(json: bool = False) -> None:
         render.labs(rows, readable)
 
 
-def test(file: str, json: bool = False, sandbox: bool = False, var: Sequence[str] = ()) -> None:
-    """Bring the topology up if needed, check every `expect`, print a table (exit 4 if one fails)."""
+def test(file: str, json: bool = False, sandbox: bool = False, var: Sequence[str] = (),
+         junit: Optional[str] = None) -> None:
+    """Bring the topology up if needed, check every `expect`, print a table (exit 4 if one fails), and
+    with --junit write a JUnit XML report too (where it goes is checked before anything runs)."""
     from pipenet.cli import render
 
+    if junit is not None:
+        from pipenet import junit as reports
+
+        _call(lambda: reports.writable(junit))
     lab = _lab(file, var)
     with render.Progress("up") as bar:
         report = _call(lambda: lab.test(sandbox=sandbox, progress=bar))
@@ -222,6 +229,12 @@ def test(file: str, json: bool = False, sandbox: bool = False, var: Sequence[str
         output.emit_json(report.to_json())
     else:
         render.test(report, file)
+    if junit is not None:
+        try:
+            report.write_junit(junit, file)
+        except OSError as e:
+            output.message(f"pipenet: cannot write {junit}: {e.strerror or e}")
+            raise Exit(1)
     if not report.ok:
         raise Exit(4)
 
@@ -272,3 +285,10 @@ def shell(node: str, topology: Optional[str] = None) -> None:
     _topology_arg(topology)
     lab = _call(lambda: api.find_node(node, topology, "shell"))
     raise Exit(_call(lambda: lab.replace_with(node, *api.shell_command(node))))
+
+
+def completion(shell: str) -> None:
+    """Print the completion script for bash, zsh or fish."""
+    from pipenet.cli import completion as done
+
+    print(_call(lambda: done.script(shell)))

@@ -37,16 +37,18 @@ _V = ("var",)
 FORMS = {
     "check": Form("check", ("file",), {"--json": "json"}, valued=_VAR, repeat=_V),
     "fmt": Form("fmt", ("file",), {"--check": "check"}),
-    "plan": Form("plan", ("file",), valued={"--format": "format", **_VAR}, repeat=_V),
+    "plan": Form("plan", ("file",), {"--json": "json"}, valued={"--format": "format", **_VAR}, repeat=_V),
     "up": Form("up", ("file",), {"--sandbox": "sandbox"}, valued=_VAR, repeat=_V),
     "down": Form("down", ("target",), {"--force": "force"}),
     "status": Form("status", ("topology?",), {"--json": "json"}),
     "ls": Form("ls", (), {"--json": "json"}),
-    "test": Form("test", ("file",), {"--json": "json", "--sandbox": "sandbox"}, valued=_VAR, repeat=_V),
+    "test": Form("test", ("file",), {"--json": "json", "--sandbox": "sandbox"}, valued={"--junit": "junit", **_VAR},
+                 repeat=_V),
     "graph": Form("graph", ("file",), valued={"-o": "out", "--output": "out", **_VAR}, repeat=_V),
     "logs": Form("logs", ("node",), valued=_T),
     "shell": Form("shell", ("node",), valued=_T),
     "exec": Form("exec_", ("node",), valued=_T, rest="argv"),
+    "completion": Form("completion", ("shell",)),
 }
 
 
