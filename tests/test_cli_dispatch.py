@@ -106,6 +106,16 @@ def test_every_typer_command_and_option_is_in_the_table():
     assert set(FORMS) == set(ROOT.commands)
 
 
+def test_the_root_options_are_typer_s():
+    """--version and typer's completion options (--install-completion, --show-completion) are never fast forms;
+    nor is a shell's completion request, which runs `pipenet` with no arguments."""
+    opts = {o for p in ROOT.params for o in p.opts}
+    assert opts == {"--version", "--install-completion", "--show-completion"}
+    for o in opts:
+        assert parse([o]) is None
+    assert parse([]) is None
+
+
 def test_a_fast_form_does_not_load_typer():
     code = ("import sys; sys.argv = ['pipenet', 'ls', '--json']\n"
             "from pipenet.cli.dispatch import main\n"
