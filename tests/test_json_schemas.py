@@ -107,7 +107,8 @@ def test_plan_up_status_ls_and_test_outputs_in_the_test_world(netns, tmp_path):
         plan = json.loads(r.stdout)
         validate(plan, "plan")
         assert not plan["empty"] and {s["action"] for s in plan["steps"]} == {"apply"}
-    assert netns.pipenet("plan", path, "--json", "--format", "sh").returncode == 1  # one or the other
+    both = netns.pipenet("plan", path, "--json", "--format", "sh")  # one or the other
+    assert both.returncode == 1 and both.stderr == "pipenet: --json is --format json, not sh\n"
     assert netns.pipenet("up", path).returncode == 0
     plan = json.loads(netns.pipenet("plan", path, "--json").stdout)
     validate(plan, "plan")

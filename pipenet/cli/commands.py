@@ -142,7 +142,8 @@ def plan(file: str, format: str = "text", var: Sequence[str] = (), json: bool = 
     from pipenet.cli import render
 
     if format not in ("text", "sh", "json") or (json and format == "sh"):
-        output.message("pipenet: --format is text, sh or json" + (" (--json is --format json)" if json else ""))
+        output.message("pipenet: --json is --format json, not sh" if json and format == "sh" else
+                       "pipenet: --format is text, sh or json")
         raise Exit(1)
     format = "json" if json else format
     lab = _lab(file, var, parse=False)
