@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import hashlib
 import json
 import os
 import signal
@@ -42,6 +43,17 @@ LAB = textwrap.dedent("""
 """)
 
 
+#: The published schemas, by content: a version, once published, never changes (a change of a document's
+#: fields is COMMAND.v2.json beside it, and results.SCHEMA names the new version).
+PUBLISHED = {
+    "check.v1.json": "5ecc93093845ef6dd5b8dcb5eb73a9c79e0dc5d88d54459143cdf884d09d8827",
+    "ls.v1.json": "fb9e7d1b64216587442d42bf84fd0e160bdfc2667384a8e5e88dee144f0712c0",
+    "plan.v1.json": "74c22fb59c434e897fb46d4414727b034d7ad60e5c86e816ea1f69fa98614d87",
+    "status.v1.json": "94df417dca3b38f527d6163a221d08b038c13450bae388e7215f341d52a68629",
+    "test.v1.json": "9975c4611f56b30b356be6379a39f149df82284a8392237012feb75fb51109f5",
+}
+
+
 def validate(doc, command: str) -> None:
     """`doc` is a valid `pipenet COMMAND --json` document of the version it names."""
     items = doc if isinstance(doc, list) else [doc]
@@ -70,6 +82,13 @@ def test_each_command_has_a_valid_schema_shipped_in_the_package_and_in_the_docs(
             assert a.read() == b.read(), f"docs/schemas/{name} differs from pipenet/schemas/{name}"
     with pytest.raises(ValueError):
         schemas.path("pipenet/../x/v1")
+
+
+def test_a_published_schema_never_changes():
+    for name, digest in PUBLISHED.items():
+        with open(os.path.join(schemas.HERE, name), "rb") as f:
+            assert hashlib.sha256(f.read()).hexdigest() == digest, \
+                f"{name} was published: a change of its document is a new version, in a new file"
 
 
 def test_check_outputs_of_every_example_and_of_a_wrong_file(tmp_path):
