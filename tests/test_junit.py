@@ -20,6 +20,7 @@ import pytest
 from pipenet import junit
 from pipenet.errors import UsageError
 from pipenet.results import Check, TestReport
+from tests.sandbox.test_sandbox import as_nobody, shared_dir, write_topology  # noqa: F401 - a fixture
 
 LAB = textwrap.dedent("""
     topology junit
@@ -128,6 +129,23 @@ def test_in_a_sandbox(netns, tmp_path):
         assert [c.get("name") for c in cases(root)] == ["a can reach b (line 6)", "b can reach 10.79.0.1 (line 7)"]
     finally:
         assert netns.pipenet("down", "junit").returncode == 0
+
+
+def test_in_a_sandbox_without_root(netns, shared_dir):
+    """As `nobody`, as on a CI runner: the report is the user's file, in the user's directory."""
+    path = write_topology(shared_dir, "junit", LAB)
+    pn, tmp = as_nobody(netns, shared_dir)
+    out = os.path.join(tmp, "report.xml")
+    r = pn("test", "--sandbox", path, "--junit", out)
+    try:
+        assert r.returncode == 4, r.stdout + r.stderr
+        root = parse(out)
+        assert (root.get("tests"), root.get("failures")) == ("3", "1")
+        assert os.stat(out).st_uid == 65534
+    finally:
+        assert pn("down", "junit").returncode == 0
+    os.unlink(out)
+    assert os.listdir(tmp) == []
 
 
 def test_the_option_is_in_the_help():
