@@ -20,17 +20,20 @@ PROG = "pipenet"
 VAR = "_PIPENET_COMPLETE"
 
 
-def script(shell: str) -> str:
-    """The completion script for `shell` (what `pipenet --install-completion` installs)."""
-    if shell not in SHELLS:
+def script(name: str) -> str:
+    """The completion script for the shell `name` (what `pipenet --install-completion` installs): typer's
+    own completion class for that shell, given the app."""
+    if name not in SHELLS:
         from pipenet.errors import UsageError
 
-        raise UsageError(f"completion is for {', '.join(SHELLS)}, not {shell}")
-    from typer._completion_classes import completion_init
-    from typer._completion_shared import get_completion_script
+        raise UsageError(f"completion is for {', '.join(SHELLS)}, not {name}")
+    from typer import _completion_classes as classes
+    from typer.main import get_command
 
-    completion_init()
-    return get_completion_script(prog_name=PROG, complete_var=VAR, shell=shell)
+    from pipenet.cli.app import app
+
+    kind = {"bash": classes.BashComplete, "zsh": classes.ZshComplete, "fish": classes.FishComplete}[name]
+    return kind(get_command(app), {}, PROG, VAR).source().strip()
 
 
 def shells(incomplete: str) -> list[str]:
