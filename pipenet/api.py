@@ -383,9 +383,12 @@ class Lab:
                                       seconds, change, drift)
 
         if sandbox or place.sandboxed:
-            return self._in_sandbox(place, here)
-        need_root("test")
-        return here()
+            report = self._in_sandbox(place, here)
+        else:
+            need_root("test")
+            report = here()
+        report.file = self.path
+        return report
 
     def _chosen(self, only: Iterable[int] | None) -> list[int] | None:
         """`only` as sorted positions of the file's expectations (so results stay in file order), or
@@ -700,6 +703,19 @@ def names_up() -> list[str]:
         except OSError:
             pass
     return sorted(set(names))
+
+
+def nodes_up(topology: str | None = None) -> list[str]:
+    """The node names of `topology`, or of every topology up (here and in sandboxes), `host` included:
+    what a shell completes after `pipenet exec`. Never raises: a record this user cannot read adds nothing."""
+    names: set[str] = set()
+    try:
+        for name, rec in records():
+            if topology is None or name == topology:
+                names.update(rec.get("ns") or rec.get("nodes") or [])
+    except (OSError, PipenetError):
+        pass
+    return sorted(n for n in names if isinstance(n, str))
 
 
 def records():
