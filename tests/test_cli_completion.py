@@ -19,7 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)  # the virtualenv's bin, where the `pipenet` console script is
 PIPENET = os.path.join(BIN, "pipenet")
 COMMANDS = ["check", "fmt", "plan", "up", "down", "status", "ls", "test", "graph", "logs", "exec", "shell",
-            "completion"]
+            "import", "export", "completion"]
 
 
 def env(**extra) -> dict:
