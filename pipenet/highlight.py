@@ -36,16 +36,21 @@ DURATION = r"\d+(?:\.\d+)?(?:us|ms|s|m)"
 RATE = r"\d+(?:\.\d+)?[kmgt]?(?:bit|bps)"
 PERCENTAGE = r"\d+(?:\.\d+)?%"
 NODE_PART = r"[A-Za-z_](?:[A-Za-z0-9_-]|\.(?!\.))*"
+#: The characters that may continue a WORD of the grammar (where a word ends, for the TextMate grammar,
+#: which matches values by pattern; tests/test_highlight.py checks it against the grammar's WORD).
+WORD_CHAR = r"[A-Za-z0-9_:/%+-]|\.(?!\.)"
+#: The interface or port after `NODE:` (`backbone:eth0`, `www:80/tcp`).
+REF_PART = r"\d+(?:/(?:tcp|udp|sctp))?|[A-Za-z0-9_.-]+"
 #: Words that are values with a meaning of their own (`net none`, `route default`, `address auto`).
 BUILTINS = ("none", "default", "auto")
 SWITCHES = ("on", "off", "yes", "no", "true", "false")
 
-_VALUE_TYPES = (
+VALUE_TYPES = (
     (MAC, Number.Mac), (IPV4, Number.Address), (IPV6, Number.Address), (PORT, Number.Port),
     (DURATION, Number.Duration), (RATE, Number.Rate), (PERCENTAGE, Number.Percentage),
     (r"\d+", Number.Integer), (r"\d+\.\d+", Number.Float),
 )
-_NODE_REF = re.compile(rf"({NODE_PART})(:)(\d+(?:/(?:tcp|udp|sctp))?|[A-Za-z0-9_.-]+)\Z")
+_NODE_REF = re.compile(rf"({NODE_PART})(:)({REF_PART})\Z")
 _EXPRESSION = re.compile(r"(?P<ws>\s+)|(?P<num>\d+)|(?P<var>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*/%])"
                          r"|(?P<paren>[()])|(?P<other>.)")
 _EXPRESSION_TOKENS = {"ws": Whitespace, "num": Number.Integer, "var": Name.Variable, "op": Operator,
@@ -87,7 +92,7 @@ def language() -> dict:
             "comment": grammar_terminal(text, "COMMENT"), "interpolation": grammar_terminal(text, "_INTERP")}
 
 
-def _word_type(word: str):
+def word_type(word: str):
     """The token type of a whole word without `${}` (a NODE:IF reference is split by the caller)."""
     if word in SWITCHES:
         return Keyword.Constant
@@ -97,7 +102,7 @@ def _word_type(word: str):
         return Keyword
     if word in BUILTINS:
         return Name.Builtin
-    for pattern, token in _VALUE_TYPES:
+    for pattern, token in VALUE_TYPES:
         if re.fullmatch(pattern, word):
             return token
     return Name
@@ -117,17 +122,17 @@ def _word(lexer, match):
     interpolation = language()["interpolation"]
     if "${" not in word:
         ref = _NODE_REF.match(word)
-        if ref and _word_type(word) is Name:
+        if ref and word_type(word) is Name:
             node, _, part = ref.groups()
             yield start, Name.Builtin if node == "host" else Name, node
             yield start + len(node), Punctuation, ":"
             yield start + len(node) + 1, Name.Attribute if not part[0].isdigit() else Number.Port, part
         else:
-            yield start, _word_type(word), word
+            yield start, word_type(word), word
         return
     # A word with ${}: its written parts take the type of the word with each ${} read as 1
     # (`192.168.1.${10 + n}/24` is an address), or Name when that says nothing.
-    sample = _word_type(re.sub(interpolation, "1", word))
+    sample = word_type(re.sub(interpolation, "1", word))
     written = sample if sample in Number or sample is Name.Builtin else Name
     at = 0
     for m in re.finditer(interpolation, word):
