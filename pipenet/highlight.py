@@ -30,7 +30,7 @@ from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuatio
 #: What a value looks like, tried in this order on a whole word (without `${}`).
 MAC = r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}"
 IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?"
-IPV6 = r"(?=[0-9A-Fa-f:.]*::|(?:[0-9A-Fa-f]{1,4}:){7})[0-9A-Fa-f:]*[0-9A-Fa-f:.]*(?:/\d{1,3})?"
+IPV6 = r"(?=[0-9A-Fa-f:.]*::|(?:[0-9A-Fa-f]{1,4}:){7})[0-9A-Fa-f:.]+(?:/\d{1,3})?"
 PORT = r"(?:(?:\d{1,3}(?:\.\d{1,3}){3})?:)?(?:\d*:)?\d+/(?:tcp|udp|sctp)|(?:\d{1,3}(?:\.\d{1,3}){3})?:\d*:\d+|\d+:\d+"
 DURATION = r"\d+(?:\.\d+)?(?:us|ms|s|m)"
 RATE = r"\d+(?:\.\d+)?[kmgt]?(?:bit|bps)"
@@ -118,6 +118,7 @@ def _expression(start: int, text: str):
 
 
 def _word(lexer, match):
+    """A WORD of the grammar: typed whole, split at its `:` when a NODE:IF, or around each `${}`."""
     start, word = match.start(), match.group()
     interpolation = language()["interpolation"]
     if "${" not in word:
@@ -144,12 +145,16 @@ def _word(lexer, match):
         yield start + at, written, word[at:]
 
 
+@lru_cache(maxsize=1)
+def _string_pieces() -> re.Pattern:
+    """A string's escapes pipenet knows, its interpolations, and the rest (a refused escape is plain)."""
+    return re.compile(rf'(?P<escape>\\[\\"nt])|(?P<interp>{language()["interpolation"]})|(?P<plain>\\.|[^\\$]+|\$)')
+
+
 def _string(lexer, match):
     start, text = match.start(), match.group()
-    interpolation = language()["interpolation"]
-    pieces = re.compile(rf'(?P<escape>\\[\\"nt])|(?P<interp>{interpolation})|(?P<plain>\\.|[^\\$]+|\$)')
     yield start, String.Double, '"'
-    for m in pieces.finditer(text, 1, len(text) - 1):
+    for m in _string_pieces().finditer(text, 1, len(text) - 1):
         if m.lastgroup == "interp":
             yield from _expression(start + m.start(), m.group())
         else:
@@ -158,7 +163,7 @@ def _string(lexer, match):
 
 
 def _symbol(lexer, match):
-    yield match.start(), Punctuation if match.group() in "{};" else Operator, match.group()
+    yield match.start(), Punctuation if match.group() in ("{", "}", ";") else Operator, match.group()
 
 
 class PipenetLexer(RegexLexer):

@@ -130,8 +130,11 @@ def test_words_are_typed_as_a_reader_would():
     assert token_of(text, "br0") is Name
 
 
+UNREADABLE = 'container a { run "unterminated }\nbridge b@c'
+
+
 def test_only_what_the_parser_cannot_read_is_an_error():
-    assert [v for kind, v in tokens('container a { run "unterminated }\nbridge b@c\n') if kind in Error] == ['"', "@"]
+    assert [v for kind, v in tokens(UNREADABLE) if kind in Error] == ['"', "@"]
 
 
 # ---- the grammar is the source of the keywords ----------------------------------------------------------------
@@ -218,6 +221,9 @@ def test_the_textmate_grammar_scopes_what_a_reader_sees(textmate):
     assert scopes[text.index("echo")][-1] == "string.quoted.double.pipenet"
     assert scopes[text.index('\\"')][-1] == "constant.character.escape.pipenet"
     assert scopes[text.index("\\d")][-1] == "invalid.illegal.escape.pipenet"
+    first, second = textmate.scopes(UNREADABLE)
+    assert first[UNREADABLE.index('"')][-1] == "invalid.illegal.unterminated-string.pipenet"
+    assert second["bridge b@c".index("@")][-1] == "invalid.illegal.character.pipenet"
     text = "p2p host:pn0 10.9.0.1/30 -- web:eth1 10.9.0.2/30"
     scopes = textmate.scopes(text)[0]
     assert [scopes[text.index(w)][-1] for w in ("host", "pn0", "--", "web", "eth1")] == [
