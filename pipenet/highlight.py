@@ -1,11 +1,10 @@
-"""Syntax highlighting of `.pn` files for Pygments (Sphinx, MkDocs, `pygmentize`, rich).
+"""Syntax highlighting of `.pn` files for Pygments (Sphinx, MkDocs, `pygmentize`).
 
 Registered under the alias `pipenet` by the `pygments.lexers` entry point in pyproject.toml, so a
 documentation tool finds it once pipenet is installed. The lexer reads the language from the grammar
 itself (pipenet/grammar/pipenet.lark, the source of truth): the keywords are the grammar's word
 literals and a value, a string and a comment are matched by the grammar's own WORD, STRING and COMMENT
-terminals. A keyword added to the grammar is highlighted with no change here, and a character the
-parser would not accept is the only thing shown as an error.
+terminals, so a keyword added to the grammar is highlighted with no change here.
 
 A value (every name, address, MAC, port, duration, ...) is one WORD for the parser, typed later; here it
 is typed by its look, as a reader would (a word can be a keyword in one place and a name in another,
@@ -39,8 +38,9 @@ NODE_PART = r"[A-Za-z_](?:[A-Za-z0-9_-]|\.(?!\.))*"
 #: The characters that may continue a WORD of the grammar (where a word ends, for the TextMate grammar,
 #: which matches values by pattern; tests/test_highlight.py checks it against the grammar's WORD).
 WORD_CHAR = r"[A-Za-z0-9_:/%+-]|\.(?!\.)"
-#: The interface or port after `NODE:` (`backbone:eth0`, `www:80/tcp`).
-REF_PART = r"\d+(?:/(?:tcp|udp|sctp))?|[A-Za-z0-9_.-]+"
+#: The port or the interface after `NODE:` (`www:80/tcp`, `backbone:eth0`).
+PORT_PART = r"\d+(?:/(?:tcp|udp|sctp))?"
+IF_PART = r"[A-Za-z0-9_.-]+"
 #: Words that are values with a meaning of their own (`net none`, `route default`, `address auto`).
 BUILTINS = ("none", "default", "auto")
 SWITCHES = ("on", "off", "yes", "no", "true", "false")
@@ -50,7 +50,7 @@ VALUE_TYPES = (
     (DURATION, Number.Duration), (RATE, Number.Rate), (PERCENTAGE, Number.Percentage),
     (r"\d+", Number.Integer), (r"\d+\.\d+", Number.Float),
 )
-_NODE_REF = re.compile(rf"({NODE_PART})(:)({REF_PART})\Z")
+_NODE_REF = re.compile(rf"({NODE_PART})(:)({PORT_PART}|{IF_PART})\Z")
 _EXPRESSION = re.compile(r"(?P<ws>\s+)|(?P<num>\d+)|(?P<var>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*/%])"
                          r"|(?P<paren>[()])|(?P<other>.)")
 _EXPRESSION_TOKENS = {"ws": Whitespace, "num": Number.Integer, "var": Name.Variable, "op": Operator,

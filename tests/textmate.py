@@ -33,7 +33,8 @@ class TextMate:
         for p in patterns:
             if "include" in p:
                 ref = p["include"]
-                target = {"patterns": self.grammar["patterns"]} if ref == "$self" else self.grammar["repository"][ref[1:]]
+                grammar = self.grammar
+                target = {"patterns": grammar["patterns"]} if ref == "$self" else grammar["repository"][ref[1:]]
                 out += [target] if "match" in target or "begin" in target else self.rules(target["patterns"])
             else:
                 out.append(p)

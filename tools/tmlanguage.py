@@ -19,8 +19,8 @@ import sys
 
 from pygments.token import Keyword, Name, Number
 
-from pipenet.highlight import (BUILTINS, IPV4, NODE_PART, SWITCHES, VALUE_TYPES, WORD_CHAR, language,
-                               word_type)
+from pipenet.highlight import (BUILTINS, IF_PART, NODE_PART, PORT_PART, SWITCHES, VALUE_TYPES, WORD_CHAR,
+                               language, word_type)
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "editors",
                    "pipenet.tmLanguage.json")
@@ -39,8 +39,6 @@ SYMBOL_SCOPES = {
 #: Not right after a `${}` (which would be inside a word), and not followed by more of the word.
 BEFORE = r"(?<!\})"
 AFTER = rf"(?!{WORD_CHAR}|\$\{{)"
-PORT_PART = r"\d+(?:/(?:tcp|udp|sctp))?"
-IF_PART = r"[A-Za-z0-9_.-]+"
 
 
 def scope(name: str) -> str:
