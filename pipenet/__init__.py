@@ -21,12 +21,13 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load": "pipenet.api", "up": "pipenet.api", "Lab": "pipenet.api", "lab_named": "pipenet.api",
     "names_up": "pipenet.api", "check": "pipenet.api", "format_file": "pipenet.api",
+    "import_clab": "pipenet.api", "export": "pipenet.api",
     "PipenetError": "pipenet.errors", "InvalidTopology": "pipenet.errors", "UsageError": "pipenet.errors",
     "Conflict": "pipenet.errors", "ApplyFailed": "pipenet.errors", "Leftovers": "pipenet.errors",
     "UnsupportedByKernel": "pipenet.errors", "CorruptState": "pipenet.errors",
     "Plan": "pipenet.results", "PlanStep": "pipenet.results", "Change": "pipenet.results",
     "Status": "pipenet.results", "Check": "pipenet.results", "TestReport": "pipenet.results",
-    "LabInfo": "pipenet.results", "CheckReport": "pipenet.results",
+    "LabInfo": "pipenet.results", "CheckReport": "pipenet.results", "Conversion": "pipenet.results",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

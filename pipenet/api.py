@@ -26,7 +26,7 @@ import os
 import subprocess
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from pipenet import results
 from pipenet.errors import PipenetError, UsageError
@@ -345,10 +345,12 @@ class Lab:
             st.sandbox = {"holder": place.rec["pid"]}
         return st
 
-    def test(self, sandbox: bool = False, progress=None) -> results.TestReport:
+    def test(self, sandbox: bool = False, progress=None, only: Iterable[int] | None = None) -> results.TestReport:
         """Bring the lab up if it is not, or if the file asks for something else (drift alone is not
-        repaired: a link cut on purpose must fail its expectations), then check every `expect`."""
+        repaired: a link cut on purpose must fail its expectations), then check every `expect`, or, with
+        `only`, those at these positions of `topology.expectations` (one pytest item checks its own)."""
         set_variables(self.variables)
+        chosen = self._chosen(only)
         place = self.where()
         path = self._file()
         loaded = self.loaded
@@ -373,7 +375,8 @@ class Lab:
                     drift = len(p.plan.steps)
                 record = StateDir(p.topo.name).load() or {}
                 t0 = time.perf_counter()
-                checks = Runner(p.topo, record, k).run(list(p.topo.expectations))
+                exps = list(p.topo.expectations)
+                checks = Runner(p.topo, record, k).run(exps if chosen is None else [exps[i] for i in chosen])
                 seconds = time.perf_counter() - t0
             return results.TestReport(p.topo.name, [results.Check(r.expectation.span.line, r.expectation.describe(),
                                                                   r.ok, r.detail, r.seconds) for r in checks],
@@ -383,6 +386,19 @@ class Lab:
             return self._in_sandbox(place, here)
         need_root("test")
         return here()
+
+    def _chosen(self, only: Iterable[int] | None) -> list[int] | None:
+        """`only` as sorted positions of the file's expectations (so results stay in file order), or
+        UsageError for one that is not a position."""
+        if only is None:
+            return None
+        count = len(self._load().expectations)
+        chosen = list(only)
+        for i in chosen:
+            if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < count:
+                raise UsageError(f"no expectation at position {i!r} of {self.name} (it has {count}, "
+                                 f"numbered from 0)")
+        return sorted(set(chosen))
 
     def _node(self, node: str) -> tuple[str | None, str | None, str | None]:
         """(namespace path, hostname, /etc directory) of a node that is up."""
@@ -821,3 +837,47 @@ def labs() -> tuple[list[results.LabInfo], bool]:
         rows.append(results.LabInfo(name, rec.get("file"), len([n for n in rec.get("nodes", []) if n != "host"]),
                                     None, {"holder": rec.get("pid"), "alive": bool(rec) and sb.alive(rec)}))
     return rows, readable
+
+
+
+# ---- other tools' files ---------------------------------------------------------------------------------
+def import_clab(path: str, *, out: str | None = None) -> results.Conversion:
+    """The `.pn` text of a containerlab topology (`pipenet import`), with a located warning for each field
+    it cannot carry, written to `out` when given (bind sources are written relative to its directory).
+    Raises InvalidTopology when the file cannot be read as a containerlab topology: nothing is written."""
+    from pipenet.interchange.clab_import import convert
+
+    conversion = convert(os.fspath(path), None if out is None else os.fspath(out))
+    return _written(conversion, out)
+
+
+def export(path: str, *, format: str = "clab", out: str | None = None,
+           variables: dict | None = None) -> results.Conversion:
+    """Another tool's topology file for a `.pn` file (`pipenet export`; `format`: "clab", containerlab's),
+    with a located warning for each statement it cannot carry, written to `out` when given. Raises
+    InvalidTopology for a wrong file (nothing is written), UsageError for an unknown format."""
+    if format != "clab":
+        raise UsageError(f"--format is clab (containerlab), not {format!r}")
+    from pipenet.interchange.clab_export import convert
+
+    return _written(convert(os.fspath(path), _checked_variables(variables)), out)
+
+
+def _written(conversion: results.Conversion, out: str | None) -> results.Conversion:
+    if out is not None:
+        from pipenet.fsutil import write_atomic
+
+        try:
+            write_atomic(os.fspath(out), conversion.text.encode(), mode=None)
+        except OSError as e:
+            raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
+    return conversion
+
+
+def converted_name(path: str, suffix: str) -> str:
+    """Where a conversion of `path` goes by default: beside it, its extension replaced by `suffix`
+    (`lab.clab.yml` -> `lab.pn`, `lab.pn` -> `lab.clab.yml`)."""
+    for ext in (".clab.yml", ".clab.yaml", ".yml", ".yaml", ".pn"):
+        if path.endswith(ext) and path[: -len(ext)] + suffix != path:  # never the file read
+            return path[: -len(ext)] + suffix
+    return path + suffix

@@ -187,3 +187,18 @@ class CheckReport:
             doc["topology"] = self.topology
             doc["counts"] = self.counts
         return doc
+
+
+@dataclass
+class Conversion:
+    """`import` and `export`: the converted file's text, and one warning (a located Diagnostic of
+    severity "warning") for each field or statement it could not carry."""
+
+    text: str
+    warnings: list = field(default_factory=list)  # pipenet.diagnostics.Diagnostic
+    sources: dict = field(default_factory=dict)  # file -> SourceFile
+
+    def to_json(self) -> dict:
+        from pipenet.diagnostics import to_json
+
+        return {"text": self.text, "warnings": to_json(self.warnings)}

@@ -204,12 +204,13 @@ def test_without_root_and_without_a_sandbox_the_answer_is_one_line(netns, shared
 
 
 def test_the_readmes_python_example_runs(netns):
-    """README.md's "From Python" block, as written (from the repository's root, so its path works)."""
+    """README.md's "Use it from Python and pytest" Python block, as written (from the repository's root, so its
+    path works)."""
     import re
 
     with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")) as f:
         readme = f.read()
-    code = re.search(r"## From Python\n\n```python\n(.*?)```", readme, re.S).group(1)
+    code = re.search(r"## Use it from Python and pytest\n\n```python\n(.*?)```", readme, re.S).group(1)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     r = netns.run(["sh", "-c", 'cd "$1" && exec "$2" -c "$3"', "-", repo, sys.executable, code], check=False)
     assert r.returncode == 0, r.stderr

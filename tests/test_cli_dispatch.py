@@ -41,6 +41,9 @@ SAMPLES = [
     ["up", "a.pn", "--var", "PID=1234"], ["up", "--var=PID=1234", "a.pn", "--var", "N=2", "--sandbox"],
     ["check", "a.pn", "--var", "A=1", "--json"], ["plan", "a.pn", "--var", "A=x y", "--format", "sh"],
     ["test", "a.pn", "--var", "A=", "--var", "B=2=3"], ["graph", "a.pn", "--var", "A=1", "-o", "x.dot"],
+    # containerlab interchange
+    ["import", "lab.clab.yml"], ["import", "lab.clab.yml", "-o", "lab.pn"], ["import", "--output=-", "l.yml"],
+    ["export", "a.pn"], ["export", "--format", "clab", "a.pn"], ["export", "a.pn", "-o", "-", "--var", "A=1"],
 ]
 
 

@@ -135,3 +135,22 @@ def shell(node: str = typer.Argument(..., help=NODE),
           topology: Optional[str] = typer.Option(None, "-t", "--topology", help=TOPOLOGY)) -> None:
     """An interactive shell inside NODE, the prompt naming it."""
     c.shell(node, topology)
+
+
+@app.command(name="import")
+def import_(file: str = typer.Argument(..., help="a containerlab topology (LAB.clab.yml)"),
+            out: str = typer.Option(None, "-o", "--output", help="the .pn file to write (default: LAB.pn "
+                                                                    "beside it; - for stdout)")) -> None:
+    """Convert a containerlab topology to a .pn file; one located line for each field it cannot carry."""
+    c.import_(file, out)
+
+
+@app.command()
+def export(file: str = typer.Argument(..., help=FILE),
+           format: str = typer.Option("clab", "--format", help="clab (containerlab)"),
+           out: str = typer.Option(None, "-o", "--output", help="the file to write (default: FILE.clab.yml "
+                                                                   "beside it; - for stdout)"),
+           var: Optional[List[str]] = _var()) -> None:
+    """Convert FILE to another tool's topology (containerlab's); one located line for each statement it
+    cannot carry."""
+    c.export(file, format, out, var)

@@ -272,3 +272,24 @@ def shell(node: str, topology: Optional[str] = None) -> None:
     _topology_arg(topology)
     lab = _call(lambda: api.find_node(node, topology, "shell"))
     raise Exit(_call(lambda: lab.replace_with(node, *api.shell_command(node))))
+
+
+
+
+def import_(file: str, out: Optional[str] = None) -> None:
+    """Convert a containerlab topology to a .pn file; a located line for each field it cannot carry."""
+    from pipenet import api
+    from pipenet.cli import render
+
+    target = out or api.converted_name(file, ".pn")
+    render.conversion(_call(lambda: api.import_clab(file, out=None if target == "-" else target)), file, target)
+
+
+def export(file: str, format: str = "clab", out: Optional[str] = None, var: Sequence[str] = ()) -> None:
+    """Convert a .pn file to containerlab's format; a located line for each statement it cannot carry."""
+    from pipenet import api
+    from pipenet.cli import render
+
+    values, target = _variables(var), out or api.converted_name(file, ".clab.yml")
+    render.conversion(_call(lambda: api.export(file, format=format, out=None if target == "-" else target,
+                                               variables=values)), file, target)

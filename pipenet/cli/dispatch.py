@@ -47,6 +47,9 @@ FORMS = {
     "logs": Form("logs", ("node",), valued=_T),
     "shell": Form("shell", ("node",), valued=_T),
     "exec": Form("exec_", ("node",), valued=_T, rest="argv"),
+    "import": Form("import_", ("file",), valued={"-o": "out", "--output": "out"}),
+    "export": Form("export", ("file",), valued={"--format": "format", "-o": "out", "--output": "out", **_VAR},
+                   repeat=_V),
 }
 
 
@@ -75,7 +78,7 @@ def parse(argv: list[str]) -> tuple[str, dict] | None:
             elif name in form.valued and (name.startswith("--") or not eq):  # click: -o=x means "=x"
                 if not eq:
                     i += 1
-                    if i == len(args) or args[i].startswith("-"):
+                    if i == len(args) or (args[i].startswith("-") and args[i] != "-"):  # `-o -`: stdout
                         return None
                     value = args[i]
                 param = form.valued[name]

@@ -183,3 +183,19 @@ class Progress:
             self.bar.__enter__()
             self.task = self.bar.add_task(self.verb, total=total)
         self.bar.update(self.task, completed=done, total=total, refresh=first or done >= total)
+
+
+
+
+def conversion(c, file: str, target: str) -> None:
+    """An `import` or `export` (the library wrote the file): one line for each thing not carried, where
+    it is written (stderr), then where the text went, or the text itself for `-` (stdout)."""
+    for w in c.warnings:
+        s = w.span
+        where = f"{s.file}:{s.line}:{s.column}" if s.line > 0 else s.file
+        output.message(f"{where}: {w.severity}: {w.message}" + (f" ({w.hint})" if w.hint else ""))
+    if target == "-":
+        sys.stdout.write(c.text)
+        sys.stdout.flush()
+    else:
+        output.message(f"{file}: converted to {target} ({len(c.warnings)} not carried)")

@@ -477,9 +477,14 @@ def test_a_foreign_nft_filter_table_gains_nothing_that_stays(netns, tmp_path):
 
 
 INTERRUPTED = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     import pipenet
     from pipenet.backends import netns as N
+
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal, even when the suite itself was started as a
+    # background job (a shell without job control starts those with SIGINT ignored, and Python then
+    # installs no handler of its own)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     slow = N.Namespaces._create
     def _create(self, *a, **kw):  # a slow kernel: Ctrl-C lands while a namespace is being made
