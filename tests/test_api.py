@@ -367,7 +367,7 @@ def test_the_docs_pytest_example_runs(netns, tmp_path):
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(os.path.join(repo, "docs", "api.md")) as f:
         doc = f.read()
-    (tmp_path / "lab.pn").write_text(re.search(r"`lab.pn` for the examples on this page:\n\n```\n(.*?)```",
+    (tmp_path / "lab.pn").write_text(re.search(r"`lab.pn` for the examples on this page:\n\n```pipenet\n(.*?)```",
                                                doc, re.S).group(1))
     (tmp_path / "test_lab.py").write_text(re.search(r"## With pytest\n\n```python\n(.*?)```", doc, re.S).group(1))
     r = netns.run(["sh", "-c", 'cd "$1" && exec "$2" -m pytest -q -p no:cacheprovider test_lab.py', "-",
