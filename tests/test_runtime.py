@@ -17,8 +17,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+from pipenet import schemas
 from pipenet.engine.runtime import parse_shape
 from pipenet.errors import UsageError
 from tests.sandbox.test_sandbox import NOBODY, _holders, nobody_env, no_stray_holders, shared_dir  # noqa: F401
@@ -69,8 +71,11 @@ def _world(netns, tmp_path) -> str:
 
 
 def _status(netns) -> tuple[int, dict]:
+    """`status rtlab --json`: its exit status, and the document (valid by the schema it names)."""
     r = netns.pipenet("status", "rtlab", "--json")
-    return r.returncode, json.loads(r.stdout)
+    doc = json.loads(r.stdout)
+    jsonschema.validate(doc, schemas.load(doc["schema"]), cls=jsonschema.Draft202012Validator)
+    return r.returncode, doc
 
 
 def _qdisc(netns, node: str, iface: str = "eth0") -> str:
