@@ -19,7 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)  # the virtualenv's bin, where the `pipenet` console script is
 PIPENET = os.path.join(BIN, "pipenet")
 COMMANDS = ["check", "fmt", "plan", "up", "down", "status", "ls", "test", "graph", "logs", "exec", "shell",
-            "import", "export", "completion"]
+            "import", "export", "completion", "link", "shape", "capture"]
 
 
 def env(**extra) -> dict:
@@ -117,6 +117,8 @@ def test_topologies_and_nodes_that_are_up(netns, tmp_path):
     try:
         assert complete("pipenet exec ", netns.run) == ["db", "host", "probe", "web"]
         assert complete("pipenet exec w", netns.run) == ["web"]
+        assert complete("pipenet link -t plain w", netns.run) == ["web:"]  # NODE:IFACE: the node first
+        assert complete("pipenet link web:eth0 ", netns.run) == ["down", "up"]
         assert complete("pipenet shell -t plain ", netns.run) == ["db", "host", "web"]
         assert complete("pipenet logs --topology boxed ", netns.run) == ["host", "probe"]
         assert complete("pipenet exec -t ", netns.run) == ["boxed", "plain"]

@@ -190,9 +190,15 @@ def completion(shell: str = typer.Argument(..., help="bash, zsh or fish", autoco
 IFACE = "NODE:IFACE, one of the lab's interfaces (say a:eth0)"
 
 
+def _iface(words: str = IFACE):
+    return typer.Argument(..., metavar="NODE:IFACE", help=words, autocompletion=done.node_interfaces)
+
+
 @app.command()
-def link(target: str = typer.Argument(..., metavar="NODE:IFACE", help=IFACE),
-         state: str = typer.Argument(..., metavar="down|up", help="down or up"),
+def link(target: str = _iface(),
+         state: str = typer.Argument(..., metavar="down|up", help="down or up",
+                                     autocompletion=lambda incomplete: [w for w in ("down", "up")
+                                                                        if w.startswith(incomplete)]),
          topology: Optional[str] = _topology()) -> None:
     """Set one of the lab's interfaces down or up while it runs; `status` shows it as set at runtime, and
     `up FILE` puts the file's state back."""
@@ -200,7 +206,7 @@ def link(target: str = typer.Argument(..., metavar="NODE:IFACE", help=IFACE),
 
 
 @app.command()
-def shape(target: str = typer.Argument(..., metavar="NODE:IFACE", help=IFACE),
+def shape(target: str = _iface(),
           settings: Optional[List[str]] = typer.Argument(None, metavar="[rate R] [delay D] [jitter J] [loss L]",
                                                          help="as in the file's `shape`: rate 1mbit delay 50ms"),
           clear: bool = typer.Option(False, "--clear", help="remove the interface's shaping"),
@@ -211,8 +217,7 @@ def shape(target: str = typer.Argument(..., metavar="NODE:IFACE", help=IFACE),
 
 
 @app.command()
-def capture(target: str = typer.Argument(..., metavar="NODE:IFACE", help="NODE:IFACE (any interface of the "
-                                                                          "node, or any)"),
+def capture(target: str = _iface("NODE:IFACE (any interface of the node, or any)"),
             filter: Optional[List[str]] = typer.Argument(None, metavar="[FILTER]", help="a tcpdump filter"),
             write: Optional[str] = typer.Option(None, "-w", "--write", metavar="FILE",
                                                 help="write pcap to FILE (- for stdout: | wireshark -k -i -)"),

@@ -85,3 +85,10 @@ def nodes(ctx, incomplete: str) -> list[str]:
         return [n for n in api.nodes_up(ctx.params.get("topology")) if n.startswith(incomplete)]
     except Exception:  # noqa: BLE001 - a completion never fails the shell
         return []
+
+
+def node_interfaces(ctx, incomplete: str) -> list[str]:
+    """`NODE:` for each node up (what `link`, `shape` and `capture` take before the interface's name)."""
+    if ":" in incomplete:
+        return []
+    return [f"{n}:" for n in nodes(ctx, incomplete)]
