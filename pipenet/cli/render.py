@@ -139,8 +139,8 @@ def test(r: TestReport, file: str) -> None:
     from rich.table import Table
 
     if r.runtime:
-        output.message(f"pipenet: {r.topology} has {r.runtime} interfaces set at runtime (`pipenet status` lists "
-                       f"them), tested as they are")
+        output.message(f"pipenet: {r.topology} has {r.runtime} interface{'s' if r.runtime > 1 else ''} set at "
+                       f"runtime (`pipenet status` lists them), tested as they are")
 
     table = Table(title=f"{r.topology}: expectations", header_style="bold")
     table.add_column("line", justify="right")
