@@ -123,8 +123,9 @@ def status(docs: list[Status], readable: bool = True) -> None:
             where = f"{x['host_ip']}:" if x["host_ip"] else ""
             print(f"published: {where}{x['host_port']}/{x['proto']} -> {x['node']} {x['ip']}:{x['port']}")
         for x in d.runtime:
-            what = ([f"link {x['link']}"] if x["link"] else []) + ([f"shape {x['shape']}"] if x["shape"] else [])
-            output.message(f"{d.topology}: set at runtime: {x['node']}:{x['interface']} {', '.join(what)} "
+            from pipenet.engine.runtime import in_words
+
+            output.message(f"{d.topology}: set at runtime: {x['node']}:{x['interface']} {in_words(x)} "
                            f"(`pipenet up {d.file}` puts the file's state back)")
         if d.drift:
             output.message(f"{d.topology}: drift: {len(d.drift)} of {d.operations} recorded changes are "

@@ -235,7 +235,12 @@ def listed(runtime: dict) -> list[dict]:
     return out
 
 
-def reset(record: dict | None, state: StateDir, desired, k) -> list[str]:
+def in_words(x: dict) -> str:
+    """One override of `listed`, as `status` and `up` say it: `link down, shape rate 1000000bit`."""
+    return ", ".join(([f"link {x['link']}"] if x["link"] else []) + ([f"shape {x['shape']}"] if x["shape"] else []))
+
+
+def reset(record: dict | None, desired, k) -> list[str]:
     """What `up` does of the overrides beyond its plan, and says: a shaping set at runtime on an interface
     the file does not shape is removed (the plan puts right every link that is down and every shaping
     the file has, as it does for any drift). The notes name each override reset."""
@@ -251,8 +256,5 @@ def reset(record: dict | None, state: StateDir, desired, k) -> list[str]:
                 k.qdisc_del(refs[node], iface)
             except OSError:
                 pass  # (the interface is gone with its node: nothing left to reset)
-    words = []
-    for x in listed(runtime):
-        what = ([f"link {x['link']}"] if x["link"] else []) + ([f"shape {x['shape']}"] if x["shape"] else [])
-        words.append(f"{x['node']}:{x['interface']} ({', '.join(what)})")
+    words = [f"{x['node']}:{x['interface']} ({in_words(x)})" for x in listed(runtime)]
     return [f"reset what was set at runtime, back to the file: {'; '.join(words)}"]

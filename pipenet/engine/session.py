@@ -428,7 +428,7 @@ def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) 
                     raise UsageError(f"cannot write {p.topo.name}'s claim in {state.path} ({e.strerror or e}); "
                                      f"nothing was changed") from None
         t0 = time.perf_counter()
-        reset = runtime.reset(p.record, state, p.plan.final, k)  # (what the plan does not put right itself)
+        reset = runtime.reset(p.record, p.plan.final, k)  # (what the plan does not put right itself)
         p.notes += reset
         if not p.plan.empty:
             _apply(p, k, path, progress)
