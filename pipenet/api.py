@@ -384,8 +384,9 @@ class Lab:
         need_root("test")
         return here()
 
-    def _node(self, node: str) -> tuple[str | None, str | None, str | None]:
-        """(namespace path, hostname, /etc directory) of a node that is up."""
+    def _node(self, node: str) -> tuple[str | None, str | None, str | None, tuple]:
+        """(namespace path, hostname, /etc directory, bind mounts of its own files and directories) of a
+        node that is up."""
         from pipenet.backends.netns import RUN_DIR
         from pipenet.backends.enter import etc_dir
 
@@ -395,9 +396,9 @@ class Lab:
         ref = rec["ns"][node]
         hostname = rec.get("hostnames", {}).get(node, node)
         if node == "host":  # the namespace pipenet runs in: its own hostname and files
-            return None, None, None
+            return None, None, None, ()
         path = None if ref == "" else (ref if ref.startswith("/") else os.path.join(RUN_DIR, ref))
-        return path, hostname, etc_dir(ref)
+        return path, hostname, etc_dir(ref), _binds(rec, node)
 
     def exec(self, node: str, argv: Sequence[str], *, check: bool = False, timeout: float | None = None,
              env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
@@ -412,9 +413,10 @@ class Lab:
         def here():
             from pipenet.backends.enter import enter
 
-            path, hostname, etc = self._node(node)
+            path, hostname, etc, binds = self._node(node)
             return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                                  env=_command_env(env), input=input, preexec_fn=lambda: enter(path, hostname, etc))
+                                  env=_command_env(env), input=input,
+                                  preexec_fn=lambda: enter(path, hostname, etc, binds))
 
         r = place.call(here)
         if check:
@@ -429,8 +431,8 @@ class Lab:
         def here():
             from pipenet.backends.enter import exec_in
 
-            path, hostname, etc = self._node(node)
-            exec_in(path, hostname, etc, list(argv), _command_env(env))
+            path, hostname, etc, binds = self._node(node)
+            exec_in(path, hostname, etc, list(argv), _command_env(env), binds)
 
         if place.sandboxed:
             from pipenet.sandbox import sandbox as sb
@@ -461,8 +463,9 @@ class Lab:
         def here():
             from pipenet.backends.enter import enter
 
-            path, hostname, etc = self._node(node)
-            return subprocess.run(argv, env=_command_env(env), preexec_fn=lambda: enter(path, hostname, etc)).returncode
+            path, hostname, etc, binds = self._node(node)
+            return subprocess.run(argv, env=_command_env(env),
+                                  preexec_fn=lambda: enter(path, hostname, etc, binds)).returncode
 
         return place.call(here)
 
@@ -726,6 +729,16 @@ def lab_for(target: str) -> Lab:
 
 #: why each command that looks a node up needs root
 _WHY = {"exec": "enters a node's namespaces", "shell": "enters a node's namespaces", "logs": "reads root's records"}
+
+
+def _binds(record: dict, node: str) -> tuple:
+    """The (kept, path) bind mounts of a node's own files and private directories, outermost first,
+    from the record of what `up` made (what its `run` processes got)."""
+    from pipenet.plan.ops.nodefiles import kept_at
+
+    found = [(kept_at(o["root"], node, o["path"]), o["path"]) for o in record.get("ops", [])
+             if isinstance(o, dict) and o.get("kind") == "node-path" and o.get("node") == node and not o.get("within")]
+    return tuple(sorted(found, key=lambda b: b[1]))
 
 
 def find_node(node: str, topology: str | None = None, command: str = "exec") -> Lab:
