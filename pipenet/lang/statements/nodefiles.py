@@ -63,8 +63,9 @@ def _path(w: Walker, text: str, span: Span) -> str:
         w.error(f"`{text}` is not a plain path (no `.`, `..`, `//` or trailing `/`)", span, hint)
         raise Fail
     if text == "/" or any(text == f or text.startswith(f + "/") for f in FORBIDDEN):
-        w.error(f"`{text}` cannot be given to a node: {'/' if text == '/' else text.split('/')[1]} is the "
-                f"kernel's (or the whole file system)", span, "a node may have its own files under /etc, /var, /run, ...")
+        whose = "it is the whole file system" if text == "/" else f"/{text.split('/')[1]} is the kernel's"
+        w.error(f"`{text}` cannot be given to a node: {whose}", span,
+                "a node may have its own files under /etc, /var, /run, ...")
         raise Fail
     if len(text) > 1024:
         w.error("a node's path is at most 1024 characters", span)
