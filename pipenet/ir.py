@@ -369,6 +369,7 @@ class Expectation:
     as_node: str | None = None
     name: str | None = None
     ip: IPAddress | None = None
+    within: float | None = None  # seconds: retry until it holds, or until then (`within 30s`)
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
@@ -378,6 +379,8 @@ class Expectation:
         verb = "can reach" if self.kind == "reach" else "cannot reach"
         as_what = self.as_ip if self.as_ip is not None else self.as_node
         tail = f" as {as_what}" if as_what is not None else ""
+        if self.within is not None:
+            tail += f" within {self.within:g}s"
         return f"{self.source} {verb} {self.target}{tail}"
 
 
