@@ -398,7 +398,9 @@ class Lab:
         if node == "host":  # the namespace pipenet runs in: its own hostname and files
             return None, None, None, ()
         path = None if ref == "" else (ref if ref.startswith("/") else os.path.join(RUN_DIR, ref))
-        return path, hostname, etc_dir(ref), _binds(rec, node)
+        from pipenet.plan.ops.nodefiles import binds_of
+
+        return path, hostname, etc_dir(ref), binds_of(rec.get("ops", []), node)
 
     def exec(self, node: str, argv: Sequence[str], *, check: bool = False, timeout: float | None = None,
              env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
@@ -729,16 +731,6 @@ def lab_for(target: str) -> Lab:
 
 #: why each command that looks a node up needs root
 _WHY = {"exec": "enters a node's namespaces", "shell": "enters a node's namespaces", "logs": "reads root's records"}
-
-
-def _binds(record: dict, node: str) -> tuple:
-    """The (kept, path) bind mounts of a node's own files and private directories, outermost first,
-    from the record of what `up` made (what its `run` processes got)."""
-    from pipenet.plan.ops.nodefiles import kept_at
-
-    found = [(kept_at(o["root"], node, o["path"]), o["path"]) for o in record.get("ops", [])
-             if isinstance(o, dict) and o.get("kind") == "node-path" and o.get("node") == node and not o.get("within")]
-    return tuple(sorted(found, key=lambda b: b[1]))
 
 
 def find_node(node: str, topology: str | None = None, command: str = "exec") -> Lab:

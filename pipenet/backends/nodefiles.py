@@ -11,6 +11,7 @@ a path outside it, or a symlink anywhere in it, is refused, never followed.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -89,7 +90,13 @@ def put(root: str, source: str, what: str, content: str | None, uid: int, gid: i
             raise OSError(17, f"{source} is a {here['kind']}, not a directory pipenet made")
         if here is None:
             os.mkdir(source, 0o700)
-    os.chown(source, uid, gid, follow_symlinks=False)
+    try:
+        os.chown(source, uid, gid, follow_symlinks=False)
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            raise
+        raise OSError(e.errno, f"owner {uid}:{gid} does not exist here (an unprivileged sandbox has only its "
+                               f"own user, as root): leave `owner` out, or bring the lab up as root") from None
     os.chmod(source, mode)  # after chown, which clears set-id bits
 
 

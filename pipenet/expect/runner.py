@@ -311,13 +311,15 @@ class Runner:
     async def _resolver(self, node: str, names: list[str]) -> tuple[dict[str, dict], float]:
         """One agent process inside `node` resolving all its names: {name: answer}, and when it started."""
         from pipenet.backends.enter import enter, etc_dir
+        from pipenet.plan.ops.nodefiles import binds_of
 
         ref = self.targets.ns_ref(node)
         path = None if not ref else (ref if ref.startswith("/") else os.path.join("/run/netns", ref))
         c = self.t.container_map.get(node)
         hostname = c.uts_hostname if c is not None else None
         etc = etc_dir(ref or "")
-        then = None if path is None else (lambda: enter(path, hostname, etc))
+        binds = binds_of(self.targets.record.get("ops", []), node)  # (an /etc/nsswitch.conf of its own, say)
+        then = None if path is None else (lambda: enter(path, hostname, etc, binds))
         env = dict(os.environ, RES_OPTIONS="timeout:1 attempts:1")
         answers: dict[str, dict] = {}
         async with self.agent_slots:

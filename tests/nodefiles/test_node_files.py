@@ -88,3 +88,19 @@ def test_an_edited_file_converges_and_restarts_the_nodes_processes(netns, tmp_pa
     assert sh(netns, "a", "stat -c %a /run/mine").stdout.strip() == "750"
     assert netns.pipenet("down", "files").returncode == 0
     assert netns.pids("sleep 1000") == []
+
+
+def test_probes_see_the_nodes_own_files_too(netns, tmp_path):
+    path = write(tmp_path, textwrap.dedent("""
+        topology resolving
+        container a { file /etc/hosts "127.0.0.1 localhost\\n10.1.2.3 magic.example\\n" }
+        container b
+        expect a resolves magic.example to 10.1.2.3
+        expect b resolves localhost to 127.0.0.1
+    """), "resolving.pn")
+    r = netns.pipenet("test", path, "--json")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert json.loads(r.stdout)["passed"] == 2
+    assert "magic" in netns.pipenet("exec", "a", "--", "getent", "hosts", "magic.example").stdout
+    assert netns.pipenet("exec", "b", "--", "getent", "hosts", "magic.example").returncode != 0
+    assert netns.pipenet("down", "resolving").returncode == 0

@@ -25,6 +25,15 @@ def kept_at(root: str, node: str, path: str) -> str:
     return os.path.join(root, node) + path
 
 
+def binds_of(ops: list, node: str) -> tuple:
+    """The (kept, path) bind mounts of a node's own files and private directories, outermost first, from
+    the operations of a record (as JSON): what its `run` processes got, for `exec`, `shell` and probes."""
+    found = [(kept_at(o["root"], node, o["path"]), o["path"]) for o in ops
+             if isinstance(o, dict) and o.get("kind") == NodePath.kind and o.get("node") == node
+             and not o.get("within")]
+    return tuple(sorted(found, key=lambda b: b[1]))
+
+
 def path_key(node: str, path: str) -> str:
     return f"path:{node}:{path}"
 
