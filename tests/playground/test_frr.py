@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -36,3 +37,19 @@ def test_the_frr_lab_converges_and_passes_pipenet_test(netns):
     assert status["drift"] == [], status["drift"]
     assert netns.pipenet("down", "frr-ospf").returncode == 0
     assert netns.pids("/usr/lib/frr") == []
+
+
+@needs_frr
+def test_without_ospfd_the_labs_expectations_fail(netns, tmp_path):
+    """The lab's lines are about learned routes: with zebra alone (no ospfd) nothing is learned, and each
+    line fails at its deadline."""
+    netns.run(["install", "-d", "-o", "frr", "-g", "frr", "-m", "0755", "/run/frr"])
+    shutil.copytree(os.path.join(os.path.dirname(LAB), "frr-ospf"), tmp_path / "frr-ospf")
+    text = open(LAB).read().replace("topology frr-ospf", "topology no-ospf").replace("within 30s", "within 2s")
+    text = "\n".join(line for line in text.splitlines() if "/usr/lib/frr/ospfd" not in line) + "\n"
+    (tmp_path / "no-ospf.pn").write_text(text)
+    r = netns.pipenet("test", str(tmp_path / "no-ospf.pn"), "--json", timeout=120)
+    doc = json.loads(r.stdout or "{}")
+    assert r.returncode == 4 and doc["failed"] == 5, (r.stdout, r.stderr)
+    assert all("still so after" in x["detail"] for x in doc["results"]), doc["results"]
+    assert netns.pipenet("down", "no-ospf").returncode == 0
