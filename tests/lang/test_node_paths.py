@@ -7,9 +7,19 @@ import os
 from pipenet.lang.load import analyse
 
 
+#: a file every machine has (over which a node's own may be mounted)
+HOST_FILE = "/etc/motd" if os.path.isfile("/etc/motd") else "/etc/hostname"
+
+
 def paths(text, name="t.pn"):
     topo, diags, _ = analyse(text, name)
     return topo, [(d.span.line, d.message) for d in diags]
+
+
+def located(*lines: str) -> tuple[list[int], list[str]]:
+    """The lines and messages of the diagnostics of a container made of these statements."""
+    _topo, diags = paths("container a {\n" + "".join(f"  {x}\n" for x in lines) + "}\n")
+    return [line for line, _ in diags], [m for _, m in diags]
 
 
 def test_forms_become_the_nodes_paths(tmp_path):
@@ -31,37 +41,21 @@ def test_forms_become_the_nodes_paths(tmp_path):
 
 
 def test_each_mistake_is_a_located_error():
-    host_file = "/etc/motd" if os.path.isfile("/etc/motd") else "/etc/hostname"
-    _topo, diags = paths("container a {\n"
-                         '  file etc/motd "x"\n'
-                         '  file /proc/x "x"\n'
-                         f'  file {host_file} "x" owner no-such-user-here\n'
-                         f'  file {host_file} "x" owner root:no-such-group-here\n'
-                         f'  file {host_file} "x" mode 0999\n'
-                         '  file /etc/x from "no-such-file-here.txt"\n'
-                         '}\n')
-    assert [line for line, _ in diags] == [2, 3, 4, 5, 6, 7]
-    words = [m for _, m in diags]
+    lines, words = located('file etc/motd "x"', 'file /proc/x "x"', f'file {HOST_FILE} "x" owner no-such-user-here',
+                           f'file {HOST_FILE} "x" owner root:no-such-group-here', f'file {HOST_FILE} "x" mode 0999',
+                           'file /etc/x from "no-such-file-here.txt"')
+    assert lines == [2, 3, 4, 5, 6, 7]
     assert "not an absolute path" in words[0] and "/proc is the kernel's" in words[1]
     assert "no user `no-such-user-here`" in words[2] and "no group `no-such-group-here`" in words[3]
     assert "not an octal mode" in words[4] and "cannot read `no-such-file-here.txt`" in words[5]
 
 
 def test_each_path_needs_a_mount_point_on_the_host_and_is_given_once():
-    host_file = "/etc/motd" if os.path.isfile("/etc/motd") else "/etc/hostname"
-    _topo, diags = paths("container a {\n"
-                         '  file /no-such-other/file "x"\n'
-                         '  private /no-such-dir-here\n'
-                         f'  private {host_file}\n'
-                         '  private /tmp\n'
-                         '  private /tmp\n'
-                         f'  file {host_file} "x"\n'
-                         f'  file {host_file}/under "x"\n'
-                         '}\n')
-    assert [line for line, _ in diags] == [2, 3, 4, 6, 7, 8], diags
-    words = [m for _, m in diags]
+    lines, words = located('file /no-such-other/file "x"', "private /no-such-dir-here", f"private {HOST_FILE}",
+                           "private /tmp", "private /tmp", f'file {HOST_FILE} "x"', f'file {HOST_FILE}/under "x"')
+    assert lines == [2, 3, 4, 6, 7, 8], words
     assert "no file at /no-such-other/file" in words[0] and "no directory at /no-such-dir-here" in words[1]
-    assert f"no directory at {host_file}" in words[2]
+    assert f"no directory at {HOST_FILE}" in words[2]
     assert "given twice" in words[3] and "given twice" in words[4]
     assert "inside" in words[5]
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from pipenet.plan.ops.base import OK, Op, changed, foreign, missing, q
+from pipenet.plan.ops.files import heredoc
 
 
 def kept_at(root: str, node: str, path: str) -> str:
@@ -36,15 +37,6 @@ def binds_of(ops: list, node: str) -> tuple:
 
 def path_key(node: str, path: str) -> str:
     return f"path:{node}:{path}"
-
-
-def _heredoc(path: str, content: str) -> str:
-    marker = "PIPENET_EOF"
-    while marker in content:
-        marker += "_"
-    if content.endswith("\n"):
-        return f"cat > {q(path)} <<'{marker}'\n{content}{marker}"
-    return f"printf %s {q(content)} > {q(path)}"
 
 
 @dataclass
@@ -117,7 +109,7 @@ class NodePath(Op):
         src = self.source
         out = [f"mkdir -p {q(os.path.dirname(src))}"]
         if self.what == "file":
-            out.append(_heredoc(src, self.content or ""))
+            out.append(heredoc(src, self.content or ""))
         else:
             out.append(f"mkdir -p {q(src)}")
         out += [f"chown {self.uid}:{self.gid} {q(src)}", f"chmod {self.mode:04o} {q(src)}"]
