@@ -81,6 +81,15 @@ def put(root: str, source: str, what: str, content: str | None, uid: int, gid: i
     _inside(root, source)
     _parents(root, source)
     here = inspect(root, source)
+    try:
+        _put(source, what, content, uid, gid, mode, here)
+    except BaseException:
+        if here is None:  # made by this call: not left half made (an owner the kernel refused)
+            remove(root, source, what)
+        raise
+
+
+def _put(source: str, what: str, content: str | None, uid: int, gid: int, mode: int, here: dict | None) -> None:
     if what == "file":
         if here is not None and here["kind"] != "file":
             raise OSError(17, f"{source} is a {here['kind']}, not a file pipenet made")
@@ -95,8 +104,8 @@ def put(root: str, source: str, what: str, content: str | None, uid: int, gid: i
     except OSError as e:
         if e.errno != errno.EINVAL:
             raise
-        raise OSError(e.errno, f"owner {uid}:{gid} does not exist here (an unprivileged sandbox has only its "
-                               f"own user, as root): leave `owner` out, or bring the lab up as root") from None
+        raise OSError(e.errno, f"owner {uid}:{gid} does not exist here (an unprivileged sandbox maps only "
+                               f"its own user, as root): leave `owner` out, or bring the lab up as root") from None
     os.chmod(source, mode)  # after chown, which clears set-id bits
 
 

@@ -4,6 +4,7 @@ unprivileged user): the node sees its own, the world outside the sandbox keeps i
 from __future__ import annotations
 
 import json
+import os
 
 from tests.sandbox.test_sandbox import as_nobody, shared_dir, write_topology  # noqa: F401
 
@@ -37,3 +38,13 @@ def test_node_files_in_a_root_sandbox(netns, shared_dir):
 def test_node_files_in_an_unprivileged_sandbox(netns, shared_dir):
     pn, _tmp = as_nobody(netns, shared_dir)
     _check(pn, netns, write_topology(shared_dir, "boxfiles", LAB))
+
+
+def test_an_owner_an_unprivileged_sandbox_cannot_map_is_refused_and_rolled_back(netns, shared_dir):
+    pn, tmp = as_nobody(netns, shared_dir)
+    path = write_topology(shared_dir, "owned", 'container a { file /etc/motd "x" owner nobody }\n')
+    r = pn("up", "--sandbox", path)
+    assert r.returncode == 2 and "owner 65534:65534 does not exist here" in r.stderr, r.stderr
+    assert "rolled back" in r.stderr
+    assert pn("ls").stderr.splitlines()[-1] == "no sandbox is up"  # and nothing of it is left
+    assert os.listdir(tmp) == []
