@@ -5,7 +5,9 @@ and `down` removing exactly what `up` made."""
 from __future__ import annotations
 
 import json
+import os
 import pwd
+import sys
 import textwrap
 
 LAB = textwrap.dedent("""
@@ -51,6 +53,10 @@ def test_files_and_private_directories_are_the_nodes_own(netns, tmp_path):
     assert sh(netns, "b", "ls -A /run/mine").stdout == ""
     assert netns.out(["cat", "/etc/motd"]) == host_motd
     assert netns.out(["ls", "-A", "/run/mine"]) == ""
+    # a shell sees what exec sees (its commands read from stdin here, as from a terminal)
+    shell = netns.run([sys.executable, "-m", "pipenet", "shell", "a"], input="cat /etc/motd /run/mine/seen\n",
+                      check=False, env=dict(os.environ, SHELL="/bin/sh"))
+    assert shell.stdout.splitlines()[-2:] == ["hello from a", "hello from a"], (shell.stdout, shell.stderr)
     # nothing to change on a second up, and no drift
     again = netns.pipenet("plan", path)
     assert again.returncode == 0 and "nothing to do" in again.stdout + again.stderr, again.stderr
