@@ -1,8 +1,9 @@
 """`run` processes: started inside a node, stopped TERM-then-KILL, never confused with another process.
 
 A process is started from a forked child that enters the node (network
-namespace, private UTS and mount namespaces with the node's hostname and /etc
-files, see `pipenet.backends.enter`) and becomes the leader of a new session,
+namespace, private UTS and mount namespaces with the node's hostname, /etc
+files and its own `file`s and `private` directories, see
+`pipenet.backends.enter`) and becomes the leader of a new session,
 so it and its children form one process group that `down` can signal at
 once. Its output goes to a log file in the topology's state directory. The
 record keeps its pid and the kernel's start time for it, so a recycled pid is
@@ -66,7 +67,7 @@ def process_env(marker: str = "") -> dict:
 
 
 def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, log: str,
-          marker: str = "") -> dict:
+          marker: str = "", binds=()) -> dict:
     from pipenet.backends.enter import enter
 
     os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
@@ -75,7 +76,7 @@ def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, 
         os.write(fd, f"--- pipenet: starting {' '.join(argv)} ---\n".encode())
         p = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
                              start_new_session=True, close_fds=True, env=process_env(marker), cwd="/",
-                             preexec_fn=lambda: enter(ns_path, hostname or None, etc))
+                             preexec_fn=lambda: enter(ns_path, hostname or None, etc, binds))
     except FileNotFoundError:
         raise FileNotFoundError(2, f"cannot start `{' '.join(argv)}`: {argv[0]}: command not found") from None
     except OSError as e:
