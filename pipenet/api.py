@@ -407,8 +407,9 @@ class Lab:
                                  f"numbered from 0)")
         return sorted(set(chosen))
 
-    def _node(self, node: str) -> tuple[str | None, str | None, str | None]:
-        """(namespace path, hostname, /etc directory) of a node that is up."""
+    def _node(self, node: str) -> tuple[str | None, str | None, str | None, tuple]:
+        """(namespace path, hostname, /etc directory, bind mounts of its own files and directories) of a
+        node that is up."""
         from pipenet.backends.netns import RUN_DIR
         from pipenet.backends.enter import etc_dir
 
@@ -418,9 +419,11 @@ class Lab:
         ref = rec["ns"][node]
         hostname = rec.get("hostnames", {}).get(node, node)
         if node == "host":  # the namespace pipenet runs in: its own hostname and files
-            return None, None, None
+            return None, None, None, ()
         path = None if ref == "" else (ref if ref.startswith("/") else os.path.join(RUN_DIR, ref))
-        return path, hostname, etc_dir(ref)
+        from pipenet.plan.ops.nodefiles import binds_of
+
+        return path, hostname, etc_dir(ref), binds_of(rec.get("ops", []), node)
 
     def exec(self, node: str, argv: Sequence[str], *, check: bool = False, timeout: float | None = None,
              env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
@@ -435,9 +438,10 @@ class Lab:
         def here():
             from pipenet.backends.enter import enter
 
-            path, hostname, etc = self._node(node)
+            path, hostname, etc, binds = self._node(node)
             return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                                  env=_command_env(env), input=input, preexec_fn=lambda: enter(path, hostname, etc))
+                                  env=_command_env(env), input=input,
+                                  preexec_fn=lambda: enter(path, hostname, etc, binds))
 
         r = place.call(here)
         if check:
@@ -452,8 +456,8 @@ class Lab:
         def here():
             from pipenet.backends.enter import exec_in
 
-            path, hostname, etc = self._node(node)
-            exec_in(path, hostname, etc, list(argv), _command_env(env))
+            path, hostname, etc, binds = self._node(node)
+            exec_in(path, hostname, etc, list(argv), _command_env(env), binds)
 
         if place.sandboxed:
             from pipenet.sandbox import sandbox as sb
@@ -530,11 +534,11 @@ class Lab:
         def here():
             from pipenet.backends.enter import enter
 
-            path, hostname, etc = self._node(node)
+            path, hostname, etc, binds = self._node(node)
             cmd = capture_command(iface, count, write is not None, filter)
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if out is None else out,
                                     stderr=subprocess.PIPE if stderr is None else stderr,
-                                    env=_command_env(None), preexec_fn=lambda: enter(path, hostname, etc))
+                                    env=_command_env(None), preexec_fn=lambda: enter(path, hostname, etc, binds))
             try:
                 data, err = proc.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -632,8 +636,9 @@ class Lab:
         def here():
             from pipenet.backends.enter import enter
 
-            path, hostname, etc = self._node(node)
-            return subprocess.run(argv, env=_command_env(env), preexec_fn=lambda: enter(path, hostname, etc)).returncode
+            path, hostname, etc, binds = self._node(node)
+            return subprocess.run(argv, env=_command_env(env),
+                                  preexec_fn=lambda: enter(path, hostname, etc, binds)).returncode
 
         return place.call(here)
 

@@ -115,6 +115,22 @@ class Run:
 
 
 @dataclass(frozen=True)
+class NodePath:
+    """`file PATH ...` or `private PATH`: what a node's processes see at PATH, the node's own (the
+    host's PATH is never written)."""
+
+    what: str  # "file" or "private"
+    path: str  # absolute, normalised
+    content: str | None = None  # a file's text (read from `from "SRC"` when given so)
+    source: str | None = None  # the file `from "SRC"` read, as an absolute path
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o644
+    span: Span = _span()
+    spans: Mapping[str, Span] = _spans()
+
+
+@dataclass(frozen=True)
 class Route:
     dest: IPNetwork | None  # None means default
     via: IPAddress | None = None
@@ -232,6 +248,7 @@ class Container:
     sysctls: tuple[Sysctl, ...] = ()
     shapes: tuple[Shape, ...] = ()
     attach: Attach | None = None
+    paths: tuple[NodePath, ...] = ()
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
@@ -247,6 +264,15 @@ class Container:
             if i.primary:
                 return i
         return None
+
+    def private_holding(self, path: str) -> str | None:
+        """The innermost of the node's `private` directories that `path` lies in, if any (what is
+        inside one is kept in it, and needs no mount point of its own)."""
+        best = None
+        for p in self.paths:
+            if p.what == "private" and path.startswith(p.path + "/") and (best is None or len(p.path) > len(best)):
+                best = p.path
+        return best
 
     def interface(self, name: str) -> Interface | None:
         for i in self.interfaces:
@@ -343,6 +369,7 @@ class Expectation:
     as_node: str | None = None
     name: str | None = None
     ip: IPAddress | None = None
+    within: float | None = None  # seconds: retry until it holds, or until then (`within 30s`)
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
@@ -352,6 +379,8 @@ class Expectation:
         verb = "can reach" if self.kind == "reach" else "cannot reach"
         as_what = self.as_ip if self.as_ip is not None else self.as_node
         tail = f" as {as_what}" if as_what is not None else ""
+        if self.within is not None:
+            tail += f" within {self.within:g}s"
         return f"{self.source} {verb} {self.target}{tail}"
 
 

@@ -529,12 +529,29 @@ class Kernel:
 
         return files.inspect(directory, names, known)
 
+    def node_path_put(self, root: str, source: str, what: str, content: str | None, uid: int, gid: int,
+                      mode: int) -> None:
+        from pipenet.backends import nodefiles
+
+        nodefiles.put(root, source, what, content, uid, gid, mode)
+
+    def node_path_remove(self, root: str, source: str, what: str) -> None:
+        from pipenet.backends import nodefiles
+
+        nodefiles.remove(root, source, what)
+
+    def node_path_inspect(self, root: str, source: str) -> dict | None:
+        from pipenet.backends import nodefiles
+
+        return nodefiles.inspect(root, source)
+
     # ---- processes -------------------------------------------------------------------------------------------
-    def process_start(self, ns: str, argv, hostname: str, etc: str, log: str, marker: str = "") -> dict:
+    def process_start(self, ns: str, argv, hostname: str, etc: str, log: str, marker: str = "",
+                      binds: tuple = ()) -> dict:
         from pipenet.backends import processes
 
         path = None if ns == "" else self.ns.path(ns)
-        return processes.start(path, list(argv), hostname, etc or None, log, marker)
+        return processes.start(path, list(argv), hostname, etc or None, log, marker, binds)
 
     def process_stop(self, saved: dict, marker: str = "", ns: str | None = None) -> None:
         from pipenet.backends import processes

@@ -1,8 +1,9 @@
 """`run` processes: started inside a node, stopped TERM-then-KILL, never confused with another process.
 
 A process is started from a forked child that enters the node (network
-namespace, private UTS and mount namespaces with the node's hostname and /etc
-files, see `pipenet.backends.enter`) and becomes the leader of a new session,
+namespace, private UTS and mount namespaces with the node's hostname, /etc
+files and its own `file`s and `private` directories, see
+`pipenet.backends.enter`) and becomes the leader of a new session,
 so it and its children form one process group that `down` can signal at
 once. Its output goes to a log file in the topology's state directory. The
 record keeps its pid and the kernel's start time for it, so a recycled pid is
@@ -66,7 +67,7 @@ def process_env(marker: str = "") -> dict:
 
 
 def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, log: str,
-          marker: str = "") -> dict:
+          marker: str = "", binds=()) -> dict:
     from pipenet.backends.enter import enter
 
     os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
@@ -75,7 +76,7 @@ def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, 
         os.write(fd, f"--- pipenet: starting {' '.join(argv)} ---\n".encode())
         p = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
                              start_new_session=True, close_fds=True, env=process_env(marker), cwd="/",
-                             preexec_fn=lambda: enter(ns_path, hostname or None, etc))
+                             preexec_fn=lambda: enter(ns_path, hostname or None, etc, binds))
     except FileNotFoundError:
         raise FileNotFoundError(2, f"cannot start `{' '.join(argv)}`: {argv[0]}: command not found") from None
     except OSError as e:
@@ -100,11 +101,33 @@ def _ns_inode(pid: int | str, kind: str) -> int | None:
         return None
 
 
+def _same_world(pid: int | str, marker: str) -> bool:
+    """Whether the process sees the files of the marker's place (its log, or the nearest directory
+    above it that exists here) as this pipenet does: the same directory, by device and inode. Another
+    pipenet's world (another mount namespace with its own /run, sharing this PID namespace) has the very
+    same marker strings for a topology of the same name; a name match is not ownership, and when the
+    node's namespace is gone or the record is lost the mark is the only clue left."""
+    place = marker.rstrip("/") or "/"
+    while place != "/":
+        try:
+            mine = os.stat(place)
+        except OSError:
+            place = os.path.dirname(place)
+            continue
+        try:
+            theirs = os.stat(f"/proc/{pid}/root{place}")
+        except OSError:
+            return False
+        return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
+    return True  # nothing of it is left here to compare: the PID namespace (and netns) checks decide
+
+
 def marked(marker: str, net_inode: int | None = None) -> list[dict]:
     """Processes started with this marker (found through their environment), in pipenet's own PID
-    namespace and, when `net_inode` is given, in that network namespace. The marker (the log's path)
-    is the same string for a topology of the same name in another pipenet's world (a sandbox, whose
-    processes the host can see, or another mount namespace), and those are never pipenet's to stop."""
+    namespace, seeing this pipenet's files (`_same_world`) and, when `net_inode` is given, in that
+    network namespace. The marker (the log's path) is the same string for a topology of the same name
+    in another pipenet's world (a sandbox, whose processes the host can see, or another mount
+    namespace), and those are never pipenet's to stop."""
     found = []
     needle = f"{MARK}={marker}".encode() + b"\0"
     own_pids = _ns_inode("self", "pid")
@@ -122,14 +145,16 @@ def marked(marker: str, net_inode: int | None = None) -> list[dict]:
             continue
         if net_inode is not None and _ns_inode(entry, "net") != net_inode:
             continue
+        if not _same_world(entry, marker):
+            continue
         pid = int(entry)
         found.append({"pid": pid, "start": start_time(pid)})
     return found
 
 
 def marked_under(prefix: str) -> list[dict]:
-    """Processes in pipenet's own PID namespace whose marker starts with `prefix` (a topology's log
-    directory): {pid, start, marker}. For `down --force`, which has no record of pids."""
+    """Processes in pipenet's own PID namespace, seeing this pipenet's files (`_same_world`), whose
+    marker starts with `prefix` (a topology's log directory): {pid, start, marker}. For `down --force`, which has no record of pids."""
     found = []
     needle = f"{MARK}={prefix}".encode()
     own_pids = _ns_inode("self", "pid")
@@ -142,7 +167,7 @@ def marked_under(prefix: str) -> list[dict]:
         except OSError:
             continue
         for var in env.split(b"\0"):
-            if var.startswith(needle) and _ns_inode(entry, "pid") == own_pids:
+            if var.startswith(needle) and _ns_inode(entry, "pid") == own_pids and _same_world(entry, prefix):
                 pid = int(entry)
                 found.append({"pid": pid, "start": start_time(pid),
                               "marker": var[len(MARK) + 1:].decode(errors="replace")})

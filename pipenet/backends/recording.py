@@ -464,8 +464,28 @@ class RecordingKernel:
         if not etc:
             self.state.pop("etc", None)
 
+    def node_path_put(self, root, source, what, content, uid, gid, mode):
+        from pipenet.backends.nodefiles import digest
+
+        self._call("node_path_put", source)
+        entry = {"kind": "file" if what == "file" else "dir", "uid": uid, "gid": gid, "mode": mode}
+        if what == "file":
+            entry["digest"] = digest(content or "")
+        self.state.setdefault("node_paths", {})[source] = entry
+
+    def node_path_remove(self, root, source, what):
+        self._call("node_path_remove", source)
+        paths = self.state.get("node_paths", {})
+        for p in [p for p in paths if p == source or p.startswith(source + "/")]:
+            del paths[p]
+        if not paths:
+            self.state.pop("node_paths", None)
+
+    def node_path_inspect(self, root, source):
+        return self.state.get("node_paths", {}).get(source)
+
     # ---- processes ------------------------------------------------------------------------------------------------
-    def process_start(self, ns, argv, hostname, etc, log, marker=""):
+    def process_start(self, ns, argv, hostname, etc, log, marker="", binds=()):
         self._call("process_start", ns, tuple(argv))
         self._ns(ns)
         procs = self.state.setdefault("procs", {})

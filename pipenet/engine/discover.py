@@ -5,7 +5,8 @@ reads the record. A namespace is the topology's when its loopback interface
 carries the topology's mark, a host interface when its alias does, a firewall
 chain when it has the topology's chain prefix and every rule carries its
 comment, a `run` process when its environment carries the topology's marker
-(its log directory) and it runs in pipenet's own PID namespace, and a host
+(its log directory), it runs in pipenet's own PID namespace and it sees this
+pipenet's files (not another world's topology of the same name), and a host
 setting when the ledger lists the topology among its holders. Routes and
 addresses live on those interfaces and in those namespaces and go with them;
 a host route through someone else's interface cannot be told apart and is

@@ -7,7 +7,8 @@ topology's state lives (its logs), the host ports chosen for `publish-all`
 own code. Two forms also depend on the live host at every run: `address auto`
 (a subnet is chosen among those free *now*) and `attach docker` (a container's
 current PID). A topology using either gets no digest, and every `up` of it
-plans in full.
+plans in full; so does one with a `file PATH from "SRC"` (SRC may have changed
+while the topology's own text did not).
 
 After every successful `up`, the file's absolute path and the digest are
 written beside the record (`inputs.json`). The next `up` of the same path
@@ -69,7 +70,8 @@ def digest(text: str, topology: str) -> str:
 def eligible(topo) -> bool:
     """False when the topology depends on the live host at every run (see the module's docstring)."""
     return not (any(b.auto for b in topo.bridges)
-                or any(c.attach is not None and c.attach.kind == "docker" for c in topo.containers))
+                or any(c.attach is not None and c.attach.kind == "docker" for c in topo.containers)
+                or any(p.source is not None for c in topo.containers for p in c.paths))
 
 
 def remember(path: str, text: str, topo, k=None) -> None:

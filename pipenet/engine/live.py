@@ -119,6 +119,11 @@ class LiveView:
         """Is there a real directory (not a symlink) at `path`?"""
         return self.k.etc_is_dir(path)
 
+    def node_path(self, root: str, source: str) -> dict | None:
+        """What the host keeps of a node's `file` or `private` path: None, or its kind, owner, mode
+        (and a file's digest)."""
+        return self.k.node_path_inspect(root, source)
+
     def process(self, saved: dict, marker: str, ref: str) -> dict | None:
         """{"pid", "net"} of a running `run` process (by its recorded pid and start time, or, when no
         pid was recorded, by its marker), or None."""

@@ -24,7 +24,6 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import stat
 import sys
 import time
@@ -32,7 +31,7 @@ from contextlib import contextmanager
 
 from pipenet import faults
 from pipenet.errors import CorruptState, UsageError
-from pipenet.fsutil import make_private_dir, write_atomic
+from pipenet.fsutil import make_private_dir, remove_tree, write_atomic
 
 RECORD_VERSION = 2
 #: every key a record holds, with the type it must have
@@ -172,17 +171,18 @@ class StateDir:
             pass
 
     def remove(self) -> None:
-        """Remove the record, the journal, the lock and the logs, then the topology's directory
-        (the state root stays: pipenet may not be the one that made it)."""
+        """Remove the record, the journal, the lock, the logs and the nodes' own files, then the topology's
+        directory (the state root stays: pipenet may not be the one that made it)."""
         faults.point("unlink", self.record_path)
         for name in ("record.json", "journal.jsonl", "lock", "claim.json", ".reserve", "inputs.json"):
             try:
                 os.unlink(os.path.join(self.path, name))
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 pass
-        logs = os.path.join(self.path, "logs")
-        if os.path.isdir(logs) and not os.path.islink(logs):
-            shutil.rmtree(logs, ignore_errors=True)
+        for own in ("logs", "nodes"):  # (nodes: the nodes' `file`s and `private` directories, plan/ops/nodefiles.py)
+            d = os.path.join(self.path, own)
+            if os.path.isdir(d) and not os.path.islink(d):
+                remove_tree(d)
         for extra in sorted(os.listdir(self.path)) if os.path.isdir(self.path) else ():
             p = os.path.join(self.path, extra)
             if os.path.isfile(p) and not os.path.islink(p):

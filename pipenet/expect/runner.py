@@ -45,6 +45,9 @@ AGENTS = 4  # resolver processes at once
 # single echo or datagram answered; a TCP close's handshake; the answers to earlier attempts of a retried probe
 LINGER_TCP = 0.05
 LINGER_RETRIED = 0.2
+#: `within`: the pause between two attempts, and the shortest attempt (at the end of the time given)
+UNTIL_PAUSE = 0.5
+UNTIL_MIN_ATTEMPT = 0.5
 DAD_WAIT = 3.0  # at most this long for new IPv6 addresses to finish duplicate address detection
 
 
@@ -133,6 +136,8 @@ class Runner:
         try:
             if e.kind == "resolves":
                 ok, detail = await self._resolves(e, start)
+            elif e.within is not None:
+                ok, detail = await self._until(e, start)
             else:
                 ok, detail = await self._reach(e, start)
         except asyncio.CancelledError:
@@ -184,7 +189,31 @@ class Runner:
                 pass
 
     # ---- reachability ----------------------------------------------------------------------------------------
-    async def _reach(self, e: Expectation, start: list[float]) -> tuple[bool, str]:
+    async def _until(self, e: Expectation, start: list[float]) -> tuple[bool, str]:
+        """`within T`: the same probe, again and again, until one attempt gives the expected verdict (a
+        `can reach` answered; a `cannot reach` unanswered for its whole 1 s) or T has passed since the
+        first began. Each attempt is an ordinary probe, with its own deadline cut to the time left, so
+        a verdict is never looser than without `within`; only the waiting is longer."""
+        first = None
+        attempts = 0
+        while True:
+            began = time.monotonic()
+            if first is None:
+                first = began
+            left = e.within - (began - first)
+            attempts += 1
+            ok, detail = await self._reach(e, start, min(REACH_TIMEOUT if e.kind == "reach" else UNREACH_TIMEOUT,
+                                                        max(left, UNTIL_MIN_ATTEMPT)))
+            spent = time.monotonic() - first
+            if ok:
+                start[0] = first
+                return True, detail + (f" (after {spent:.1f} s, attempt {attempts})" if attempts > 1 else "")
+            if spent + UNTIL_PAUSE >= e.within:
+                start[0] = first
+                return False, f"{detail} (still so after {spent:.1f} s, {attempts} attempts)"
+            await asyncio.sleep(UNTIL_PAUSE)
+
+    async def _reach(self, e: Expectation, start: list[float], timeout: float | None = None) -> tuple[bool, str]:
         aim = self.targets.aim(e)
         want = e.kind == "reach"
         if aim.ip is None:  # nothing to probe: a fact about the network, so `cannot reach` holds
@@ -192,7 +221,8 @@ class Runner:
         src_ref = self.targets.ns_ref(e.source)
         if src_ref is None:
             return False, f"{e.source} has no namespace to probe from (is the topology up?)"
-        timeout = REACH_TIMEOUT if want else UNREACH_TIMEOUT
+        if timeout is None:
+            timeout = REACH_TIMEOUT if want else UNREACH_TIMEOUT
         port = e.target.port
         if port is None:
             async with self.slots:
@@ -281,13 +311,15 @@ class Runner:
     async def _resolver(self, node: str, names: list[str]) -> tuple[dict[str, dict], float]:
         """One agent process inside `node` resolving all its names: {name: answer}, and when it started."""
         from pipenet.backends.enter import enter, etc_dir
+        from pipenet.plan.ops.nodefiles import binds_of
 
         ref = self.targets.ns_ref(node)
         path = None if not ref else (ref if ref.startswith("/") else os.path.join("/run/netns", ref))
         c = self.t.container_map.get(node)
         hostname = c.uts_hostname if c is not None else None
         etc = etc_dir(ref or "")
-        then = None if path is None else (lambda: enter(path, hostname, etc))
+        binds = binds_of(self.targets.record.get("ops", []), node)  # (an /etc/nsswitch.conf of its own, say)
+        then = None if path is None else (lambda: enter(path, hostname, etc, binds))
         env = dict(os.environ, RES_OPTIONS="timeout:1 attempts:1")
         answers: dict[str, dict] = {}
         async with self.agent_slots:

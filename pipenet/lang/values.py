@@ -243,6 +243,17 @@ def duration_ms(text: str) -> float:
     return ms
 
 
+def wait_seconds(text: str, most: float) -> float:
+    """A time to wait (`within 30s`, `within 2m`): more than nothing, at most `most` seconds."""
+    m = _NUMBER_UNIT.match(text)
+    if not m or m.group(2) not in _TIME_UNITS:
+        raise BadValue(f"expected a duration, got `{shorten(text)}`", "e.g. 30s or 2m")
+    seconds = _quantity(m) * _TIME_UNITS[m.group(2)] / 1000.0
+    if not 0 < seconds <= most:
+        raise BadValue(f"a wait of {shorten(text)} is out of range", f"more than 0s, at most {most:g}s")
+    return seconds
+
+
 def rate_bps(text: str) -> int:
     m = _NUMBER_UNIT.match(text)
     if not m or m.group(2).lower() not in _RATE_UNITS:

@@ -20,7 +20,7 @@ from pipenet.plan import etc as etc_files
 from pipenet.plan.firewall import TABLE_JUMPS, Published, chain_base, tables_for, with_tag
 from pipenet.plan.names import netns_name
 from pipenet.plan.ops import (AddAddress, AddRoute, AddVeth, CreateBridge, CreateNamespace, Firewall,
-                              HostSetting, Op, SetShape, SetSysctl, StartProcess, UseNamespace, WriteEtc)
+                              HostSetting, NodePath, Op, SetShape, SetSysctl, StartProcess, UseNamespace, WriteEtc)
 
 HOST = "host"
 
@@ -304,9 +304,25 @@ class Compiler:
             ref = self.ns[c.name]
             owner = self.owner(c.name)
             d = etc_dir(self.ns.get(owner, ""))
+            binds, keys = self._node_paths(c)
             for n, r in enumerate(c.run):
                 log = os.path.join(self.log_dir, f"{c.name}.{n}.log") if self.log_dir else f"/tmp/{c.name}.{n}.log"
-                self.ops.append(StartProcess(c.name, ref, n, tuple(r.argv), c.uts_hostname or "", d or "", log))
+                self.ops.append(StartProcess(c.name, ref, n, tuple(r.argv), c.uts_hostname or "", d or "", log,
+                                             binds=binds, paths=keys))
+
+    def _node_paths(self, c: Container) -> tuple[tuple, tuple]:
+        """The node's `file` and `private` operations (a directory before what is inside it); the
+        (kept, path) bind mounts its processes get, outermost first, and the operations' keys."""
+        root = os.path.join(os.path.dirname(self.log_dir), "nodes") if self.log_dir else "/tmp/pipenet-nodes"
+        binds, keys = [], []
+        for p in sorted(c.paths, key=lambda p: p.path):
+            within = c.private_holding(p.path) or ""
+            op = NodePath(c.name, p.path, root, p.what, p.content, p.uid, p.gid, p.mode, within)
+            self.ops.append(op)
+            keys.append(op.key)
+            if not within:
+                binds.append((op.source, p.path))
+        return tuple(binds), tuple(keys)
 
     def _interfaces(self, c: Container, pending: list[Interface], made: set[str]) -> list[Interface]:
         """Make c's interfaces, each after the one of c's own it is made on (a VLAN of eth1 after eth1);

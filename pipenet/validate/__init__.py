@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.ir import Topology
-from pipenet.validate import (addresses, expectations, hostside, interfaces, names, netmodes, ports, references,
-                              routes)
+from pipenet.validate import (addresses, expectations, hostside, interfaces, names, netmodes, nodefiles, ports,
+                              references, routes)
 from pipenet.validate.index import Index
 
 PASSES = (
@@ -28,6 +28,7 @@ PASSES = (
     ports.check_publish,
     ports.check_links,
     expectations.check_expectations,
+    nodefiles.check_node_paths,
     hostside.check_host_side_names,
     hostside.check_bridge_ports,
 )

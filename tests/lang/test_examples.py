@@ -19,6 +19,8 @@ def test_there_are_examples():
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
 def test_example_checks_clean(path):
+    if "/usr/lib/frr/" in open(path).read() and not os.path.isdir("/etc/frr"):
+        pytest.skip("FRR is not installed (/etc/frr, the mount point of the routers' own, is missing)")
     topo, diags, sources = analyse(open(path).read(), path)
     assert not diags, render(diags, sources)
     assert topo.containers

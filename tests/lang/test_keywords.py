@@ -17,7 +17,7 @@ def test_each_blocks_keywords_are_the_grammars_in_its_order():
     # `net` and `net container`, `masquerade out` and `masquerade`: each word once
     container = keywords("_container_stmt")
     assert container.count("net") == 1 and container.count("masquerade") == 1
-    assert container[:3] == ("hostname", "net", "address") and container[-1] == "attach"
+    assert container[:3] == ("hostname", "net", "address") and container[-3:] == ("attach", "file", "private")
 
 
 def test_an_unknown_keyword_lists_exactly_the_grammars_keywords():

@@ -130,3 +130,34 @@ def test_down_never_stops_the_same_named_process_of_another_pipenet(netns, tmp_p
         assert other.pids("pipenet.services listen 7100") == []
     finally:
         other.close()
+
+
+@pytest.mark.parametrize("how", ["down --force without a record", "down with the node's namespace gone"])
+def test_a_pipenet_that_cannot_tell_its_processes_by_namespace_still_never_stops_another_worlds(
+        netns, tmp_path, how):
+    """When the node's namespace is gone (deleted by hand, or never made by a killed run) or the record
+    is lost (`down --force`), the only clue to a `run` process is the mark in its environment, and a
+    topology of the same name in another pipenet's world carries the same mark. The process must also
+    see pipenet's state directory as this pipenet does (the same files: the same world) to be ours."""
+    from tests.harness import Netns
+
+    path = tmp_path / "twin.pn"
+    path.write_text('topology twin\ncontainer a { run "python3 -m pipenet.services listen 7100" }\n')
+    other = Netns()
+    try:
+        assert netns.pipenet("up", str(path)).returncode == 0
+        assert other.pipenet("up", str(path)).returncode == 0
+        [theirs] = other.pids("pipenet.services listen 7100")
+        [mine] = netns.pids("pipenet.services listen 7100")
+        if how.startswith("down --force"):
+            netns.run(["rm", "/run/pipenet/twin/record.json"])
+            r = netns.pipenet("down", "--force", "twin")
+        else:
+            netns.run(["ip", "netns", "delete", "twin@a"])
+            r = netns.pipenet("down", "twin")
+        assert r.returncode in (0, 3), r.stderr
+        assert other.pids("pipenet.services listen 7100") == [theirs]  # theirs is untouched
+        assert mine not in netns.pids("pipenet.services listen 7100")  # and mine is stopped all the same
+        assert other.pipenet("down", "twin").returncode == 0
+    finally:
+        other.close()

@@ -1,4 +1,5 @@
-"""`expect SRC can reach TARGET [as X]`, `expect SRC cannot reach TARGET`, `expect SRC resolves NAME to IP`."""
+"""`expect SRC can reach TARGET [as X] [within T]`, `expect SRC cannot reach TARGET [within T]`,
+`expect SRC resolves NAME to IP`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from lark import Token
 from pipenet.ir import Expectation, Target
 from pipenet.lang import values as V
 from pipenet.lang.parser import Node
-from pipenet.lang.walk import Fail, Scope, Walker, words
+from pipenet.lang.walk import Fail, Scope, Walker, subnodes, words
+
+#: the longest `within`: a lab that has not converged in an hour will not
+MAX_WITHIN = 3600.0
 
 
 def expect(w: Walker, st: Node, sc: Scope) -> Expectation:
@@ -30,7 +34,12 @@ def expect(w: Walker, st: Node, sc: Scope) -> Expectation:
         else:
             as_ip = w.typed(t[2], sc, V.ip)
     kind = "reach" if st.data == "expect_reach" else "unreach"
-    return Expectation(kind, src, target, as_ip, as_node, span=span, spans=spans)
+    within = None
+    for part in subnodes(st):  # `within T`
+        tok = words(part)[0]
+        spans["within"] = w.span(tok, sc)
+        within = w.typed(tok, sc, V.wait_seconds, MAX_WITHIN)
+    return Expectation(kind, src, target, as_ip, as_node, within=within, span=span, spans=spans)
 
 
 def _target(w: Walker, tok: Token, sc: Scope) -> Target:

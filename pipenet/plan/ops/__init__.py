@@ -9,6 +9,7 @@
 - `shaping`: tbf and netem.
 - `firewall`: one table of one namespace, in the topology's own chains.
 - `files`: a node's /etc files.
+- `nodefiles`: a node's own files and private directories (`file`, `private`).
 - `processes`: `run` commands.
 """
 
@@ -21,8 +22,10 @@ from pipenet.plan.ops.settings import HostSetting, SetSysctl
 from pipenet.plan.ops.shaping import SetShape, tbf_burst
 from pipenet.plan.ops.firewall import Firewall, tagged
 from pipenet.plan.ops.files import WriteEtc
+from pipenet.plan.ops.nodefiles import NodePath
 from pipenet.plan.ops.processes import StartProcess
 
 __all__ = ["OK", "REGISTRY", "NotOurs", "Op", "Verdict", "changed", "foreign", "in_ns_cmd", "ip_cmd", "missing",
            "CreateNamespace", "UseNamespace", "AddLink", "AddVeth", "CreateBridge", "AddAddress", "AddRoute",
-           "HostSetting", "SetSysctl", "SetShape", "tbf_burst", "Firewall", "tagged", "WriteEtc", "StartProcess"]
+           "HostSetting", "SetSysctl", "SetShape", "tbf_burst", "Firewall", "tagged", "WriteEtc", "NodePath",
+           "StartProcess"]

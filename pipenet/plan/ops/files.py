@@ -14,7 +14,7 @@ from typing import ClassVar
 from pipenet.plan.ops.base import OK, Op, changed, foreign, missing, q
 
 
-def _heredoc(path: str, content: str) -> str:
+def heredoc(path: str, content: str) -> str:
     """A shell command that writes exactly `content` to `path` (quoted: no expansion)."""
     marker = "PIPENET_EOF"
     while marker in content:
@@ -84,7 +84,7 @@ class WriteEtc(Op):
     def describe(self):
         out = [f"mkdir -p {q(self.directory)}"]
         for name, content in self.files:
-            out.append(_heredoc(f"{self.directory}/{name}", content))
+            out.append(heredoc(f"{self.directory}/{name}", content))
         return out
 
     def describe_undo(self):
@@ -92,4 +92,4 @@ class WriteEtc(Op):
                 f"rmdir {q(self.directory)}"]
 
     def describe_repair(self, observed):
-        return [_heredoc(f"{self.directory}/{n}", self.wanted[n]) for n in observed]
+        return [heredoc(f"{self.directory}/{n}", self.wanted[n]) for n in observed]

@@ -31,6 +31,10 @@ class StartProcess(Op):
     etc: str = ""
     log: str = ""
     saved: dict = field(default_factory=dict)
+    #: (kept, path) of the node's own files and private directories, mounted over their paths
+    binds: tuple = ()
+    #: keys of the node's `file` and `private` operations: made again, they start it again
+    paths: tuple = ()
 
     @property
     def key(self):
@@ -38,7 +42,7 @@ class StartProcess(Op):
 
     @property
     def depends(self):
-        return (f"netns:{self.node}", f"etc:{self.node}")
+        return (f"netns:{self.node}", f"etc:{self.node}", *self.paths)
 
     @property
     def marker(self) -> str:
@@ -53,7 +57,8 @@ class StartProcess(Op):
         return f"start `{self.command}` in {self.node}"
 
     def apply(self, k):
-        self.saved = k.process_start(self.ns, self.argv, self.hostname, self.etc, self.log, self.marker)
+        self.saved = k.process_start(self.ns, self.argv, self.hostname, self.etc, self.log, self.marker,
+                                       tuple(tuple(b) for b in self.binds))
 
     def undo(self, k):
         k.process_stop(self.saved, self.marker, self.ns)
@@ -72,10 +77,12 @@ class StartProcess(Op):
 
     def describe(self):
         """The same start as `up`'s, for a shell: a new session in the node's namespaces, its hostname,
-        its /etc files (ip netns exec binds them), its log, and the marker in its environment."""
+        its /etc files (ip netns exec binds them), its own files and private directories, its log, and
+        the marker in its environment."""
         logdir = os.path.dirname(self.log)
-        inner = ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && cd / && exec "$@"',
-                 self.hostname or self.node, *self.argv]
+        mounts = "".join(f"mount --bind {q(src)} {q(dst)} && " for src, dst in self.binds)
+        inner = ["unshare", "--uts", *(["--mount", "--propagation", "private"] if self.binds else []), "--",
+                 "sh", "-c", f'hostname "$0" && {mounts}cd / && exec "$@"', self.hostname or self.node, *self.argv]
         if self.ns == "":
             enter = ["env"]
         elif self.ns.startswith("/"):
