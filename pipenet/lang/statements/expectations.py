@@ -1,4 +1,10 @@
-"""`expect SRC can reach TARGET [as X]`, `expect SRC cannot reach TARGET`, `expect SRC resolves NAME to IP`."""
+"""`expect SRC can reach TARGET [as X] [over ipv4|ipv6]`, `expect SRC cannot reach TARGET [over ipv4|ipv6]`,
+`expect SRC resolves NAME to IP`.
+
+`over ipv6` says which of a dual-stack node's addresses its name means (the
+target's, the `as` node's, the host's gateway): without it a name means the
+node's primary address, IPv4 when it has one, as in the rest of the file.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ from lark import Token
 from pipenet.ir import Expectation, Target
 from pipenet.lang import values as V
 from pipenet.lang.parser import Node
-from pipenet.lang.walk import Fail, Scope, Walker, words
+from pipenet.lang.walk import Fail, Scope, Walker, subnodes, words
+
+FAMILIES = {"ipv4": 4, "ipv6": 6}
 
 
 def expect(w: Walker, st: Node, sc: Scope) -> Expectation:
@@ -30,7 +38,15 @@ def expect(w: Walker, st: Node, sc: Scope) -> Expectation:
         else:
             as_ip = w.typed(t[2], sc, V.ip)
     kind = "reach" if st.data == "expect_reach" else "unreach"
-    return Expectation(kind, src, target, as_ip, as_node, span=span, spans=spans)
+    family = None
+    for over in subnodes(st):
+        tok = words(over)[0]
+        spans["over"] = w.span(tok, sc)
+        family = FAMILIES.get(w.text(tok, sc).lower())
+        if family is None:
+            w.error(f"`{w.text(tok, sc)}` is not an address family", spans["over"], "write over ipv4 or over ipv6")
+            raise Fail
+    return Expectation(kind, src, target, as_ip, as_node, family=family, span=span, spans=spans)
 
 
 def _target(w: Walker, tok: Token, sc: Scope) -> Target:
