@@ -42,6 +42,9 @@ def check_bridges(topo: Topology, idx: Index) -> list[Diagnostic]:
             if b.auto and key == "pool":
                 out.append(Diagnostic(f"bridge {b.name} chooses its own subnet (address auto): it cannot have a pool",
                                       psp, "give the bridge an address to choose a pool within it"))
+            elif not b.addresses:
+                out.append(Diagnostic(f"bridge {b.name} has no address, so it cannot have a pool", psp,
+                                      "a pool is a range of the bridge's subnet, e.g. address 172.17.42.1/16"))
             elif b.address_of(pool.version) is None:
                 out.append(Diagnostic(f"bridge {b.name} has no IPv{pool.version} address, so it cannot have an "
                                       f"IPv{pool.version} pool", psp,
