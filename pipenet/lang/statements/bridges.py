@@ -53,15 +53,14 @@ def _statement(w: Walker, s: Node, sc: Scope, f: dict, spans: dict) -> None:
             spans["address"] = sp
         else:
             a = w.typed(t[0], sc, V.if_address)
-            w.set_once(f, spans, common.family_key("address", a.version), a, sp, f"an IPv{a.version} `address`")
+            common.set_family_once(w, f, spans, "address", a, sp)
     elif kind in ("pool", "pool6"):
         net = w.typed(t[0], sc, V.network, False)
         if kind == "pool6" and net.version != 6:
             w.error(f"pool6 {net} is not an IPv6 network", w.span(t[0], sc),
                     "pool6 is the bridge's IPv6 pool (Docker --fixed-cidr-v6), e.g. pool6 fd00:17::/80")
             raise Fail
-        w.set_once(f, spans, common.family_key("pool", net.version), net, w.span(t[0], sc),
-                   f"an IPv{net.version} pool")
+        common.set_family_once(w, f, spans, "pool", net, w.span(t[0], sc))
     elif kind == "mtu":
         w.set_once(f, spans, "mtu", w.typed(t[0], sc, V.mtu), w.span(t[0], sc), "mtu")
     elif kind == "icc":

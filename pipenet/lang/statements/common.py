@@ -43,6 +43,18 @@ def family_key(key: str, version: int) -> str:
     return f"{key}6" if version == 6 else key
 
 
+def set_family_once(w: Walker, f: dict, spans: dict, key: str, value: Any, span: Span) -> None:
+    """f[key or key6] = value (an address or a network, by its family), unless that family's is given
+    already: one of each family is dual stack, two of one family an error."""
+    where = family_key(key, value.version)
+    if where in f:
+        w.error(f"an IPv{value.version} `{key}` is given twice", span,
+                f"the first is at line {spans[where].line}; one of each family makes a dual-stack {key}")
+        raise Fail
+    f[where] = value
+    spans[where] = span
+
+
 def second_family(f: dict, spans: dict, key: str) -> None:
     """Dual stack in the IR: `key` holds the IPv4 value and `key6` the IPv6 one when both are given;
     a lone IPv6 value moves to `key`, where everything that knows one family looks for it."""

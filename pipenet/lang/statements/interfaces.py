@@ -55,8 +55,7 @@ def interface(w: Walker, s: Node, sc: Scope, node: str) -> Interface:
                 w.set_once(f, spans, "host_name", w.typed(pw[0], sc, V.ifname), w.span(pw[0], sc), "host-name")
             elif part.data == "address":  # one per family (dual stack)
                 a = w.typed(pw[0], sc, V.if_address)
-                w.set_once(f, spans, common.family_key("address", a.version), a, w.span(pw[0], sc),
-                           f"an IPv{a.version} `address`")
+                common.set_family_once(w, f, spans, "address", a, w.span(pw[0], sc))
             elif part.data in _COMMON:
                 w.set_once(f, spans, part.data, w.typed(pw[0], sc, _COMMON[part.data]), w.span(pw[0], sc),
                            part.data)
