@@ -150,3 +150,15 @@ def test_dual_stack_errors_are_located(case):
     match = [d for d in diags if message in d.message]
     assert match, [d.message for d in diags]
     assert (match[0].span.line, match[0].span.column) == (line, col), match[0]
+
+
+def test_a_segment_with_ipv6_keeps_autoconfiguration_and_one_without_gets_none():
+    """The quiet-links rule: IPv6 on a bridge (dual stack included) keeps link-local addresses there and
+    in its containers; a bridge of IPv4 only, and its containers, get no IPv6 autoconfiguration."""
+    quiet = {op.key: op.quiet for op in _plan(DUAL) if op.kind in ("bridge", "netns")}
+    assert quiet and not any(quiet.values()), quiet
+    v4 = DUAL.replace("    address fd00:17::1/64\n", "").replace("    pool6 fd00:17::/80\n", "")
+    v4 = v4.replace("; address fd00:17::100", "").replace("container v6first { net d; address fd00:17::7 }\n", "")
+    v4 = v4.replace(" address fd00:17::9", "").replace(" over ipv6", "")
+    quiet = {op.key: op.quiet for op in _plan(v4) if op.kind in ("bridge", "netns")}
+    assert quiet and all(quiet.values()), quiet
