@@ -90,3 +90,15 @@ def test_ipv6_drift_is_seen_and_up_heals_it(netns, case):
     assert netns.pipenet("status", NAME).returncode == 0
     _test(netns)  # and every expectation passes again, over both families
     assert netns.pipenet("down", NAME).returncode == 0
+
+
+def test_a_second_topology_on_the_same_ipv6_subnet_is_refused_before_any_change(netns, tmp_path):
+    first, second = tmp_path / "one.pn", tmp_path / "two.pn"
+    first.write_text("topology one\nbridge b1 { address 10.61.0.1/24; address fd00:61::1/64 }\n")
+    second.write_text("topology two\nbridge b2 { address 10.62.0.1/24; address fd00:61::1:1/64 }\n")
+    assert netns.pipenet("up", str(first)).returncode == 0
+    before = snapshot.world(netns)
+    r = netns.pipenet("up", str(second))
+    assert r.returncode != 0 and "subnet fd00:61::/64 overlaps fd00:61::/64 of topology one" in r.stderr, r.stderr
+    assert snapshot.diff(before, snapshot.world(netns)) == []
+    assert netns.pipenet("down", "one").returncode == 0
