@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 #: public name -> the module that defines it
 _EXPORTS = {
     "load": "pipenet.api", "up": "pipenet.api", "Lab": "pipenet.api", "lab_named": "pipenet.api",
-    "names_up": "pipenet.api", "check": "pipenet.api", "format_file": "pipenet.api",
+    "names_up": "pipenet.api", "nodes_up": "pipenet.api", "check": "pipenet.api", "format_file": "pipenet.api",
     "import_clab": "pipenet.api", "export": "pipenet.api",
     "PipenetError": "pipenet.errors", "InvalidTopology": "pipenet.errors", "UsageError": "pipenet.errors",
     "Conflict": "pipenet.errors", "ApplyFailed": "pipenet.errors", "Leftovers": "pipenet.errors",

@@ -26,7 +26,7 @@ import os
 import subprocess
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from pipenet import results
 from pipenet.errors import PipenetError, UsageError
@@ -345,10 +345,12 @@ class Lab:
             st.sandbox = {"holder": place.rec["pid"]}
         return st
 
-    def test(self, sandbox: bool = False, progress=None) -> results.TestReport:
+    def test(self, sandbox: bool = False, progress=None, only: Iterable[int] | None = None) -> results.TestReport:
         """Bring the lab up if it is not, or if the file asks for something else (drift alone is not
-        repaired: a link cut on purpose must fail its expectations), then check every `expect`."""
+        repaired: a link cut on purpose must fail its expectations), then check every `expect`, or, with
+        `only`, those at these positions of `topology.expectations` (one pytest item checks its own)."""
         set_variables(self.variables)
+        chosen = self._chosen(only)
         place = self.where()
         path = self._file()
         loaded = self.loaded
@@ -373,16 +375,33 @@ class Lab:
                     drift = len(p.plan.steps)
                 record = StateDir(p.topo.name).load() or {}
                 t0 = time.perf_counter()
-                checks = Runner(p.topo, record, k).run(list(p.topo.expectations))
+                exps = list(p.topo.expectations)
+                checks = Runner(p.topo, record, k).run(exps if chosen is None else [exps[i] for i in chosen])
                 seconds = time.perf_counter() - t0
             return results.TestReport(p.topo.name, [results.Check(r.expectation.span.line, r.expectation.describe(),
                                                                   r.ok, r.detail, r.seconds) for r in checks],
                                       seconds, change, drift)
 
         if sandbox or place.sandboxed:
-            return self._in_sandbox(place, here)
-        need_root("test")
-        return here()
+            report = self._in_sandbox(place, here)
+        else:
+            need_root("test")
+            report = here()
+        report.file = self.path
+        return report
+
+    def _chosen(self, only: Iterable[int] | None) -> list[int] | None:
+        """`only` as sorted positions of the file's expectations (so results stay in file order), or
+        UsageError for one that is not a position."""
+        if only is None:
+            return None
+        count = len(self._load().expectations)
+        chosen = list(only)
+        for i in chosen:
+            if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < count:
+                raise UsageError(f"no expectation at position {i!r} of {self.name} (it has {count}, "
+                                 f"numbered from 0)")
+        return sorted(set(chosen))
 
     def _node(self, node: str) -> tuple[str | None, str | None, str | None]:
         """(namespace path, hostname, /etc directory) of a node that is up."""
@@ -684,6 +703,19 @@ def names_up() -> list[str]:
         except OSError:
             pass
     return sorted(set(names))
+
+
+def nodes_up(topology: str | None = None) -> list[str]:
+    """The node names of `topology`, or of every topology up (here and in sandboxes), `host` included:
+    what a shell completes after `pipenet exec`. Never raises: a record this user cannot read adds nothing."""
+    names: set[str] = set()
+    try:
+        for name, rec in records():
+            if topology is None or name == topology:
+                names.update(rec.get("ns") or rec.get("nodes") or [])
+    except (OSError, PipenetError):
+        pass
+    return sorted(n for n in names if isinstance(n, str))
 
 
 def records():

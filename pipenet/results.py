@@ -15,6 +15,11 @@ KIND_NAMES = {"netns": "namespaces", "use-netns": "attached namespaces", "bridge
               "host-setting": "host settings", "shape": "shaped interfaces", "etc": "/etc files",
               "process": "processes", "firewall": "firewall tables"}
 
+#: The version of each `--json` document, carried in it as `"schema"`. Each names a JSON Schema shipped in
+#: `pipenet/schemas/` (COMMAND.vN.json): a change of a document's fields is a new version, never an edit.
+SCHEMA = {"check": "pipenet/check/v1", "plan": "pipenet/plan/v1", "status": "pipenet/status/v1",
+          "ls": "pipenet/ls/v1", "test": "pipenet/test/v1"}
+
 
 @dataclass
 class PlanStep:
@@ -45,7 +50,7 @@ class Plan:
         return not self.steps
 
     def to_json(self) -> dict:
-        return {"topology": self.topology, "empty": self.empty, "steps": [s.to_json() for s in self.steps]}
+        return {"schema": SCHEMA["plan"], "topology": self.topology, "empty": self.empty, "steps": [s.to_json() for s in self.steps]}
 
 
 @dataclass
@@ -94,8 +99,8 @@ class Status:
 
     def to_json(self) -> dict:
         if not self.up and self.error is None:
-            return {"topology": self.topology, "up": False}
-        d = asdict(self)
+            return {"schema": SCHEMA["status"], "topology": self.topology, "up": False}
+        d = {"schema": SCHEMA["status"], **asdict(self)}
         if d["error"] is None:
             d.pop("error")
         if d["sandbox"] is None:
@@ -129,6 +134,7 @@ class TestReport:
     seconds: float = 0.0
     up: Change | None = None
     drift: int = 0  # changes from what `up` made, found and left alone (a link cut on purpose)
+    file: str | None = None  # the topology file the lab was loaded from, as given (None for a lab from text)
 
     @property
     def passed(self) -> int:
@@ -143,8 +149,20 @@ class TestReport:
         return self.failed == 0
 
     def to_json(self) -> dict:
-        return {"topology": self.topology, "passed": self.passed, "failed": self.failed,
+        return {"schema": SCHEMA["test"], "topology": self.topology, "passed": self.passed, "failed": self.failed,
                 "seconds": round(self.seconds, 3), "results": [r.to_json() for r in self.results]}
+
+    def to_junit(self, file: str | None = None) -> bytes:
+        """JUnit XML: one testcase per expectation, a failure carrying the probe's detail (`pipenet.junit`)."""
+        from pipenet import junit
+
+        return junit.to_xml(self, file)
+
+    def write_junit(self, path: str, file: str | None = None) -> None:
+        """Write `to_junit()` to `path`, atomically (what `pipenet test --junit PATH` does)."""
+        from pipenet import junit
+
+        junit.write(self, path, file)
 
 
 @dataclass
@@ -159,7 +177,7 @@ class LabInfo:
     error: str | None = None
 
     def to_json(self) -> dict:
-        d = asdict(self)
+        d = {"schema": SCHEMA["ls"], **asdict(self)}
         if d["error"] is None:
             d.pop("error")
         return d
@@ -182,7 +200,7 @@ class CheckReport:
     def to_json(self) -> dict:
         from pipenet.diagnostics import to_json
 
-        doc = {"file": self.file, "ok": self.ok, "diagnostics": to_json(self.diagnostics)}
+        doc = {"schema": SCHEMA["check"], "file": self.file, "ok": self.ok, "diagnostics": to_json(self.diagnostics)}
         if self.ok and self.topology is not None:
             doc["topology"] = self.topology
             doc["counts"] = self.counts

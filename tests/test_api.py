@@ -204,12 +204,13 @@ def test_without_root_and_without_a_sandbox_the_answer_is_one_line(netns, shared
 
 
 def test_the_readmes_python_example_runs(netns):
-    """README.md's "From Python" block, as written (from the repository's root, so its path works)."""
+    """README.md's "Use it from Python and pytest" Python block, as written (from the repository's root, so its
+    path works)."""
     import re
 
     with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")) as f:
         readme = f.read()
-    code = re.search(r"## From Python\n\n```python\n(.*?)```", readme, re.S).group(1)
+    code = re.search(r"## Use it from Python and pytest\n\n```python\n(.*?)```", readme, re.S).group(1)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     r = netns.run(["sh", "-c", 'cd "$1" && exec "$2" -c "$3"', "-", repo, sys.executable, code], check=False)
     assert r.returncode == 0, r.stderr
@@ -366,7 +367,7 @@ def test_the_docs_pytest_example_runs(netns, tmp_path):
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(os.path.join(repo, "docs", "api.md")) as f:
         doc = f.read()
-    (tmp_path / "lab.pn").write_text(re.search(r"`lab.pn` for the examples on this page:\n\n```\n(.*?)```",
+    (tmp_path / "lab.pn").write_text(re.search(r"`lab.pn` for the examples on this page:\n\n```pipenet\n(.*?)```",
                                                doc, re.S).group(1))
     (tmp_path / "test_lab.py").write_text(re.search(r"## With pytest\n\n```python\n(.*?)```", doc, re.S).group(1))
     r = netns.run(["sh", "-c", 'cd "$1" && exec "$2" -m pytest -q -p no:cacheprovider test_lab.py', "-",

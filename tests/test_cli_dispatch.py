@@ -15,7 +15,7 @@ import pytest
 import typer.main
 from typer.core import TyperArgument, TyperOption
 
-from pipenet.cli import commands
+from pipenet.cli.dispatch import command
 from pipenet.cli.app import app
 from pipenet.cli.dispatch import FORMS, parse
 
@@ -44,6 +44,10 @@ SAMPLES = [
     # containerlab interchange
     ["import", "lab.clab.yml"], ["import", "lab.clab.yml", "-o", "lab.pn"], ["import", "--output=-", "l.yml"],
     ["export", "a.pn"], ["export", "--format", "clab", "a.pn"], ["export", "a.pn", "-o", "-", "--var", "A=1"],
+    # plan --json; test --junit FILE.xml; completion SHELL
+    ["plan", "a.pn", "--json"], ["plan", "--json", "a.pn", "--var", "A=1"],
+    ["test", "a.pn", "--junit", "r.xml"], ["test", "--junit=out/r.xml", "a.pn", "--sandbox", "--json"],
+    ["completion", "bash"], ["completion", "fish"],
 ]
 
 
@@ -62,7 +66,7 @@ def called_with(func: str, values: dict) -> dict:
     """The keyword arguments the plain command function would receive, defaults filled in."""
     import inspect
 
-    sig = inspect.signature(getattr(commands, func))
+    sig = inspect.signature(command(func))
     bound = sig.bind_partial(**values)
     bound.apply_defaults()
     out = dict(bound.arguments)
@@ -86,6 +90,8 @@ def test_fast_form_reads_arguments_as_typer_does(argv):
     ["graph", "a.pn", "-o"], ["graph", "a.pn", "-ox.svg"], ["down", "x", "--", "y"], ["frobnicate"],
     ["check", "a.pn", "--json=yes"], ["up", "a.pn", "--var"], ["up", "a.pn", "--var", "--sandbox"],
     ["down", "x", "--var", "A=1"], ["fmt", "a.pn", "--var", "A=1"],
+    ["--install-completion"], ["--show-completion"], ["completion"], ["completion", "bash", "zsh"],
+    ["completion", "--help"], ["test", "a.pn", "--junit"], ["plan", "a.pn", "--json=1"],
 ])
 def test_anything_else_is_left_to_typer(argv):
     assert parse(argv) is None
@@ -101,6 +107,16 @@ def test_every_typer_command_and_option_is_in_the_table():
         args = [p.name + ("" if p.required else "?") for p in cmd.params if isinstance(p, TyperArgument)]
         assert args == list(form.positional), name
     assert set(FORMS) == set(ROOT.commands)
+
+
+def test_the_root_options_are_typer_s():
+    """--version and typer's completion options (--install-completion, --show-completion) are never fast forms;
+    nor is a shell's completion request, which runs `pipenet` with no arguments."""
+    opts = {o for p in ROOT.params for o in p.opts}
+    assert opts == {"--version", "--install-completion", "--show-completion"}
+    for o in opts:
+        assert parse([o]) is None
+    assert parse([]) is None
 
 
 def test_a_fast_form_does_not_load_typer():

@@ -1,7 +1,8 @@
 """The `pipenet` typer app: every command's arguments, options and help.
 
 This is the command line's definition. Each command hands its values to the
-plain function of the same name in `pipenet.cli.commands`. The exact common
+plain function of the same name in `pipenet.cli.commands` (a network's life) or
+`pipenet.cli.files` (commands that only read or write files). The exact common
 forms (`up FILE`, `down NAME`, `exec NODE -- CMD`, ...) are also recognised
 by `pipenet.cli.dispatch` without loading typer; a test checks that both
 read every form the same way.
@@ -14,8 +15,11 @@ from typing import List, Optional
 import typer
 
 from pipenet.cli import commands as c
+from pipenet.cli import files as f
+from pipenet.cli import completion as done
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+# add_completion: typer's --install-completion and --show-completion (pipenet.cli.completion says what completes)
+app = typer.Typer(add_completion=True, no_args_is_help=True, rich_markup_mode=None,
                   help="Declarative, transactional Linux networks from a topology file (.pn).")
 
 FILE = "the topology file"
@@ -23,6 +27,18 @@ NODE = "the node"
 JSON = "print one JSON document"
 TOPOLOGY = "the topology (when ambiguous)"
 VAR = "a variable for ${NAME} in the file (repeat for more)"
+
+
+def _file():
+    return typer.Argument(..., help=FILE, autocompletion=done.pn_files)
+
+
+def _topology():
+    return typer.Option(None, "-t", "--topology", help=TOPOLOGY, autocompletion=done.topologies)
+
+
+def _node():
+    return typer.Argument(..., help=NODE, autocompletion=done.nodes)
 
 
 def _var():
@@ -44,31 +60,32 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 @app.command()
-def check(file: str = typer.Argument(..., help=FILE),
+def check(file: str = _file(),
           json: bool = typer.Option(False, "--json", help="print the result as one JSON document"),
           var: Optional[List[str]] = _var()) -> None:
     """Parse and validate FILE; print every diagnostic; change nothing."""
-    c.check(file, json, var)
+    f.check(file, json, var)
 
 
 @app.command()
-def fmt(file: str = typer.Argument(..., help=FILE),
+def fmt(file: str = _file(),
         check: bool = typer.Option(False, "--check", help="only report whether the file is formatted")) -> None:
     """Rewrite FILE in canonical layout, comments kept (--check: exit 1 if it would change)."""
-    c.fmt(file, check)
+    f.fmt(file, check)
 
 
 @app.command()
-def plan(file: str = typer.Argument(..., help=FILE),
+def plan(file: str = _file(),
          format: str = typer.Option("text", "--format", help="text, sh or json"),
-         var: Optional[List[str]] = _var()) -> None:
+         var: Optional[List[str]] = _var(),
+         json: bool = typer.Option(False, "--json", help="the same as --format json")) -> None:
     """Show what `up` would do: the file compared with the record and with the live system (each
     repair marked: `+ ... (missing: ...)`, `~ ... (changed: ...)`); sh: the equivalent commands."""
-    c.plan(file, format, var)
+    c.plan(file, format, var, json)
 
 
 @app.command()
-def up(file: str = typer.Argument(..., help=FILE),
+def up(file: str = _file(),
        sandbox: bool = typer.Option(False, "--sandbox", help="run the whole topology in private namespaces"),
        var: Optional[List[str]] = _var()) -> None:
     """Bring the live system to what FILE says: read what is live, create what is missing, put right what
@@ -77,7 +94,8 @@ def up(file: str = typer.Argument(..., help=FILE),
 
 
 @app.command()
-def down(target: str = typer.Argument(..., help="a topology file or a topology name"),
+def down(target: str = typer.Argument(..., help="a topology file or a topology name",
+                                      autocompletion=done.file_or_topology),
          force: bool = typer.Option(False, "--force", help="the record cannot be trusted: remove what carries "
                                                             "the topology's marks on the live system")) -> None:
     """Remove everything the topology made that is still live and carries its mark, and only that;
@@ -86,7 +104,8 @@ def down(target: str = typer.Argument(..., help="a topology file or a topology n
 
 
 @app.command()
-def status(topology: Optional[str] = typer.Argument(None, help="a topology name (default: every one that is up)"),
+def status(topology: Optional[str] = typer.Argument(None, help="a topology name (default: every one that is up)",
+                                                   autocompletion=done.topologies),
            json: bool = typer.Option(False, "--json", help=JSON)) -> None:
     """Nodes, interfaces, addresses, routes, and drift: each recorded change checked against the live
     system (the same check `plan` and `up` make); exit 1 when any is missing, changed or taken."""
@@ -100,39 +119,42 @@ def ls(json: bool = typer.Option(False, "--json", help=JSON)) -> None:
 
 
 @app.command()
-def test(file: str = typer.Argument(..., help=FILE),
+def test(file: str = _file(),
          json: bool = typer.Option(False, "--json", help=JSON),
          sandbox: bool = typer.Option(False, "--sandbox", help="bring it up in a sandbox when it is not up"),
-         var: Optional[List[str]] = _var()) -> None:
+         var: Optional[List[str]] = _var(),
+         junit: Optional[str] = typer.Option(None, "--junit", metavar="FILE.xml",
+                                             help="also write a JUnit XML report, one testcase per expectation")
+         ) -> None:
     """Bring the topology up if needed, check every `expect`, print a table (exit 4 if one fails)."""
-    c.test(file, json, sandbox, var)
+    c.test(file, json, sandbox, var, junit)
 
 
 @app.command()
-def graph(file: str = typer.Argument(..., help=FILE),
+def graph(file: str = _file(),
           out: str = typer.Option(None, "-o", "--output", help="OUT.svg, .png, .dot or .mmd (default: FILE.svg)"),
           var: Optional[List[str]] = _var()) -> None:
     """A picture of the topology: nodes, bridges, links, addresses, NAT and published ports."""
-    c.graph(file, out, var)
+    f.graph(file, out, var)
 
 
 @app.command()
-def logs(node: str = typer.Argument(..., help=NODE),
-         topology: Optional[str] = typer.Option(None, "-t", "--topology", help=TOPOLOGY)) -> None:
+def logs(node: str = _node(),
+         topology: Optional[str] = _topology()) -> None:
     """Output of the node's `run` processes."""
     c.logs(node, topology)
 
 
 @app.command(name="exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def exec_(ctx: typer.Context, node: str = typer.Argument(..., help=NODE),
-          topology: Optional[str] = typer.Option(None, "-t", "--topology", help=TOPOLOGY)) -> None:
+def exec_(ctx: typer.Context, node: str = _node(),
+          topology: Optional[str] = _topology()) -> None:
     """Run a command inside NODE, with its hostname and /etc files: pipenet exec NODE -- CMD ..."""
     c.exec_(node, list(ctx.args), topology)
 
 
 @app.command()
-def shell(node: str = typer.Argument(..., help=NODE),
-          topology: Optional[str] = typer.Option(None, "-t", "--topology", help=TOPOLOGY)) -> None:
+def shell(node: str = _node(),
+          topology: Optional[str] = _topology()) -> None:
     """An interactive shell inside NODE, the prompt naming it."""
     c.shell(node, topology)
 
@@ -142,7 +164,7 @@ def import_(file: str = typer.Argument(..., help="a containerlab topology (LAB.c
             out: str = typer.Option(None, "-o", "--output", help="the .pn file to write (default: LAB.pn "
                                                                     "beside it; - for stdout)")) -> None:
     """Convert a containerlab topology to a .pn file; one located line for each field it cannot carry."""
-    c.import_(file, out)
+    f.import_(file, out)
 
 
 @app.command()
@@ -153,4 +175,9 @@ def export(file: str = typer.Argument(..., help=FILE),
            var: Optional[List[str]] = _var()) -> None:
     """Convert FILE to another tool's topology (containerlab's); one located line for each statement it
     cannot carry."""
-    c.export(file, format, out, var)
+    f.export(file, format, out, var)
+@app.command()
+def completion(shell: str = typer.Argument(..., help="bash, zsh or fish", autocompletion=done.shells)) -> None:
+    """Print the shell completion script (commands, options, .pn files, topologies up, their nodes):
+    `source <(pipenet completion bash)`; `pipenet --install-completion` installs it for your shell."""
+    f.completion(shell)

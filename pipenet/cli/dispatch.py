@@ -23,7 +23,7 @@ class Form:
 
     def __init__(self, func: str, positional: tuple[str, ...], flags: dict | None = None,
                  valued: dict | None = None, rest: str | None = None, repeat: tuple[str, ...] = ()):
-        self.func = func  # the function in pipenet.cli.commands
+        self.func = func  # the function in pipenet.cli.commands or pipenet.cli.files (`command`)
         self.positional = positional  # a trailing "?" marks an optional one
         self.flags = flags or {}  # --flag -> parameter (True when given)
         self.valued = valued or {}  # --option VALUE -> parameter
@@ -37,12 +37,13 @@ _V = ("var",)
 FORMS = {
     "check": Form("check", ("file",), {"--json": "json"}, valued=_VAR, repeat=_V),
     "fmt": Form("fmt", ("file",), {"--check": "check"}),
-    "plan": Form("plan", ("file",), valued={"--format": "format", **_VAR}, repeat=_V),
+    "plan": Form("plan", ("file",), {"--json": "json"}, valued={"--format": "format", **_VAR}, repeat=_V),
     "up": Form("up", ("file",), {"--sandbox": "sandbox"}, valued=_VAR, repeat=_V),
     "down": Form("down", ("target",), {"--force": "force"}),
     "status": Form("status", ("topology?",), {"--json": "json"}),
     "ls": Form("ls", (), {"--json": "json"}),
-    "test": Form("test", ("file",), {"--json": "json", "--sandbox": "sandbox"}, valued=_VAR, repeat=_V),
+    "test": Form("test", ("file",), {"--json": "json", "--sandbox": "sandbox"}, valued={"--junit": "junit", **_VAR},
+                 repeat=_V),
     "graph": Form("graph", ("file",), valued={"-o": "out", "--output": "out", **_VAR}, repeat=_V),
     "logs": Form("logs", ("node",), valued=_T),
     "shell": Form("shell", ("node",), valued=_T),
@@ -50,6 +51,7 @@ FORMS = {
     "import": Form("import_", ("file",), valued={"-o": "out", "--output": "out"}),
     "export": Form("export", ("file",), valued={"--format": "format", "-o": "out", "--output": "out", **_VAR},
                    repeat=_V),
+    "completion": Form("completion", ("shell",)),
 }
 
 
@@ -99,6 +101,13 @@ def parse(argv: list[str]) -> tuple[str, dict] | None:
     return form.func, kw
 
 
+def command(name: str):
+    """The plain function behind a command: a network's life in `commands`, files alone in `files`."""
+    from pipenet.cli import commands, files
+
+    return getattr(commands, name, None) or getattr(files, name)
+
+
 #: Where the tools pipenet runs (iptables-restore, ip, tc, sysctl) live; a user's PATH often lacks them.
 ADMIN_DIRS = ("/usr/sbin", "/sbin")
 
@@ -117,9 +126,7 @@ def main() -> None:
     try:
         found = parse(sys.argv[1:])
         if found is not None:
-            from pipenet.cli import commands
-
-            getattr(commands, found[0])(**found[1])
+            command(found[0])(**found[1])
         else:
             from pipenet.cli.app import app
 
@@ -134,6 +141,6 @@ def main() -> None:
 
         if not isinstance(e, PipenetError):
             raise
-        from pipenet.cli.commands import _fail
+        from pipenet.cli.glue import fail
 
-        _fail(e)
+        fail(e)

@@ -39,7 +39,7 @@ def test_unchanged_file_is_not_parsed_and_every_change_is_planned(netns, tmp_pat
     assert r.returncode == 0 and "same is up: nothing to change" in r.stderr
     assert probe(netns, str(p), "plan") == "not parsed"  # plan: what up would do, which is nothing
     assert json.loads(netns.pipenet("plan", str(p), "--format", "json").stdout) == {
-        "topology": "same", "empty": True, "steps": []}
+        "schema": "pipenet/plan/v1", "topology": "same", "empty": True, "steps": []}
 
     # an edited file: the full plan, and the new container is made
     p.write_text(TOPO + "container b { net b0 }\n")

@@ -17,7 +17,7 @@ EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.pn")))
 
 def test_the_readmes_block_is_left_as_written():
     readme = open(os.path.join(ROOT, "README.md")).read()
-    block = re.search(r"```\n(# docker0, the way.*?)```", readme, re.S).group(1)
+    block = re.search(r"```pipenet\n(# docker0, the way.*?)```", readme, re.S).group(1)
     assert "container web { net docker0; hostname www.example.com }" in block
     out = format_text(block).splitlines()
     assert "container web { net docker0; hostname www.example.com }" in out
