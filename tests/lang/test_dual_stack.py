@@ -138,6 +138,8 @@ ERRORS = [
     ("address6-gateway", BR + "container a { net d; address fd00:1::1 }\n", 2, 30, "bridge d's own address"),
     ("over-family", BR + "container a { net d }\nexpect a can reach host over ipv5\n", 3, 30,
      "`ipv5` is not an address family"),
+    ("over-written-address", BR + "container a { net d }\nexpect a can reach 10.1.0.1 over ipv6\n", 3, 34,
+     "10.1.0.1 is an IPv4 address, and the expectation is over ipv6"),
     ("pool6-exhausted", "bridge d { address 10.1.0.1/24; address fd00:1::1/64; pool6 fd00:1::/127 }\n"
      "container a { net d }\ncontainer b { net d }\n", 2, 19, "pool fd00:1::/127 of bridge d has no address left"),
 ]

@@ -46,6 +46,11 @@ def expect(w: Walker, st: Node, sc: Scope) -> Expectation:
         if family is None:
             w.error(f"`{w.text(tok, sc)}` is not an address family", spans["over"], "write over ipv4 or over ipv6")
             raise Fail
+        written = [a for a in (target.ip, as_ip) if a is not None and a.version != family]
+        if written:
+            w.error(f"{written[0]} is an IPv{written[0].version} address, and the expectation is over ipv{family}",
+                    spans["over"], "`over` chooses among a node's addresses; an address written out has its family")
+            raise Fail
     return Expectation(kind, src, target, as_ip, as_node, family=family, span=span, spans=spans)
 
 
