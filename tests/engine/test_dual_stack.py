@@ -102,3 +102,21 @@ def test_a_second_topology_on_the_same_ipv6_subnet_is_refused_before_any_change(
     assert r.returncode != 0 and "subnet fd00:61::/64 overlaps fd00:61::/64 of topology one" in r.stderr, r.stderr
     assert snapshot.diff(before, snapshot.world(netns)) == []
     assert netns.pipenet("down", "one").returncode == 0
+
+
+def test_down_force_without_a_record_finds_and_removes_the_ip6tables_chains(netns):
+    before = snapshot.settled_world(netns)
+    assert netns.pipenet("up", EXAMPLE).returncode == 0
+    netns.run(["sh", "-c", 'echo "[1, 2, 3]" > "$0"', f"/run/pipenet/{NAME}/record.json"])  # a record lost
+    r = netns.pipenet("down", "--force", NAME)
+    assert r.returncode == 0, r.stderr
+    v6 = netns.out(["ip6tables-save"])
+    assert "PN-docker0-dual" not in v6 and "pipenet:" not in v6
+    after = snapshot.settled_world(netns)
+    # Without the record pipenet cannot tell it made the (now empty) IPv6 nat table, so a forced down
+    # keeps it, as it keeps an IPv4 one: everything else is as before, Docker's IPv6 chains included.
+    changed = {k for k in before if before[k] != after.get(k)}
+    assert changed <= {"ip6tables", "nft"}, snapshot.diff(before, after)
+    assert "*nat" not in before["ip6tables"] and after["ip6tables"][:len(before["ip6tables"])] == before["ip6tables"]
+    assert after["ip6tables"][len(before["ip6tables"]):] == [
+        "*nat", ":PREROUTING ACCEPT [-]", ":INPUT ACCEPT [-]", ":OUTPUT ACCEPT [-]", ":POSTROUTING ACCEPT [-]", "COMMIT"]
