@@ -20,6 +20,13 @@ In the host namespace:
 - nat PRE and OUT (jumped to for destinations of type LOCAL): one DNAT per
   published port, `--dport HOSTPORT -j DNAT --to-destination IP:PORT`.
 In a container namespace: nat POST `-o IF -j MASQUERADE` for `masquerade out IF`.
+
+IPv6 (ip6tables, tables `ip6:filter` and `ip6:nat`), for each bridge with an
+IPv6 address: the same FWD rules with the IPv6 addresses (/128), plus
+neighbour solicitations and advertisements accepted between ports under
+`icc off`; the same DNAT (`--to-destination [IP]:PORT`) and hairpin
+MASQUERADE for a dual-stack container's published ports. No MASQUERADE of an
+IPv6 subnet going out (routed, not NAT'd) and no `masquerade out` (IPv4's).
 """
 
 from __future__ import annotations
