@@ -5,7 +5,9 @@ static address of its own gets the next free address of the bridge's pool
 (the whole subnet by default), in file order, skipping the network and
 broadcast addresses, the bridge's own address and every static address on
 that bridge. Interfaces with an address but no prefix on a bridge take the
-bridge's prefix.
+bridge's prefix. A dual-stack bridge has a pool per family (`pool6`, Docker's
+`--fixed-cidr-v6`, for the IPv6 one; the whole subnet by default): each port
+gets an address of each family, unless the file gives it one.
 
 MACs (Docker's rule): `02:42` followed by the four bytes of the interface's
 IPv4 address, so ARP caches stay right when a container is recreated with
@@ -53,8 +55,8 @@ def mac_for(topology: str, node: str, ifname: str, address: IfAddr | None) -> st
 class _Pool:
     """Hands out a bridge's free addresses in order, without materialising the range."""
 
-    def __init__(self, bridge: Bridge, subnet: IPNetwork, reserved: set[int]):
-        pool = bridge.pool if bridge.pool is not None else subnet
+    def __init__(self, bridge: Bridge, subnet: IPNetwork, reserved: set[int], pool: IPNetwork | None):
+        pool = pool if pool is not None else subnet
         self.bridge = bridge
         self.pool = pool
         self.subnet = subnet
@@ -83,17 +85,20 @@ def allocate(topo: Topology, resolved: dict[str, IfAddr]) -> tuple[Topology, lis
             b = replace(b, address=resolved[b.name])  # chosen by `address auto`, or an external bridge's own
         bridges.setdefault(b.name, b)
     # Static addresses first, so the pool skips them wherever they appear in the file.
-    reserved: dict[str, set[int]] = {name: set() for name in bridges}
+    reserved: dict[tuple[str, int], set[int]] = {(name, v): set() for name in bridges for v in (4, 6)}
     for c in topo.containers:
         for i in c.interfaces:
-            if KINDS[i.kind].on_bridge and i.address is not None and i.bridge in reserved:
-                reserved[i.bridge].add(int(i.address.ip))
-    pools: dict[str, _Pool] = {}
+            if KINDS[i.kind].on_bridge and (i.bridge, 4) in reserved:
+                for a in i.addresses:
+                    reserved[(i.bridge, a.version)].add(int(a.ip))
+    pools: dict[tuple[str, int], _Pool] = {}
     for name, b in bridges.items():
-        if b.address is not None and b.address.prefix is not None:
-            reserved[name].add(int(b.address.ip))
-            pools[name] = _Pool(b, b.address.network, reserved[name])
-    exhausted: set[str] = set()
+        for address, pool in ((b.address, b.pool), (b.address6, b.pool6)):
+            if address is not None and address.prefix is not None:
+                key = (name, address.version)
+                reserved[key].add(int(address.ip))
+                pools[key] = _Pool(b, address.network, reserved[key], pool)
+    exhausted: set[tuple[str, int]] = set()
     containers = []
     for c in topo.containers:
         ifaces = []
@@ -101,21 +106,29 @@ def allocate(topo: Topology, resolved: dict[str, IfAddr]) -> tuple[Topology, lis
         for i in c.interfaces:
             new = i
             kind = KINDS[i.kind]
-            if kind.on_bridge and i.bridge in pools:
-                pool = pools[i.bridge]
-                if i.address is None:
-                    ip = pool.take()
-                    if ip is None:
-                        if i.bridge not in exhausted:
-                            exhausted.add(i.bridge)
-                            diags.append(Diagnostic(
-                                f"pool {pool.pool} of bridge {i.bridge} has no address left for {c.name}:{i.name}",
-                                i.spans.get("bridge", i.span),
-                                f"make the pool larger (it has {pool.pool.size} addresses) or use fewer containers"))
-                    else:
-                        new = replace(new, address=IfAddr(ip, pool.subnet.prefixlen))
-                elif i.address.prefix is None:
-                    new = replace(new, address=i.address.with_prefix(pool.subnet.prefixlen))
+            if kind.on_bridge and ((i.bridge, 4) in pools or (i.bridge, 6) in pools):
+                given = {a.version: a for a in i.addresses}
+                for version in (4, 6):
+                    pool = pools.get((i.bridge, version))
+                    if pool is None:
+                        continue
+                    if version not in given:
+                        ip = pool.take()
+                        if ip is None:
+                            if (i.bridge, version) not in exhausted:
+                                exhausted.add((i.bridge, version))
+                                diags.append(Diagnostic(
+                                    f"pool {pool.pool} of bridge {i.bridge} has no address left for {c.name}:{i.name}",
+                                    i.spans.get("bridge", i.span),
+                                    f"make the pool larger (it has {pool.pool.size} addresses) or use fewer containers"))
+                        else:
+                            given[version] = IfAddr(ip, pool.subnet.prefixlen)
+                    elif given[version].prefix is None:
+                        given[version] = given[version].with_prefix(pool.subnet.prefixlen)
+                first = given.get(4) or given.get(6)
+                second = given.get(6) if 4 in given else None
+                if (first, second) != (i.address, i.address6):
+                    new = replace(new, address=first, address6=second)
             elif kind.host_prefix and i.address is not None and i.address.prefix is None:
                 new = replace(new, address=IfAddr(i.address.ip, i.address.prefixlen))
             if new.mac is None and not (kind.on_bridge and new.address is None and

@@ -85,6 +85,8 @@ def to_dot(t: Topology) -> str:
             lines.append(str(b.address) if b.subnet is None else f"{b.address.ip}/{b.subnet.prefixlen}")
         elif b.auto:
             lines.append("address auto")
+        if b.address6 is not None:  # dual stack: the IPv6 address under the IPv4 one
+            lines.append(str(b.address6))
         flags = []
         if b.nat and b.gateway:
             flags.append("NAT")
@@ -118,7 +120,7 @@ def to_dot(t: Topology) -> str:
         if c.net.kind == "container":
             out.append(f"  {_q(c.name)} -- {_q(c.net.target)} [style=dotted];")
         for i in c.interfaces:
-            label = i.name + (f"\n{i.address}" if i.address is not None else "")
+            label = i.name + "".join(f"\n{a}" for a in i.addresses)
             for e in KINDS[i.kind].edges(t, c, i):
                 style = f"style={e.style}, " if e.style else ""
                 note = chr(10) + e.note if e.note else ""
@@ -150,7 +152,7 @@ def to_mermaid(t: Topology) -> str:
         label = "<br/>".join(_ml(line) for line in ["host"] + published_lines(t))
         out.append(f'  {_mid("host")}{{{{"{label}"}}}}')
     for b in t.bridges:
-        label = b.name + (f"<br/>{b.address}" if b.address is not None else "") + (
+        label = b.name + "".join(f"<br/>{a}" for a in b.addresses) + (
             "<br/>NAT" if b.nat and b.gateway else "")
         out.append(f'  {_mid("br:" + b.name)}[["{_ml(label)}"]]')
         if b.gateway:
@@ -162,7 +164,7 @@ def to_mermaid(t: Topology) -> str:
         for i in c.interfaces:
             for e in KINDS[i.kind].edges(t, c, i):
                 if e.style is None:  # (Mermaid draws the solid lines: bridge ports)
-                    lab = i.name + (f" {i.address}" if i.address is not None else "")
+                    lab = " ".join([i.name] + [str(a) for a in i.addresses])
                     out.append(f'  {_mid(c.name)} ---|"{_ml(lab)}"| {_mid(e.to)}')
     for link in t.p2p:
         a, b = link.a, link.b

@@ -206,8 +206,17 @@ class Interface:
     mtu: int | None = None
     primary: bool = False
     host_name: str | None = None  # a port's host end, when named (`host-name`, pipework's -l)
+    address6: IfAddr | None = None  # dual stack: the IPv6 address, when `address` is the IPv4 one
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
+
+    @property
+    def addresses(self) -> tuple[IfAddr, ...]:
+        """Every address of the interface: one, or an IPv4 and an IPv6 one (dual stack)."""
+        return tuple(a for a in (self.address, self.address6) if a is not None)
+
+    def address_of(self, version: int) -> IfAddr | None:
+        return next((a for a in self.addresses if a.version == version), None)
 
 
 @dataclass(frozen=True)
@@ -291,12 +300,30 @@ class Bridge:
     icc: bool = True
     masquerade: bool | None = None  # None: on when the bridge has an address
     external: bool = False
+    address6: IfAddr | None = None  # dual stack: the IPv6 address, when `address` is IPv4 (or auto)
+    pool6: IPNetwork | None = None  # the pool of address6's subnet (Docker --fixed-cidr-v6)
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
     @property
     def subnet(self) -> IPNetwork | None:
         return self.address.network if self.address is not None and self.address.prefix is not None else None
+
+    @property
+    def subnet6(self) -> IPNetwork | None:
+        """The subnet of the second family of a dual-stack bridge."""
+        return self.address6.network if self.address6 is not None and self.address6.prefix is not None else None
+
+    @property
+    def addresses(self) -> tuple[IfAddr, ...]:
+        return tuple(a for a in (self.address, self.address6) if a is not None)
+
+    def address_of(self, version: int) -> IfAddr | None:
+        return next((a for a in self.addresses if a.version == version), None)
+
+    @property
+    def has_ipv6(self) -> bool:
+        return self.address_of(6) is not None
 
     @property
     def gateway(self) -> bool:
@@ -370,6 +397,7 @@ class Expectation:
     name: str | None = None
     ip: IPAddress | None = None
     within: float | None = None  # seconds: retry until it holds, or until then (`within 30s`)
+    family: int | None = None  # `over ipv4|ipv6`: which of a node's addresses a name means (None: its primary)
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
@@ -379,9 +407,9 @@ class Expectation:
         verb = "can reach" if self.kind == "reach" else "cannot reach"
         as_what = self.as_ip if self.as_ip is not None else self.as_node
         tail = f" as {as_what}" if as_what is not None else ""
-        if self.within is not None:
-            tail += f" within {self.within:g}s"
-        return f"{self.source} {verb} {self.target}{tail}"
+        over = f" over ipv{self.family}" if self.family is not None else ""
+        within = f" within {self.within:g}s" if self.within is not None else ""
+        return f"{self.source} {verb} {self.target}{tail}{over}{within}"
 
 
 @dataclass(frozen=True)

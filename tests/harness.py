@@ -19,7 +19,9 @@ handful of commands run inside it (argv lists, no shell; `LIVED_IN`):
 - Docker's iptables chains as Docker installs them, in the filter and nat
   tables: DOCKER, DOCKER-USER, DOCKER-ISOLATION-STAGE-1/2, the jumps from
   FORWARD, PREROUTING and OUTPUT, a published port and the MASQUERADE of
-  a `docker_gwbridge` (172.29.0.0/16; that bridge exists too).
+  a `docker_gwbridge` (172.29.0.0/16; that bridge exists too);
+- and the ip6tables filter chains Docker makes with `--ip6tables` (IPv6
+  firewalling), with the same jumps from FORWARD.
 
 The subnets (192.168.77.0/24, 172.29.0.0/16) and names are used by no
 example or test topology. Snapshots ("exactly as before") include all of
@@ -92,10 +94,15 @@ COMMIT
 COMMIT
 """
 
+#: Docker's ip6tables filter chains (`dockerd --ip6tables`): its IPv4 filter table without the rule that
+#: names an IPv4 address (the chains and the jumps from FORWARD are the same).
+DOCKER6_RULES = "".join(f"{line}\n" for line in DOCKER_RULES.split("*nat")[0].splitlines() if "172.29." not in line)
+
 #: What `Netns` runs in every fresh world: (argv, stdin).
 LIVED_IN: list[tuple[list[str], str | None]] = [
     (["ip", "-batch", "-"], _IP_BATCH),
     (["iptables-restore"], DOCKER_RULES),
+    (["ip6tables-restore"], DOCKER6_RULES),
     *((["install", "-D", "-m", "0644", "/dev/stdin", f"/etc/netns/{FOREIGN_NETNS}/{name}"], text)
       for name, text in FOREIGN_ETC.items()),
 ]

@@ -1,7 +1,7 @@
 """A snapshot of one network namespace's state, for "exactly as before" checks.
 
 Interfaces (name, kind, flags, MTU, MAC, master), addresses, routes of every
-table, iptables rules (without counters), the nftables ruleset, forwarding
+table, iptables and ip6tables rules (without counters), the nftables ruleset, forwarding
 sysctls, the contents of /run/netns, and all of /etc/netns (every entry's
 owner and mode, every file's digest). `run` executes an argv in the
 namespace to inspect (the host directly, or a sandbox through nsenter) and
@@ -59,10 +59,10 @@ def _routes(run: Runner):
     return sorted(res)
 
 
-def _iptables(run: Runner):
-    if not shutil.which("iptables-save"):
+def _iptables(run: Runner, tool: str = "iptables-save"):
+    if not shutil.which(tool):
         return None
-    out = run(["iptables-save"])
+    out = run([tool])
     lines = [l for l in out.splitlines() if not l.startswith("#")]
     return [re.sub(r"\[\d+:\d+\]", "[-]", l) for l in lines]
 
@@ -98,6 +98,7 @@ def take(run: Runner = host_runner) -> dict:
         "addresses": _addrs(run),
         "routes": _routes(run),
         "iptables": _iptables(run),
+        "ip6tables": _iptables(run, "ip6tables-save"),
         "nft": _nft(run),
         "sysctls": _sysctls(run),
         "/run/netns": _listing(run, "/run/netns"),

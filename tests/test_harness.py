@@ -9,7 +9,7 @@ import time
 
 from tests import snapshot
 from tests.conftest import pipenet_processes
-from tests.harness import DOCKER_RULES, FOREIGN_BRIDGES, FOREIGN_ETC, FOREIGN_NETNS, Netns
+from tests.harness import DOCKER6_RULES, DOCKER_RULES, FOREIGN_BRIDGES, FOREIGN_ETC, FOREIGN_NETNS, Netns
 
 
 def test_netns_is_private(netns):
@@ -65,10 +65,12 @@ def _lived_in(netns) -> None:
         out = netns.out(["ip", "-o", "-4", "addr", "show", "dev", br])
         assert f"inet {addr} " in out, out
         assert "UP" in netns.out(["ip", "-o", "link", "show", "dev", br]).split("<")[1].split(">")[0].split(",")
+    for tool, rules in (("iptables-save", DOCKER_RULES), ("ip6tables-save", DOCKER6_RULES)):
+        saved = netns.out([tool])
+        for line in rules.splitlines():
+            if line.startswith("-A "):
+                assert line in saved.splitlines(), (tool, line)
     saved = netns.out(["iptables-save"])
-    for line in DOCKER_RULES.splitlines():
-        if line.startswith("-A "):
-            assert line in saved.splitlines(), line
     # the jumps Docker installs, in Docker's order
     forward = [l for l in saved.splitlines() if l.startswith("-A FORWARD ")]
     assert forward[-6:][:2] == ["-A FORWARD -j DOCKER-USER", "-A FORWARD -j DOCKER-ISOLATION-STAGE-1"]

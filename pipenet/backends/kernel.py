@@ -413,10 +413,11 @@ class Kernel:
         return self.ns.in_ns(ref, read)
 
     def read_firewall(self, ref: str) -> str:
-        """`iptables-save` of the namespace (every table that exists), as text."""
+        """`iptables-save` and `ip6tables-save` of the namespace (every table that exists; IPv6's named
+        `ip6:TABLE`), as text."""
         from pipenet.backends import iptables
 
-        return iptables.save_all(self._fd_or_none(ref))
+        return iptables.save_both(self._fd_or_none(ref))
 
     # ---- sysctls ---------------------------------------------------------------------------------------
     def sysctl_get(self, ns: str, key: str) -> str:

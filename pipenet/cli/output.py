@@ -24,7 +24,9 @@ def console(stderr: bool = False):
 
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or os.environ.get("COLUMNS") else UNBOUNDED
-    return Console(stderr=stderr, highlight=False, no_color=bool(os.environ.get("NO_COLOR")), width=width)
+    # (emoji off: an IPv6 address like fd00::100:80 holds `:100:`, which rich would print as an emoji)
+    return Console(stderr=stderr, highlight=False, emoji=False, no_color=bool(os.environ.get("NO_COLOR")),
+                   width=width)
 
 
 def message(text: str) -> None:

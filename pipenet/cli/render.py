@@ -137,6 +137,7 @@ def status(docs: list[Status], readable: bool = True) -> None:
 
 
 def test(r: TestReport, file: str) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     if r.runtime:
@@ -149,8 +150,9 @@ def test(r: TestReport, file: str) -> None:
     table.add_column("result")
     table.add_column("detail")
     for c in r.results:
-        table.add_row(str(c.line), c.expectation, "[green]pass[/green]" if c.passed else "[bold red]FAIL[/bold red]",
-                      c.detail)
+        # (escaped: `[fd00::5]:80` is an address, not rich markup)
+        table.add_row(str(c.line), escape(c.expectation),
+                      "[green]pass[/green]" if c.passed else "[bold red]FAIL[/bold red]", escape(c.detail))
     table.caption = f"{r.passed} passed, {r.failed} failed in {r.seconds:.2f} s"
     output.console().print(table)
     if not r.results:

@@ -27,7 +27,7 @@ def claim_of(p) -> dict:
     from pipenet.plan.firewall import chain_base
 
     return {"bridges": sorted(b.name for b in p.topo.bridges if not b.external),
-            "subnets": [str(b.subnet) for b in p.topo.bridges if b.subnet is not None],
+            "subnets": [str(s) for b in p.topo.bridges for s in (b.subnet, b.subnet6) if s is not None],
             "published": [{"host_port": x.host_port, "proto": x.proto} for x in p.published],
             "chains": [chain_base(p.topo.name)]}
 

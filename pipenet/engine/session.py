@@ -386,7 +386,7 @@ def meta_for(p: Prepared, path: str) -> dict:
     """Everything the record says besides its operations."""
     from pipenet.plan.firewall import chain_base
 
-    subnets = [str(b.subnet) for b in p.topo.bridges if b.subnet is not None]
+    subnets = [str(s) for b in p.topo.bridges for s in (b.subnet, b.subnet6) if s is not None]  # (both families)
     return {"topology": p.topo.name, "file": None if path.startswith("<") else os.path.abspath(path),
             "ns": p.ns, "resolved": p.resolved, "subnets": subnets, "ports": p.ports,
             "published": [{"node": x.node, "host_ip": x.host_ip, "host_port": x.host_port, "proto": x.proto,

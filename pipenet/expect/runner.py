@@ -267,7 +267,8 @@ class Runner:
                     await self._give_back(keys, a, tcp=port.proto == "tcp")
         finally:
             gate.leave()
-        ok, detail = self._verdict(want, a, f"{port.proto} {aim.ip}:{port.number}")
+        where = f"[{aim.ip}]" if ":" in aim.ip else aim.ip  # (an IPv6 address with a port, as URLs write it)
+        ok, detail = self._verdict(want, a, f"{port.proto} {where}:{port.number}")
         if ok and checks_as:
             expected = self.targets.expected_as(e)
             if expected not in seen:

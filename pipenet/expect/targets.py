@@ -8,6 +8,11 @@ source is plugged into, or the host's end of a point-to-point link to it. A
 source with neither has no way to the host, and the check says so instead of
 probing something else. (A source that shares the host's namespace, `net
 host`, reaches it on 127.0.0.1.)
+
+`over ipv6` (or `over ipv4`) makes every name of the expectation mean the
+address of that family: the target's, the `as` node's and the host's (the
+bridge's IPv6 gateway, `::1` in the host's own namespace). A node without
+an address of that family has nothing to probe, and the check says so.
 """
 
 from __future__ import annotations
@@ -52,58 +57,62 @@ class Targets:
             c = self.t.container_map.get(node)
         return node
 
-    def host_address_for(self, node: str) -> str | None:
-        """The host's address as `node` sees it, or None when `node` has no link to the host."""
+    def host_address_for(self, node: str, family: int | None = None) -> str | None:
+        """The host's address as `node` sees it (of `family` when given), or None when `node` has no link
+        to the host."""
         owner = self.owner(node)
         if owner == HOST:
-            return "127.0.0.1"
+            return "::1" if family == 6 else "127.0.0.1"
         c = self.t.container_map.get(owner)
         if c is not None:
             ports = sorted((i for i in c.interfaces if KINDS[i.kind].on_bridge), key=lambda i: not i.primary)
             for i in ports:
                 b = self.t.bridge_map.get(i.bridge)
-                if b is not None and b.address is not None:
-                    return str(b.address.ip)
+                gw = None if b is None else (b.address if family is None else b.address_of(family))
+                if gw is not None:
+                    return str(gw.ip)
         for link in self.t.p2p:
             for end, peer in ((link.a, link.b), (link.b, link.a)):
-                if end.node == owner and peer.node == HOST and peer.address is not None:
+                if end.node == owner and peer.node == HOST and peer.address is not None and (
+                        family is None or peer.address.version == family):
                     return str(peer.address.ip)
         return None
 
     def owner_of(self, ip: str) -> str | None:
         for c in self.t.containers:
             for i in c.interfaces:
-                if i.address is not None and str(i.address.ip) == ip:
+                if any(str(a.ip) == ip for a in i.addresses):
                     return c.name
         for link in self.t.p2p:
             for end in (link.a, link.b):
                 if end.address is not None and str(end.address.ip) == ip:
                     return end.node
         for b in self.t.bridges:
-            if b.address is not None and str(b.address.ip) == ip:
+            if any(str(a.ip) == ip for a in b.addresses):
                 return HOST
         return None
 
     def aim(self, e: Expectation) -> Aim:
         t = e.target
+        over = f"IPv{e.family} " if e.family is not None else ""
         if t.node == HOST:
-            ip = self.host_address_for(e.source)
+            ip = self.host_address_for(e.source, e.family)
             if ip is None:
-                return Aim(None, HOST, f"no route to host: the host has no address reachable from {e.source} "
+                return Aim(None, HOST, f"no route to host: the host has no {over}address reachable from {e.source} "
                                        "(no bridge with an address, no point-to-point link to the host)")
             return Aim(ip, HOST)
         if t.node is not None:
-            ip = primary_address(self.t, self.t.container_map[t.node])
-            return Aim(ip, t.node, None if ip is not None else f"{t.node} has no address to probe")
+            ip = primary_address(self.t, self.t.container_map[t.node], e.family)
+            return Aim(ip, t.node, None if ip is not None else f"{t.node} has no {over}address to probe")
         ip = str(t.ip)
         if IPAddress(ip).is_loopback():
             return Aim(ip, e.source)
         return Aim(ip, self.owner_of(ip))
 
     def has_ipv6(self) -> bool:
-        addrs = [i.address for c in self.t.containers for i in c.interfaces]
+        addrs = [a for c in self.t.containers for i in c.interfaces for a in i.addresses]
         addrs += [end.address for link in self.t.p2p for end in (link.a, link.b)]
-        addrs += [b.address for b in self.t.bridges]
+        addrs += [a for b in self.t.bridges for a in b.addresses]
         return any(a is not None and a.ip.version == 6 for a in addrs)
 
     def published_to(self, host_port: int, proto: str) -> tuple[str, int] | None:
@@ -124,4 +133,4 @@ class Targets:
         if e.as_ip is not None:
             return str(e.as_ip)
         c = self.t.container_map.get(e.as_node) if e.as_node is not None else None
-        return primary_address(self.t, c) if c is not None else None
+        return primary_address(self.t, c, e.family) if c is not None else None

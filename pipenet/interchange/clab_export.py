@@ -128,6 +128,9 @@ class _Export:
                 out["ipv4-range"] = str(b.pool)
         if b.mtu is not None:
             out["mtu"] = b.mtu
+        if b.address6 is not None:  # (dual stack: containerlab's ipv6-subnet is not written by this export)
+            self.warn(_span(b, "address6"), f"the IPv6 address of bridge {b.name} is not carried: the "
+                      "management network is written with its IPv4 subnet only")
         if not b.icc:
             self.warn(_span(b, "icc"), "`icc off` is not carried")
         if b.masquerade is False:
@@ -166,6 +169,8 @@ class _Export:
             eth0 = c.primary
             if eth0 is not None and "address" in eth0.spans and eth0.address is not None:
                 node["mgmt-ipv4"] = str(eth0.address.ip)
+            if eth0 is not None and "address6" in eth0.spans:
+                self.warn(eth0.spans["address6"], f"the IPv6 address of {c.name} is not carried")
         else:
             node["network-mode"] = "none"
         env, execs = self.commands(c)

@@ -17,7 +17,7 @@ from pipenet.allocate import hashed_mac
 from pipenet.ir import Container, IfAddr, Interface, Topology
 from pipenet.kinds import KINDS
 from pipenet.plan import etc as etc_files
-from pipenet.plan.firewall import TABLE_JUMPS, Published, chain_base, tables_for, with_tag
+from pipenet.plan.firewall import TABLE_JUMPS, Published, bare_table, chain_base, tables_for, with_tag
 from pipenet.plan.names import netns_name
 from pipenet.plan.ops import (AddAddress, AddRoute, AddVeth, CreateBridge, CreateNamespace, Firewall,
                               HostSetting, NodePath, Op, SetShape, SetSysctl, StartProcess, UseNamespace, WriteEtc)
@@ -62,17 +62,18 @@ def published(topo: Topology, ports: dict[str, int]) -> list[Published]:
         if p0 is None or p0.address is None:
             continue
         ip = str(p0.address.ip)
+        ip6 = str(p0.address6.ip) if p0.address6 is not None else None  # dual stack: published over both
         explicit = {(p.port, p.proto) for p in c.publish}
         for p in c.publish:
             hp = p.host_port if p.host_port is not None else ports.get(port_key(c.name, p.port, p.proto))
             if hp is not None:
                 out.append(Published(c.name, p0.bridge, None if p.host_ip is None else str(p.host_ip), hp, ip,
-                                     p.port, p.proto))
+                                     p.port, p.proto, ip6))
         if c.publish_all:
             for e in c.expose:
                 hp = ports.get(port_key(c.name, e.number, e.proto))
                 if (e.number, e.proto) not in explicit and hp is not None:
-                    out.append(Published(c.name, p0.bridge, None, hp, ip, e.number, e.proto))
+                    out.append(Published(c.name, p0.bridge, None, hp, ip, e.number, e.proto, ip6))
     return out
 
 
@@ -81,10 +82,10 @@ def quiet_bridges(topo: Topology) -> set[str]:
     ports get no IPv6 autoconfiguration, as Docker does for networks without IPv6. (Each port would
     otherwise take a link-local address, run duplicate address detection and join multicast groups,
     flooded to every other port: at a thousand containers, half the kernel's work.)"""
-    v6 = {b.name for b in topo.bridges if b.address is not None and b.address.version == 6}
+    v6 = {b.name for b in topo.bridges if b.has_ipv6}
     for c in topo.containers:
         for i in c.interfaces:
-            if KINDS[i.kind].on_bridge and i.address is not None and i.address.version == 6:
+            if KINDS[i.kind].on_bridge and i.address_of(6) is not None:
                 v6.add(i.bridge)
     return {b.name for b in topo.bridges if b.name not in v6}
 
@@ -92,9 +93,9 @@ def quiet_bridges(topo: Topology) -> set[str]:
 def ipv6_nodes(topo: Topology) -> set[str]:
     """Containers with an IPv6 address or route anywhere (the others get no IPv6 autoconfiguration)."""
     out = set()
-    v6_bridges = {b.name for b in topo.bridges if b.address is not None and b.address.version == 6}
+    v6_bridges = {b.name for b in topo.bridges if b.has_ipv6}
     for c in topo.containers:
-        if any((i.address is not None and i.address.version == 6) or (KINDS[i.kind].on_bridge and i.bridge in v6_bridges)
+        if any(i.address_of(6) is not None or (KINDS[i.kind].on_bridge and i.bridge in v6_bridges)
                for i in c.interfaces) or any(
                 (r.dest is not None and r.dest.version == 6) or (r.via is not None and r.via.version == 6)
                 for r in c.routes):
@@ -161,10 +162,11 @@ class Compiler:
                 # a MAC of its own: a bridge otherwise takes its lowest port's, which changes as ports come and go
                 self.ops.append(CreateBridge(b.name, b.mtu, owner=t.name, quiet=b.name in self.quiet_bridges,
                                              mac=hashed_mac(t.name, HOST, b.name)))
-            if b.address is not None and b.address.prefix is not None:
-                # on an external bridge an address already there is adopted (never added, never removed)
-                self.ops.append(AddAddress(HOST, "", b.name, str(b.address.ip), b.address.prefix,
-                                           key if not b.external else "", nodad=not b.external))
+            for address in b.addresses:
+                if address.prefix is not None:
+                    # on an external bridge an address already there is adopted (never added, never removed)
+                    self.ops.append(AddAddress(HOST, "", b.name, str(address.ip), address.prefix,
+                                               key if not b.external else "", nodad=not b.external))
         # interfaces
         made: dict[str, set[str]] = {}
         on_p2p: list[tuple[Container, list[Interface]]] = []
@@ -197,8 +199,8 @@ class Compiler:
             if c.name not in self.ns or c.net.kind in ("host", "container"):
                 continue
             for i in c.interfaces:
-                if i.address is not None:  # (a macvlan or VLAN is on a real segment: it keeps DAD)
-                    self._addr(c.name, i.name, i.address, nodad=KINDS[i.kind].own_segment)
+                for address in i.addresses:  # (a macvlan or VLAN is on a real segment: it keeps DAD)
+                    self._addr(c.name, i.name, address, nodad=KINDS[i.kind].own_segment)
         for link in t.p2p:
             for end in (link.a, link.b):
                 if end.address is not None and end.node in self.ns:
@@ -216,12 +218,14 @@ class Compiler:
             if c.name not in self.ns or c.net.kind in ("host", "container"):
                 continue
             ns = self.ns[c.name]
-            own_default = any(r.dest is None for r in c.routes)
+            # a route default of the file replaces the automatic one of its family (that of its gateway)
+            own_default = {r.via.version if r.via is not None else 4: True for r in c.routes if r.dest is None}
             p = c.primary
-            if p is not None and not own_default:
-                b = t.bridge_map.get(p.bridge)
-                if b is not None and b.address is not None and p.address is not None:
-                    self.ops.append(AddRoute(c.name, ns, None, str(b.address.ip), None, None,
+            b = t.bridge_map.get(p.bridge) if p is not None else None
+            for version in (4, 6):  # a default route of each family the bridge and the port share
+                gw = b.address_of(version) if b is not None else None
+                if gw is not None and p.address_of(version) is not None and not own_default.get(version):
+                    self.ops.append(AddRoute(c.name, ns, None, str(gw.ip), None, None,
                                              (self.iface_key[(c.name, p.name)],)))
             for r in c.routes:
                 self.ops.append(self._route(c.name, ns, r))
@@ -242,7 +246,7 @@ class Compiler:
             self.ops.append(HostSetting(t.name, "net.ipv4.ip_forward", "1"))
         elif t.host.forwarding is False:
             self.ops.append(HostSetting(t.name, "net.ipv4.ip_forward", "0"))
-        if any(b.address is not None and b.address.version == 6 for b in t.bridges):
+        if any(b.has_ipv6 for b in t.bridges):
             self.ops.append(HostSetting(t.name, "net.ipv6.conf.all.forwarding", "1"))
         for br in sorted({p.bridge for p in self.published}):
             name = f"net/ipv4/conf/{br}/route_localnet"
@@ -252,6 +256,8 @@ class Compiler:
                 self.ops.append(SetSysctl(HOST, "", name, "1", self.iface_key.get((HOST, br), "")))
         if any(not b.icc for b in t.bridges):
             self.ops.append(HostSetting(t.name, "net.bridge.bridge-nf-call-iptables", "1"))
+        if any(not b.icc and b.has_ipv6 for b in t.bridges):  # so icc off drops IPv6 between ports too
+            self.ops.append(HostSetting(t.name, "net.bridge.bridge-nf-call-ip6tables", "1"))
         for s in t.host.sysctls:
             self.ops.append(HostSetting(t.name, s.key, s.value))
         # shaping
@@ -280,7 +286,7 @@ class Compiler:
             if node not in self.ns:
                 continue
             names = {suffix: f"{base}-{suffix}" for suffix in chains}
-            jumps = tuple((builtin, match, names[suffix]) for builtin, suffix, match in TABLE_JUMPS[table]
+            jumps = tuple((builtin, match, names[suffix]) for builtin, suffix, match in TABLE_JUMPS[bare_table(table)[0]]
                           if suffix in chains)
             self.ops.append(Firewall(node, self.ns[node], table, tag,
                                      tuple((names[sfx], tuple(with_tag(r, tag) for r in rules))
@@ -373,7 +379,7 @@ class Compiler:
         c = self.t.container_map.get(node)
         if c is not None:
             for i in c.interfaces:
-                if i.address is not None and i.address.prefix is not None and via in i.address.network:
+                if any(a.prefix is not None and via in a.network for a in i.addresses):
                     out.append(self.iface_key[(node, i.name)])
         for link in self.t.p2p:
             for end, peer in ((link.a, link.b), (link.b, link.a)):

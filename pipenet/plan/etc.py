@@ -23,19 +23,25 @@ LOCALHOST = ("127.0.0.1\tlocalhost\n"
 FALLBACK_DNS = ("8.8.8.8", "8.8.4.4")
 
 
-def primary_address(topo: Topology, c: Container) -> str | None:
-    """eth0's address when it has one, else the first addressed interface, else the first addressed p2p end."""
+def primary_address(topo: Topology, c: Container, family: int | None = None) -> str | None:
+    """eth0's address when it has one, else the first addressed interface, else the first addressed p2p end;
+    with `family`, the first of that family in the same order (a dual-stack node's IPv6 address)."""
     owner = c
     if c.net.kind == "container" and c.net.target in topo.container_map:
         owner = topo.container_map[c.net.target]
-    named = {}
+    named: dict[str, str] = {}
+
+    def note(ifname: str, addresses) -> None:
+        for a in addresses:
+            if family is None or a.version == family:
+                named.setdefault(ifname, str(a.ip))
+
     for i in owner.interfaces:
-        if i.address is not None:
-            named.setdefault(i.name, str(i.address.ip))
+        note(i.name, i.addresses)
     for link in topo.p2p:
         for end in (link.a, link.b):
             if end.node == owner.name and end.address is not None:
-                named.setdefault(end.ifname, str(end.address.ip))
+                note(end.ifname, (end.address,))
     if "eth0" in named:
         return named["eth0"]
     for i in owner.interfaces:
@@ -44,15 +50,24 @@ def primary_address(topo: Topology, c: Container) -> str | None:
     return next(iter(named.values()), None)
 
 
+def _lines(topo: Topology, c: Container) -> str:
+    """`IP NAMES` for c's primary address, and for its IPv6 one when it has both (dual stack, as Docker
+    writes them)."""
+    me = primary_address(topo, c)
+    if me is None:
+        return ""
+    out = f"{me}\t{_names(c)}\n"
+    me6 = primary_address(topo, c, 6) if ":" not in me else None
+    return out + (f"{me6}\t{_names(c)}\n" if me6 is not None else "")
+
+
 def _names(c: Container) -> str:
     return c.hostname if c.hostname == c.name else f"{c.hostname} {c.name}"
 
 
 def hosts(topo: Topology, c: Container) -> str:
     lines = [LOCALHOST]
-    me = primary_address(topo, c)
-    if me is not None:
-        lines.append(f"{me}\t{_names(c)}\n")
+    lines.append(_lines(topo, c))
     for link in c.links:
         other = topo.container_map.get(link.target)
         ip = primary_address(topo, other) if other is not None else None
@@ -65,9 +80,7 @@ def hosts(topo: Topology, c: Container) -> str:
         for other in topo.containers:
             if other.name == c.name or other.net.kind == "host":
                 continue
-            ip = primary_address(topo, other)
-            if ip is not None:
-                lines.append(f"{ip}\t{_names(other)}\n")
+            lines.append(_lines(topo, other))
     return "".join(lines)
 
 

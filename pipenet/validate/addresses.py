@@ -21,37 +21,46 @@ def check_bridges(topo: Topology, idx: Index) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     subnets = []
     for b in topo.bridges:
-        asp = b.spans.get("address", b.span)
-        if b.address is not None:
-            if b.address.prefix is None:
+        for key, address in (("address", b.address), ("address6", b.address6)):
+            asp = b.spans.get(key, b.span)
+            if address is None:
+                continue
+            if address.prefix is None:
                 out.append(Diagnostic(f"bridge {b.name}'s address needs a prefix", asp,
-                                      f"the prefix sets the subnet, e.g. {b.address.ip}/24"))
+                                      f"the prefix sets the subnet, e.g. {address.ip}/{24 if address.version == 4 else 64}"))
             else:
-                net = b.subnet
-                what = _special(net).get(b.address.ip)
+                net = address.network
+                what = _special(net).get(address.ip)
                 if what:
-                    out.append(Diagnostic(f"{b.address} is {what} of {net}", asp,
+                    out.append(Diagnostic(f"{address} is {what} of {net}", asp,
                                           f"the bridge needs a host address, e.g. {net[1]}/{net.prefixlen}"))
-                subnets.append((net, b))
-        if b.pool is not None:
-            psp = b.spans.get("pool", b.span)
-            if b.auto:
+                subnets.append((net, b, key))
+        for key, pool, subnet in (("pool", b.pool, b.subnet), ("pool6", b.pool6, b.subnet6)):
+            if pool is None:
+                continue
+            psp = b.spans.get(key, b.span)
+            if b.auto and key == "pool":
                 out.append(Diagnostic(f"bridge {b.name} chooses its own subnet (address auto): it cannot have a pool",
                                       psp, "give the bridge an address to choose a pool within it"))
-            elif b.address is None:
+            elif not b.addresses:
                 out.append(Diagnostic(f"bridge {b.name} has no address, so it cannot have a pool", psp,
                                       "a pool is a range of the bridge's subnet, e.g. address 172.17.42.1/16"))
-            elif b.subnet is not None and (b.pool.version != b.subnet.version or b.pool not in b.subnet):
-                out.append(Diagnostic(f"pool {b.pool} is not inside bridge {b.name}'s subnet {b.subnet}", psp,
-                                      f"choose a pool within {b.subnet}"))
+            elif b.address_of(pool.version) is None:
+                out.append(Diagnostic(f"bridge {b.name} has no IPv{pool.version} address, so it cannot have an "
+                                      f"IPv{pool.version} pool", psp,
+                                      "a pool is a range of the bridge's subnet of its family, e.g. "
+                                      + ("address 172.17.42.1/16" if pool.version == 4 else "address fd00:17::1/64")))
+            elif subnet is not None and (pool.version != subnet.version or pool not in subnet):
+                out.append(Diagnostic(f"pool {pool} is not inside bridge {b.name}'s subnet {subnet}", psp,
+                                      f"choose a pool within {subnet}"))
         if b.masquerade and not b.gateway:
             out.append(Diagnostic(f"bridge {b.name} has no address, so it cannot masquerade",
                                   b.spans.get("masquerade", b.span), "give the bridge an address (a gateway)"))
     subnets.sort(key=lambda nb: (nb[0].version, nb[0].first))
-    for (n1, b1), (n2, b2) in zip(subnets, subnets[1:]):
+    for (n1, b1, _), (n2, b2, k2) in zip(subnets, subnets[1:]):
         if n1.version == n2.version and n2.first <= n1.last:
             out.append(Diagnostic(f"bridge {b2.name}'s subnet {n2} overlaps bridge {b1.name}'s {n1}",
-                                  b2.spans.get("address", b2.span), "give each bridge its own subnet"))
+                                  b2.spans.get(k2, b2.span), "give each bridge its own subnet"))
     return out
 
 
@@ -59,42 +68,49 @@ def check_static_addresses(topo: Topology, idx: Index) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for c in topo.containers:
         for i in c.interfaces:
-            if i.address is None:
-                continue
-            asp = i.spans.get("address", i.span)
-            kind = KINDS[i.kind]
-            if not kind.on_bridge:
-                if i.address.prefix is None and not kind.host_prefix:
-                    out.append(Diagnostic(f"address {i.address} on {c.name}:{i.name} needs a prefix", asp,
-                                          f"e.g. {i.address.ip}/24"))
-                continue
-            b = idx.bridges.get(i.bridge)
-            if b is None:
-                continue
-            if b.auto:
-                out.append(Diagnostic(f"bridge {b.name} chooses its own subnet (address auto), "
-                                      f"so {c.name} cannot have a fixed address on it", asp,
-                                      "leave the address out; pipenet assigns one from the chosen subnet"))
-                continue
-            if b.subnet is None:
-                if i.address.prefix is None:
-                    out.append(Diagnostic(f"address {i.address} needs a prefix", asp,
-                                          f"addresses on bridge {b.name} need a prefix, e.g. {i.address.ip}/24"))
-                continue
-            net = b.subnet
-            if i.address.version != net.version or i.address.ip not in net:
-                out.append(Diagnostic(f"address {i.address.ip} is outside bridge {b.name}'s subnet {net}", asp,
-                                      f"addresses on {b.name} must be in {net}"))
-                continue
-            if i.address.prefix is not None and i.address.prefix != net.prefixlen:
-                out.append(Diagnostic(f"prefix /{i.address.prefix} differs from bridge {b.name}'s /{net.prefixlen}",
-                                      asp, f"write {i.address.ip} or {i.address.ip}/{net.prefixlen}"))
-            what = _special(net).get(i.address.ip)
-            if i.address.ip == b.address.ip:
-                what = f"bridge {b.name}'s own address (the gateway)"
-            if what:
-                out.append(Diagnostic(f"{i.address.ip} is {what}", asp,
-                                      f"choose another address in {net}"))
+            for key, address in (("address", i.address), ("address6", i.address6)):
+                if address is not None:
+                    out += _static(c.name, i, address, i.spans.get(key, i.span), idx)
+    return out
+
+
+def _static(node: str, i, address, asp, idx: Index) -> list[Diagnostic]:
+    """One static address of an interface: its prefix, and on a bridge, its place in the bridge's subnet
+    of its family."""
+    kind = KINDS[i.kind]
+    if not kind.on_bridge:
+        if address.prefix is None and not kind.host_prefix:
+            return [Diagnostic(f"address {address} on {node}:{i.name} needs a prefix", asp,
+                               f"e.g. {address.ip}/24")]
+        return []
+    b = idx.bridges.get(i.bridge)
+    if b is None:
+        return []
+    if b.auto and address.version == 4:
+        return [Diagnostic(f"bridge {b.name} chooses its own subnet (address auto), "
+                           f"so {node} cannot have a fixed address on it", asp,
+                           "leave the address out; pipenet assigns one from the chosen subnet")]
+    own = b.address_of(address.version)
+    if b.subnet is None and b.subnet6 is None and not b.auto:
+        if address.prefix is None:
+            return [Diagnostic(f"address {address} needs a prefix", asp,
+                               f"addresses on bridge {b.name} need a prefix, e.g. {address.ip}/24")]
+        return []
+    net = own.network if own is not None and own.prefix is not None else None
+    if net is None or address.ip not in net:
+        where = f"subnet {net}" if net is not None else f"subnet ({b.name} has no IPv{address.version} address)"
+        return [Diagnostic(f"address {address.ip} is outside bridge {b.name}'s {where}", asp,
+                           f"addresses on {b.name} must be in {net}" if net is not None else
+                           f"give {b.name} an IPv{address.version} address too (dual stack)")]
+    out = []
+    if address.prefix is not None and address.prefix != net.prefixlen:
+        out.append(Diagnostic(f"prefix /{address.prefix} differs from bridge {b.name}'s /{net.prefixlen}",
+                              asp, f"write {address.ip} or {address.ip}/{net.prefixlen}"))
+    what = _special(net).get(address.ip)
+    if address.ip == own.ip:
+        what = f"bridge {b.name}'s own address (the gateway)"
+    if what:
+        out.append(Diagnostic(f"{address.ip} is {what}", asp, f"choose another address in {net}"))
     return out
 
 
@@ -106,17 +122,19 @@ def check_segments(topo: Topology, idx: Index) -> list[Diagnostic]:
         macs: dict = {}
         if key.startswith("br:"):
             b = idx.bridges.get(key[3:])
-            if b is not None and b.address is not None:
-                addrs[b.address.ip] = f"bridge {b.name}"
+            for a in (b.addresses if b is not None else ()):
+                addrs[a.ip] = f"bridge {b.name}"
         for p in ports:
-            if p.address is not None:
-                prev = addrs.get(p.address.ip)
+            for a in (p.address, p.address6):
+                if a is None:
+                    continue
+                prev = addrs.get(a.ip)
                 if prev is not None:
-                    out.append(Diagnostic(f"address {p.address.ip} is used twice on one segment "
+                    out.append(Diagnostic(f"address {a.ip} is used twice on one segment "
                                           f"({prev} and {p.node}:{p.ifname})", p.address_span,
                                           "every interface on a bridge or link needs its own address"))
                 else:
-                    addrs[p.address.ip] = f"{p.node}:{p.ifname}"
+                    addrs[a.ip] = f"{p.node}:{p.ifname}"
             if p.mac is not None:
                 prev = macs.get(p.mac)
                 if prev is not None:

@@ -16,11 +16,16 @@ def _links(c, idx: Index):
             if b is not None and b.auto:
                 yield i.name, None, None, True
             elif i.address is not None and i.address.prefix is not None:
-                yield i.name, i.address.network, None, False
+                for a in i.addresses:
+                    yield i.name, a.network, None, False
             elif b is not None and b.subnet is not None:
-                yield i.name, b.subnet, None, False
-        elif i.address is not None and i.address.prefix is not None:
-            yield i.name, i.address.network, None, False
+                for sub in (b.subnet, b.subnet6):
+                    if sub is not None:
+                        yield i.name, sub, None, False
+        else:
+            for a in i.addresses:
+                if a.prefix is not None:
+                    yield i.name, a.network, None, False
     for own, peer in idx.p2p_peers(c.name):
         sub = own.address.network if own.address is not None and own.address.prefix is not None else None
         yield own.ifname, sub, peer.address.ip if peer.address is not None else None, False
@@ -34,7 +39,8 @@ def check_routes(topo: Topology, idx: Index) -> list[Diagnostic]:
         links = list(_links(c, idx))
         seen: dict = {}
         for r in c.routes:
-            key = (r.dest, r.metric)
+            # (a dual-stack node has a default route of each family)
+            key = (r.dest, r.metric, r.via.version if r.dest is None and r.via is not None else None)
             if key in seen:
                 out.append(Diagnostic(f"{c.name} has two routes to {r.dest_text}", r.spans.get("dest", r.span),
                                       f"the first is at line {seen[key]}"))

@@ -141,5 +141,5 @@ def test_ipv6_targets_right_after_up(netns, tmp_path):
     assert verdicts(r) == [True, False, False, True], r
     assert re.fullmatch(f"ping fd00:70::2: {ANSWERED}", r[0][2])
     assert re.fullmatch(f"ping fd00:70::1: {ANSWERED}", r[1][2])
-    assert re.fullmatch(f"tcp fd00:70::2:8080: {ANSWERED}", r[3][2])
+    assert re.fullmatch(f"tcp \\[fd00:70::2\\]:8080: {ANSWERED}", r[3][2])  # (bracketed, as in a URL)
     netns.pipenet("down", "six")

@@ -11,7 +11,7 @@ from pipenet.lang.parser import grammar_text, keywords, rule_keywords
 def test_each_blocks_keywords_are_the_grammars_in_its_order():
     assert keywords("_top") == ("topology", "let", "hosts", "bridge", "container", "p2p", "defaults", "for",
                                 "expect", "host")
-    assert keywords("_bridge_stmt") == ("address", "pool", "mtu", "icc", "masquerade", "external")
+    assert keywords("_bridge_stmt") == ("address", "pool", "pool6", "mtu", "icc", "masquerade", "external")
     assert keywords("_host_stmt") == ("route", "forwarding", "masquerade", "sysctl")
     assert keywords("_p2p_stmt") == ("mtu", "delay", "jitter", "loss", "rate")
     # `net` and `net container`, `masquerade out` and `masquerade`: each word once

@@ -1,4 +1,12 @@
-"""`bridge NAME { address ...; pool ...; mtu ...; icc ...; masquerade ...; external }`."""
+"""`bridge NAME { address ...; pool ...; pool6 ...; mtu ...; icc ...; masquerade ...; external }`.
+
+A dual-stack bridge has two `address` lines, one of each family (Docker's
+`--bip` and `--ipv6 --fixed-cidr-v6`). In the IR the IPv4 one (or `auto`) is
+`address` and the IPv6 one `address6`; a bridge with one address of either
+family has it in `address`, as before dual stack existed. Each pool goes
+with the address of its family, so `pool6` (which must be IPv6) and a
+`pool` of an IPv6 network mean the same.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,7 @@ from typing import Any
 
 from pipenet.ir import Bridge
 from pipenet.lang import values as V
+from pipenet.lang.statements import common
 from pipenet.lang.parser import Node, keywords
 from pipenet.lang.walk import Fail, Scope, Walker, subnodes, words
 from pipenet.source import Span
@@ -21,7 +30,17 @@ def bridge(w: Walker, st: Node, sc: Scope) -> Bridge:
             _statement(w, s, sc, f, spans)
         except Fail:
             pass
+    _families(f, spans)
     return Bridge(**f, spans=spans)
+
+
+def _families(f: dict, spans: dict) -> None:
+    """Put a dual-stack bridge's IPv6 address and pool in `address6`/`pool6`, and the pool of a
+    single-family bridge in `pool` (see the module's docstring)."""
+    if not f.get("auto"):
+        common.second_family(f, spans, "address")
+    if f.get("address6") is None:
+        common.second_family(f, spans, "pool")
 
 
 def _statement(w: Walker, s: Node, sc: Scope, f: dict, spans: dict) -> None:
@@ -33,9 +52,15 @@ def _statement(w: Walker, s: Node, sc: Scope, f: dict, spans: dict) -> None:
             w.set_once(f, spans, "auto", True, sp, "address")
             spans["address"] = sp
         else:
-            w.set_once(f, spans, "address", w.typed(t[0], sc, V.if_address), sp, "address")
-    elif kind == "pool":
-        w.set_once(f, spans, "pool", w.typed(t[0], sc, V.network, False), w.span(t[0], sc), "pool")
+            a = w.typed(t[0], sc, V.if_address)
+            common.set_family_once(w, f, spans, "address", a, sp)
+    elif kind in ("pool", "pool6"):
+        net = w.typed(t[0], sc, V.network, False)
+        if kind == "pool6" and net.version != 6:
+            w.error(f"pool6 {net} is not an IPv6 network", w.span(t[0], sc),
+                    "pool6 is the bridge's IPv6 pool (Docker --fixed-cidr-v6), e.g. pool6 fd00:17::/80")
+            raise Fail
+        common.set_family_once(w, f, spans, "pool", net, w.span(t[0], sc))
     elif kind == "mtu":
         w.set_once(f, spans, "mtu", w.typed(t[0], sc, V.mtu), w.span(t[0], sc), "mtu")
     elif kind == "icc":

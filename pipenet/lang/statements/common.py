@@ -38,6 +38,31 @@ def route(w: Walker, s: Node, sc: Scope) -> Route:
     return Route(**f, spans=spans)
 
 
+def family_key(key: str, version: int) -> str:
+    """Where a value of IP `version` goes: `key` for IPv4, `key6` for IPv6 (see `second_family`)."""
+    return f"{key}6" if version == 6 else key
+
+
+def set_family_once(w: Walker, f: dict, spans: dict, key: str, value: Any, span: Span) -> None:
+    """f[key or key6] = value (an address or a network, by its family), unless that family's is given
+    already: one of each family is dual stack, two of one family an error."""
+    where = family_key(key, value.version)
+    if where in f:
+        w.error(f"an IPv{value.version} `{key}` is given twice", span,
+                f"the first is at line {spans[where].line}; one of each family makes a dual-stack {key}")
+        raise Fail
+    f[where] = value
+    spans[where] = span
+
+
+def second_family(f: dict, spans: dict, key: str) -> None:
+    """Dual stack in the IR: `key` holds the IPv4 value and `key6` the IPv6 one when both are given;
+    a lone IPv6 value moves to `key`, where everything that knows one family looks for it."""
+    if f.get(f"{key}6") is not None and f.get(key) is None:
+        f[key] = f.pop(f"{key}6")
+        spans[key] = spans.pop(f"{key}6")
+
+
 def sysctl(w: Walker, s: Node, sc: Scope) -> Sysctl:
     key = w.typed(words(s)[0], sc, V.sysctl_key)
     tok = value_token(s)

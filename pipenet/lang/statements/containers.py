@@ -51,8 +51,9 @@ def _statement(w: Walker, s: Node, sc: Scope, c: ContainerBuilder, from_defaults
             c.single(w, "net", Net("bridge", w.typed(t[0], sc, V.ifname), sp()), sp())
     elif kind == "net_container":
         c.single(w, "net", Net("container", w.typed(t[0], sc, V.name, "container name"), sp()), sp())
-    elif kind == "address":
-        c.single(w, "address", w.typed(t[0], sc, V.if_address), sp())
+    elif kind == "address":  # one per family (dual stack)
+        a = w.typed(t[0], sc, V.if_address)
+        c.single(w, common.family_key("address", a.version), a, sp(), f"an IPv{a.version} `address`")
     elif kind == "mac":
         c.single(w, "mac", w.typed(t[0], sc, V.mac), sp())
     elif kind == "dns":
@@ -136,10 +137,10 @@ class ContainerBuilder:
     def defaults_done(self) -> None:
         self.in_defaults = False
 
-    def single(self, w: Walker, key: str, value: Any, span: Span) -> None:
+    def single(self, w: Walker, key: str, value: Any, span: Span, what: str = "") -> None:
         """A statement given at most once (its own overrides a default's)."""
         if not self.in_defaults and key in self.own:
-            w.error(f"`{key.replace('_', '-')}` is given twice in container {self.name}", span,
+            w.error(f"{what or '`' + key.replace('_', '-') + '`'} is given twice in container {self.name}", span,
                     f"the first is at line {self.spans[key].line}")
             raise Fail
         if not self.in_defaults:
@@ -164,17 +165,20 @@ class ContainerBuilder:
         made = list(L.get("interfaces", ()))
         if net.kind == "bridge":
             spans = {"bridge": net.span}
-            if "address" in self.spans:
-                spans["address"] = self.spans["address"]
-            if "mac" in self.spans:
-                spans["mac"] = self.spans["mac"]
-            made.insert(0, interfaces.primary(net.target, f.get("address"), f.get("mac"), net.span, spans))
+            for key in ("address", "address6", "mac"):
+                if key in self.spans:
+                    spans[key] = self.spans[key]
+            addr = {k: f.get(k) for k in ("address", "address6")}
+            common.second_family(addr, spans, "address")
+            made.insert(0, interfaces.primary(net.target, addr.get("address"), f.get("mac"), net.span, spans,
+                                              addr.get("address6")))
         else:
             # (the one check left here: eth0's address and MAC have nowhere to go in the IR without a bridge)
-            for key in ("address", "mac"):
+            for key in ("address", "address6", "mac"):
                 if key in f:
-                    w.error(f"`{key}` sets eth0's {key}, which only `net BRIDGE` creates", self.spans[key],
-                            f"with net {net.kind}, give the {key} on an `interface` or a `p2p` end")
+                    word = key.rstrip("6")
+                    w.error(f"`{word}` sets eth0's {word}, which only `net BRIDGE` creates", self.spans[key],
+                            f"with net {net.kind}, give the {word} on an `interface` or a `p2p` end")
         return Container(
             name=self.name, hostname=f.get("hostname", self.name), net=net, interfaces=tuple(made),
             dns=tuple(L.get("dns", ())), dns_search=tuple(L.get("dns_search", ())),

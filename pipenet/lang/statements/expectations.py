@@ -1,5 +1,10 @@
-"""`expect SRC can reach TARGET [as X] [within T]`, `expect SRC cannot reach TARGET [within T]`,
-`expect SRC resolves NAME to IP`."""
+"""`expect SRC can reach TARGET [as X] [over ipv4|ipv6] [within T]`, `expect SRC cannot reach TARGET
+[over ipv4|ipv6] [within T]`, `expect SRC resolves NAME to IP`.
+
+`over ipv6` says which of a dual-stack node's addresses its name means (the
+target's, the `as` node's, the host's gateway): without it a name means the
+node's primary address, IPv4 when it has one, as in the rest of the file.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from pipenet.lang.walk import Fail, Scope, Walker, subnodes, words
 
 #: the longest `within`: a lab that has not converged in an hour will not
 MAX_WITHIN = 3600.0
+FAMILIES = {"ipv4": 4, "ipv6": 6}
 
 
 def expect(w: Walker, st: Node, sc: Scope) -> Expectation:
@@ -40,6 +46,20 @@ def expect(w: Walker, st: Node, sc: Scope) -> Expectation:
         spans["within"] = w.span(tok, sc)
         within = w.typed(tok, sc, V.wait_seconds, MAX_WITHIN)
     return Expectation(kind, src, target, as_ip, as_node, within=within, span=span, spans=spans)
+    family = None
+    for over in subnodes(st):
+        tok = words(over)[0]
+        spans["over"] = w.span(tok, sc)
+        family = FAMILIES.get(w.text(tok, sc).lower())
+        if family is None:
+            w.error(f"`{w.text(tok, sc)}` is not an address family", spans["over"], "write over ipv4 or over ipv6")
+            raise Fail
+        written = [a for a in (target.ip, as_ip) if a is not None and a.version != family]
+        if written:
+            w.error(f"{written[0]} is an IPv{written[0].version} address, and the expectation is over ipv{family}",
+                    spans["over"], "`over` chooses among a node's addresses; an address written out has its family")
+            raise Fail
+    return Expectation(kind, src, target, as_ip, as_node, family=family, span=span, spans=spans)
 
 
 def _target(w: Walker, tok: Token, sc: Scope) -> Target:

@@ -17,6 +17,7 @@ from pipenet.kinds.base import joined
 from pipenet.kinds.port import KIND as PORT
 from pipenet.lang import values as V
 from pipenet.lang.parser import Node
+from pipenet.lang.statements import common
 from pipenet.lang.walk import Fail, Scope, Walker, subnodes, words
 from pipenet.source import Span
 
@@ -24,10 +25,11 @@ from pipenet.source import Span
 _COMMON = {"address": V.if_address, "mac": V.mac, "mtu": V.mtu}
 
 
-def primary(bridge: str, address: IfAddr | None, mac: str | None, span: Span, spans: dict) -> Interface:
+def primary(bridge: str, address: IfAddr | None, mac: str | None, span: Span, spans: dict,
+            address6: IfAddr | None = None) -> Interface:
     """eth0 of `net BRIDGE`: a port of that bridge."""
     return Interface("eth0", PORT.name, bridge=bridge, address=address, mac=mac, primary=True,
-                     span=span, spans=spans)
+                     span=span, spans=spans, address6=address6)
 
 
 def interface(w: Walker, s: Node, sc: Scope, node: str) -> Interface:
@@ -51,6 +53,9 @@ def interface(w: Walker, s: Node, sc: Scope, node: str) -> Interface:
                 found.append((kind.name, w.node_span(part, sc)))
             elif part.data == "host_name":
                 w.set_once(f, spans, "host_name", w.typed(pw[0], sc, V.ifname), w.span(pw[0], sc), "host-name")
+            elif part.data == "address":  # one per family (dual stack)
+                a = w.typed(pw[0], sc, V.if_address)
+                common.set_family_once(w, f, spans, "address", a, w.span(pw[0], sc))
             elif part.data in _COMMON:
                 w.set_once(f, spans, part.data, w.typed(pw[0], sc, _COMMON[part.data]), w.span(pw[0], sc),
                            part.data)
@@ -65,6 +70,7 @@ def interface(w: Walker, s: Node, sc: Scope, node: str) -> Interface:
     if len(found) > 1:
         w.error(f"interface `{name}` has more than one kind", found[1][1],
                 "an interface is one of: " + ", ".join(k.short for k in kinds.KINDS.values()))
+    common.second_family(f, spans, "address")
     f["kind"] = found[0][0]
     spans["kind"] = found[0][1]
     return Interface(**f, spans=spans)

@@ -82,7 +82,9 @@ class AddRoute(Op):
 
     @property
     def key(self):
-        return f"route:{self.node}:{self.dest or 'default'}:{self.metric or 0}"
+        # a dual-stack node has a default route of each family: the IPv6 one is `default6`
+        dest = self.dest or ("default6" if _family(self.dest, self.via) == 6 else "default")
+        return f"route:{self.node}:{dest}:{self.metric or 0}"
 
     @property
     def parents(self):

@@ -6,7 +6,8 @@ chain_base`), every rule in them and every jump to them carries the comment
 (atomic). A chain of pipenet's name whose rules do not all carry that
 comment is someone else's: never flushed, never deleted. After an install
 the rules are read back as `iptables-save` prints them and kept in `saved`,
-so the live check compares like with like.
+so the live check compares like with like. An IPv6 table (`ip6:filter`,
+`ip6:nat`) is the same with ip6tables.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from pipenet.plan.firewall import bare_table
 from pipenet.plan.ops.base import OK, Op, changed, foreign, in_ns_cmd, missing
 
 
@@ -115,7 +117,8 @@ class Firewall(Op):
                            [tuple(j) for j in observed.get("jumps_missing", [])], self.tag)
 
     def _cmd(self, *args):
-        return in_ns_cmd(self.ns, "iptables", "-w", "-t", self.table, *args)
+        table, family = bare_table(self.table)
+        return in_ns_cmd(self.ns, "iptables" if family == 4 else "ip6tables", "-w", "-t", table, *args)
 
     def describe(self):
         out = [self._cmd("-N", c) for c, _ in self.chains]
