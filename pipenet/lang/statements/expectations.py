@@ -40,16 +40,14 @@ def expect(w: Walker, st: Node, sc: Scope) -> Expectation:
         else:
             as_ip = w.typed(t[2], sc, V.ip)
     kind = "reach" if st.data == "expect_reach" else "unreach"
-    within = None
-    for part in subnodes(st):  # `within T`
+    family = within = None
+    for part in subnodes(st):
         tok = words(part)[0]
-        spans["within"] = w.span(tok, sc)
-        within = w.typed(tok, sc, V.wait_seconds, MAX_WITHIN)
-    return Expectation(kind, src, target, as_ip, as_node, within=within, span=span, spans=spans)
-    family = None
-    for over in subnodes(st):
-        tok = words(over)[0]
-        spans["over"] = w.span(tok, sc)
+        if part.data == "within":  # `within T`
+            spans["within"] = w.span(tok, sc)
+            within = w.typed(tok, sc, V.wait_seconds, MAX_WITHIN)
+            continue
+        spans["over"] = w.span(tok, sc)  # `over ipv4|ipv6`
         family = FAMILIES.get(w.text(tok, sc).lower())
         if family is None:
             w.error(f"`{w.text(tok, sc)}` is not an address family", spans["over"], "write over ipv4 or over ipv6")
@@ -59,7 +57,7 @@ def expect(w: Walker, st: Node, sc: Scope) -> Expectation:
             w.error(f"{written[0]} is an IPv{written[0].version} address, and the expectation is over ipv{family}",
                     spans["over"], "`over` chooses among a node's addresses; an address written out has its family")
             raise Fail
-    return Expectation(kind, src, target, as_ip, as_node, family=family, span=span, spans=spans)
+    return Expectation(kind, src, target, as_ip, as_node, within=within, family=family, span=span, spans=spans)
 
 
 def _target(w: Walker, tok: Token, sc: Scope) -> Target:
