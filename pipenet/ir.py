@@ -232,6 +232,7 @@ class Container:
     sysctls: tuple[Sysctl, ...] = ()
     shapes: tuple[Shape, ...] = ()
     attach: Attach | None = None
+    machine: str | None = None  # `machine M`: the machine it lives on (None: the one pipenet runs on)
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
@@ -265,6 +266,7 @@ class Bridge:
     icc: bool = True
     masquerade: bool | None = None  # None: on when the bridge has an address
     external: bool = False
+    machine: str | None = None  # `machine M`: where its address and NAT live (None: the local machine)
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
@@ -356,6 +358,27 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class Machine:
+    """`machine NAME { ssh [USER@]HOST; underlay ADDR; pipenet "PATH" }`: another machine a topology spans.
+
+    `ssh` is what the system's ssh client is given (user and host); `underlay` the machine's address for
+    tunnels (None: the address `ssh` connects to, when it is one); `pipenet` the program to run there.
+    """
+
+    name: str
+    ssh: str | None = None
+    underlay: IPAddress | None = None
+    pipenet: str | None = None
+    span: Span = _span()
+    spans: Mapping[str, Span] = _spans()
+
+    @property
+    def host(self) -> str | None:
+        """The host part of `ssh` (what ssh connects to)."""
+        return None if self.ssh is None else self.ssh.rpartition("@")[2]
+
+
+@dataclass(frozen=True)
 class Topology:
     name: str
     file: str
@@ -365,6 +388,7 @@ class Topology:
     host: HostConfig = HostConfig()
     hosts_auto: bool = False
     expectations: tuple[Expectation, ...] = ()
+    machines: tuple[Machine, ...] = ()
     span: Span = field(default=NOWHERE, compare=False)
 
     @cached_property
@@ -374,3 +398,7 @@ class Topology:
     @cached_property
     def container_map(self) -> dict[str, Container]:
         return {c.name: c for c in self.containers}
+
+    @cached_property
+    def machine_map(self) -> dict[str, Machine]:
+        return {m.name: m for m in self.machines}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.ir import Topology
-from pipenet.validate import (addresses, expectations, hostside, interfaces, names, netmodes, ports, references,
-                              routes)
+from pipenet.validate import (addresses, expectations, hostside, interfaces, machines, names, netmodes, ports,
+                              references, routes)
 from pipenet.validate.index import Index
 
 PASSES = (
@@ -30,6 +30,7 @@ PASSES = (
     expectations.check_expectations,
     hostside.check_host_side_names,
     hostside.check_bridge_ports,
+    machines.check_machines,
 )
 
 ALLOCATED_PASSES = (

@@ -44,5 +44,7 @@ def _statement(w: Walker, s: Node, sc: Scope, f: dict, spans: dict) -> None:
         w.set_once(f, spans, "masquerade", w.typed(t[0], sc, V.switch), w.span(t[0], sc), "masquerade")
     elif kind == "external":
         w.set_once(f, spans, "external", True, w.node_span(s, sc), "external")
+    elif kind == "placed":
+        w.set_once(f, spans, "machine", w.typed(t[0], sc, V.name, "machine name"), w.span(t[0], sc), "machine")
     elif kind == "unknown":
         w.unknown(s, sc, "in a bridge", keywords("_bridge_stmt"))
