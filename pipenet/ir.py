@@ -379,6 +379,20 @@ class Machine:
 
 
 @dataclass(frozen=True)
+class Tunnel:
+    """A bridge's VXLAN device to the other machines its segment spans: made by slicing a topology for one
+    machine (`pipenet.plan.slice`), never written in a file. `remotes`: the other machines' underlays."""
+
+    bridge: str
+    name: str
+    vni: int
+    port: int
+    local: IPAddress
+    remotes: tuple[IPAddress, ...]
+    mtu: int | None = None
+
+
+@dataclass(frozen=True)
 class Topology:
     name: str
     file: str
@@ -389,6 +403,8 @@ class Topology:
     hosts_auto: bool = False
     expectations: tuple[Expectation, ...] = ()
     machines: tuple[Machine, ...] = ()
+    tunnels: tuple[Tunnel, ...] = ()  # (a slice's: see Tunnel)
+    machine: str | None = None  # (a slice's: the machine it is for)
     span: Span = field(default=NOWHERE, compare=False)
 
     @cached_property

@@ -245,6 +245,9 @@ class Kernel:
     def link_set(self, ns: str, name: str, **kw) -> None:
         self._h(ns).nl.link_set(name, **kw)
 
+    def fdb_append(self, ns: str, name: str, dst: str) -> None:
+        self._h(ns).nl.fdb_append(name, dst)
+
     def link_hairpin(self, ns: str, name: str, on: bool) -> None:
         self._h(ns).nl.brport_hairpin(name, on)
 

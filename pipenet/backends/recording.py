@@ -217,6 +217,10 @@ class RecordingKernel:
             if v is not None:
                 link[k] = v
 
+    def fdb_append(self, ns, name, dst):
+        self._call("fdb_append", ns, name)
+        self._link(ns, name).setdefault("fdb", []).append(dst)
+
     def link_hairpin(self, ns, name, on):
         self._call("link_hairpin", ns, name)
         self._link(ns, name)["hairpin"] = on

@@ -10,6 +10,7 @@
 - `firewall`: one table of one namespace, in the topology's own chains.
 - `files`: a node's /etc files.
 - `processes`: `run` commands.
+- `tunnels`: a bridge's VXLAN tunnel to the other machines a topology spans.
 """
 
 from pipenet.plan.ops.base import (OK, REGISTRY, NotOurs, Op, Verdict, changed, foreign, in_ns_cmd, ip_cmd,
@@ -22,7 +23,9 @@ from pipenet.plan.ops.shaping import SetShape, tbf_burst
 from pipenet.plan.ops.firewall import Firewall, tagged
 from pipenet.plan.ops.files import WriteEtc
 from pipenet.plan.ops.processes import StartProcess
+from pipenet.plan.ops.tunnels import AddTunnel
 
 __all__ = ["OK", "REGISTRY", "NotOurs", "Op", "Verdict", "changed", "foreign", "in_ns_cmd", "ip_cmd", "missing",
            "CreateNamespace", "UseNamespace", "AddLink", "AddVeth", "CreateBridge", "AddAddress", "AddRoute",
-           "HostSetting", "SetSysctl", "SetShape", "tbf_burst", "Firewall", "tagged", "WriteEtc", "StartProcess"]
+           "HostSetting", "SetSysctl", "SetShape", "tbf_burst", "Firewall", "tagged", "WriteEtc", "StartProcess",
+           "AddTunnel"]
