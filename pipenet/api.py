@@ -130,8 +130,10 @@ class Lab:
     """A topology: from a file (or its text), or, once up, by its name alone."""
 
     def __init__(self, path: str | os.PathLike | None = None, text: str | None = None, name: str | None = None,
-                 variables: dict | None = None):
+                 variables: dict | None = None, machine: str | None = None, mtus: dict | None = None):
         self.path = os.fspath(path) if path is not None else None
+        self.machine = machine  # one machine's slice of a topology across machines (docs/multi-host.md)
+        self.mtus = mtus or {}
         self.text = text
         self._name = name
         self._topo: Topology | None = None
@@ -150,7 +152,24 @@ class Lab:
             if self.text is None:
                 self.text = read(self.path)
             self._topo = load_text(self.text, self.path or TEXT)
+            if self.machine is not None:
+                from pipenet.plan.slice import slice_for
+
+                self._topo = slice_for(self._topo, self.machine, self.mtus)
         return self._topo
+
+    @property
+    def spans_machines(self) -> bool:
+        """Whether this is a whole topology across machines, which the coordinator brings up and down."""
+        if self.machine is not None:
+            return False
+        if self.path is None and self.text is None:
+            from pipenet.engine import coordinator
+
+            return coordinator.journal(self.name) is not None
+        from pipenet.plan.slice import spans_machines
+
+        return spans_machines(self._load())
 
     @property
     def topology(self) -> Topology:
@@ -213,6 +232,8 @@ class Lab:
         """Bring the live system to what the file says (see `pipenet up`); in a sandbox with `sandbox`, or
         in the one the lab already lives in."""
         set_variables(self.variables)
+        if self.spans_machines:
+            return self._up_everywhere(sandbox)
         if not sandbox:
             t0 = time.perf_counter()
             fast = self._unchanged(lock=True)
@@ -236,6 +257,24 @@ class Lab:
             return self._in_sandbox(place, here)
         need_root("up")
         return here()
+
+    def _up_everywhere(self, sandbox: bool) -> results.Change:
+        """Every machine's slice up, or none (`pipenet.engine.coordinator`)."""
+        from pipenet.engine import coordinator
+
+        if sandbox:
+            raise UsageError("a topology across machines cannot run in a sandbox (each machine is a real one)")
+        need_root("up")
+        t0 = time.perf_counter()
+        done = coordinator.up(self._load(), self.text, self.path or TEXT, dict(self.variables))
+        change = results.Change(self.name, seconds=time.perf_counter() - t0)
+        for m, got in sorted(done.items()):
+            change.steps += int(got.get("steps", 0))
+            for c in got.get("counts", ()):
+                key = (c["action"], c["what"])
+                change.counts[key] = change.counts.get(key, 0) + c["n"]
+            change.notes.append(f"machine {m}: {got.get('steps', 0)} steps in {got.get('seconds', 0)} s")
+        return change
 
     def _in_sandbox(self, place: Place, fn, keep_on=lambda value: True):
         """fn() in the lab's sandbox, made first when there is none (and ended again when that first
@@ -274,6 +313,15 @@ class Lab:
         """Remove what the lab made that is live and carries its mark (`force`: by the marks alone, for a
         record that cannot be trusted). A lab in a sandbox: the sandbox ends too."""
         name = self.name
+        from pipenet.engine import coordinator
+
+        if self.machine is None and coordinator.journal(name) is not None:
+            need_root("down")
+            t0 = time.perf_counter()
+            done = coordinator.down(name)
+            self._ended = True
+            return results.Change(name, seconds=time.perf_counter() - t0,
+                                  notes=[f"down on machine {m}" for m in sorted(done)])
         place = self.where()
         if not place.sandboxed and os.geteuid() != 0:
             if self._not_up_here():
@@ -326,6 +374,15 @@ class Lab:
     # -- looking at it ----------------------------------------------------------------------------------
     def status(self) -> results.Status:
         name = self.name
+        from pipenet.engine import coordinator
+
+        if self.machine is None and coordinator.journal(name) is not None:
+            need_root("down")
+            t0 = time.perf_counter()
+            done = coordinator.down(name)
+            self._ended = True
+            return results.Change(name, seconds=time.perf_counter() - t0,
+                                  notes=[f"down on machine {m}" for m in sorted(done)])
         place = self.where()
         if not place.sandboxed and os.geteuid() != 0:
             if self._not_up_here():
@@ -640,6 +697,23 @@ def format_file(path: str, *, write: bool = True) -> tuple[bool, str]:
     if new != text and write:
         write_atomic(target, new.encode(), mode=None)
     return new != text, target
+
+
+def run_slice(payload: dict) -> dict:
+    """What `pipenet slice` does on a machine of a topology across machines, for the coordinator (its
+    JSON answer): `facts` before any change, `up` and `down` this machine's slice."""
+    from pipenet.engine import coordinator
+
+    action = payload.get("action")
+    if action == "facts":
+        return coordinator.facts(str(payload.get("underlay") or ""))
+    if action == "up":
+        lab = Lab(text=str(payload["text"]), variables=dict(payload.get("vars") or {}),
+                  machine=str(payload["machine"]), mtus={str(k): int(v) for k, v in (payload.get("mtus") or {}).items()})
+        return lab.up().to_json()
+    if action == "down":
+        return Lab(name=str(payload["name"]), machine=str(payload["machine"])).down().to_json()
+    raise UsageError(f"pipenet slice: unknown action {action!r}")
 
 
 @contextmanager

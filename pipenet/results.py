@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 KIND_NAMES = {"netns": "namespaces", "use-netns": "attached namespaces", "bridge": "bridges", "veth": "veth pairs",
               "link": "interfaces", "addr": "addresses", "route": "routes", "sysctl": "sysctls",
               "host-setting": "host settings", "shape": "shaped interfaces", "etc": "/etc files",
-              "process": "processes", "firewall": "firewall tables"}
+              "process": "processes", "firewall": "firewall tables", "tunnel": "tunnels"}
 
 
 @dataclass

@@ -137,6 +137,15 @@ def shell(node: str = typer.Argument(..., help=NODE),
     c.shell(node, topology)
 
 
+@app.command(hidden=True)
+def slice() -> None:
+    """(internal, for the coordinator of a topology across machines) one machine's share: a JSON request on
+    stdin, the JSON answer on stdout (docs/multi-host.md)."""
+    from pipenet.cli import remote
+
+    remote.slice_()
+
+
 @app.command(name="import")
 def import_(file: str = typer.Argument(..., help="a containerlab topology (LAB.clab.yml)"),
             out: str = typer.Option(None, "-o", "--output", help="the .pn file to write (default: LAB.pn "

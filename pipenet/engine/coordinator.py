@@ -1,0 +1,219 @@
+"""One topology across several machines, as one transaction (docs/multi-host.md).
+
+The coordinator compiles the whole file once, then works machine by
+machine through `pipenet slice` (the hidden command a machine runs its
+share with; `pipenet.backends.ssh` carries it): it first asks every machine
+for its facts (reachable, the same pipenet version, the MTU of the
+interface holding its underlay address), so the MTU rule is checked and an
+unreachable machine is named before anything changes anywhere; then it
+applies every slice in parallel, each with its machine's own journal and
+rollback. If one slice fails, every machine takes its slice down again: the
+whole `up` is all or nothing.
+
+Its own journal (`STATE/.machines/NAME.json`) names the machines a run
+touches, written before the first slice is applied and removed when the
+topology is down everywhere, so `down NAME` after a killed coordinator
+finds every machine it may have changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from pipenet.backends.ssh import Remotes, Result
+from pipenet.engine.state import state_root
+from pipenet.errors import ApplyFailed, Conflict, InvalidTopology, Leftovers, UsageError
+from pipenet.fsutil import write_atomic
+from pipenet.ir import Topology
+
+LOCAL = "local"
+#: how long one machine may take to answer for its facts, and to apply or remove its slice
+FACTS_SECONDS = 60
+APPLY_SECONDS = 1800
+
+
+# ---- the coordinator's journal ------------------------------------------------------------------------------
+def journal_path(name: str) -> str:
+    return os.path.join(state_root(), ".machines", f"{name}.json")
+
+
+def journal(name: str) -> dict | None:
+    """The machines a run of `name` touched, or None when no run is known here."""
+    try:
+        with open(journal_path(name)) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise UsageError(f"the coordinator's journal {journal_path(name)} cannot be read ({e}); remove it "
+                         f"after taking the topology down on each machine (pipenet down {name})") from None
+    return data if isinstance(data, dict) and isinstance(data.get("machines"), dict) else None
+
+
+def _write(name: str, data: dict) -> None:
+    os.makedirs(os.path.dirname(journal_path(name)), mode=0o700, exist_ok=True)
+    write_atomic(journal_path(name), json.dumps(data, sort_keys=True).encode())
+
+
+def _forget(name: str) -> None:
+    try:
+        os.unlink(journal_path(name))
+    except FileNotFoundError:
+        pass
+
+
+def spanned() -> list[str]:
+    """Topologies this machine coordinates (a journal each)."""
+    try:
+        return sorted(n[:-5] for n in os.listdir(os.path.join(state_root(), ".machines")) if n.endswith(".json"))
+    except OSError:
+        return []
+
+
+# ---- the machines -----------------------------------------------------------------------------------------
+def machines_of(topo: Topology) -> dict[str, tuple[str | None, str | None]]:
+    """{machine: (ssh destination, remote pipenet)} of every machine with a slice (`local`: no ssh)."""
+    from pipenet.plan.slice import machines_used
+
+    declared = topo.machine_map
+    return {m: (None, None) if m == LOCAL else (declared[m].ssh, declared[m].pipenet) for m in machines_used(topo)}
+
+
+def _each(remotes: Remotes, names, call) -> dict[str, Result]:
+    """call(remote) on every machine at once; {machine: result}."""
+    names = list(names)
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        futures = {m: pool.submit(call, remotes.by_name[m]) for m in names}
+        return {m: f.result() for m, f in futures.items()}
+
+
+def _who(remote) -> str:
+    return f"machine {remote.name}" + (f" ({remote.dest})" if remote.dest else "")
+
+
+def _down_slice(remote, name: str) -> Result:
+    return remote.run(["slice"], _payload("down", name=name, machine=remote.name), APPLY_SECONDS)
+
+
+def _payload(action: str, **kw) -> str:
+    return json.dumps({"action": action, **kw})
+
+
+# ---- up -----------------------------------------------------------------------------------------------------
+def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]:
+    """Bring every machine's slice up, or none: {machine: its `up` as JSON}."""
+    from pipenet import __version__
+    from pipenet.plan.slice import inner_mtus, underlays
+
+    machines = machines_of(topo)
+    under = underlays(topo)
+    with Remotes(machines) as rs:
+        facts = _each(rs, machines, lambda r: r.run(["slice"], _payload("facts", underlay=str(under.get(
+            r.name, "")) if r.name in under else ""), FACTS_SECONDS))
+        problems, mtus = [], {}
+        for m, res in facts.items():
+            r = rs.by_name[m]
+            if res.rc != 0:
+                problems.append(f"{_who(r)}: {res.last_line}")
+                continue
+            try:
+                got = json.loads(res.out)
+            except ValueError:
+                problems.append(f"{_who(r)}: an answer that is not pipenet's ({res.out[:60]!r})")
+                continue
+            if got.get("version") != __version__:
+                problems.append(f"{_who(r)} runs pipenet {got.get('version')}, this is {__version__}: run one "
+                                f"version everywhere")
+            if got.get("error"):
+                problems.append(f"{_who(r)}: {got['error']}")
+            if got.get("mtu"):
+                mtus[m] = int(got["mtu"])
+        if problems:
+            raise Conflict(problems)
+        _, diags = inner_mtus(topo, mtus)
+        if diags:
+            from pipenet.source import SourceFile
+
+            raise InvalidTopology(diags, {file: SourceFile(file, text)})
+        _write(topo.name, {"machines": {m: list(v) for m, v in machines.items()}, "state": "applying"})
+        body = {"action": "up", "text": text, "file": file, "vars": variables, "mtus": mtus}
+        done = _each(rs, machines, lambda r: r.run(["slice"], json.dumps({**body, "machine": r.name}),
+                                                   APPLY_SECONDS))
+        failed = {m: res for m, res in done.items() if res.rc != 0}
+        if failed:
+            undone = _each(rs, machines, lambda r: _down_slice(r, topo.name))
+            left = [f"{_who(rs.by_name[m])}: {res.last_line}" for m, res in undone.items() if res.rc != 0]
+            reasons = "; ".join(f"{_who(rs.by_name[m])}: {res.last_line}" for m, res in sorted(failed.items()))
+            if left:
+                raise Leftovers(f"{reasons}; rolling back left something on some machines "
+                                f"(pipenet down {topo.name} finishes it)", left)
+            _forget(topo.name)
+            raise ApplyFailed(f"{reasons}; every machine's slice was rolled back")
+        _write(topo.name, {"machines": {m: list(v) for m, v in machines.items()}, "state": "up"})
+        out = {}
+        for m, res in done.items():
+            try:
+                out[m] = json.loads(res.out)
+            except ValueError:
+                out[m] = {}
+        return out
+
+
+def facts(underlay: str) -> dict:
+    """What the coordinator asks a machine before any change (`pipenet slice` with action `facts`): its
+    pipenet's version and the MTU of the interface that holds its underlay address."""
+    import subprocess
+
+    from pipenet import __version__
+
+    out: dict = {"version": __version__, "mtu": None}
+    if not underlay:
+        return out
+    p = subprocess.run(["ip", "-o", "addr", "show", "to", underlay], capture_output=True, text=True)
+    words = p.stdout.split()
+    if p.returncode != 0 or len(words) < 2:
+        out["error"] = f"no interface here has the underlay address {underlay}"
+        return out
+    try:
+        with open(f"/sys/class/net/{words[1].split('@')[0]}/mtu") as f:
+            out["mtu"] = int(f.read())
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+# ---- down, and what goes to one machine ----------------------------------------------------------------------
+def down(name: str) -> dict[str, Result]:
+    """Take `name` down on every machine its journal names; the journal goes when all are clean."""
+    data = journal(name)
+    if data is None:
+        return {}
+    machines = {m: tuple(v) for m, v in data["machines"].items()}
+    with Remotes(machines) as rs:
+        done = _each(rs, machines, lambda r: _down_slice(r, name))
+    left = [f"{_who(rs.by_name[m])}: {res.last_line}" for m, res in done.items() if res.rc != 0]
+    if left:
+        raise Leftovers(f"{name} is not down on every machine (run pipenet down {name} again)", left)
+    _forget(name)
+    return done
+
+
+def on_machine(name: str, machine: str, args: list[str], stdin: str = "") -> Result:
+    """`pipenet ARGS` on one machine of a spanning topology (exec, status, logs)."""
+    data = journal(name)
+    if data is None or machine not in data["machines"]:
+        raise UsageError(f"{name} is not up on machine {machine}")
+    with Remotes({machine: tuple(data["machines"][machine])}) as rs:
+        return rs.by_name[machine].run(args, stdin)
+
+
+def on_every(name: str, args: list[str], stdin_for=None) -> dict[str, Result]:
+    """`pipenet ARGS` on every machine of a spanning topology, at once."""
+    data = journal(name)
+    if data is None:
+        raise UsageError(f"{name} is not up across machines here")
+    machines = {m: tuple(v) for m, v in data["machines"].items()}
+    with Remotes(machines) as rs:
+        return _each(rs, machines, lambda r: r.run(args, stdin_for(r.name) if stdin_for else ""))
