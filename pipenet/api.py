@@ -134,6 +134,7 @@ class Lab:
         self.path = os.fspath(path) if path is not None else None
         self.machine = machine  # one machine's slice of a topology across machines (docs/multi-host.md)
         self.mtus = mtus or {}
+        self.remote: tuple | None = None  # (ssh destination, program) of that machine, when it is another
         self.text = text
         self._name = name
         self._topo: Topology | None = None
@@ -276,6 +277,41 @@ class Lab:
             change.notes.append(f"machine {m}: {got.get('steps', 0)} steps in {got.get('seconds', 0)} s")
         return change
 
+    def _status_everywhere(self) -> results.Status:
+        """Every machine's status as one: nodes and drift named with their machine."""
+        from pipenet.engine import coordinator
+
+        need_root("status", "reads every machine's record")
+        st = results.Status(self.name, True)
+        for m, got in coordinator.ask_every(self.name, {"action": "status"}).items():
+            st.up = st.up and bool(got.get("up"))
+            st.operations += int(got.get("operations") or 0)
+            for key in ("nodes", "drift", "processes", "published"):
+                getattr(st, key).extend({**item, "machine": m} for item in got.get(key) or ())
+        return st
+
+    def _test_everywhere(self) -> results.TestReport:
+        """Each machine checks the expectations whose source it has; one report, in file order."""
+        from pipenet.engine import coordinator
+
+        change = None
+        if coordinator.journal(self.name) is None:
+            change = self._up_everywhere(False)
+        t0 = time.perf_counter()
+        answers = coordinator.ask_every(self.name, {"action": "test", "text": self.text,
+                                                    "vars": dict(self.variables)})
+        said = {}
+        for e in self._load().expectations:  # (a slice aims at an address where the file names a node)
+            said.setdefault(e.span.line, []).append(e.describe())
+        checks = []
+        for m, got in answers.items():
+            for r in got.get("results") or ():
+                names = said.get(r["line"]) or [r["expectation"]]
+                text = names.pop(0) if len(names) > 1 else names[0]
+                checks.append(results.Check(r["line"], text, r["passed"], f"{r['detail']} (on {m})", r["seconds"]))
+        checks.sort(key=lambda c: c.line)
+        return results.TestReport(self.name, checks, time.perf_counter() - t0, change)
+
     def _in_sandbox(self, place: Place, fn, keep_on=lambda value: True):
         """fn() in the lab's sandbox, made first when there is none (and ended again when that first
         call fails); the outer record then names its nodes and file."""
@@ -374,15 +410,8 @@ class Lab:
     # -- looking at it ----------------------------------------------------------------------------------
     def status(self) -> results.Status:
         name = self.name
-        from pipenet.engine import coordinator
-
-        if self.machine is None and coordinator.journal(name) is not None:
-            need_root("down")
-            t0 = time.perf_counter()
-            done = coordinator.down(name)
-            self._ended = True
-            return results.Change(name, seconds=time.perf_counter() - t0,
-                                  notes=[f"down on machine {m}" for m in sorted(done)])
+        if self.spans_machines:
+            return self._status_everywhere()
         place = self.where()
         if not place.sandboxed and os.geteuid() != 0:
             if self._not_up_here():
@@ -406,6 +435,9 @@ class Lab:
         """Bring the lab up if it is not, or if the file asks for something else (drift alone is not
         repaired: a link cut on purpose must fail its expectations), then check every `expect`."""
         set_variables(self.variables)
+        if self.spans_machines:
+            need_root("test")
+            return self._test_everywhere()
         place = self.where()
         path = self._file()
         loaded = self.loaded
@@ -480,7 +512,10 @@ class Lab:
 
     def replace_with(self, node: str, argv: Sequence[str], env: dict | None = None) -> int:
         """Become argv in a node (the CLI's `exec` and `shell`): here, this process execs and never returns;
-        in a sandbox, a child does, and its exit status is returned."""
+        in a sandbox, a child does, and its exit status is returned. A node on another machine: ssh
+        runs `pipenet exec` there."""
+        if self.remote is not None:
+            return self._remote_exec(node, argv, tty=env is not None)
         place = self.where()
 
         def here():
@@ -497,6 +532,17 @@ class Lab:
         need_root("exec", "enters a node's namespaces")
         _exiting(here, argv)()
         return 0  # (not reached: exec replaced this process)
+
+    def _remote_exec(self, node: str, argv: Sequence[str], tty: bool) -> int:
+        """`pipenet exec -t NAME NODE -- ARGV` (or `shell`, with a terminal) on the node's machine, this
+        process replaced by ssh."""
+        from pipenet.backends.ssh import Remote
+
+        dest, program = self.remote
+        args = ["shell", "-t", self.name, node] if tty else ["exec", "-t", self.name, node, "--", *argv]
+        ssh = Remote(self.machine, dest, program, "").argv(args, multiplex=False, tty=tty)
+        os.execvp(ssh[0], ssh)
+        return 0  # (not reached)
 
     def draw(self, path: str) -> str:
         """A picture of the topology into `path` (.svg or .png through Graphviz's `dot`; .dot/.gv and
@@ -713,6 +759,12 @@ def run_slice(payload: dict) -> dict:
         return lab.up().to_json()
     if action == "down":
         return Lab(name=str(payload["name"]), machine=str(payload["machine"])).down().to_json()
+    if action == "status":
+        return Lab(name=str(payload["name"]), machine=str(payload["machine"])).status().to_json()
+    if action == "test":
+        lab = Lab(text=str(payload["text"]), variables=dict(payload.get("vars") or {}),
+                  machine=str(payload["machine"]), mtus={str(k): int(v) for k, v in (payload.get("mtus") or {}).items()})
+        return lab.test().to_json()
     raise UsageError(f"pipenet slice: unknown action {action!r}")
 
 
@@ -809,6 +861,13 @@ def find_node(node: str, topology: str | None = None, command: str = "exec") -> 
     from pipenet.sandbox import sandbox as sb
 
     if topology is not None:
+        from pipenet.engine import coordinator
+
+        elsewhere = coordinator.node_machine(node, topology)
+        if elsewhere is not None:  # a node of a topology across machines, on another one
+            lab = Lab(name=elsewhere[0], machine=elsewhere[1])
+            lab.remote = elsewhere[2]
+            return lab
         lab = lab_named(topology)
         if lab.where().sandboxed:
             return lab
@@ -831,6 +890,13 @@ def find_node(node: str, topology: str | None = None, command: str = "exec") -> 
     if len(found) > 1:
         raise UsageError(f"{node} is in several topologies ({', '.join(found)}); name one with -t")
     if not found:
+        from pipenet.engine import coordinator
+
+        elsewhere = coordinator.node_machine(node, None)
+        if elsewhere is not None:  # a node of a topology across machines, on another one
+            lab = Lab(name=elsewhere[0], machine=elsewhere[1])
+            lab.remote = elsewhere[2]
+            return lab
         if os.geteuid() != 0 and not _readable():
             need_root(command, _WHY[command])  # only root can tell whether it is up
         up_now = names_up()

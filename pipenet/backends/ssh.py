@@ -56,19 +56,22 @@ class Remote:
     def local(self) -> bool:
         return self.dest is None
 
-    def _ssh(self) -> list[str]:
+    def _ssh(self, multiplex: bool = True) -> list[str]:
         argv = ["ssh"]
         config = os.environ.get("PIPENET_SSH_CONFIG")
         if config:
             argv += ["-F", config]
-        return argv + ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}", "-o", "ControlMaster=auto",
-                       "-o", f"ControlPath={self.control_dir}/%C", "-o", f"ControlPersist={PERSIST_SECONDS}"]
+        argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}"]
+        if multiplex:
+            argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.control_dir}/%C", "-o",
+                     f"ControlPersist={PERSIST_SECONDS}"]
+        return argv
 
-    def argv(self, args: list[str]) -> list[str]:
-        """The local argv that runs `pipenet ARGS...` on the machine."""
+    def argv(self, args: list[str], multiplex: bool = True, tty: bool = False) -> list[str]:
+        """The local argv that runs `pipenet ARGS...` on the machine (`tty`: an interactive one, for `shell`)."""
         if self.local:
             return [sys.executable, "-m", "pipenet", *args]
-        return self._ssh() + ["--", self.dest, shlex.join([self.program, *args])]
+        return self._ssh(multiplex) + (["-t"] if tty else []) + ["--", self.dest, shlex.join([self.program, *args])]
 
     def run(self, args: list[str], stdin: str = "", timeout: float | None = None) -> Result:
         try:

@@ -137,7 +137,13 @@ def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]
             from pipenet.source import SourceFile
 
             raise InvalidTopology(diags, {file: SourceFile(file, text)})
-        _write(topo.name, {"machines": {m: list(v) for m, v in machines.items()}, "state": "applying"})
+        from pipenet.plan.slice import with_wires
+        from pipenet.validate.machines import machine_of
+
+        wired = with_wires(topo)
+        entry = {"machines": {m: list(v) for m, v in machines.items()}, "mtus": mtus,
+                 "nodes": {c.name: machine_of(wired, c.name) for c in wired.containers}, "state": "applying"}
+        _write(topo.name, entry)
         body = {"action": "up", "text": text, "file": file, "vars": variables, "mtus": mtus}
         done = _each(rs, machines, lambda r: r.run(["slice"], json.dumps({**body, "machine": r.name}),
                                                    APPLY_SECONDS))
@@ -151,7 +157,7 @@ def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]
                                 f"(pipenet down {topo.name} finishes it)", left)
             _forget(topo.name)
             raise ApplyFailed(f"{reasons}; every machine's slice was rolled back")
-        _write(topo.name, {"machines": {m: list(v) for m, v in machines.items()}, "state": "up"})
+        _write(topo.name, {**entry, "state": "up"})
         out = {}
         for m, res in done.items():
             try:
@@ -200,20 +206,36 @@ def down(name: str) -> dict[str, Result]:
     return done
 
 
-def on_machine(name: str, machine: str, args: list[str], stdin: str = "") -> Result:
-    """`pipenet ARGS` on one machine of a spanning topology (exec, status, logs)."""
-    data = journal(name)
-    if data is None or machine not in data["machines"]:
-        raise UsageError(f"{name} is not up on machine {machine}")
-    with Remotes({machine: tuple(data["machines"][machine])}) as rs:
-        return rs.by_name[machine].run(args, stdin)
-
-
-def on_every(name: str, args: list[str], stdin_for=None) -> dict[str, Result]:
-    """`pipenet ARGS` on every machine of a spanning topology, at once."""
+def ask_every(name: str, request: dict) -> dict[str, dict]:
+    """`pipenet slice` with `request` on every machine of `name` at once: {machine: its JSON answer}; a
+    machine that fails is named, one line each."""
     data = journal(name)
     if data is None:
         raise UsageError(f"{name} is not up across machines here")
     machines = {m: tuple(v) for m, v in data["machines"].items()}
+    body = {**request, "name": name, "mtus": data.get("mtus") or {}}
     with Remotes(machines) as rs:
-        return _each(rs, machines, lambda r: r.run(args, stdin_for(r.name) if stdin_for else ""))
+        done = _each(rs, machines, lambda r: r.run(["slice"], json.dumps({**body, "machine": r.name}),
+                                                   APPLY_SECONDS))
+    out, problems = {}, []
+    for m, res in sorted(done.items()):
+        try:
+            out[m] = json.loads(res.out) if res.rc in (0, 4) else None
+        except ValueError:
+            out[m] = None
+        if out[m] is None:
+            problems.append(f"{_who(rs.by_name[m])}: {res.last_line}")
+    if problems:
+        raise Conflict(problems)
+    return out
+
+
+def node_machine(node: str, topology: str | None) -> tuple[str, str, tuple] | None:
+    """(topology, machine, (ssh destination, program)) of a node up on another machine, from the
+    journals of the topologies this machine coordinates; None when no journal has it there."""
+    for name in [topology] if topology else spanned():
+        data = journal(name) or {}
+        m = (data.get("nodes") or {}).get(node)
+        if m is not None and m != LOCAL and m in data["machines"]:
+            return name, m, tuple(data["machines"][m])
+    return None

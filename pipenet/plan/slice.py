@@ -160,7 +160,22 @@ def slice_for(topo: Topology, machine: str, underlay_mtu: dict[str, int] | None 
     links = tuple(link for link in wired.p2p if link.a.node in names | {"host"} and link.b.node in names | {"host"})
     if machine != LOCAL:
         links = tuple(link for link in links if "host" not in (link.a.node, link.b.node))
-    expects = tuple(e for e in wired.expectations if machine_of(wired, e.source) == machine)
+    expects = tuple(_aimed(wired, e, names) for e in wired.expectations if machine_of(wired, e.source) == machine)
     host = wired.host if machine == LOCAL else type(wired.host)()
     return replace(wired, bridges=tuple(bridges), containers=tuple(containers), p2p=links, host=host,
                    expectations=expects, machines=(), tunnels=tuple(tunnels), machine=machine)
+
+
+def _aimed(topo: Topology, e, here: set[str]):
+    """An expectation of a slice: a target node on another machine becomes its address (its primary one),
+    which the probe reaches across the tunnel."""
+    from pipenet.plan.etc import primary_address
+
+    t = e.target
+    if t is None or t.node is None or t.node in here or t.node == "host":
+        return e
+    c = topo.container_map.get(t.node)
+    ip = primary_address(topo, c) if c is not None else None
+    if ip is None:
+        return e
+    return replace(e, target=replace(t, node=None, ip=IPAddress(str(ip))))
