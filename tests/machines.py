@@ -43,7 +43,9 @@ class Machines:
         for _ in range(count):
             self.worlds.append(Netns())
         w0 = self.worlds[0]
+        # no IPv6 link-local addresses on the underlay: nothing of it changes by itself once made (snapshots)
         w0.run(["ip", "link", "add", "ul0", "type", "bridge"])
+        w0.run(["ip", "link", "set", "ul0", "addrgenmode", "none"])
         w0.run(["ip", "addr", "add", f"{underlay_ip(0)}/24", "dev", "ul0"])
         w0.run(["ip", "link", "set", "ul0", "up"])
         for n, w in enumerate(self.worlds):
@@ -51,6 +53,8 @@ class Machines:
             if n == 0:
                 continue
             w0.run(["ip", "link", "add", f"ul{n}x", "type", "veth", "peer", "name", "ul", "netns", str(w.pid)])
+            w0.run(["ip", "link", "set", f"ul{n}x", "addrgenmode", "none"])
+            w.run(["ip", "link", "set", "ul", "addrgenmode", "none"])
             w0.run(["ip", "link", "set", f"ul{n}x", "master", "ul0", "up"])
             w.run(["ip", "addr", "add", f"{underlay_ip(n)}/24", "dev", "ul"])
             w.run(["ip", "link", "set", "ul", "up"])

@@ -182,11 +182,11 @@ def facts(underlay: str) -> dict:
     if p.returncode != 0 or len(words) < 2:
         out["error"] = f"no interface here has the underlay address {underlay}"
         return out
-    try:
-        with open(f"/sys/class/net/{words[1].split('@')[0]}/mtu") as f:
-            out["mtu"] = int(f.read())
-    except (OSError, ValueError):
-        pass
+    # (`ip link`, not /sys/class/net: sysfs shows the namespace that mounted it, not necessarily this one)
+    link = subprocess.run(["ip", "-o", "link", "show", "dev", words[1].split("@")[0]], capture_output=True,
+                          text=True).stdout.split()
+    if "mtu" in link[:-1]:
+        out["mtu"] = int(link[link.index("mtu") + 1])
     return out
 
 
