@@ -141,9 +141,7 @@ def shell(node: str = typer.Argument(..., help=NODE),
 def slice() -> None:
     """(internal, for the coordinator of a topology across machines) one machine's share: a JSON request on
     stdin, the JSON answer on stdout (docs/multi-host.md)."""
-    from pipenet.cli import remote
-
-    remote.slice_()
+    c.slice()
 
 
 @app.command(name="import")

@@ -15,6 +15,7 @@ import sys
 from typing import Optional, Sequence
 
 from pipenet.cli import output
+from pipenet.cli.remote import slice_ as slice  # noqa: F401,A001 - (hidden) a machine's share, for a coordinator
 
 
 class Exit(SystemExit):
@@ -272,8 +273,6 @@ def shell(node: str, topology: Optional[str] = None) -> None:
     _topology_arg(topology)
     lab = _call(lambda: api.find_node(node, topology, "shell"))
     raise Exit(_call(lambda: lab.replace_with(node, *api.shell_command(node))))
-
-
 
 
 def import_(file: str, out: Optional[str] = None) -> None:

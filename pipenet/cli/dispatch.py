@@ -47,6 +47,7 @@ FORMS = {
     "logs": Form("logs", ("node",), valued=_T),
     "shell": Form("shell", ("node",), valued=_T),
     "exec": Form("exec_", ("node",), valued=_T, rest="argv"),
+    "slice": Form("slice", ()),  # (hidden: what each machine of a topology across machines runs)
     "import": Form("import_", ("file",), valued={"-o": "out", "--output": "out"}),
     "export": Form("export", ("file",), valued={"--format": "format", "-o": "out", "--output": "out", **_VAR},
                    repeat=_V),
