@@ -494,6 +494,12 @@ class Lab:
         command that is not found raises FileNotFoundError, as with subprocess.run."""
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv is a list of words, like ['ip', 'addr'] (no shell is run)")
+        if self.remote is not None:  # a node on another machine: its `pipenet exec`, through ssh
+            r = self._on_machine(["exec", "-t", self.name, node, "--", *argv], input or "", ok=None)
+            done = subprocess.CompletedProcess(list(argv), r.rc, r.out, r.err)
+            if check:
+                done.check_returncode()
+            return done
         place = self.where()
         if not place.sandboxed:
             need_root("exec", "enters a node's namespaces")
@@ -532,6 +538,16 @@ class Lab:
         need_root("exec", "enters a node's namespaces")
         _exiting(here, argv)()
         return 0  # (not reached: exec replaced this process)
+
+    def _on_machine(self, args: list[str], stdin: str = "", ok=(0,)):
+        """`pipenet ARGS` on the machine of a lab found on another one (`find_node`), waited for."""
+        from pipenet.backends.ssh import Remotes
+
+        with Remotes({self.machine: self.remote}) as rs:
+            r = rs.by_name[self.machine].run(args, stdin)
+        if ok is not None and r.rc not in ok:
+            raise UsageError(f"machine {self.machine}: {r.last_line}")
+        return r
 
     def _remote_exec(self, node: str, argv: Sequence[str], tty: bool) -> int:
         """`pipenet exec -t NAME NODE -- ARGV` (or `shell`, with a terminal) on the node's machine, this
@@ -572,6 +588,9 @@ class Lab:
     def logs(self, node: str) -> str | None:
         """The output of the node's `run` processes (None when it has none)."""
         name = self.name
+        if self.remote is not None:  # a node on another machine: its `pipenet logs`, through ssh
+            r = self._on_machine(["logs", "-t", name, node])
+            return r.out or None
         place = self.where()
         if not place.sandboxed and os.geteuid() != 0 and not _readable():
             need_root("logs", "reads root's records")
