@@ -209,8 +209,19 @@ class Lab:
 
     # -- plan, up, down ---------------------------------------------------------------------------------
     def plan(self) -> results.Plan:
-        """What `up` would do: the file against the record and the live system."""
+        """What `up` would do: the file against the record and the live system (a topology across machines:
+        each machine's, its steps' keys named `MACHINE/KEY`)."""
         set_variables(self.variables)
+        if self.spans_machines:
+            from pipenet.engine import coordinator
+
+            need_root("plan", "asks every machine")
+            steps = []
+            for m, got in sorted(coordinator.plan(self._load(), self.text, self.path or TEXT,
+                                                  dict(self.variables)).items()):
+                steps += [results.PlanStep(len(steps) + 1, x["action"], x["kind"], f"{m}/{x['key']}", x["reason"],
+                                           x["commands"]) for x in got.get("steps") or ()]
+            return results.Plan(self.name, steps)
         fast = self._unchanged()
         if fast is not None:
             return results.Plan(fast)
@@ -766,24 +777,19 @@ def format_file(path: str, *, write: bool = True) -> tuple[bool, str]:
 
 def run_slice(payload: dict) -> dict:
     """What `pipenet slice` does on a machine of a topology across machines, for the coordinator (its
-    JSON answer): `facts` before any change, `up` and `down` this machine's slice."""
+    JSON answer): `facts` before any change; `plan`, `up`, `test` of this machine's slice of the file
+    (every machine slices the same file with the same underlay MTUs, so all agree); `status`, `down`."""
     from pipenet.engine import coordinator
 
-    action = payload.get("action")
+    action, machine = payload.get("action"), str(payload.get("machine"))
     if action == "facts":
         return coordinator.facts(str(payload.get("underlay") or ""))
-    if action == "up":
-        lab = Lab(text=str(payload["text"]), variables=dict(payload.get("vars") or {}),
-                  machine=str(payload["machine"]), mtus={str(k): int(v) for k, v in (payload.get("mtus") or {}).items()})
-        return lab.up().to_json()
-    if action == "down":
-        return Lab(name=str(payload["name"]), machine=str(payload["machine"])).down().to_json()
-    if action == "status":
-        return Lab(name=str(payload["name"]), machine=str(payload["machine"])).status().to_json()
-    if action == "test":
-        lab = Lab(text=str(payload["text"]), variables=dict(payload.get("vars") or {}),
-                  machine=str(payload["machine"]), mtus={str(k): int(v) for k, v in (payload.get("mtus") or {}).items()})
-        return lab.test().to_json()
+    if action in ("plan", "up", "test"):
+        lab = Lab(text=str(payload["text"]), variables=dict(payload.get("vars") or {}), machine=machine,
+                  mtus={str(k): int(v) for k, v in (payload.get("mtus") or {}).items()})
+        return getattr(lab, action)().to_json()
+    if action in ("status", "down"):
+        return getattr(Lab(name=str(payload["name"]), machine=machine), action)().to_json()
     raise UsageError(f"pipenet slice: unknown action {action!r}")
 
 

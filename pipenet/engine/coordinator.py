@@ -102,46 +102,79 @@ def _payload(action: str, **kw) -> str:
 
 
 # ---- up -----------------------------------------------------------------------------------------------------
-def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]:
-    """Bring every machine's slice up, or none: {machine: its `up` as JSON}."""
+def _checked(rs: Remotes, topo: Topology, text: str, file: str) -> dict[str, int]:
+    """Every machine's facts, before any change: {machine: its underlay's MTU}; Conflict naming each
+    machine that cannot be used, InvalidTopology for a declared MTU the underlay cannot carry."""
     from pipenet import __version__
     from pipenet.plan.slice import inner_mtus, underlays
 
-    machines = machines_of(topo)
     under = underlays(topo)
+    answers = _each(rs, rs.by_name, lambda r: r.run(["slice"], _payload("facts", underlay=str(under.get(r.name, ""))),
+                                                    FACTS_SECONDS))
+    problems, mtus = [], {}
+    for m, res in answers.items():
+        r = rs.by_name[m]
+        if res.rc != 0:
+            problems.append(f"{_who(r)}: {res.last_line}")
+            continue
+        try:
+            got = json.loads(res.out)
+        except ValueError:
+            problems.append(f"{_who(r)}: an answer that is not pipenet's ({res.out[:60]!r})")
+            continue
+        if got.get("version") != __version__:
+            problems.append(f"{_who(r)} runs pipenet {got.get('version')}, this is {__version__}: run one "
+                            f"version everywhere")
+        if got.get("error"):
+            problems.append(f"{_who(r)}: {got['error']}")
+        if got.get("mtu"):
+            mtus[m] = int(got["mtu"])
+    if problems:
+        raise Conflict(problems)
+    _, diags = inner_mtus(topo, mtus)
+    if diags:
+        from pipenet.source import SourceFile
+
+        raise InvalidTopology(diags, {file: SourceFile(file, text)})
+    return mtus
+
+
+def _answers(done: dict[str, Result]) -> dict[str, dict]:
+    out = {}
+    for m, res in done.items():
+        try:
+            out[m] = json.loads(res.out)
+        except ValueError:
+            out[m] = {}
+    return out
+
+
+def plan(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]:
+    """What `up` would do on each machine: {machine: its plan as JSON}; nothing changes anywhere."""
+    machines = machines_of(topo)
     with Remotes(machines) as rs:
-        facts = _each(rs, machines, lambda r: r.run(["slice"], _payload("facts", underlay=str(under.get(
-            r.name, "")) if r.name in under else ""), FACTS_SECONDS))
-        problems, mtus = [], {}
-        for m, res in facts.items():
-            r = rs.by_name[m]
-            if res.rc != 0:
-                problems.append(f"{_who(r)}: {res.last_line}")
-                continue
-            try:
-                got = json.loads(res.out)
-            except ValueError:
-                problems.append(f"{_who(r)}: an answer that is not pipenet's ({res.out[:60]!r})")
-                continue
-            if got.get("version") != __version__:
-                problems.append(f"{_who(r)} runs pipenet {got.get('version')}, this is {__version__}: run one "
-                                f"version everywhere")
-            if got.get("error"):
-                problems.append(f"{_who(r)}: {got['error']}")
-            if got.get("mtu"):
-                mtus[m] = int(got["mtu"])
-        if problems:
-            raise Conflict(problems)
-        _, diags = inner_mtus(topo, mtus)
-        if diags:
-            from pipenet.source import SourceFile
+        mtus = _checked(rs, topo, text, file)
+        body = {"action": "plan", "text": text, "file": file, "vars": variables, "mtus": mtus}
+        done = _each(rs, machines, lambda r: r.run(["slice"], json.dumps({**body, "machine": r.name}),
+                                                   APPLY_SECONDS))
+        failed = [f"{_who(rs.by_name[m])}: {res.last_line}" for m, res in sorted(done.items()) if res.rc != 0]
+        if failed:
+            raise Conflict(failed)
+        return _answers(done)
 
-            raise InvalidTopology(diags, {file: SourceFile(file, text)})
-        from pipenet.plan.slice import with_wires
-        from pipenet.validate.machines import machine_of
 
+def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]:
+    """Bring every machine's slice up, or none: {machine: its `up` as JSON}. A machine the previous `up`
+    used and this one does not has its slice taken down after."""
+    from pipenet.plan.slice import with_wires
+    from pipenet.validate.machines import machine_of
+
+    machines = machines_of(topo)
+    before = (journal(topo.name) or {}).get("machines", {})
+    with Remotes(machines) as rs:
+        mtus = _checked(rs, topo, text, file)
         wired = with_wires(topo)
-        entry = {"machines": {m: list(v) for m, v in machines.items()}, "mtus": mtus,
+        entry = {"machines": {**before, **{m: list(v) for m, v in machines.items()}}, "mtus": mtus,
                  "nodes": {c.name: machine_of(wired, c.name) for c in wired.containers}, "state": "applying"}
         _write(topo.name, entry)
         body = {"action": "up", "text": text, "file": file, "vars": variables, "mtus": mtus}
@@ -157,14 +190,15 @@ def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]
                                 f"(pipenet down {topo.name} finishes it)", left)
             _forget(topo.name)
             raise ApplyFailed(f"{reasons}; every machine's slice was rolled back")
-        _write(topo.name, {**entry, "state": "up"})
-        out = {}
-        for m, res in done.items():
-            try:
-                out[m] = json.loads(res.out)
-            except ValueError:
-                out[m] = {}
-        return out
+    gone = {m: tuple(v) for m, v in before.items() if m not in machines}
+    if gone:  # (machines the file no longer uses: their slices go)
+        with Remotes(gone) as rs:
+            left = [f"{_who(rs.by_name[m])}: {res.last_line}" for m, res in
+                    _each(rs, gone, lambda r: _down_slice(r, topo.name)).items() if res.rc != 0]
+        if left:
+            raise Leftovers(f"{topo.name} is up, but not yet down on machines it no longer uses", left)
+    _write(topo.name, {**entry, "machines": {m: list(v) for m, v in machines.items()}, "state": "up"})
+    return _answers(done)
 
 
 def facts(underlay: str) -> dict:

@@ -162,3 +162,15 @@ def test_a_tunnel_mtu_that_does_not_fit_the_underlay_is_located(tmp_path):
         assert ms.coordinator("down", "span").returncode == 0
     finally:
         ms.close()
+
+
+def test_plan_across_machines_changes_nothing_and_names_each_machine(three, tmp_path):
+    path = tmp_path / "span.pn"
+    path.write_text(SPAN)
+    before = [world(w) for w in three.worlds]
+    r = three.coordinator("plan", str(path), "--format", "json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    keys = [s["key"] for s in json.loads(r.stdout)["steps"]]
+    assert "m1/netns:a" in keys and "m2/netns:b" in keys and "local/netns:c" in keys
+    assert [k for k in keys if k.startswith("m1/") and "pnx" in k]  # m1's tunnel
+    assert [diff(b, world(w)) for b, w in zip(before, three.worlds)] == [[], [], []]
