@@ -447,6 +447,8 @@ class Lab:
         repaired: a link cut on purpose must fail its expectations), then check every `expect`."""
         set_variables(self.variables)
         if self.spans_machines:
+            if sandbox:
+                raise UsageError("a topology across machines cannot run in a sandbox (each machine is a real one)")
             need_root("test")
             return self._test_everywhere()
         place = self.where()

@@ -87,6 +87,14 @@ def _unsupported(topo: Topology) -> list[Diagnostic]:
             out.append(Diagnostic(f"{c.name} shares the namespace of {c.net.target}, which is on machine "
                                   f"{machine_of(topo, c.net.target)}", c.net.span,
                                   f"put both on one machine (machine {machine_of(topo, c.net.target)})"))
+        p = c.primary
+        home = topo.bridge_map.get(p.bridge) if p is not None else None
+        if (c.publish or c.publish_all) and home is not None and (home.machine or LOCAL) != machine_of(topo, c.name):
+            sp = c.publish[0].span if c.publish else c.spans.get("publish_all", c.span)
+            out.append(Diagnostic(f"{c.name} publishes ports on machine {machine_of(topo, c.name)}, but bridge "
+                                  f"{home.name}'s address and NAT are on {home.machine or LOCAL}", sp,
+                                  f"put {c.name} on {home.machine or LOCAL}, or the bridge on "
+                                  f"{machine_of(topo, c.name)} (machine M in the bridge)"))
         if c.attach is not None and c.machine:
             out.append(Diagnostic(f"{c.name} attaches to an existing namespace, which a machine reached over "
                                   f"ssh does not carry yet", where, "run it on the local machine"))

@@ -34,6 +34,9 @@ expect a can reach b
 expect b can reach c
 expect c can reach a
 """
+# a port published on the bridge's machine (local), reached from every machine's containers
+PUBLISHED = SPAN.replace("container c { net lan }", 'container c { net lan; publish 8080:80; run "python3 -m '
+                                                    'http.server -b 0.0.0.0 80" }')
 
 
 def test_a_bridge_across_three_machines(three, tmp_path):
@@ -43,6 +46,19 @@ def test_a_bridge_across_three_machines(three, tmp_path):
     assert r.returncode == 0, r.stderr
     w0, w1, w2 = three.worlds
     assert w1.run(["ip", "netns", "exec", "span@a", "ping", "-c1", "-W2", "10.70.0.3"], check=False).returncode == 0
+
+
+def test_a_port_published_on_the_gateway_machine_is_reached_from_every_machine(three, tmp_path):
+    path = tmp_path / "pub.pn"
+    path.write_text(PUBLISHED)
+    r = three.coordinator("up", str(path))
+    assert r.returncode == 0, r.stderr
+    for n, node in ((0, "c"), (1, "a"), (2, "b")):
+        r = three.worlds[n].run(["ip", "netns", "exec", f"span@{node}", "curl", "-s", "-o", "/dev/null", "-w",
+                                 "%{http_code}", "--retry", "20", "--retry-connrefused", "--retry-delay", "0",
+                                 "--max-time", "5", "http://10.70.0.1:8080/"], check=False)
+        assert r.stdout == "200", (node, r.stdout, r.stderr)
+    assert three.coordinator("down", "span").returncode == 0
 
 
 def test_status_exec_test_and_down_across_machines(three, tmp_path):

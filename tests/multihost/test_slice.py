@@ -111,6 +111,8 @@ def test_the_inner_mtu_is_the_smallest_underlay_less_50_and_a_declared_one_must_
                                          "address")),
     (HEAD + "bridge lan { address auto }\ncontainer a { machine m1; net lan }\ncontainer c { net lan }\n",
      (5, 22, "bridge lan spans machines local, m1 and is `address auto`, which only one machine can decide")),
+    (HEAD + "bridge lan { address 10.70.0.1/24 }\ncontainer a { machine m1; net lan; publish 8080:80 }\n",
+     (6, 44, "a publishes ports on machine m1, but bridge lan's address and NAT are on local")),
 ])
 def test_what_is_wrong_with_machines_is_located(text, expected):
     assert expected in [e[:3] for e in errors(text)], errors(text)
