@@ -125,3 +125,13 @@ def test_the_command_ssh_runs_is_quoted_word_by_word(monkeypatch):
     assert "ControlMaster=auto" in argv and "ControlPath=/tmp/ctl/%C" in argv and "BatchMode=yes" in argv
     assert argv[-3:] == ["--", "root@10.50.0.11", "/opt/p/pipenet exec -- echo 'a b;c' '$X'"]
     assert Remote("local", None, None, "").argv(["slice"])[1:] == ["-m", "pipenet", "slice"]
+
+
+def test_the_graph_draws_each_machine_as_a_cluster_of_its_nodes():
+    from pipenet.graph import to_dot
+
+    dot = to_dot(load(SPAN))
+    assert 'subgraph "cluster_m1" { label="machine m1 (root@10.50.0.11)"; style=dashed; color=gray50; "a"; "br:lan"; }' in dot
+    assert '"cluster_m2" { label="machine m2 (admin@m2.example.net)"; style=dashed; color=gray50; "b"; }' in dot
+    assert '"cluster_local" { label="machine local"; style=dashed; color=gray50; "c";' in dot
+    assert "cluster" not in to_dot(load("bridge lan\ncontainer a { net lan }\n"))
