@@ -28,7 +28,7 @@ from dataclasses import replace
 from netaddr import IPAddress
 
 from pipenet.diagnostics import Diagnostic
-from pipenet.ir import Bridge, IfAddr, Interface, Route, Topology, Tunnel
+from pipenet.ir import AddHost, Bridge, IfAddr, Interface, Route, Topology, Tunnel
 from pipenet.kinds.vxlan import DEFAULT_PORT
 from pipenet.validate.machines import LOCAL, machine_of, spanning_bridges, underlay
 
@@ -140,7 +140,8 @@ def slice_for(topo: Topology, machine: str, underlay_mtu: dict[str, int] | None 
         if (b is not None and b.address is not None and (b.machine or LOCAL) != machine and p.address is not None
                 and not any(r.dest is None for r in routes)):  # its gateway is across the tunnel
             routes = (Route(None, b.address.ip, span=c.span),) + routes
-        containers.append(replace(c, machine=None, routes=routes))
+        containers.append(replace(c, machine=None, routes=routes,
+                                  add_hosts=c.add_hosts + _elsewhere(wired, c, machine)))
     mine = {i.bridge for c in containers for i in c.interfaces if i.bridge is not None}
     bridges, tunnels = [], []
     for b in wired.bridges:
@@ -164,6 +165,27 @@ def slice_for(topo: Topology, machine: str, underlay_mtu: dict[str, int] | None 
     host = wired.host if machine == LOCAL else type(wired.host)()
     return replace(wired, bridges=tuple(bridges), containers=tuple(containers), p2p=links, host=host,
                    expectations=expects, machines=(), tunnels=tuple(tunnels), machine=machine)
+
+
+def _elsewhere(topo: Topology, c, machine: str) -> tuple[AddHost, ...]:
+    """/etc/hosts entries of c for nodes on other machines (its `link`s, and every node with `hosts auto`),
+    which the slice does not hold: the lines the whole topology would give it."""
+    from pipenet.plan.etc import primary_address
+
+    wanted = [(t.target, t.alias) for t in c.links]
+    if topo.hosts_auto:
+        wanted += [(o.name, None) for o in topo.containers if o.name != c.name and o.net.kind != "host"]
+    out = []
+    for name, alias in wanted:
+        other = topo.container_map.get(name)
+        if other is None or machine_of(topo, name) == machine:
+            continue
+        ip = primary_address(topo, other)
+        if ip is not None:
+            names = other.hostname if other.hostname == other.name else f"{other.hostname} {other.name}"
+            head = f"{alias} " if alias and alias not in (other.hostname, other.name) else ""
+            out.append(AddHost(head + names, IPAddress(ip), span=c.span))
+    return tuple(out)
 
 
 def _aimed(topo: Topology, e, here: set[str]):

@@ -131,7 +131,18 @@ def test_the_graph_draws_each_machine_as_a_cluster_of_its_nodes():
     from pipenet.graph import to_dot
 
     dot = to_dot(load(SPAN))
-    assert 'subgraph "cluster_m1" { label="machine m1 (root@10.50.0.11)"; style=dashed; color=gray50; "a"; "br:lan"; }' in dot
+    assert ('subgraph "cluster_m1" { label="machine m1 (root@10.50.0.11)"; style=dashed; color=gray50; "a"; '
+            '"br:lan"; }') in dot
     assert '"cluster_m2" { label="machine m2 (admin@m2.example.net)"; style=dashed; color=gray50; "b"; }' in dot
     assert '"cluster_local" { label="machine local"; style=dashed; color=gray50; "c";' in dot
     assert "cluster" not in to_dot(load("bridge lan\ncontainer a { net lan }\n"))
+
+
+def test_etc_hosts_names_the_nodes_on_other_machines():
+    from pipenet.plan.etc import hosts
+
+    t = load(SPAN.replace("container a { machine m1; net lan }", "container a { machine m1; net lan; link b as db }")
+             + "hosts auto\n")
+    m1 = slice_for(t, "m1")
+    text = hosts(m1, m1.container_map["a"])
+    assert "10.70.0.2\ta\n" in text and "10.70.0.3\tdb b\n" in text and "10.70.0.4\tc\n" in text
