@@ -39,8 +39,11 @@ class Result:
 
     @property
     def last_line(self) -> str:
+        """Why it failed, in one line: the first of pipenet's own messages there (`pipenet: ...`), else
+        the last line ssh said."""
         lines = [x.strip() for x in self.err.splitlines() if x.strip()]
-        return lines[-1] if lines else f"exit status {self.rc}"
+        own = [x[len("pipenet: "):] for x in lines if x.startswith("pipenet: ")]
+        return own[0] if own else lines[-1] if lines else f"exit status {self.rc}"
 
 
 class Remote:

@@ -5,8 +5,10 @@ machine through `pipenet slice` (the hidden command a machine runs its
 share with; `pipenet.backends.ssh` carries it): it first asks every machine
 for its facts (reachable, the same pipenet version, the MTU of the
 interface holding its underlay address), so the MTU rule is checked and an
-unreachable machine is named before anything changes anywhere; then it
-applies every slice in parallel, each with its machine's own journal and
+unreachable machine is named before anything changes anywhere, then for
+the plan of its slice (which refuses, there, what that machine's own `up`
+would: a name held by another topology or tool, a missing kernel feature);
+then it applies every slice in parallel, each with its machine's own journal and
 rollback. If one slice fails, every machine takes its slice down again: the
 whole `up` is all or nothing.
 
@@ -149,18 +151,22 @@ def _answers(done: dict[str, Result]) -> dict[str, dict]:
     return out
 
 
+def _planned(rs: Remotes, text: str, file: str, variables: dict, mtus: dict) -> dict[str, dict]:
+    """Every machine's plan of its slice (what its own `up` would refuse, it refuses here: a name another
+    topology or tool holds, a kernel without a feature), before any change; Conflict naming each machine
+    that refuses."""
+    body = {"action": "plan", "text": text, "file": file, "vars": variables, "mtus": mtus}
+    done = _each(rs, rs.by_name, lambda r: r.run(["slice"], json.dumps({**body, "machine": r.name}), APPLY_SECONDS))
+    failed = [f"{_who(rs.by_name[m])}: {res.last_line}" for m, res in sorted(done.items()) if res.rc != 0]
+    if failed:
+        raise Conflict(failed)
+    return _answers(done)
+
+
 def plan(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]:
     """What `up` would do on each machine: {machine: its plan as JSON}; nothing changes anywhere."""
-    machines = machines_of(topo)
-    with Remotes(machines) as rs:
-        mtus = _checked(rs, topo, text, file)
-        body = {"action": "plan", "text": text, "file": file, "vars": variables, "mtus": mtus}
-        done = _each(rs, machines, lambda r: r.run(["slice"], json.dumps({**body, "machine": r.name}),
-                                                   APPLY_SECONDS))
-        failed = [f"{_who(rs.by_name[m])}: {res.last_line}" for m, res in sorted(done.items()) if res.rc != 0]
-        if failed:
-            raise Conflict(failed)
-        return _answers(done)
+    with Remotes(machines_of(topo)) as rs:
+        return _planned(rs, text, file, variables, _checked(rs, topo, text, file))
 
 
 def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]:
@@ -173,6 +179,7 @@ def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]
     before = (journal(topo.name) or {}).get("machines", {})
     with Remotes(machines) as rs:
         mtus = _checked(rs, topo, text, file)
+        _planned(rs, text, file, variables, mtus)
         wired = with_wires(topo)
         entry = {"machines": {**before, **{m: list(v) for m, v in machines.items()}}, "mtus": mtus,
                  "nodes": {c.name: machine_of(wired, c.name) for c in wired.containers}, "state": "applying"}

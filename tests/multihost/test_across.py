@@ -190,3 +190,18 @@ def test_plan_across_machines_changes_nothing_and_names_each_machine(three, tmp_
     assert "m1/netns:a" in keys and "m2/netns:b" in keys and "local/netns:c" in keys
     assert [k for k in keys if k.startswith("m1/") and "pnx" in k]  # m1's tunnel
     assert [diff(b, world(w)) for b, w in zip(before, three.worlds)] == [[], [], []]
+
+
+def test_a_name_taken_on_one_machine_is_refused_before_any_change(three, tmp_path):
+    path = tmp_path / "span.pn"
+    path.write_text(SPAN)
+    three.worlds[2].run(["ip", "link", "add", "lan", "type", "bridge"])  # another tool's bridge `lan` on m2
+    three.worlds[2].run(["ip", "link", "set", "lan", "addrgenmode", "none"])
+    before = [world(w) for w in three.worlds]
+    r = three.coordinator("up", str(path))
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pipenet: machine m2 (root@10.50.0.12): "), r.stderr
+    assert "lan" in lines[0]
+    assert [diff(b, world(w)) for b, w in zip(before, three.worlds)] == [[], [], []]
+    assert three.worlds[0].run(["test", "-e", "/run/pipenet/.machines/span.json"], check=False).returncode == 1
