@@ -46,6 +46,16 @@ def test_a_bridge_across_three_machines(three, tmp_path):
     assert r.returncode == 0, r.stderr
     w0, w1, w2 = three.worlds
     assert w1.run(["ip", "netns", "exec", "span@a", "ping", "-c1", "-W2", "10.70.0.3"], check=False).returncode == 0
+    # on each machine, a tunnel on its copy of the bridge, learning off, one forwarding entry per other machine
+    assert "nolearning" in w1.out(["ip", "-d", "link", "show", "master", "lan", "type", "vxlan"])
+    tunnel = w1.out(["ip", "-o", "link", "show", "master", "lan", "type", "vxlan"]).split()[1].split("@")[0]
+    fdb = [x.split() for x in w1.out(["bridge", "fdb", "show", "dev", tunnel.rstrip(":")]).splitlines()]
+    assert sorted(x[x.index("dst") + 1] for x in fdb if x[0] == "00:00:00:00:00:00") == ["10.50.0.10", "10.50.0.12"]
+    # up again: every slice is as the file says, nothing changes anywhere
+    after = [world(w) for w in three.worlds]
+    r = three.coordinator("up", str(path))
+    assert r.returncode == 0, r.stderr
+    assert [diff(b, world(w)) for b, w in zip(after, three.worlds)] == [[], [], []]
 
 
 def test_a_port_published_on_the_gateway_machine_is_reached_from_every_machine(three, tmp_path):

@@ -27,7 +27,11 @@ class AddTunnel(AddLink):
         return {**super()._want(), "master": self.master}
 
     def apply(self, k):
-        super().apply(k)
+        from pipenet import kinds
+
+        # (quiet: a bridge port has no address of its own, so no IPv6 link-local one either)
+        k.link_add(self.ns, self.name, self.link_kind, settings=self.settings, spec=kinds.by_link_kind(self.link_kind),
+                   mac=self.mac, mtu=self.mtu, alias=self.mark_of(), quiet=True)
         try:
             k.link_set(self.ns, self.name, master=self.master)
             for dst in self.fdb:
