@@ -212,6 +212,9 @@ class Lab:
         """What `up` would do: the file against the record and the live system (a topology across machines:
         each machine's, its steps' keys named `MACHINE/KEY`)."""
         set_variables(self.variables)
+        fast = self._unchanged()  # (before anything else: an unchanged file is not even parsed)
+        if fast is not None:
+            return results.Plan(fast)
         if self.spans_machines:
             from pipenet.engine import coordinator
 
@@ -222,9 +225,6 @@ class Lab:
                 steps += [results.PlanStep(len(steps) + 1, x["action"], x["kind"], f"{m}/{x['key']}", x["reason"],
                                            x["commands"]) for x in got.get("steps") or ()]
             return results.Plan(self.name, steps)
-        fast = self._unchanged()
-        if fast is not None:
-            return results.Plan(fast)
         place = self.where()
         path = self._file()
         loaded = self.loaded
@@ -244,13 +244,13 @@ class Lab:
         """Bring the live system to what the file says (see `pipenet up`); in a sandbox with `sandbox`, or
         in the one the lab already lives in."""
         set_variables(self.variables)
-        if self.spans_machines:
-            return self._up_everywhere(sandbox)
-        if not sandbox:
+        if not sandbox:  # (before anything else: an unchanged file is not even parsed)
             t0 = time.perf_counter()
             fast = self._unchanged(lock=True)
             if fast is not None:
                 return results.Change(fast, seconds=time.perf_counter() - t0)
+        if self.spans_machines:
+            return self._up_everywhere(sandbox)
         place = self.where()
         path = self._file()
         loaded = self.loaded

@@ -46,8 +46,8 @@ def journal(name: str) -> dict | None:
     try:
         with open(journal_path(name)) as f:
             data = json.load(f)
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return None  # (none here, or another user's state, which that user coordinates)
     except (OSError, ValueError) as e:
         raise UsageError(f"the coordinator's journal {journal_path(name)} cannot be read ({e}); remove it "
                          f"after taking the topology down on each machine (pipenet down {name})") from None
