@@ -29,8 +29,7 @@ from pipenet.engine.state import state_root
 from pipenet.errors import ApplyFailed, Conflict, InvalidTopology, Leftovers, UsageError
 from pipenet.fsutil import write_atomic
 from pipenet.ir import Topology
-
-LOCAL = "local"
+from pipenet.validate.machines import LOCAL
 #: how long one machine may take to answer for its facts, and to apply or remove its slice
 FACTS_SECONDS = 60
 APPLY_SECONDS = 1800

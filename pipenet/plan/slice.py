@@ -86,7 +86,7 @@ def with_wires(topo: Topology) -> Topology:
             if addr is not None and addr.prefix is None:  # a host address, and a route to the peer
                 addr = addr.with_prefix(32 if addr.version == 4 else 128)
                 if peer.address is not None:
-                    routes += (Route(IPAddressNet(peer.address), None, end.ifname, span=link.span),)
+                    routes += (Route(_host_network(peer.address), None, end.ifname, span=link.span),)
             iface = Interface(end.ifname, "port", bridge=name, address=addr, mac=end.mac, mtu=link.mtu,
                               span=end.span)
             shapes = c.shapes + ((replace(link.shape, ifname=end.ifname),) if link.shape is not None else ())
@@ -95,7 +95,8 @@ def with_wires(topo: Topology) -> Topology:
                    p2p=tuple(link for link in topo.p2p if link not in across))
 
 
-def IPAddressNet(addr: IfAddr):
+def _host_network(addr: IfAddr):
+    """The peer's address alone, as a route's destination (a p2p end without a prefix: a host route)."""
     from netaddr import IPNetwork
 
     return IPNetwork(f"{addr.ip}/{32 if addr.version == 4 else 128}")

@@ -135,17 +135,22 @@ def test_one_failing_slice_rolls_back_every_machine(three, tmp_path):
     assert three.worlds[0].out(["ls", "-A", "/run/pipenet/.machines"]).strip() == ""
 
 
+def refused_by_m2(three, path, before: list, word: str) -> None:
+    """`up` is refused in one line naming m2 (and `word`), exit status 1, and no machine changed."""
+    r = three.coordinator("up", str(path))
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pipenet: machine m2 (root@10.50.0.12): "), r.stderr
+    assert word in lines[0]
+    assert [diff(b, world(w)) for b, w in zip(before, three.worlds)] == [[], [], []]
+
+
 def test_an_unreachable_machine_is_one_line_and_nothing_changes(three, tmp_path):
     path = tmp_path / "span.pn"
     path.write_text(SPAN)
     three.stop_sshd(2)
     before = [world(w) for w in three.worlds]
-    r = three.coordinator("up", str(path))
-    assert r.returncode == 1, r.stdout + r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pipenet: machine m2 (root@10.50.0.12): "), r.stderr
-    assert "refused" in lines[0]
-    assert [diff(b, world(w)) for b, w in zip(before, three.worlds)] == [[], [], []]
+    refused_by_m2(three, path, before, "refused")
 
 
 def test_a_killed_coordinator_is_finished_off_by_down(three, tmp_path):
@@ -208,10 +213,5 @@ def test_a_name_taken_on_one_machine_is_refused_before_any_change(three, tmp_pat
     three.worlds[2].run(["ip", "link", "add", "lan", "type", "bridge"])  # another tool's bridge `lan` on m2
     three.worlds[2].run(["ip", "link", "set", "lan", "addrgenmode", "none"])
     before = [world(w) for w in three.worlds]
-    r = three.coordinator("up", str(path))
-    assert r.returncode == 1, r.stdout + r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pipenet: machine m2 (root@10.50.0.12): "), r.stderr
-    assert "lan" in lines[0]
-    assert [diff(b, world(w)) for b, w in zip(before, three.worlds)] == [[], [], []]
+    refused_by_m2(three, path, before, "lan")
     assert three.worlds[0].run(["test", "-e", "/run/pipenet/.machines/span.json"], check=False).returncode == 1

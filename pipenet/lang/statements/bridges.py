@@ -1,26 +1,16 @@
-"""`bridge NAME { address ...; pool ...; mtu ...; icc ...; masquerade ...; external }`."""
+"""`bridge NAME { address ...; pool ...; mtu ...; icc ...; masquerade ...; external; machine ... }`."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from pipenet.ir import Bridge
 from pipenet.lang import values as V
 from pipenet.lang.parser import Node, keywords
-from pipenet.lang.walk import Fail, Scope, Walker, subnodes, words
-from pipenet.source import Span
+from pipenet.lang.statements import common
+from pipenet.lang.walk import Scope, Walker, words
 
 
 def bridge(w: Walker, st: Node, sc: Scope) -> Bridge:
-    tok = words(st)[0]
-    name = w.typed(tok, sc, V.ifname)
-    f: dict[str, Any] = {"name": name, "span": w.span(tok, sc)}
-    spans: dict[str, Span] = {"name": w.span(tok, sc)}
-    for s in subnodes(st):
-        try:
-            _statement(w, s, sc, f, spans)
-        except Fail:
-            pass
+    f, spans = common.named_block(w, st, sc, w.typed(words(st)[0], sc, V.ifname), _statement)
     return Bridge(**f, spans=spans)
 
 
