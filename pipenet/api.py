@@ -279,22 +279,16 @@ class Lab:
         need_root("up")
         t0 = time.perf_counter()
         done = coordinator.up(self._load(), self.text, self.path or TEXT, dict(self.variables))
-        change = results.Change(self.name, seconds=time.perf_counter() - t0)
-        for m, got in sorted(done.items()):
-            change.steps += int(got.get("steps", 0))
-            for c in got.get("counts", ()):
-                key = (c["action"], c["what"])
-                change.counts[key] = change.counts.get(key, 0) + c["n"]
-            change.notes.append(f"machine {m}: {got.get('steps', 0)} steps in {got.get('seconds', 0)} s")
-        return change
+        return _merged(self.name, done, time.perf_counter() - t0)
 
     def _status_everywhere(self) -> results.Status:
         """Every machine's status as one: nodes and drift named with their machine."""
         from pipenet.engine import coordinator
 
         need_root("status", "reads every machine's record")
-        st = results.Status(self.name, True)
-        for m, got in coordinator.ask_every(self.name, {"action": "status"}).items():
+        answers = coordinator.ask_every(self.name, {"action": "status"})
+        st = results.Status(self.name, True, file="machines " + ", ".join(sorted(answers)))
+        for m, got in answers.items():
             st.up = st.up and bool(got.get("up"))
             st.operations += int(got.get("operations") or 0)
             for key in ("nodes", "drift", "processes", "published"):
@@ -367,8 +361,7 @@ class Lab:
             t0 = time.perf_counter()
             done = coordinator.down(name)
             self._ended = True
-            return results.Change(name, seconds=time.perf_counter() - t0,
-                                  notes=[f"down on machine {m}" for m in sorted(done)])
+            return _merged(name, done, time.perf_counter() - t0)
         place = self.where()
         if not place.sandboxed and os.geteuid() != 0:
             if self._not_up_here():
@@ -646,6 +639,18 @@ class Lab:
             return name if _still_live(self.path, name) else None
         except Exception:  # noqa: BLE001 - the fast path only ever says "not known": the full path decides
             return None
+
+
+def _merged(name: str, answers: dict[str, dict], seconds: float) -> results.Change:
+    """Every machine's `up` or `down` (their JSON answers) as one change, a note for each machine."""
+    change = results.Change(name, seconds=seconds, existed=any(a.get("existed", True) for a in answers.values()))
+    for m, got in sorted(answers.items()):
+        change.steps += int(got.get("steps", 0))
+        for c in got.get("counts", ()):
+            key = (c["action"], c["what"])
+            change.counts[key] = change.counts.get(key, 0) + c["n"]
+        change.notes.append(f"machine {m}: {got.get('steps', 0)} steps in {got.get('seconds', 0)} s")
+    return change
 
 
 def _done(progress) -> None:

@@ -30,6 +30,7 @@ from pipenet.errors import ApplyFailed, Conflict, InvalidTopology, Leftovers, Us
 from pipenet.fsutil import write_atomic
 from pipenet.ir import Topology
 from pipenet.validate.machines import LOCAL
+
 #: how long one machine may take to answer for its facts, and to apply or remove its slice
 FACTS_SECONDS = 60
 APPLY_SECONDS = 1800
@@ -231,8 +232,9 @@ def facts(underlay: str) -> dict:
 
 
 # ---- down, and what goes to one machine ----------------------------------------------------------------------
-def down(name: str) -> dict[str, Result]:
-    """Take `name` down on every machine its journal names; the journal goes when all are clean."""
+def down(name: str) -> dict[str, dict]:
+    """Take `name` down on every machine its journal names ({machine: its `down` as JSON}); the journal
+    goes when all are clean."""
     data = journal(name)
     if data is None:
         return {}
@@ -243,7 +245,7 @@ def down(name: str) -> dict[str, Result]:
     if left:
         raise Leftovers(f"{name} is not down on every machine (run pipenet down {name} again)", left)
     _forget(name)
-    return done
+    return _answers(done)
 
 
 def ask_every(name: str, request: dict) -> dict[str, dict]:

@@ -87,8 +87,10 @@ def test_status_exec_test_and_down_across_machines(three, tmp_path):
     st = json.loads(r.stdout)
     assert sorted((n["node"], n["machine"]) for n in st["nodes"] if n["node"] != "host") == [
         ("a", "m1"), ("b", "m2"), ("c", "local")]
+    assert st["file"] == "machines local, m1, m2"
     r = three.coordinator("down", "span")
     assert r.returncode == 0, r.stderr
+    assert "span is down" in r.stdout + r.stderr and all(f"machine {m}: 6 steps" in r.stderr for m in ("m1", "m2")), r.stderr
     for w in three.worlds:
         assert w.out(["ip", "netns", "list"]).split() == ["othertool"]
         assert "pnx" not in w.out(["ip", "-o", "link"])
