@@ -130,8 +130,11 @@ class Lab:
     """A topology: from a file (or its text), or, once up, by its name alone."""
 
     def __init__(self, path: str | os.PathLike | None = None, text: str | None = None, name: str | None = None,
-                 variables: dict | None = None):
+                 variables: dict | None = None, machine: str | None = None, mtus: dict | None = None):
         self.path = os.fspath(path) if path is not None else None
+        self.machine = machine  # one machine's slice of a topology across machines (docs/multi-host.md)
+        self.mtus = mtus or {}
+        self.remote: tuple | None = None  # (ssh destination, program) of that machine, when it is another
         self.text = text
         self._name = name
         self._topo: Topology | None = None
@@ -150,7 +153,24 @@ class Lab:
             if self.text is None:
                 self.text = read(self.path)
             self._topo = load_text(self.text, self.path or TEXT)
+            if self.machine is not None:
+                from pipenet.plan.slice import slice_for
+
+                self._topo = slice_for(self._topo, self.machine, self.mtus)
         return self._topo
+
+    @property
+    def spans_machines(self) -> bool:
+        """Whether this is a whole topology across machines, which the coordinator brings up and down."""
+        if self.machine is not None:
+            return False
+        if self.path is None and self.text is None:
+            from pipenet.engine import coordinator
+
+            return coordinator.journal(self.name) is not None
+        from pipenet.plan.slice import spans_machines
+
+        return spans_machines(self._load())
 
     @property
     def topology(self) -> Topology:
@@ -189,11 +209,22 @@ class Lab:
 
     # -- plan, up, down ---------------------------------------------------------------------------------
     def plan(self) -> results.Plan:
-        """What `up` would do: the file against the record and the live system."""
+        """What `up` would do: the file against the record and the live system (a topology across machines:
+        each machine's, its steps' keys named `MACHINE/KEY`)."""
         set_variables(self.variables)
-        fast = self._unchanged()
+        fast = self._unchanged()  # (before anything else: an unchanged file is not even parsed)
         if fast is not None:
             return results.Plan(fast)
+        if self.spans_machines:
+            from pipenet.engine import coordinator
+
+            need_root("plan", "asks every machine")
+            steps = []
+            for m, got in sorted(coordinator.plan(self._load(), self.text, self.path or TEXT,
+                                                  dict(self.variables)).items()):
+                steps += [results.PlanStep(len(steps) + 1, x["action"], x["kind"], f"{m}/{x['key']}", x["reason"],
+                                           x["commands"]) for x in got.get("steps") or ()]
+            return results.Plan(self.name, steps)
         place = self.where()
         path = self._file()
         loaded = self.loaded
@@ -213,11 +244,13 @@ class Lab:
         """Bring the live system to what the file says (see `pipenet up`); in a sandbox with `sandbox`, or
         in the one the lab already lives in."""
         set_variables(self.variables)
-        if not sandbox:
+        if not sandbox:  # (before anything else: an unchanged file is not even parsed)
             t0 = time.perf_counter()
             fast = self._unchanged(lock=True)
             if fast is not None:
                 return results.Change(fast, seconds=time.perf_counter() - t0)
+        if self.spans_machines:
+            return self._up_everywhere(sandbox)
         place = self.where()
         path = self._file()
         loaded = self.loaded
@@ -236,6 +269,53 @@ class Lab:
             return self._in_sandbox(place, here)
         need_root("up")
         return here()
+
+    def _up_everywhere(self, sandbox: bool) -> results.Change:
+        """Every machine's slice up, or none (`pipenet.engine.coordinator`)."""
+        from pipenet.engine import coordinator
+
+        if sandbox:
+            raise UsageError("a topology across machines cannot run in a sandbox (each machine is a real one)")
+        need_root("up")
+        t0 = time.perf_counter()
+        done = coordinator.up(self._load(), self.text, self.path or TEXT, dict(self.variables))
+        return _merged(self.name, done, time.perf_counter() - t0)
+
+    def _status_everywhere(self) -> results.Status:
+        """Every machine's status as one: nodes and drift named with their machine."""
+        from pipenet.engine import coordinator
+
+        need_root("status", "reads every machine's record")
+        answers = coordinator.ask_every(self.name, {"action": "status"})
+        st = results.Status(self.name, True, file="machines " + ", ".join(sorted(answers)))
+        for m, got in answers.items():
+            st.up = st.up and bool(got.get("up"))
+            st.operations += int(got.get("operations") or 0)
+            for key in ("nodes", "drift", "processes", "published"):
+                getattr(st, key).extend({**item, "machine": m} for item in got.get(key) or ())
+        return st
+
+    def _test_everywhere(self) -> results.TestReport:
+        """Each machine checks the expectations whose source it has; one report, in file order."""
+        from pipenet.engine import coordinator
+
+        change = None
+        if coordinator.journal(self.name) is None:
+            change = self._up_everywhere(False)
+        t0 = time.perf_counter()
+        answers = coordinator.ask_every(self.name, {"action": "test", "text": self.text,
+                                                    "vars": dict(self.variables)})
+        said = {}
+        for e in self._load().expectations:  # (a slice aims at an address where the file names a node)
+            said.setdefault(e.span.line, []).append(e.describe())
+        checks = []
+        for m, got in answers.items():
+            for r in got.get("results") or ():
+                names = said.get(r["line"]) or [r["expectation"]]
+                text = names.pop(0) if len(names) > 1 else names[0]
+                checks.append(results.Check(r["line"], text, r["passed"], f"{r['detail']} (on {m})", r["seconds"]))
+        checks.sort(key=lambda c: c.line)
+        return results.TestReport(self.name, checks, time.perf_counter() - t0, change)
 
     def _in_sandbox(self, place: Place, fn, keep_on=lambda value: True):
         """fn() in the lab's sandbox, made first when there is none (and ended again when that first
@@ -274,6 +354,14 @@ class Lab:
         """Remove what the lab made that is live and carries its mark (`force`: by the marks alone, for a
         record that cannot be trusted). A lab in a sandbox: the sandbox ends too."""
         name = self.name
+        from pipenet.engine import coordinator
+
+        if self.machine is None and coordinator.journal(name) is not None:
+            need_root("down")
+            t0 = time.perf_counter()
+            done = coordinator.down(name)
+            self._ended = True
+            return _merged(name, done, time.perf_counter() - t0)
         place = self.where()
         if not place.sandboxed and os.geteuid() != 0:
             if self._not_up_here():
@@ -326,6 +414,8 @@ class Lab:
     # -- looking at it ----------------------------------------------------------------------------------
     def status(self) -> results.Status:
         name = self.name
+        if self.spans_machines:
+            return self._status_everywhere()
         place = self.where()
         if not place.sandboxed and os.geteuid() != 0:
             if self._not_up_here():
@@ -350,6 +440,11 @@ class Lab:
         repaired: a link cut on purpose must fail its expectations), then check every `expect`, or, with
         `only`, those at these positions of `topology.expectations` (one pytest item checks its own)."""
         set_variables(self.variables)
+        if self.spans_machines:
+            if sandbox:
+                raise UsageError("a topology across machines cannot run in a sandbox (each machine is a real one)")
+            need_root("test")
+            return self._test_everywhere()
         chosen = self._chosen(only)
         place = self.where()
         path = self._file()
@@ -431,6 +526,12 @@ class Lab:
         command that is not found raises FileNotFoundError, as with subprocess.run."""
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv is a list of words, like ['ip', 'addr'] (no shell is run)")
+        if self.remote is not None:  # a node on another machine: its `pipenet exec`, through ssh
+            r = self._on_machine(["exec", "-t", self.name, node, "--", *argv], input or "", ok=None)
+            done = subprocess.CompletedProcess(list(argv), r.rc, r.out, r.err)
+            if check:
+                done.check_returncode()
+            return done
         place = self.where()
         if not place.sandboxed:
             need_root("exec", "enters a node's namespaces")
@@ -450,7 +551,10 @@ class Lab:
 
     def replace_with(self, node: str, argv: Sequence[str], env: dict | None = None) -> int:
         """Become argv in a node (the CLI's `exec` and `shell`): here, this process execs and never returns;
-        in a sandbox, a child does, and its exit status is returned."""
+        in a sandbox, a child does, and its exit status is returned. A node on another machine: ssh
+        runs `pipenet exec` there."""
+        if self.remote is not None:
+            return self._remote_exec(node, argv, tty=env is not None)
         place = self.where()
 
         def here():
@@ -616,6 +720,27 @@ class Lab:
         if live is None or iface not in live.links:
             raise UsageError(f"{node} has no interface {iface} (it has: {', '.join(names + ['lo', 'any'])})")
 
+    def _on_machine(self, args: list[str], stdin: str = "", ok=(0,)):
+        """`pipenet ARGS` on the machine of a lab found on another one (`find_node`), waited for."""
+        from pipenet.backends.ssh import Remotes
+
+        with Remotes({self.machine: self.remote}) as rs:
+            r = rs.by_name[self.machine].run(args, stdin)
+        if ok is not None and r.rc not in ok:
+            raise UsageError(f"machine {self.machine}: {r.last_line}")
+        return r
+
+    def _remote_exec(self, node: str, argv: Sequence[str], tty: bool) -> int:
+        """`pipenet exec -t NAME NODE -- ARGV` (or `shell`, with a terminal) on the node's machine, this
+        process replaced by ssh."""
+        from pipenet.backends.ssh import Remote
+
+        dest, program = self.remote
+        args = ["shell", "-t", self.name, node] if tty else ["exec", "-t", self.name, node, "--", *argv]
+        ssh = Remote(self.machine, dest, program, "").argv(args, multiplex=False, tty=tty)
+        os.execvp(ssh[0], ssh)
+        return 0  # (not reached)
+
     def draw(self, path: str) -> str:
         """A picture of the topology into `path` (.svg or .png through Graphviz's `dot`; .dot/.gv and
         .mmd (Mermaid) as text): nodes, bridges, links, addresses, NAT and published ports."""
@@ -645,6 +770,9 @@ class Lab:
     def logs(self, node: str) -> str | None:
         """The output of the node's `run` processes (None when it has none)."""
         name = self.name
+        if self.remote is not None:  # a node on another machine: its `pipenet logs`, through ssh
+            r = self._on_machine(["logs", "-t", name, node])
+            return r.out or None
         place = self.where()
         if not place.sandboxed and os.geteuid() != 0 and not _readable():
             need_root("logs", "reads root's records")
@@ -687,6 +815,18 @@ class Lab:
             return name if _still_live(self.path, name) else None
         except Exception:  # noqa: BLE001 - the fast path only ever says "not known": the full path decides
             return None
+
+
+def _merged(name: str, answers: dict[str, dict], seconds: float) -> results.Change:
+    """Every machine's `up` or `down` (their JSON answers) as one change, a note for each machine."""
+    change = results.Change(name, seconds=seconds, existed=any(a.get("existed", True) for a in answers.values()))
+    for m, got in sorted(answers.items()):
+        change.steps += int(got.get("steps", 0))
+        for c in got.get("counts", ()):
+            key = (c["action"], c["what"])
+            change.counts[key] = change.counts.get(key, 0) + c["n"]
+        change.notes.append(f"machine {m}: {got.get('steps', 0)} steps in {got.get('seconds', 0)} s")
+    return change
 
 
 def _done(progress) -> None:
@@ -861,6 +1001,24 @@ def format_file(path: str, *, write: bool = True) -> tuple[bool, str]:
     return new != text, target
 
 
+def run_slice(payload: dict) -> dict:
+    """What `pipenet slice` does on a machine of a topology across machines, for the coordinator (its
+    JSON answer): `facts` before any change; `plan`, `up`, `test` of this machine's slice of the file
+    (every machine slices the same file with the same underlay MTUs, so all agree); `status`, `down`."""
+    from pipenet.engine import coordinator
+
+    action, machine = payload.get("action"), str(payload.get("machine"))
+    if action == "facts":
+        return coordinator.facts(str(payload.get("underlay") or ""))
+    if action in ("plan", "up", "test"):
+        lab = Lab(text=str(payload["text"]), variables=dict(payload.get("vars") or {}), machine=machine,
+                  mtus={str(k): int(v) for k, v in (payload.get("mtus") or {}).items()})
+        return getattr(lab, action)().to_json()
+    if action in ("status", "down"):
+        return getattr(Lab(name=str(payload["name"]), machine=machine), action)().to_json()
+    raise UsageError(f"pipenet slice: unknown action {action!r}")
+
+
 @contextmanager
 def up(source: str, *, sandbox: bool = False, variables: dict | None = None, progress=None):
     """`with pipenet.up("lab.pn", sandbox=True) as lab:` the lab is up inside, and taken down on the way
@@ -968,6 +1126,13 @@ def find_node(node: str, topology: str | None = None, command: str = "exec") -> 
     from pipenet.sandbox import sandbox as sb
 
     if topology is not None:
+        from pipenet.engine import coordinator
+
+        elsewhere = coordinator.node_machine(node, topology)
+        if elsewhere is not None:  # a node of a topology across machines, on another one
+            lab = Lab(name=elsewhere[0], machine=elsewhere[1])
+            lab.remote = elsewhere[2]
+            return lab
         lab = lab_named(topology)
         if lab.where().sandboxed:
             return lab
@@ -990,6 +1155,13 @@ def find_node(node: str, topology: str | None = None, command: str = "exec") -> 
     if len(found) > 1:
         raise UsageError(f"{node} is in several topologies ({', '.join(found)}); name one with -t")
     if not found:
+        from pipenet.engine import coordinator
+
+        elsewhere = coordinator.node_machine(node, None)
+        if elsewhere is not None:  # a node of a topology across machines, on another one
+            lab = Lab(name=elsewhere[0], machine=elsewhere[1])
+            lab.remote = elsewhere[2]
+            return lab
         if os.geteuid() != 0 and not _readable():
             need_root(command, _WHY[command])  # only root can tell whether it is up
         up_now = names_up()

@@ -134,8 +134,40 @@ def to_dot(t: Topology) -> str:
             extra.append(" ".join(f"{k} {v}" for k, v in link.shape.text.items()))
         out.append(f"  {_q(a.node)} -- {_q(b.node)} [penwidth=2, color=\"#4a7ab5\", taillabel={_q(ta)}, "
                    f"headlabel={_q(tb)}, label={_q(' '.join(extra))}];")
+    out += _clusters(t, uses_host)
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _clusters(t: Topology, uses_host: bool) -> list[str]:
+    """A topology across machines: each machine a cluster holding its nodes, and the bridges whose address
+    lives there (a bridge spanning machines without one is drawn between them)."""
+    from pipenet.validate.machines import LOCAL, machine_of, spanning_bridges
+
+    if not t.machines and not any(c.machine for c in t.containers):
+        return []
+    members: dict[str, list[str]] = {}
+    for c in t.containers:
+        members.setdefault(machine_of(t, c.name), []).append(c.name)
+    spanning = spanning_bridges(t)
+    for b in t.bridges:
+        if b.machine or b.gateway:
+            home = b.machine or LOCAL
+        elif b.name in spanning:
+            continue
+        else:  # (a plain switch on one machine: where its ports are)
+            home = next((machine_of(t, c.name) for c in t.containers if any(i.bridge == b.name for i in c.interfaces)),
+                        LOCAL)
+        members.setdefault(home, []).append("br:" + b.name)
+    if uses_host:
+        members.setdefault(LOCAL, []).append("host")
+    ssh = {m.name: m.ssh for m in t.machines}
+    out = []
+    for m, nodes in members.items():
+        label = f"machine {m}" + (f" ({ssh[m]})" if ssh.get(m) else "")
+        out.append(f"  subgraph {_q('cluster_' + m)} {{ label={_q(label)}; style=dashed; color=gray50; "
+                   + " ".join(f"{_q(n)};" for n in nodes) + " }")
+    return out
 
 
 def _mid(s: str) -> str:

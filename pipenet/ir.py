@@ -258,6 +258,7 @@ class Container:
     shapes: tuple[Shape, ...] = ()
     attach: Attach | None = None
     paths: tuple[NodePath, ...] = ()
+    machine: str | None = None  # `machine M`: the machine it lives on (None: the one pipenet runs on)
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
@@ -302,6 +303,7 @@ class Bridge:
     external: bool = False
     address6: IfAddr | None = None  # dual stack: the IPv6 address, when `address` is IPv4 (or auto)
     pool6: IPNetwork | None = None  # the pool of address6's subnet (Docker --fixed-cidr-v6)
+    machine: str | None = None  # `machine M`: where its address and NAT live (None: the local machine)
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
@@ -413,6 +415,41 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class Machine:
+    """`machine NAME { ssh [USER@]HOST; underlay ADDR; pipenet "PATH" }`: another machine a topology spans.
+
+    `ssh` is what the system's ssh client is given (user and host); `underlay` the machine's address for
+    tunnels (None: the address `ssh` connects to, when it is one); `pipenet` the program to run there.
+    """
+
+    name: str
+    ssh: str | None = None
+    underlay: IPAddress | None = None
+    pipenet: str | None = None
+    span: Span = _span()
+    spans: Mapping[str, Span] = _spans()
+
+    @property
+    def host(self) -> str | None:
+        """The host part of `ssh` (what ssh connects to)."""
+        return None if self.ssh is None else self.ssh.rpartition("@")[2]
+
+
+@dataclass(frozen=True)
+class Tunnel:
+    """A bridge's VXLAN device to the other machines its segment spans: made by slicing a topology for one
+    machine (`pipenet.plan.slice`), never written in a file. `remotes`: the other machines' underlays."""
+
+    bridge: str
+    name: str
+    vni: int
+    port: int
+    local: IPAddress
+    remotes: tuple[IPAddress, ...]
+    mtu: int | None = None
+
+
+@dataclass(frozen=True)
 class Topology:
     name: str
     file: str
@@ -422,6 +459,9 @@ class Topology:
     host: HostConfig = HostConfig()
     hosts_auto: bool = False
     expectations: tuple[Expectation, ...] = ()
+    machines: tuple[Machine, ...] = ()
+    tunnels: tuple[Tunnel, ...] = ()  # (a slice's: see Tunnel)
+    machine: str | None = None  # (a slice's: the machine it is for)
     span: Span = field(default=NOWHERE, compare=False)
 
     @cached_property
@@ -431,3 +471,7 @@ class Topology:
     @cached_property
     def container_map(self) -> dict[str, Container]:
         return {c.name: c for c in self.containers}
+
+    @cached_property
+    def machine_map(self) -> dict[str, Machine]:
+        return {m.name: m for m in self.machines}

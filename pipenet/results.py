@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 KIND_NAMES = {"netns": "namespaces", "use-netns": "attached namespaces", "bridge": "bridges", "veth": "veth pairs",
               "link": "interfaces", "addr": "addresses", "route": "routes", "sysctl": "sysctls",
               "host-setting": "host settings", "shape": "shaped interfaces", "etc": "/etc files",
-              "node-path": "node files and directories", "process": "processes", "firewall": "firewall tables"}
+              "node-path": "node files and directories", "process": "processes", "firewall": "firewall tables", "tunnel": "tunnels"}
 
 #: The version of each `--json` document, carried in it as `"schema"`. Each names a JSON Schema shipped in
 #: `pipenet/schemas/` (COMMAND.vN.json): a change of a document's fields is a new version, never an edit.

@@ -43,6 +43,7 @@ SAMPLES = [
     ["test", "a.pn", "--var", "A=", "--var", "B=2=3"], ["graph", "a.pn", "--var", "A=1", "-o", "x.dot"],
     # containerlab interchange
     ["import", "lab.clab.yml"], ["import", "lab.clab.yml", "-o", "lab.pn"], ["import", "--output=-", "l.yml"],
+    ["slice"],
     ["export", "a.pn"], ["export", "--format", "clab", "a.pn"], ["export", "a.pn", "-o", "-", "--var", "A=1"],
     # plan --json; test --junit FILE.xml; completion SHELL
     ["plan", "a.pn", "--json"], ["plan", "--json", "a.pn", "--var", "A=1"],

@@ -176,11 +176,12 @@ class Kernel:
 
     def link_add(self, ns: str, name: str, kind: str, *, parent_ns: str | None = None, parent: str | None = None,
                  settings: dict | None = None, spec=None, mac: str | None = None, mtu: int | None = None,
-                 alias: str | None = None) -> None:
+                 alias: str | None = None, quiet: bool = False) -> None:
         """An interface of kind `kind` (IFLA_INFO_KIND: dummy, macvlan, vlan, ...) named `name` in `ns`, on
         `parent` (in `parent_ns`), up and marked; `settings` are its kind's (`AddLink.settings`), which
         `spec` encodes: the kind's module in `pipenet.kinds`, handed over by the operation (the backends
-        know no kind by name): `spec.info_data(settings, parent_index)` and `spec.parent_is_link`."""
+        know no kind by name): `spec.info_data(settings, parent_index)` and `spec.parent_is_link`.
+        `quiet`: no IPv6 autoconfiguration, turned off before it comes up (a bridge's tunnel port)."""
         if spec is None:
             raise ValueError(f"pipenet makes no interfaces of kind {kind}")
         where = ns if parent_ns is None else parent_ns
@@ -190,8 +191,10 @@ class Kernel:
         nl.forget(name)
         data = spec.info_data(settings or {}, nl.link_index(parent) if parent else None)
         nl.link_add(name, kind, mtu=mtu, mac=mac, link=parent if spec.parent_is_link else None, info_data=data,
-                    netns_fd=self._h(ns).fd if moved else None)
+                    netns_fd=self._h(ns).fd if moved else None, up=not quiet)
         try:
+            if quiet:
+                self._h(ns).nl.link_set(name, quiet=True)
             self._h(ns).nl.link_set(name, up=True, alias=alias)
         except BaseException:
             self._h(ns).nl.link_del(name)
@@ -244,6 +247,9 @@ class Kernel:
 
     def link_set(self, ns: str, name: str, **kw) -> None:
         self._h(ns).nl.link_set(name, **kw)
+
+    def fdb_append(self, ns: str, name: str, dst: str) -> None:
+        self._h(ns).nl.fdb_append(name, dst)
 
     def link_hairpin(self, ns: str, name: str, on: bool) -> None:
         self._h(ns).nl.brport_hairpin(name, on)

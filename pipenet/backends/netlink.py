@@ -44,6 +44,7 @@ RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
 RTN_UNICAST = 1
 
+RTM_NEWNEIGH, NDA_DST, NDA_LLADDR, NUD_PERMANENT, NTF_SELF, NLM_F_APPEND = 28, 1, 2, 0x80, 0x02, 0x800
 CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
 SOL_NETLINK = 270
 NETLINK_CAP_ACK = 10  # acks carry only the request's header, not the whole request
@@ -324,6 +325,16 @@ class Netlink:
             M.IFLA_LINKINFO, M.string(M.IFLA_INFO_SLAVE_KIND, "bridge"),
             M.nested(M.IFLA_INFO_SLAVE_DATA, M.u8(M.IFLA_BRPORT_MODE, 1 if on else 0)))
         self.request(M.RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body, f"set hairpin mode on {name}")
+
+    def fdb_append(self, name: str, dst: str) -> None:
+        """A static all-zeros forwarding entry on VXLAN device `name` to `dst` (`bridge fdb append
+        00:00:00:00:00:00 dev NAME dst DST`): frames for unknown and broadcast MACs are sent to every such
+        destination (head-end replication, no multicast)."""
+        family = socket.AF_INET6 if ":" in dst else socket.AF_INET
+        body = struct.pack("=BxxxiHBB", socket.AF_BRIDGE, self.link_index(name), NUD_PERMANENT, NTF_SELF, 0)
+        body += M.attr(NDA_LLADDR, bytes(6)) + M.attr(NDA_DST, socket.inet_pton(family, dst))
+        self.request(RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND, body,
+                     f"add a forwarding entry to {dst} on {name}")
 
     def link_del(self, name: str) -> None:
         try:

@@ -174,7 +174,7 @@ class RecordingKernel:
         self._new(peer_ns, peer, kind="veth", mac=peer_mac, mtu=mtu, up=True, peer=(ns, name), alias=peer_alias)
 
     def link_add(self, ns, name, kind, *, parent_ns=None, parent=None, settings=None, spec=None, mac=None, mtu=None,
-                 alias=None):
+                 alias=None, quiet=False):
         self._call("link_add", ns, name, kind)
         if kind not in ("macvlan",) and kind not in self.features and kind != "bridge":
             raise NetlinkError(errno.EOPNOTSUPP, f"create {kind} {name}")
@@ -216,6 +216,10 @@ class RecordingKernel:
         for k, v in kw.items():
             if v is not None:
                 link[k] = v
+
+    def fdb_append(self, ns, name, dst):
+        self._call("fdb_append", ns, name)
+        self._link(ns, name).setdefault("fdb", []).append(dst)
 
     def link_hairpin(self, ns, name, on):
         self._call("link_hairpin", ns, name)

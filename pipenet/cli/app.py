@@ -161,6 +161,15 @@ def shell(node: str = _node(),
     c.shell(node, topology)
 
 
+@app.command(hidden=True)
+def slice() -> None:
+    """(internal, for the coordinator of a topology across machines) one machine's share: a JSON request on
+    stdin, the JSON answer on stdout (docs/multi-host.md)."""
+    from pipenet.cli import remote
+
+    remote.slice()
+
+
 @app.command(name="import")
 def import_(file: str = typer.Argument(..., help="a containerlab topology (LAB.clab.yml)"),
             out: str = typer.Option(None, "-o", "--output", help="the .pn file to write (default: LAB.pn "

@@ -48,6 +48,7 @@ FORMS = {
     "logs": Form("logs", ("node",), valued=_T),
     "shell": Form("shell", ("node",), valued=_T),
     "exec": Form("exec_", ("node",), valued=_T, rest="argv"),
+    "slice": Form("slice", ()),  # (hidden: what each machine of a topology across machines runs)
     "import": Form("import_", ("file",), valued={"-o": "out", "--output": "out"}),
     "export": Form("export", ("file",), valued={"--format": "format", "-o": "out", "--output": "out", **_VAR},
                    repeat=_V),
@@ -112,10 +113,14 @@ def parse(argv: list[str]) -> tuple[str, dict] | None:
 
 def command(name: str):
     """The plain function behind a command: a network's life in `commands`, files alone in `files`, a
-    running lab's links and packets in `runtime`."""
-    from pipenet.cli import commands, files, runtime
+    running lab's links and packets in `runtime`, a machine's share of a topology across machines in
+    `remote`."""
+    from pipenet.cli import commands, files, remote, runtime
 
-    return getattr(commands, name, None) or getattr(files, name, None) or getattr(runtime, name)
+    for module in (commands, files, runtime):
+        if hasattr(module, name):
+            return getattr(module, name)
+    return getattr(remote, name)
 
 
 #: Where the tools pipenet runs (iptables-restore, ip, tc, sysctl) live; a user's PATH often lacks them.

@@ -35,7 +35,7 @@ from pipenet.diagnostics import Diagnostic
 from pipenet.kinds.base import Edge, Kind
 
 # IFLA_VXLAN_* (linux/if_link.h)
-IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 2, 3, 4
+IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING = 1, 2, 3, 4, 7
 IFLA_VXLAN_PORT, IFLA_VXLAN_GROUP6, IFLA_VXLAN_LOCAL6 = 15, 16, 17
 
 #: IANA's port for VXLAN
@@ -157,6 +157,8 @@ class VxlanKind(Kind):
             out += nlmsg.ip(IFLA_VXLAN_LOCAL6 if ":" in local else IFLA_VXLAN_LOCAL, local)
         if parent_index:
             out += nlmsg.u32(IFLA_VXLAN_LINK, parent_index)
+        if settings.get("learning") is False:  # (a bridge's tunnel: its forwarding entries are static)
+            out += nlmsg.u8(IFLA_VXLAN_LEARNING, 0)
         return out + nlmsg.attr(IFLA_VXLAN_PORT, struct.pack("!H", settings.get("port", DEFAULT_PORT)))
 
     def ip_words(self, settings, parent):
@@ -165,7 +167,8 @@ class VxlanKind(Kind):
             words += ["local", settings["local"]]
         if parent:
             words += ["dev", parent]
-        return words + ["dstport", settings.get("port", DEFAULT_PORT)]
+        words += ["dstport", settings.get("port", DEFAULT_PORT)]
+        return words + (["nolearning"] if settings.get("learning") is False else [])
 
     def probe(self, nl):
         nl.link_add("pnprobe0", "vxlan", info_data=self.info_data({"id": 1, "remote": "192.0.2.1"}, None))

@@ -34,7 +34,7 @@ _STRING_PART = re.compile(r"\\(.)|\$\{([^}\n]*)\}")
 
 #: Top-level statements, by grammar rule, to the builder's list they go to (the rest are the walk's own).
 DECLARATIONS = {"bridge": "bridge", "container": "container", "p2p": "p2p", "defaults": "defaults",
-                "host_block": "host"}
+                "host_block": "host", "machine": "machine"}
 
 
 class Fail(Exception):
@@ -83,7 +83,7 @@ class Walker:
         self.topology: list[tuple[Node, Scope]] = []
         self.hosts_auto = False
         self.records: dict[str, list[tuple[Node, Scope]]] = {
-            "bridge": [], "container": [], "p2p": [], "expect": [], "host": [], "defaults": []}
+            "bridge": [], "container": [], "p2p": [], "expect": [], "host": [], "defaults": [], "machine": []}
 
     # ---- diagnostics and spans ---------------------------------------------------------
     def span(self, tok: Token, scope: Scope | None = None) -> Span:

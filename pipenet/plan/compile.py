@@ -19,7 +19,7 @@ from pipenet.kinds import KINDS
 from pipenet.plan import etc as etc_files
 from pipenet.plan.firewall import TABLE_JUMPS, Published, bare_table, chain_base, tables_for, with_tag
 from pipenet.plan.names import netns_name
-from pipenet.plan.ops import (AddAddress, AddRoute, AddVeth, CreateBridge, CreateNamespace, Firewall,
+from pipenet.plan.ops import (AddAddress, AddRoute, AddTunnel, AddVeth, CreateBridge, CreateNamespace, Firewall,
                               HostSetting, NodePath, Op, SetShape, SetSysctl, StartProcess, UseNamespace, WriteEtc)
 
 HOST = "host"
@@ -161,12 +161,17 @@ class Compiler:
             if not b.external:
                 # a MAC of its own: a bridge otherwise takes its lowest port's, which changes as ports come and go
                 self.ops.append(CreateBridge(b.name, b.mtu, owner=t.name, quiet=b.name in self.quiet_bridges,
-                                             mac=hashed_mac(t.name, HOST, b.name)))
+                                             mac=hashed_mac(t.name, t.machine or HOST, b.name)))
             for address in b.addresses:
                 if address.prefix is not None:
                     # on an external bridge an address already there is adopted (never added, never removed)
                     self.ops.append(AddAddress(HOST, "", b.name, str(address.ip), address.prefix,
                                                key if not b.external else "", nodad=not b.external))
+        for tn in t.tunnels:  # (a slice's, to the other machines its bridge spans: docs/multi-host.md)
+            self.ops.append(AddTunnel(HOST, "", tn.name, "vxlan", mtu=tn.mtu, owner=t.name, master=tn.bridge,
+                                      options={"id": tn.vni, "remote": str(tn.remotes[0]), "local": str(tn.local),
+                                               "port": tn.port, "learning": False},
+                                      fdb=tuple(str(r) for r in tn.remotes[1:])))
         # interfaces
         made: dict[str, set[str]] = {}
         on_p2p: list[tuple[Container, list[Interface]]] = []

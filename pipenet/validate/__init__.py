@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.ir import Topology
-from pipenet.validate import (addresses, expectations, hostside, interfaces, names, netmodes, nodefiles, ports,
-                              references, routes)
+from pipenet.validate import (addresses, expectations, hostside, interfaces, machines, names, netmodes, nodefiles,
+                              ports, references, routes)
 from pipenet.validate.index import Index
 
 PASSES = (
@@ -31,6 +31,7 @@ PASSES = (
     nodefiles.check_node_paths,
     hostside.check_host_side_names,
     hostside.check_bridge_ports,
+    machines.check_machines,
 )
 
 ALLOCATED_PASSES = (

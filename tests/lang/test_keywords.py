@@ -10,14 +10,15 @@ from pipenet.lang.parser import grammar_text, keywords, rule_keywords
 
 def test_each_blocks_keywords_are_the_grammars_in_its_order():
     assert keywords("_top") == ("topology", "let", "hosts", "bridge", "container", "p2p", "defaults", "for",
-                                "expect", "host")
-    assert keywords("_bridge_stmt") == ("address", "pool", "pool6", "mtu", "icc", "masquerade", "external")
+                                "expect", "host", "machine")
+    assert keywords("_bridge_stmt") == ("address", "pool", "pool6", "mtu", "icc", "masquerade", "external", "machine")
     assert keywords("_host_stmt") == ("route", "forwarding", "masquerade", "sysctl")
     assert keywords("_p2p_stmt") == ("mtu", "delay", "jitter", "loss", "rate")
     # `net` and `net container`, `masquerade out` and `masquerade`: each word once
     container = keywords("_container_stmt")
     assert container.count("net") == 1 and container.count("masquerade") == 1
-    assert container[:3] == ("hostname", "net", "address") and container[-3:] == ("attach", "file", "private")
+    assert container[:3] == ("hostname", "net", "address") and container[-4:] == ("attach", "file", "private",
+                                                                                   "machine")
 
 
 def test_an_unknown_keyword_lists_exactly_the_grammars_keywords():

@@ -1,4 +1,4 @@
-"""`bridge NAME { address ...; pool ...; pool6 ...; mtu ...; icc ...; masquerade ...; external }`.
+"""`bridge NAME { address ...; pool ...; pool6 ...; mtu ...; icc ...; masquerade ...; external; machine ... }`.
 
 A dual-stack bridge has two `address` lines, one of each family (Docker's
 `--bip` and `--ipv6 --fixed-cidr-v6`). In the IR the IPv4 one (or `auto`) is
@@ -10,26 +10,15 @@ with the address of its family, so `pool6` (which must be IPv6) and a
 
 from __future__ import annotations
 
-from typing import Any
-
 from pipenet.ir import Bridge
 from pipenet.lang import values as V
-from pipenet.lang.statements import common
 from pipenet.lang.parser import Node, keywords
-from pipenet.lang.walk import Fail, Scope, Walker, subnodes, words
-from pipenet.source import Span
+from pipenet.lang.statements import common
+from pipenet.lang.walk import Fail, Scope, Walker, words
 
 
 def bridge(w: Walker, st: Node, sc: Scope) -> Bridge:
-    tok = words(st)[0]
-    name = w.typed(tok, sc, V.ifname)
-    f: dict[str, Any] = {"name": name, "span": w.span(tok, sc)}
-    spans: dict[str, Span] = {"name": w.span(tok, sc)}
-    for s in subnodes(st):
-        try:
-            _statement(w, s, sc, f, spans)
-        except Fail:
-            pass
+    f, spans = common.named_block(w, st, sc, w.typed(words(st)[0], sc, V.ifname), _statement)
     _families(f, spans)
     return Bridge(**f, spans=spans)
 
@@ -69,5 +58,7 @@ def _statement(w: Walker, s: Node, sc: Scope, f: dict, spans: dict) -> None:
         w.set_once(f, spans, "masquerade", w.typed(t[0], sc, V.switch), w.span(t[0], sc), "masquerade")
     elif kind == "external":
         w.set_once(f, spans, "external", True, w.node_span(s, sc), "external")
+    elif kind == "placed":
+        w.set_once(f, spans, "machine", w.typed(t[0], sc, V.name, "machine name"), w.span(t[0], sc), "machine")
     elif kind == "unknown":
         w.unknown(s, sc, "in a bridge", keywords("_bridge_stmt"))

@@ -1,5 +1,6 @@
 """Statements several blocks share: `route` (containers, host), `sysctl` (containers, host), `shape`
-(containers; a p2p block's shaping options)."""
+(containers; a p2p block's shaping options); and the walk of a named block's statements (bridges,
+machines)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,20 @@ from pipenet.lang import values as V
 from pipenet.lang.parser import Node
 from pipenet.lang.walk import Fail, Scope, Walker, subnodes, value_token, words
 from pipenet.source import Span
+
+
+def named_block(w: Walker, st: Node, sc: Scope, name: str, statement) -> tuple[dict[str, Any], dict[str, Span]]:
+    """(fields, spans) of a block `KEYWORD NAME { ... }`: its name, then each statement read by
+    `statement(w, s, sc, fields, spans)`, every one of them (a wrong one is reported and skipped)."""
+    tok = words(st)[0]
+    f: dict[str, Any] = {"name": name, "span": w.span(tok, sc)}
+    spans: dict[str, Span] = {"name": w.span(tok, sc)}
+    for s in subnodes(st):
+        try:
+            statement(w, s, sc, f, spans)
+        except Fail:
+            pass
+    return f, spans
 
 
 def route(w: Walker, s: Node, sc: Scope) -> Route:

@@ -104,6 +104,8 @@ def _statement(w: Walker, s: Node, sc: Scope, c: ContainerBuilder, from_defaults
         c.single(w, "attach", _attach(w, s, sc), w.node_span(s, sc))
     elif kind in ("node_file", "private"):
         c.add("paths", nodefiles.node_path(w, s, sc))
+    elif kind == "placed":
+        c.single(w, "machine", w.typed(t[0], sc, V.name, "machine name"), sp())
     elif kind == "unknown":
         w.unknown(s, sc, "in a container", keywords("_container_stmt"))
 
@@ -187,4 +189,4 @@ class ContainerBuilder:
             links=tuple(L.get("links", ())), run=tuple(L.get("run", ())), routes=tuple(L.get("routes", ())),
             forwarding=f.get("forwarding"), masquerade=tuple(L.get("masquerade", ())),
             sysctls=tuple(L.get("sysctls", ())), shapes=tuple(L.get("shapes", ())), attach=f.get("attach"),
-            paths=tuple(L.get("paths", ())), span=self.span, spans=self.spans)
+            paths=tuple(L.get("paths", ())), machine=f.get("machine"), span=self.span, spans=self.spans)

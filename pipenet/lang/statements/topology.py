@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipenet.ir import Topology
 from pipenet.lang import values as V
-from pipenet.lang.statements import bridges, containers, expectations, host, p2p
+from pipenet.lang.statements import bridges, containers, expectations, host, machines, p2p
 from pipenet.lang.walk import Fail, Walker, subnodes, words
 from pipenet.source import Span
 
@@ -34,7 +34,8 @@ def build(w: Walker) -> Topology:
                                    for st, sc in records["container"]) if c]
     links = [link for link in (w.safe(p2p.p2p, w, st, sc) for st, sc in records["p2p"]) if link]
     host_config = host.host(w, records["host"])
+    made_machines = [m for m in (w.safe(machines.machine, w, st, sc) for st, sc in records["machine"]) if m]
     expects = [e for e in (w.safe(expectations.expect, w, st, sc) for st, sc in records["expect"]) if e]
     return Topology(name=name, file=w.file, bridges=tuple(made_bridges), containers=tuple(made_containers),
                     p2p=tuple(links), host=host_config, hosts_auto=w.hosts_auto, expectations=tuple(expects),
-                    span=name_span)
+                    machines=tuple(made_machines), span=name_span)

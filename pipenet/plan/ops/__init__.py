@@ -11,6 +11,7 @@
 - `files`: a node's /etc files.
 - `nodefiles`: a node's own files and private directories (`file`, `private`).
 - `processes`: `run` commands.
+- `tunnels`: a bridge's VXLAN tunnel to the other machines a topology spans.
 """
 
 from pipenet.plan.ops.base import (OK, REGISTRY, NotOurs, Op, Verdict, changed, foreign, in_ns_cmd, ip_cmd,
@@ -24,8 +25,9 @@ from pipenet.plan.ops.firewall import Firewall, tagged
 from pipenet.plan.ops.files import WriteEtc
 from pipenet.plan.ops.nodefiles import NodePath
 from pipenet.plan.ops.processes import StartProcess
+from pipenet.plan.ops.tunnels import AddTunnel
 
 __all__ = ["OK", "REGISTRY", "NotOurs", "Op", "Verdict", "changed", "foreign", "in_ns_cmd", "ip_cmd", "missing",
            "CreateNamespace", "UseNamespace", "AddLink", "AddVeth", "CreateBridge", "AddAddress", "AddRoute",
            "HostSetting", "SetSysctl", "SetShape", "tbf_burst", "Firewall", "tagged", "WriteEtc", "NodePath",
-           "StartProcess"]
+           "StartProcess", "AddTunnel"]

@@ -1,0 +1,115 @@
+"""Running pipenet on another machine through the system's ssh client (docs/multi-host.md).
+
+ssh takes the remote command as one string, which the remote user's shell
+reads, so the argv given here is joined with `shlex.quote`, word by word:
+nothing from a topology file reaches that string except names the front end
+has validated, and the topology itself travels on stdin. Options come from
+the user's ssh configuration (`PIPENET_SSH_CONFIG=FILE` adds `-F FILE`);
+`BatchMode` keeps ssh from asking for a password on a terminal pipenet owns.
+Each machine gets one master connection for the whole command
+(`ControlMaster=auto` with a control socket in a private directory), closed
+with `ssh -O exit` when the command ends, and by `ControlPersist` if
+pipenet itself is killed.
+
+The machine pipenet runs on (`local`) takes the same path without ssh: its
+slice runs in a child `pipenet`, so every machine's slice is one process
+with its own journal, whatever machine it is on.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+
+#: how long an idle master connection outlives a pipenet that did not close it (killed)
+PERSIST_SECONDS = 30
+CONNECT_TIMEOUT = 10
+
+
+@dataclass
+class Result:
+    rc: int
+    out: str
+    err: str
+
+    @property
+    def last_line(self) -> str:
+        """Why it failed, in one line: the first of pipenet's own messages there (`pipenet: ...`), else
+        the last line ssh said."""
+        lines = [x.strip() for x in self.err.splitlines() if x.strip()]
+        own = [x[len("pipenet: "):] for x in lines if x.startswith("pipenet: ")]
+        return own[0] if own else lines[-1] if lines else f"exit status {self.rc}"
+
+
+class Remote:
+    """One machine: `dest` ([USER@]HOST) reached with ssh, or None for the machine pipenet runs on."""
+
+    def __init__(self, name: str, dest: str | None, program: str | None, control_dir: str):
+        self.name = name
+        self.dest = dest
+        self.program = program or "pipenet"
+        self.control_dir = control_dir
+
+    @property
+    def local(self) -> bool:
+        return self.dest is None
+
+    def _ssh(self, multiplex: bool = True) -> list[str]:
+        argv = ["ssh"]
+        config = os.environ.get("PIPENET_SSH_CONFIG")
+        if config:
+            argv += ["-F", config]
+        argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}"]
+        if multiplex:
+            argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.control_dir}/%C", "-o",
+                     f"ControlPersist={PERSIST_SECONDS}"]
+        return argv
+
+    def argv(self, args: list[str], multiplex: bool = True, tty: bool = False) -> list[str]:
+        """The local argv that runs `pipenet ARGS...` on the machine (`tty`: an interactive one, for `shell`)."""
+        if self.local:
+            return [sys.executable, "-m", "pipenet", *args]
+        return self._ssh(multiplex) + (["-t"] if tty else []) + ["--", self.dest, shlex.join([self.program, *args])]
+
+    def run(self, args: list[str], stdin: str = "", timeout: float | None = None) -> Result:
+        try:
+            p = subprocess.run(self.argv(args), input=stdin, capture_output=True, text=True, timeout=timeout,
+                               stdin=None if stdin else subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return Result(124, "", f"no answer within {timeout:.0f} s")
+        except OSError as e:
+            return Result(127, "", f"cannot run {'pipenet' if self.local else 'ssh'}: {e.strerror or e}")
+        return Result(p.returncode, p.stdout, p.stderr)
+
+    def unreachable(self, r: Result) -> bool:
+        """Whether ssh itself failed (it exits 255), rather than the pipenet it ran."""
+        return not self.local and r.rc == 255
+
+    def close(self) -> None:
+        if not self.local:
+            subprocess.run(self._ssh() + ["-O", "exit", "--", self.dest], capture_output=True, timeout=10,
+                           stdin=subprocess.DEVNULL)
+
+
+class Remotes:
+    """The machines of one command, each with its master connection, closed together at the end."""
+
+    def __init__(self, machines: dict[str, tuple[str | None, str | None]]):
+        self.dir = tempfile.mkdtemp(prefix="pipenet-ssh-")
+        self.by_name = {m: Remote(m, dest, program, self.dir) for m, (dest, program) in machines.items()}
+
+    def __enter__(self) -> Remotes:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for r in self.by_name.values():
+            try:
+                r.close()
+            except (OSError, subprocess.SubprocessError):
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
