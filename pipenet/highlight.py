@@ -22,7 +22,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from pygments.lexer import RegexLexer
+from pygments.lexer import RegexLexer, bygroups
 from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuation, String, Text,
                             Whitespace)
 
@@ -74,7 +74,7 @@ def grammar_literals(text: str) -> list[str]:
 
 def grammar_terminal(text: str, name: str) -> str:
     """The regular expression of the grammar's terminal `name` (`WORD: /.../`)."""
-    m = re.search(rf"^{name}:\s*/((?:\\.|[^/\\\n])+)/[imslux]*\s*$", text, re.M)
+    m = re.search(rf"^{name}(?:\.\d+)?:\s*/((?:\\.|[^/\\\n])+)/[imslux]*\s*$", text, re.M)
     if m is None:
         raise LookupError(f"the grammar has no terminal {name} written as /regex/")
     return m.group(1)
@@ -89,7 +89,8 @@ def language() -> dict:
     symbols = sorted({s for s in literals if s not in keywords}, key=lambda s: (-len(s), s))
     return {"keywords": keywords, "symbols": symbols,
             "word": grammar_terminal(text, "WORD"), "string": grammar_terminal(text, "STRING"),
-            "comment": grammar_terminal(text, "COMMENT"), "interpolation": grammar_terminal(text, "_INTERP")}
+            "comment": grammar_terminal(text, "COMMENT"), "interpolation": grammar_terminal(text, "_INTERP"),
+            "ssh": grammar_terminal(text, "SSH_DEST")}
 
 
 def word_type(word: str):
@@ -179,6 +180,8 @@ class PipenetLexer(RegexLexer):
             (r"[ \t\f\r\n]+", Whitespace),
             (language()["comment"], Comment.Single),
             (language()["string"], _string),
+            # a machine's ssh destination (`ssh root@10.50.0.11`): USER@HOST is a word only there
+            (rf'(ssh)([ \t]+)({language()["ssh"]})', bygroups(Keyword, Whitespace, Name.Label)),
             (language()["word"], _word),
             ("|".join(re.escape(s) for s in language()["symbols"]), _symbol),
         ],
