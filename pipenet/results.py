@@ -17,8 +17,16 @@ KIND_NAMES = {"netns": "namespaces", "use-netns": "attached namespaces", "bridge
 
 #: The version of each `--json` document, carried in it as `"schema"`. Each names a JSON Schema shipped in
 #: `pipenet/schemas/` (COMMAND.vN.json): a change of a document's fields is a new version, never an edit.
+#: `status-all` is `status --json` without a name: every topology's status document in one.
 SCHEMA = {"check": "pipenet/check/v1", "plan": "pipenet/plan/v1", "status": "pipenet/status/v2",
-          "ls": "pipenet/ls/v1", "test": "pipenet/test/v1"}
+          "status-all": "pipenet/status-all/v1", "ls": "pipenet/ls/v2", "test": "pipenet/test/v1"}
+
+
+def every_topology(document: str, items: list, complete: bool) -> dict:
+    """`ls --json` and `status --json` (no name): one object, not an array, so that it carries its version
+    even when nothing is up, and says whether the list is `complete` (false: root's records could not be
+    read, so only this user's sandboxes are in it). `items` are LabInfo or Status values."""
+    return {"schema": SCHEMA[document], "complete": complete, "topologies": [i.to_json() for i in items]}
 
 
 @dataclass
@@ -169,7 +177,8 @@ class TestReport:
 
 @dataclass
 class LabInfo:
-    """One line of `ls`: a topology that is up, where, and how big."""
+    """One line of `ls`: a topology that is up, where, and how big (`to_json()`: one element of the
+    `topologies` of `ls --json`, which carries the version for all of them)."""
 
     topology: str
     file: str | None
@@ -179,7 +188,7 @@ class LabInfo:
     error: str | None = None
 
     def to_json(self) -> dict:
-        d = {"schema": SCHEMA["ls"], **asdict(self)}
+        d = asdict(self)
         if d["error"] is None:
             d.pop("error")
         return d

@@ -1,5 +1,5 @@
-"""Every `--json` document carries its version (`"schema": "pipenet/COMMAND/v1"`) and validates against the
-JSON Schema shipped in the package (pipenet/schemas/, the same files as docs/schemas/).
+"""Every `--json` output is one JSON object that carries its version (`"schema": "pipenet/COMMAND/vN"`) and
+validates against the JSON Schema shipped in the package (pipenet/schemas/, the same files as docs/schemas/).
 
 The documents are real outputs of real runs: `check` of every example and of a wrong file, and `plan`,
 `up`, `status` (one topology, all of them, one with drift, one not up), `ls` and `test` in the harness's
@@ -48,17 +48,19 @@ LAB = textwrap.dedent("""
 PUBLISHED = {
     "check.v1.json": "5ecc93093845ef6dd5b8dcb5eb73a9c79e0dc5d88d54459143cdf884d09d8827",
     "ls.v1.json": "fb9e7d1b64216587442d42bf84fd0e160bdfc2667384a8e5e88dee144f0712c0",
+    "ls.v2.json": "889678464d12f9412018da91de25bcb6a1248fa5cfa452493614df0a85b04677",
     "plan.v1.json": "74c22fb59c434e897fb46d4414727b034d7ad60e5c86e816ea1f69fa98614d87",
     "status.v1.json": "94df417dca3b38f527d6163a221d08b038c13450bae388e7215f341d52a68629",
     "status.v2.json": "79a6be0f108f6cddb211bfab9b1a566e0e06f6f092a5de555c1d253d404ee4c9",
+    "status-all.v1.json": "560ce0244fea1c7b99bcd4aec0b4b51c0d177799e5cb97ee2a058e3299801212",
     "test.v1.json": "9975c4611f56b30b356be6379a39f149df82284a8392237012feb75fb51109f5",
 }
 
 
 def validate(doc, command: str) -> None:
-    """`doc` is a valid `pipenet COMMAND --json` document of the version it names."""
-    items = doc if isinstance(doc, list) else [doc]
-    assert all(d["schema"] == SCHEMA[command] for d in items), doc
+    """`doc` is a valid `pipenet COMMAND --json` document (`status-all`: `status --json` without a name), one
+    object of the version it names."""
+    assert isinstance(doc, dict) and doc["schema"] == SCHEMA[command], doc
     jsonschema.validate(doc, schemas.load(SCHEMA[command]), cls=jsonschema.Draft202012Validator)
 
 
@@ -67,7 +69,7 @@ def pipenet(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_each_command_has_a_valid_schema_shipped_in_the_package_and_in_the_docs():
-    assert set(SCHEMA) == {"check", "plan", "status", "ls", "test"}
+    assert set(SCHEMA) == {"check", "plan", "status", "status-all", "ls", "test"}
     shipped = sorted(os.path.basename(p) for p in glob.glob(os.path.join(schemas.HERE, "*.json")))
     # the current version of each command, and every version published before it (kept, never changed)
     assert {f"{n.split('/')[1]}.{n.split('/')[2]}.json" for n in SCHEMA.values()} <= set(shipped)
@@ -119,10 +121,10 @@ def test_plan_up_status_ls_and_test_outputs_in_the_test_world(netns, tmp_path):
     path = str(path)
     ls = json.loads(netns.pipenet("ls", "--json").stdout)
     validate(ls, "ls")
-    assert ls == []
+    assert ls == {"schema": "pipenet/ls/v2", "complete": True, "topologies": []}  # nothing up: still versioned
     every = json.loads(netns.pipenet("status", "--json").stdout)
-    validate(every, "status")
-    assert every == []
+    validate(every, "status-all")
+    assert every == {"schema": "pipenet/status-all/v1", "complete": True, "topologies": []}
     for args in (["--json"], ["--format", "json"]):
         r = netns.pipenet("plan", path, *args)
         assert r.returncode == 0, r.stderr
@@ -142,7 +144,8 @@ def test_plan_up_status_ls_and_test_outputs_in_the_test_world(netns, tmp_path):
     assert {n["node"] for n in status["nodes"]} == {"web", "client"}
     ls = json.loads(netns.pipenet("ls", "--json").stdout)
     validate(ls, "ls")
-    assert [(r["topology"], r["nodes"], r["sandbox"]) for r in ls] == [("schemas", 2, None)]
+    assert [(r["topology"], r["nodes"], r["sandbox"]) for r in ls["topologies"]] == [("schemas", 2, None)]
+    assert ls["complete"] and "schema" not in ls["topologies"][0]  # the document carries it, once
 
     r = netns.pipenet("test", path, "--json")
     assert r.returncode == 4, r.stderr
@@ -158,9 +161,14 @@ def test_plan_up_status_ls_and_test_outputs_in_the_test_world(netns, tmp_path):
     drifted = json.loads(r.stdout)
     validate(drifted, "status")
     assert sorted(d["state"] for d in drifted["drift"]) == ["changed", "missing"]  # the MTU; the process
-    every = json.loads(netns.pipenet("status", "--json").stdout)
-    validate(every, "status")
-    assert [d["topology"] for d in every] == ["schemas"]
+    r = netns.pipenet("status", "--json")
+    assert r.returncode == 1  # drift, as for the one topology
+    every = json.loads(r.stdout)
+    validate(every, "status-all")
+    assert [d["topology"] for d in every["topologies"]] == ["schemas"] and every["complete"]
+    for each in every["topologies"]:  # each is the document `status NAME --json` prints
+        validate(each, "status")
+        assert each.keys() == drifted.keys() and len(each["drift"]) == len(drifted["drift"])
     plan = json.loads(netns.pipenet("plan", path, "--json").stdout)
     validate(plan, "plan")
     assert plan["steps"] and all(s["reason"] for s in plan["steps"])  # each repair says why
@@ -181,10 +189,14 @@ def test_a_sandbox_in_ls_and_status(netns, tmp_path):
     try:
         ls = json.loads(netns.pipenet("ls", "--json").stdout)
         validate(ls, "ls")
-        assert ls[0]["topology"] == "boxed" and ls[0]["sandbox"]["alive"] and ls[0]["operations"] is None
+        [box] = ls["topologies"]
+        assert box["topology"] == "boxed" and box["sandbox"]["alive"] and box["operations"] is None
         status = json.loads(netns.pipenet("status", "boxed", "--json").stdout)
         validate(status, "status")
-        assert status["sandbox"]["holder"] == ls[0]["sandbox"]["holder"]
+        assert status["sandbox"]["holder"] == box["sandbox"]["holder"]
+        every = json.loads(netns.pipenet("status", "--json").stdout)
+        validate(every, "status-all")
+        assert [d["sandbox"]["holder"] for d in every["topologies"]] == [box["sandbox"]["holder"]]
     finally:
         assert netns.pipenet("down", "boxed").returncode == 0
 
@@ -204,3 +216,12 @@ def test_a_renamed_or_missing_field_is_refused():
     for doc in (renamed, missing, newer, typo):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(doc, schemas.load(SCHEMA["check"]), cls=jsonschema.Draft202012Validator)
+    # the arrays `ls --json` and `status --json` printed before their versions made them one object
+    lab = {"schema": "pipenet/ls/v1", "topology": "t", "file": None, "nodes": 1, "operations": 3, "sandbox": None}
+    jsonschema.validate([lab], schemas.load("pipenet/ls/v1"), cls=jsonschema.Draft202012Validator)
+    for command, old in (("ls", [lab]), ("ls", []), ("status-all", [])):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(old, schemas.load(SCHEMA[command]), cls=jsonschema.Draft202012Validator)
+    in_list = {"schema": SCHEMA["ls"], "complete": True, "topologies": [lab]}  # an element carries no version
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(in_list, schemas.load(SCHEMA["ls"]), cls=jsonschema.Draft202012Validator)

@@ -91,7 +91,7 @@ def test_a_report_that_cannot_be_written_is_refused_before_anything_runs(netns, 
     for target in (str(tmp_path / "missing" / "r.xml"), str(tmp_path)):
         r = netns.pipenet("test", str(path), "--junit", target)
         assert r.returncode == 1 and r.stderr.startswith("pipenet: ") and len(r.stderr.splitlines()) == 1, r.stderr
-    assert json.loads(netns.pipenet("ls", "--json").stdout) == []  # nothing was brought up
+    assert json.loads(netns.pipenet("ls", "--json").stdout)["topologies"] == []  # nothing was brought up
 
 
 def test_as_root_from_the_command_line_and_from_python(netns, tmp_path):

@@ -59,7 +59,7 @@ def down(target: str, force: bool = False) -> None:
 
 def status(topology: Optional[str] = None, json: bool = False) -> None:
     """Nodes, interfaces, addresses, routes, and any drift between the record and the kernel."""
-    from pipenet import api
+    from pipenet import api, results
     from pipenet.cli import render
 
     topology_arg(topology)
@@ -69,7 +69,8 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
         docs, readable = call(api.status_all)
     render.unreadable(readable)
     if json:
-        output.emit_json([d.to_json() for d in docs] if topology is None else docs[0].to_json())
+        output.emit_json(docs[0].to_json() if topology is not None else
+                         results.every_topology("status-all", docs, readable))
     else:
         render.status(docs, readable)
     if any(d.drift or d.error for d in docs):
@@ -78,13 +79,13 @@ def status(topology: Optional[str] = None, json: bool = False) -> None:
 
 def ls(json: bool = False) -> None:
     """The topologies that are up."""
-    from pipenet import api
+    from pipenet import api, results
     from pipenet.cli import render
 
     rows, readable = call(api.labs)
     render.unreadable(readable)
     if json:
-        output.emit_json([r.to_json() for r in rows])
+        output.emit_json(results.every_topology("ls", rows, readable))
     else:
         render.labs(rows, readable)
 

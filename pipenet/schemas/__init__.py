@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def path(schema: str) -> str:
-    """The file of a schema named as documents carry it: `pipenet/status/v1` -> .../status.v1.json."""
+    """The file of a schema named as documents carry it: `pipenet/status/v1` -> .../status.v1.json
+    (`pipenet/status-all/v1`, the document of `status --json` without a name: .../status-all.v1.json)."""
     parts = schema.split("/")
-    if len(parts) != 3 or parts[0] != "pipenet" or not parts[1].isalpha() or not parts[2][1:].isdigit():
+    if (len(parts) != 3 or parts[0] != "pipenet" or not re.fullmatch(r"[a-z]+(-[a-z]+)?", parts[1])
+            or not re.fullmatch(r"v[0-9]+", parts[2])):
         raise ValueError(f"{schema!r} is not a pipenet schema name (pipenet/COMMAND/vN)")
     return os.path.join(HERE, f"{parts[1]}.{parts[2]}.json")
 

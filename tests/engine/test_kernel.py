@@ -161,7 +161,7 @@ def test_two_topologies_with_the_same_node_names(netns, tmp_path):
     amb = netns.pipenet("exec", "web", "--", "true")
     assert amb.returncode == 1 and "name one with -t" in amb.stderr
     ls = json.loads(netns.pipenet("ls", "--json").stdout)
-    assert {r["topology"] for r in ls} == {"ta", "tb"}
+    assert {r["topology"] for r in ls["topologies"]} == {"ta", "tb"}
     assert netns.pipenet("down", "ta").returncode == 0
     assert ping(netns, "web", "10.8.2.1", "tb")
     netns.pipenet("down", "tb")
@@ -349,6 +349,9 @@ def test_not_root_is_one_line_where_root_has_used_pipenet(netns, tmp_path):
     assert r.stderr.strip().splitlines() == [
         "pipenet: topologies up outside a sandbox are not shown: only root can read /run/pipenet",
         "no sandbox is up"], r.stderr
+    r = _as_nobody(netns, "ls", "--json")  # a script is told the list leaves root's topologies out
+    assert r.returncode == 0 and json.loads(r.stdout) == {"schema": "pipenet/ls/v2", "complete": False,
+                                                          "topologies": []}, r.stdout + r.stderr
 
 
 def test_attach_docker_errors_are_clear(netns, tmp_path):
