@@ -18,6 +18,8 @@ KIND_NAMES = {"netns": "namespaces", "use-netns": "attached namespaces", "bridge
 #: The version of each `--json` document, carried in it as `"schema"`. Each names a JSON Schema shipped in
 #: `pipenet/schemas/` (COMMAND.vN.json): a change of a document's fields is a new version, never an edit.
 #: `status-all` is `status --json` without a name: every topology's status document in one.
+#: `status NAME --json` of a topology across machines: version 2 with each item naming its machine
+STATUS_ACROSS_MACHINES = "pipenet/status/v3"
 SCHEMA = {"check": "pipenet/check/v1", "plan": "pipenet/plan/v1", "status": "pipenet/status/v2",
           "status-all": "pipenet/status-all/v1", "ls": "pipenet/ls/v2", "test": "pipenet/test/v1"}
 
@@ -110,6 +112,8 @@ class Status:
         if not self.up and self.error is None:
             return {"schema": SCHEMA["status"], "topology": self.topology, "up": False}
         d = {"schema": SCHEMA["status"], **asdict(self)}
+        if any("machine" in item for key in ("nodes", "drift", "processes", "published") for item in d[key]):
+            d["schema"] = STATUS_ACROSS_MACHINES  # (each item names its machine: version 3)
         if d["error"] is None:
             d.pop("error")
         if d["sandbox"] is None:

@@ -52,6 +52,7 @@ PUBLISHED = {
     "plan.v1.json": "74c22fb59c434e897fb46d4414727b034d7ad60e5c86e816ea1f69fa98614d87",
     "status.v1.json": "94df417dca3b38f527d6163a221d08b038c13450bae388e7215f341d52a68629",
     "status.v2.json": "79a6be0f108f6cddb211bfab9b1a566e0e06f6f092a5de555c1d253d404ee4c9",
+    "status.v3.json": "5f9dd5d1623ed878a3c6985894ddcfe49ec16c14a81657dcbcf9304bf0ee8ad8",
     "status-all.v1.json": "560ce0244fea1c7b99bcd4aec0b4b51c0d177799e5cb97ee2a058e3299801212",
     "test.v1.json": "9975c4611f56b30b356be6379a39f149df82284a8392237012feb75fb51109f5",
 }

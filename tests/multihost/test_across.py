@@ -9,7 +9,10 @@ import subprocess
 import sys
 import time
 
+import jsonschema
 import pytest
+
+from pipenet import schemas
 
 from tests.machines import Machines, machine_lines
 from tests.snapshot import diff, world
@@ -85,6 +88,8 @@ def test_status_exec_test_and_down_across_machines(three, tmp_path):
     r = three.coordinator("status", "span", "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     st = json.loads(r.stdout)
+    jsonschema.validate(st, schemas.load("pipenet/status/v3"))  # (its items name their machines: version 3)
+    assert st["schema"] == "pipenet/status/v3"
     assert sorted((n["node"], n["machine"]) for n in st["nodes"] if n["node"] != "host") == [
         ("a", "m1"), ("b", "m2"), ("c", "local")]
     assert st["file"] == "machines local, m1, m2"
