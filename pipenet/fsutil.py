@@ -82,25 +82,29 @@ def make_private_dir(path: str) -> None:
 
 
 def remove_tree(path: str) -> None:
-    """Remove a directory tree even where overlayfs left a mode-000 `work` directory in it."""
+    """Remove a directory tree even where overlayfs left a mode-000 `work` directory in it. A symlink in
+    the tree is removed, never followed: the tree may hold what someone else put there (a node's private
+    directory), and a chmod through a planted link would change a directory outside it."""
     import shutil
 
-    def fix(func, p, exc):
+    def opened(p):
+        """Make the real directory p (never through a link) writable and searchable by its owner."""
         try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
+            if not os.path.islink(p) and os.path.isdir(p):
+                os.chmod(p, 0o700)
         except OSError:
             pass
+
+    def fix(func, p, exc):
+        opened(os.path.dirname(p))
+        opened(p)
         try:
             func(p)
         except OSError:
             pass
 
     if os.path.isdir(path) and not os.path.islink(path):
-        for root, dirs, _files in os.walk(path):
+        for root, dirs, _files in os.walk(path):  # (os.walk does not descend into links; `opened` skips them)
             for d in dirs:
-                try:
-                    os.chmod(os.path.join(root, d), 0o700)
-                except OSError:
-                    pass
+                opened(os.path.join(root, d))
         shutil.rmtree(path, onerror=fix)

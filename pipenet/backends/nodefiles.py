@@ -106,7 +106,17 @@ def _put(source: str, what: str, content: str | None, uid: int, gid: int, mode: 
             raise
         raise OSError(e.errno, f"owner {uid}:{gid} does not exist here (an unprivileged sandbox maps only "
                                f"its own user, as root): leave `owner` out, or bring the lab up as root") from None
-    os.chmod(source, mode)  # after chown, which clears set-id bits
+    _chmod_here(source, mode)  # after chown, which clears set-id bits
+
+
+def _chmod_here(path: str, mode: int) -> None:
+    """chmod of the file or directory at path itself, never of what a link put there points to (the
+    node's user may swap a name in its private directory for a link while `up` runs)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
 
 
 def remove(root: str, source: str, what: str) -> None:

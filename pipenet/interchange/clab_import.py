@@ -39,7 +39,12 @@ NODE_FIELDS = ("kind", "image", "exec", "ports", "env", "binds", "network-mode",
 _PORT = re.compile(r"(?:(?P<ip>\d+\.\d+\.\d+\.\d+):)?(?:(?P<hp>\d+)?:)?(?P<cp>\d+)(?:/(?P<proto>[a-z]+))?\Z")
 _PATH = re.compile(r"/[A-Za-z0-9_:/%+.-]*\Z")  # a path pipenet can write as one word
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_PIPENET_NAME = re.compile(r"pn[0-9a-f]{10}\Z")  # a bridge port's host end as pipenet names it
+_PIPENET_NAME = re.compile(r"pn[0-9a-f]{10}\Z")
+#: what a value written into a statement unquoted may hold: one word of the language, nothing that could end
+#: the statement or the block (a newline, `;`, `{`, `}`, `"`, `#`) and so add statements the file never said
+_WORD = re.compile(r"[A-Za-z0-9_.:/%+-]+\Z")
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\Z")
+_IPV4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}\Z")  # a bridge port's host end as pipenet names it
 
 
 @dataclass
@@ -109,6 +114,14 @@ class _Import:
         if (y.span, message) not in self._said:  # (a field read once for each node that inherits it)
             self._said.add((y.span, message))
             self.errors.append(Diagnostic(message, y.span, hint))
+
+    def word(self, y: Y | None, what: str, pattern: re.Pattern = _WORD) -> Y | None:
+        """y when its text can be written unquoted as one word (`pattern`), else an error and None."""
+        if y is None or pattern.match(y.text):
+            return y
+        shown = y.text[:40].replace("\n", "\\n")
+        self.error(y, f"`{shown}` is not {what}", "a value carried into a statement is one word")
+        return None
 
     def mapping(self, y: Y | None, what: str) -> dict[str, Y]:
         if y is None or y.value is None:
@@ -291,7 +304,11 @@ class _Import:
 
     def dns(self, n: Node, dns: Y | None) -> None:
         for k, v in self.mapping(dns, "dns").items():
-            values = [s.text for s in self.sequence(v, f"dns.{k}")]
+            found = [self.word(s, "a DNS server" if k == "servers" else "a search domain")
+                     for s in self.sequence(v, f"dns.{k}")]
+            if None in found:
+                continue
+            values = [s.text for s in found]
             if k == "servers" and values:
                 n.lines.append("dns " + " ".join(values))
             elif k == "search" and values:
@@ -409,6 +426,8 @@ class _Import:
             if node is None or iface is None:
                 self.error(y, "an endpoint needs `node` and `interface`")
                 return None
+            if mac is not None and self.word(mac, "a MAC address", _MAC) is None:
+                return None
             return node.text, iface.text, mac.text if mac is not None else None
         if ":" not in y.text:
             self.error(y, f"endpoint `{y.text}` is not NODE:INTERFACE")
@@ -424,7 +443,9 @@ class _Import:
         for k, v in self.mapping(link, "a link").items():
             if k not in ("type", "endpoints", "endpoint", "mtu", "host-interface", "mode"):
                 self.warn(v, f"`{k}` of a link is not carried")
-        mtu = link.get("mtu")
+        mtu = self.word(link.get("mtu"), "an MTU", re.compile(r"[0-9]{1,5}\Z"))
+        if link.get("mtu") is not None and mtu is None:
+            return
         if kind == "veth":
             eps = self.sequence(link.get("endpoints"), "endpoints")
             if len(eps) != 2:
@@ -449,7 +470,9 @@ class _Import:
                 node.ifaces[end[1]] = len(node.lines)
                 node.lines.append(f"interface {end[1]} dummy" + _mtu(mtu))
             return
-        mode = link.get("mode")
+        mode = self.word(link.get("mode"), "a macvlan mode", re.compile(r"(bridge|private|vepa|passthru|source)\Z"))
+        if link.get("mode") is not None and mode is None:
+            return
         self.wire(link, [ep, host_if], [end, other], mtu, mode.text if mode is not None else None)
 
     def usable(self, y: Y, end: tuple) -> bool:
@@ -541,14 +564,15 @@ class _Import:
         else:
             try:
                 net = IPNetwork(sub.text if sub is not None else MGMT_SUBNET, version=4)
-                gw = m.get("ipv4-gw")
-                body.append(f"address {gw.text if gw is not None else net.network + 1}/{net.prefixlen}")
+                gw = self.word(m.get("ipv4-gw"), "an IPv4 address", _IPV4)
+                gateway = gw.text if gw is not None else net.network + 1
+                body.append(f"address {gateway}/{net.prefixlen}")
                 rng = m.get("ipv4-range")
                 if rng is not None:
                     body.append(f"pool {IPNetwork(rng.text, version=4).cidr}")
             except (AddrFormatError, ValueError):
                 self.error(sub, f"`{sub.text}` is not an IPv4 subnet")
-        if m.get("mtu") is not None:
+        if self.word(m.get("mtu"), "an MTU", re.compile(r"[0-9]{1,5}\Z")) is not None:
             body.append(f"mtu {m['mtu'].text}")
         body.append("masquerade on")
         return [f"bridge {name} {{ {'; '.join(body)} }}"]

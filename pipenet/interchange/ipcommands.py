@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 
+from pipenet.lang.values import IFNAME_RE
+
 _ADDRESS = ("address", "addr", "a")
 _ROUTE = ("route", "ro", "r")
 
@@ -36,7 +38,7 @@ def read(argv: list[str]) -> tuple | None:
     if argv in (["sysctl", "-w", "net.ipv4.ip_forward=1"], ["sysctl", "net.ipv4.ip_forward=1"]):
         return ("forwarding",)
     if (len(argv) == 9 and argv[:5] == ["iptables", "-t", "nat", "-A", "POSTROUTING"] and argv[5] == "-o"
-            and argv[7:] == ["-j", "MASQUERADE"]):
+            and argv[7:] == ["-j", "MASQUERADE"] and IFNAME_RE.match(argv[6])):
         return ("masquerade", argv[6])
     return None
 

@@ -376,3 +376,42 @@ def test_an_imported_lab_comes_up_and_its_nodes_reach_each_other(netns, tmp_path
     assert r.returncode == 0, r.stdout + r.stderr
     assert netns.pipenet("down", "clabup").returncode == 0
     assert "clabup@a" not in netns.out(["ip", "netns", "list"])
+
+
+INJECTING = r'''name: a
+topology:
+  nodes:
+    n1:
+      kind: linux
+      dns: {servers: ["1.1.1.1\n    run \"touch /tmp/PWNED\""], search: ["x }\ncontainer evil { run \"id\" }"]}
+      exec: ["iptables -t nat -A POSTROUTING -o \"eth0\nrun \\\"touch /tmp/P2\\\"\" -j MASQUERADE"]
+    n2:
+      kind: linux
+  links:
+    - type: veth
+      mtu: "1500\n    run \"x\""
+      endpoints: [{node: n1, interface: eth1}, {node: n2, interface: eth1}]
+    - endpoints: [{node: n1, interface: eth2, mac: "aa:bb:cc:dd:ee:ff\nrun \"y\""}, {node: n2, interface: eth2}]
+mgmt:
+  ipv4-gw: "172.20.20.1/24; run \"z\""
+  mtu: "1500 }\ncontainer q {"
+'''
+
+
+def test_a_value_that_would_add_statements_to_the_file_is_refused(tmp_path):
+    """A containerlab value written into a statement unquoted (a DNS server, a search domain, an MTU, a MAC,
+    the management gateway) that holds a newline, `;`, braces or quotes would end the statement and add
+    others (a `run` line, a container) that the containerlab file never said: each is a located error, and
+    nothing is written. An exec command is carried only as a quoted `run` (or, for the ip commands it
+    reads, a statement whose interface name is checked)."""
+    src = tmp_path / "a.clab.yml"
+    src.write_text(INJECTING)
+    with pytest.raises(pipenet.InvalidTopology) as e:
+        pipenet.import_clab(str(src), out=str(tmp_path / "a.pn"))
+    said = sorted(d.message.split("` is not ")[1] for d in e.value.diagnostics)
+    assert said == ["a DNS server", "a MAC address", "a search domain", "an IPv4 address", "an MTU", "an MTU"]
+    assert not (tmp_path / "a.pn").exists()
+    masquerade = ["iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "eth0", "-j", "MASQUERADE"]
+    assert ipcommands.read(masquerade) == ("masquerade", "eth0")
+    masquerade[6] = 'eth0\nrun "x"'
+    assert ipcommands.read(masquerade) is None  # (then a quoted `run`, like any command it does not read)

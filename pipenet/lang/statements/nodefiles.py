@@ -11,6 +11,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import stat
 
 from pipenet.ir import NodePath
 from pipenet.lang.parser import Node
@@ -76,8 +77,12 @@ def _path(w: Walker, text: str, span: Span) -> str:
 def _read(w: Walker, name: str, span: Span) -> tuple[str, str]:
     base = os.path.dirname(os.path.abspath(w.file)) if w.file and not w.file.startswith("<") else os.getcwd()
     path = os.path.join(base, name)
-    try:
-        with open(path, "rb") as f:
+    try:  # (never blocking: a FIFO or a device is no configuration file, and would hang `check`)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                w.error(f"`{name}` is not a regular file", span, "a node's file comes from a file (a configuration file)")
+                raise Fail
             data = f.read(MAX_CONTENT + 1)
     except OSError as e:
         w.error(f"cannot read `{name}`: {e.strerror}", span, f"`from` is relative to the topology's directory ({base})")
