@@ -24,11 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 
 from pipenet.backends import linux
 from pipenet.backends.processes import start_time
-from pipenet.fsutil import make_private_dir, remove_tree, write_atomic
+from pipenet.fsutil import locked_dir, make_private_dir, remove_tree, write_atomic
 
 
 def outer_root() -> str:
@@ -113,21 +112,11 @@ def _forget_dirs(name: str) -> None:
             pass
 
 
-@contextmanager
 def creating():
     """Held while a sandbox is looked for and made (a lock on the outer directory): two processes that
     bring the same topology up at once (pytest-xdist workers) make one sandbox, and the second finds
     the first's, instead of two holders of which one is lost."""
-    import fcntl
-
-    root = outer_root()
-    make_private_dir(root)
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    return locked_dir(outer_root())
 
 
 def start(name: str) -> dict:
@@ -200,6 +189,23 @@ def enter(rec: dict) -> None:
     os.environ["PIPENET_CWD"] = cwd
 
 
+def _become_inside(rec: dict, close: int | None = None) -> None:
+    """In a forked child: enter the sandbox, then fork again so that only the grandchild goes on, wholly
+    inside the sandbox's PID namespace, in the caller's directory (or /). The child in between waits for
+    it and ends with its status (closing `close` first: the grandchild's end of a pipe)."""
+    enter(rec)
+    inner = os.fork()
+    if inner != 0:
+        if close is not None:
+            os.close(close)
+        _, st = os.waitpid(inner, 0)
+        os._exit(os.waitstatus_to_exitcode(st))
+    try:
+        os.chdir(os.environ["PIPENET_CWD"])
+    except OSError:
+        os.chdir("/")
+
+
 def run_inside(rec: dict, fn, capture: bool = False) -> tuple[int, bytes]:
     """Run fn() in a forked child that enters the sandbox; return its exit status (and stdout if captured)."""
     r = w = None
@@ -214,15 +220,7 @@ def run_inside(rec: dict, fn, capture: bool = False) -> tuple[int, bytes]:
             if w is not None:
                 os.close(r)
                 os.dup2(w, 1)
-            enter(rec)
-            inner = os.fork()  # the grandchild lives wholly inside the sandbox's PID namespace
-            if inner != 0:
-                _, st = os.waitpid(inner, 0)
-                os._exit(os.waitstatus_to_exitcode(st))
-            try:
-                os.chdir(os.environ["PIPENET_CWD"])
-            except OSError:
-                os.chdir("/")
+            _become_inside(rec)
             fn()
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -283,16 +281,7 @@ def call_inside(rec: dict, fn):
     if pid == 0:
         code = 0
         try:
-            enter(rec)
-            inner = os.fork()  # the grandchild lives wholly inside the sandbox's PID namespace
-            if inner != 0:
-                os.close(wfd)
-                _, st = os.waitpid(inner, 0)
-                os._exit(os.waitstatus_to_exitcode(st))
-            try:
-                os.chdir(os.environ["PIPENET_CWD"])
-            except OSError:
-                os.chdir("/")
+            _become_inside(rec, close=wfd)
             wrapped()
         except BaseException as e:  # noqa: BLE001 - the child never returns into the caller's code
             try:

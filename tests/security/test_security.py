@@ -15,6 +15,7 @@ from pipenet.engine.state import StateDir
 from pipenet.errors import CorruptState, UsageError
 from pipenet.fsutil import write_atomic
 from pipenet.lang import analyse
+from tests.harness import Netns
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "pipenet"
 
@@ -108,20 +109,25 @@ def test_real_state_dir_and_symlinked_etc_file(netns, tmp_path):
         netns.run(["rm", "-f", "/tmp/pipenet-victim-file"])
 
 
+def _twins(netns, other, tmp_path) -> tuple[int, int]:
+    """The same topology (one `run` process) up in this world and in `other`: (the pid of this world's
+    process, the pid of the other's)."""
+    path = tmp_path / "twin.pn"
+    path.write_text('topology twin\ncontainer a { run "python3 -m pipenet.services listen 7100" }\n')
+    assert netns.pipenet("up", str(path)).returncode == 0
+    assert other.pipenet("up", str(path)).returncode == 0
+    [theirs] = other.pids("pipenet.services listen 7100")
+    [mine] = netns.pids("pipenet.services listen 7100")
+    return mine, theirs
+
+
 def test_down_never_stops_the_same_named_process_of_another_pipenet(netns, tmp_path):
     """A `run` process is found again by a mark in its environment (the log's path), and another
     pipenet's topology of the same name (another mount namespace here; a sandbox, whose processes the
     host can see) carries the same mark: `down` must stop its own only."""
-    from tests.harness import Netns
-
-    path = tmp_path / "twin.pn"
-    path.write_text('topology twin\ncontainer a { run "python3 -m pipenet.services listen 7100" }\n')
     other = Netns()
     try:
-        assert netns.pipenet("up", str(path)).returncode == 0
-        assert other.pipenet("up", str(path)).returncode == 0
-        [theirs] = other.pids("pipenet.services listen 7100")
-        [mine] = netns.pids("pipenet.services listen 7100")
+        mine, theirs = _twins(netns, other, tmp_path)
         assert netns.pipenet("down", "twin").returncode == 0
         assert netns.pids("pipenet.services listen 7100") == []  # mine is stopped
         assert other.pids("pipenet.services listen 7100") == [theirs]  # theirs is untouched
@@ -139,16 +145,9 @@ def test_a_pipenet_that_cannot_tell_its_processes_by_namespace_still_never_stops
     is lost (`down --force`), the only clue to a `run` process is the mark in its environment, and a
     topology of the same name in another pipenet's world carries the same mark. The process must also
     see pipenet's state directory as this pipenet does (the same files: the same world) to be ours."""
-    from tests.harness import Netns
-
-    path = tmp_path / "twin.pn"
-    path.write_text('topology twin\ncontainer a { run "python3 -m pipenet.services listen 7100" }\n')
     other = Netns()
     try:
-        assert netns.pipenet("up", str(path)).returncode == 0
-        assert other.pipenet("up", str(path)).returncode == 0
-        [theirs] = other.pids("pipenet.services listen 7100")
-        [mine] = netns.pids("pipenet.services listen 7100")
+        mine, theirs = _twins(netns, other, tmp_path)
         if how.startswith("down --force"):
             netns.run(["rm", "/run/pipenet/twin/record.json"])
             r = netns.pipenet("down", "--force", "twin")
