@@ -1004,12 +1004,24 @@ def format_file(path: str, *, write: bool = True) -> tuple[bool, str]:
 def run_slice(payload: dict) -> dict:
     """What `pipenet slice` does on a machine of a topology across machines, for the coordinator (its
     JSON answer): `facts` before any change; `plan`, `up`, `test` of this machine's slice of the file
-    (every machine slices the same file with the same underlay MTUs, so all agree); `status`, `down`."""
+    (every machine slices the same file with the same underlay MTUs, so all agree); `status`, `down`;
+    `converse`: `up` or `plan` as one process that talks with the coordinator on stdin and stdout."""
     from pipenet.engine import coordinator
 
     action, machine = payload.get("action"), str(payload.get("machine"))
     if action == "facts":
         return coordinator.facts(str(payload.get("underlay") or ""))
+    if action == "converse":  # one process for facts, probe, plan and apply (pipenet.engine.agent)
+        import sys
+
+        from pipenet.engine import agent
+
+        set_variables(dict(payload.get("vars") or {}))
+        with kernel() as k:
+            try:
+                return agent.converse(payload, k, agent.Line(sys.stdin, sys.stdout), TEXT) or {}
+            except agent.Lost:
+                return {}
     if action in ("plan", "up", "test"):
         lab = Lab(text=str(payload["text"]), variables=dict(payload.get("vars") or {}), machine=machine,
                   mtus={str(k): int(v) for k, v in (payload.get("mtus") or {}).items()})

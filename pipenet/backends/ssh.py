@@ -18,12 +18,14 @@ with its own journal, whatever machine it is on.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 
 #: how long an idle master connection outlives a pipenet that did not close it (killed)
@@ -86,6 +88,10 @@ class Remote:
             return Result(127, "", f"cannot run {'pipenet' if self.local else 'ssh'}: {e.strerror or e}")
         return Result(p.returncode, p.stdout, p.stderr)
 
+    def start(self, args: list[str]) -> Talk:
+        """`pipenet ARGS` on the machine, left running for a conversation in JSON lines."""
+        return Talk(self.argv(args))
+
     def unreachable(self, r: Result) -> bool:
         """Whether ssh itself failed (it exits 255), rather than the pipenet it ran."""
         return not self.local and r.rc == 255
@@ -94,6 +100,82 @@ class Remote:
         if not self.local:
             subprocess.run(self._ssh() + ["-O", "exit", "--", self.dest], capture_output=True, timeout=10,
                            stdin=subprocess.DEVNULL)
+
+
+class Talk:
+    """A conversation with one machine's `pipenet slice`: JSON objects one a line on its stdin and stdout
+    (what it says on stderr is kept for the end: why it failed, in `Result.last_line`)."""
+
+    def __init__(self, argv: list[str]):
+        self.err = tempfile.TemporaryFile(mode="w+")
+        self.result: Result | None = None
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
+                                         text=True, bufsize=1)
+        except OSError as e:
+            self.proc = None
+            self.result = Result(127, "", f"cannot run {argv[0]}: {e.strerror or e}")
+
+    @property
+    def open(self) -> bool:
+        return self.proc is not None and self.result is None
+
+    def send(self, obj: dict) -> bool:
+        """Say `obj`; False when the other side is gone."""
+        if not self.open:
+            return False
+        try:
+            self.proc.stdin.write(json.dumps(obj) + "\n")
+            self.proc.stdin.flush()
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def receive(self, key: str, timeout: float) -> dict | None:
+        """The next object it says, when it carries `key`; None when it ended (or said something else, or
+        nothing within `timeout` seconds: it is then killed), `finish()` then tells why."""
+        if not self.open:
+            return None
+        timer = threading.Timer(timeout, self.proc.kill)
+        timer.start()
+        try:
+            line = self.proc.stdout.readline()
+        except (OSError, ValueError):
+            line = ""
+        finally:
+            timer.cancel()
+        try:
+            got = json.loads(line) if line else None
+        except ValueError:
+            got = None
+        if not isinstance(got, dict) or key not in got:
+            self.finish(10)
+            if self.result.rc == 0 and line:
+                self.result = Result(1, "", f"an answer that is not pipenet's ({line[:60]!r})")
+            return None
+        return got
+
+    def finish(self, timeout: float = 60) -> Result:
+        """Close its stdin (the conversation is over: it acts on what it was told) and wait for its end."""
+        if self.result is not None:
+            return self.result
+        try:
+            self.proc.stdin.close()
+        except (OSError, ValueError):
+            pass
+        timer = threading.Timer(timeout, self.proc.kill)
+        timer.start()
+        try:
+            out = self.proc.stdout.read()
+        except (OSError, ValueError):
+            out = ""
+        finally:
+            rc = self.proc.wait()
+            timer.cancel()
+        self.err.seek(0)
+        self.result = Result(rc, out, self.err.read())
+        self.err.close()
+        return self.result
 
 
 class Remotes:

@@ -22,7 +22,7 @@ def slice() -> None:  # noqa: A001 - the command's name
     from pipenet.errors import PipenetError
 
     try:
-        payload = json.loads(sys.stdin.read())
+        payload = json.loads(sys.stdin.readline())  # (more lines follow in a conversation)
         if not isinstance(payload, dict):
             raise ValueError("not an object")
     except ValueError as e:

@@ -103,32 +103,36 @@ def _payload(action: str, **kw) -> str:
     return json.dumps({"action": action, **kw})
 
 
-# ---- up -----------------------------------------------------------------------------------------------------
-def _checked(rs: Remotes, topo: Topology, text: str, file: str) -> dict[str, int]:
+# ---- up and plan: one conversation with each machine (pipenet.engine.agent) ----------------------------------
+def _round(talks: dict, key: str, timeout: float) -> dict[str, dict | None]:
+    """The next thing every machine still talking says, at once: {machine: it, or None when that machine
+    ended instead (its Talk's result says why)}."""
+    with ThreadPoolExecutor(max_workers=max(1, len(talks))) as pool:
+        futures = {m: pool.submit(t.receive, key, timeout) for m, t in talks.items() if t.open}
+        return {m: f.result() for m, f in futures.items()}
+
+
+def _why(rs: Remotes, talks: dict, m: str) -> str:
+    return f"{_who(rs.by_name[m])}: {talks[m].finish(FACTS_SECONDS).last_line}"
+
+
+def _checked(rs: Remotes, talks: dict, topo: Topology, text: str, file: str) -> dict[str, int]:
     """Every machine's facts, before any change: {machine: its underlay's MTU}; Conflict naming each
     machine that cannot be used, InvalidTopology for a declared MTU the underlay cannot carry."""
     from pipenet import __version__
-    from pipenet.plan.slice import inner_mtus, underlays
+    from pipenet.plan.slice import inner_mtus
 
-    under = underlays(topo)
-    answers = _each(rs, rs.by_name, lambda r: r.run(["slice"], _payload("facts", underlay=str(under.get(r.name, ""))),
-                                                    FACTS_SECONDS))
     problems, mtus = [], {}
-    for m, res in answers.items():
-        r = rs.by_name[m]
-        if res.rc != 0:
-            problems.append(f"{_who(r)}: {res.last_line}")
+    for m, said in sorted(_round(talks, "facts", FACTS_SECONDS).items()):
+        if said is None:
+            problems.append(_why(rs, talks, m))
             continue
-        try:
-            got = json.loads(res.out)
-        except ValueError:
-            problems.append(f"{_who(r)}: an answer that is not pipenet's ({res.out[:60]!r})")
-            continue
+        got = said["facts"]
         if got.get("version") != __version__:
-            problems.append(f"{_who(r)} runs pipenet {got.get('version')}, this is {__version__}: run one "
-                            f"version everywhere")
+            problems.append(f"{_who(rs.by_name[m])} runs pipenet {got.get('version')}, this is {__version__}: "
+                            f"run one version everywhere")
         if got.get("error"):
-            problems.append(f"{_who(r)}: {got['error']}")
+            problems.append(f"{_who(rs.by_name[m])}: {got['error']}")
         if got.get("mtu"):
             mtus[m] = int(got["mtu"])
     if problems:
@@ -141,6 +145,59 @@ def _checked(rs: Remotes, topo: Topology, text: str, file: str) -> dict[str, int
     return mtus
 
 
+def _peers(topo: Topology) -> dict[str, set[str]]:
+    """{machine: the machines it has a tunnel to}: each pair must reach each other on the VXLAN port."""
+    from pipenet.plan.slice import with_wires
+    from pipenet.validate.machines import spanning_bridges
+
+    out: dict[str, set[str]] = {}
+    for ms in spanning_bridges(with_wires(topo)).values():
+        for m in ms:
+            out.setdefault(m, set()).update(x for x in ms if x != m)
+    return out
+
+
+def _agreed(rs: Remotes, talks: dict, topo: Topology, text: str, file: str) -> tuple[dict, dict[str, dict]]:
+    """Every machine's facts, the underlay probe between them and every machine's plan of its slice, in
+    that order, before any change: (the underlay MTUs, {machine: its plan as JSON}). Each machine then
+    waits, claims taken, for `go`; Conflict (or InvalidTopology) naming each machine that cannot go,
+    every machine told to stop first."""
+    from pipenet.kinds.vxlan import DEFAULT_PORT
+    from pipenet.plan.slice import underlays
+
+    try:
+        mtus = _checked(rs, talks, topo, text, file)
+        under, peers = underlays(topo), _peers(topo)
+        probes, token = {}, os.urandom(8).hex()  # (a datagram of this run, not of an earlier one)
+        for m, t in talks.items():
+            ps = peers.get(m, set())
+            t.send({"go": True, "mtus": mtus, "token": token,
+                    "send": {p: str(under[p]) for p in sorted(ps) if p in under}, "listen": sorted(ps)})
+        problems = []
+        for m, said in sorted(_round(talks, "heard", FACTS_SECONDS).items()):
+            if said is None:
+                problems.append(_why(rs, talks, m))
+                continue
+            probes[m] = said["heard"]
+        for m in sorted(m for m, heard in probes.items() if heard is not None):  # (a machine whose tunnels already hold the port took no probe)
+            for p in sorted(peers.get(m, set()) - set(probes[m])):
+                problems.append(f"{_who(rs.by_name[m])} does not hear machine {p} on the underlay, UDP port "
+                                f"{DEFAULT_PORT} ({under.get(p)} to {under.get(m)}): a firewall or route between "
+                                f"them drops VXLAN")
+        plans = {}
+        for m, said in sorted(_round(talks, "plan", APPLY_SECONDS).items()):
+            if said is None:
+                problems.append(_why(rs, talks, m))
+            else:
+                plans[m] = said["plan"]
+        if problems:
+            raise Conflict(problems)
+    except BaseException:
+        _stop(talks)
+        raise
+    return mtus, plans
+
+
 def _answers(done: dict[str, Result]) -> dict[str, dict]:
     out = {}
     for m, res in done.items():
@@ -151,22 +208,33 @@ def _answers(done: dict[str, Result]) -> dict[str, dict]:
     return out
 
 
-def _planned(rs: Remotes, text: str, file: str, variables: dict, mtus: dict) -> dict[str, dict]:
-    """Every machine's plan of its slice (what its own `up` would refuse, it refuses here: a name another
-    topology or tool holds, a kernel without a feature), before any change; Conflict naming each machine
-    that refuses."""
-    body = {"action": "plan", "text": text, "file": file, "vars": variables, "mtus": mtus}
-    done = _each(rs, rs.by_name, lambda r: r.run(["slice"], json.dumps({**body, "machine": r.name}), APPLY_SECONDS))
-    failed = [f"{_who(rs.by_name[m])}: {res.last_line}" for m, res in sorted(done.items()) if res.rc != 0]
-    if failed:
-        raise Conflict(failed)
-    return _answers(done)
+def _stop(talks: dict) -> None:
+    """Tell every machine still talking to stop (it drops its claim, or takes its slice down if it had
+    applied it), and wait for each."""
+    for t in talks.values():
+        t.send({"go": False, "keep": False})
+    for t in talks.values():
+        t.finish(APPLY_SECONDS)
+
+
+def _talks(rs: Remotes, topo: Topology, text: str, file: str, variables: dict) -> dict:
+    from pipenet.plan.slice import underlays
+
+    under = underlays(topo)
+    talks = {m: r.start(["slice"]) for m, r in rs.by_name.items()}
+    for m, t in talks.items():
+        t.send({"action": "converse", "text": text, "file": file, "vars": variables, "machine": m,
+                "underlay": str(under.get(m, ""))})
+    return talks
 
 
 def plan(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]:
     """What `up` would do on each machine: {machine: its plan as JSON}; nothing changes anywhere."""
     with Remotes(machines_of(topo)) as rs:
-        return _planned(rs, text, file, variables, _checked(rs, topo, text, file))
+        talks = _talks(rs, topo, text, file, variables)
+        _, plans = _agreed(rs, talks, topo, text, file)
+        _stop(talks)
+        return plans
 
 
 def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]:
@@ -178,25 +246,30 @@ def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]
     machines = machines_of(topo)
     before = (journal(topo.name) or {}).get("machines", {})
     with Remotes(machines) as rs:
-        mtus = _checked(rs, topo, text, file)
-        _planned(rs, text, file, variables, mtus)
-        wired = with_wires(topo)
-        entry = {"machines": {**before, **{m: list(v) for m, v in machines.items()}}, "mtus": mtus,
-                 "nodes": {c.name: machine_of(wired, c.name) for c in wired.containers}, "state": "applying"}
-        _write(topo.name, entry)
-        body = {"action": "up", "text": text, "file": file, "vars": variables, "mtus": mtus}
-        done = _each(rs, machines, lambda r: r.run(["slice"], json.dumps({**body, "machine": r.name}),
-                                                   APPLY_SECONDS))
-        failed = {m: res for m, res in done.items() if res.rc != 0}
+        talks = _talks(rs, topo, text, file, variables)
+        try:
+            mtus, _ = _agreed(rs, talks, topo, text, file)
+            wired = with_wires(topo)
+            entry = {"machines": {**before, **{m: list(v) for m, v in machines.items()}}, "mtus": mtus,
+                     "nodes": {c.name: machine_of(wired, c.name) for c in wired.containers}, "state": "applying"}
+            _write(topo.name, entry)
+            for t in talks.values():
+                t.send({"go": True})
+            done = _round(talks, "applied", APPLY_SECONDS)
+            failed = {m: _why(rs, talks, m) for m, said in done.items() if said is None}
+            kept = not failed
+            if kept:
+                for t in talks.values():
+                    t.send({"keep": True})
+                failed = {m: _why(rs, talks, m) for m, said in _round(talks, "kept", FACTS_SECONDS).items()
+                          if said is None}
+        except BaseException:
+            _stop(talks)
+            raise
         if failed:
-            undone = _each(rs, machines, lambda r: _down_slice(r, topo.name))
-            left = [f"{_who(rs.by_name[m])}: {res.last_line}" for m, res in undone.items() if res.rc != 0]
-            reasons = "; ".join(f"{_who(rs.by_name[m])}: {res.last_line}" for m, res in sorted(failed.items()))
-            if left:
-                raise Leftovers(f"{reasons}; rolling back left something on some machines "
-                                f"(pipenet down {topo.name} finishes it)", left)
-            _forget(topo.name)
-            raise ApplyFailed(f"{reasons}; every machine's slice was rolled back")
+            _undo(rs, talks, topo.name, failed, kept)
+        for t in talks.values():
+            t.finish(FACTS_SECONDS)
     gone = {m: tuple(v) for m, v in before.items() if m not in machines}
     if gone:  # (machines the file no longer uses: their slices go)
         with Remotes(gone) as rs:
@@ -205,7 +278,26 @@ def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]
         if left:
             raise Leftovers(f"{topo.name} is up, but not yet down on machines it no longer uses", left)
     _write(topo.name, {**entry, "machines": {m: list(v) for m, v in machines.items()}, "state": "up"})
-    return _answers(done)
+    return {m: said["applied"] for m, said in done.items()}
+
+
+def _undo(rs: Remotes, talks: dict, name: str, failed: dict[str, str], kept: bool) -> None:
+    """A slice failed: every other machine takes its own down (told so, or on losing the coordinator); a
+    machine whose answer is not known (the connection broke) is taken down through a new connection, and
+    so is every machine once some were told to keep theirs (`kept`). ApplyFailed, or Leftovers naming
+    each machine that could not be reached."""
+    _stop(talks)
+    unsure = [m for m, t in talks.items() if kept or (t.finish().rc != 2 if m in failed else t.finish().rc != 0)]
+    left = []
+    for m, res in _each(rs, unsure, lambda r: _down_slice(r, name)).items():
+        if res.rc != 0:
+            left.append(f"{_who(rs.by_name[m])}: {res.last_line}")
+    reasons = "; ".join(why for _, why in sorted(failed.items()))
+    if left:
+        raise Leftovers(f"{reasons}; rolling back left something on some machines "
+                        f"(pipenet down {name} finishes it)", left)
+    _forget(name)
+    raise ApplyFailed(f"{reasons}; every machine's slice was rolled back")
 
 
 def facts(underlay: str) -> dict:

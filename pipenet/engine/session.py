@@ -400,7 +400,11 @@ def record_for(p: Prepared, plan: Plan, path: str) -> dict:
     return dict(meta_for(p, path), ops=[o.to_json() for o in plan.final], generation=p.generation + 1)
 
 
-def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) -> tuple[Prepared, float]:
+def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None,
+       agreed=None) -> tuple[Prepared, float] | None:
+    """Plan, check and claim, then apply. `agreed(p)`, when given, is asked between the two (the plan is
+    made and claimed, nothing changed yet): a machine of a topology across machines waits there for the
+    coordinator's word; False leaves everything as it was and returns None."""
     from pipenet.engine import claims, runtime
     from pipenet.lang.load import load_text, read
 
@@ -427,6 +431,11 @@ def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None) 
                         state.remove()
                     raise UsageError(f"cannot write {p.topo.name}'s claim in {state.path} ({e.strerror or e}); "
                                      f"nothing was changed") from None
+        if agreed is not None and not agreed(p):
+            claims.drop(p.topo.name)
+            if state.load() is None:
+                state.remove()
+            return None
         t0 = time.perf_counter()
         reset = runtime.reset(p.record, p.plan.final, k)  # (what the plan does not put right itself)
         p.notes += reset

@@ -1,0 +1,176 @@
+"""A machine's side of one `up` (or `plan`) across machines: one process, one conversation (docs/multi-host.md).
+
+The coordinator starts `pipenet slice` once on each machine and talks to
+it in JSON lines (its stdin, this process's stdout), so that each machine
+reads its facts, plans its slice and applies exactly that plan in one
+process, instead of a process per phase planning the same slice again:
+
+1. `facts` (this machine's version, underlay MTU), said at once; the UDP
+   socket of the underlay probe is bound before, so every machine listens
+   before any machine sends. The whole file is parsed while the
+   coordinator gathers every machine's facts.
+2. The coordinator answers with the underlay MTUs (the slice depends on
+   every machine's) and the underlay addresses to probe; this machine
+   sends each of them a datagram on the VXLAN port, listens for those it
+   must hear, plans and checks its slice (claims taken, nothing changed),
+   and says what it heard and its plan, or its refusal.
+3. On `go` it applies that plan and says `applied`; then only `keep` makes
+   it stay. Anything else, or losing the coordinator (its end of the pipe
+   closed: a killed coordinator, a broken ssh connection) at any point,
+   and it leaves nothing: before applying, it drops its claim; after, it
+   takes its slice down itself, since the coordinator may never reach it
+   again to ask.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import socket
+import time
+
+from pipenet.engine.coordinator import facts
+
+#: how long a machine listens for the other machines' probes
+PROBE_SECONDS = 2.0
+PROBE_MAGIC = b"pipenet-underlay-probe "
+
+
+class Lost(Exception):
+    """The coordinator is gone (its end of the conversation closed)."""
+
+
+class Line:
+    """The conversation: JSON objects, one a line, on this process's stdin and stdout."""
+
+    def __init__(self, stdin, stdout):
+        self.stdin, self.stdout = stdin, stdout
+
+    def say(self, obj: dict) -> None:
+        try:
+            self.stdout.write(json.dumps(obj) + "\n")
+            self.stdout.flush()
+        except (OSError, ValueError):
+            raise Lost() from None
+
+    def hear(self) -> dict:
+        try:
+            line = self.stdin.readline()
+        except (OSError, ValueError):
+            raise Lost() from None
+        if not line:
+            raise Lost()
+        try:
+            got = json.loads(line)
+        except ValueError:
+            raise Lost() from None
+        return got if isinstance(got, dict) else {}
+
+
+def bound(underlay: str, port: int) -> socket.socket | None:
+    """A UDP socket on the underlay address and the VXLAN port, or None when the port is not free here
+    (this machine's tunnels already hold it: the kernel's VXLAN socket then takes the datagrams)."""
+    if not underlay:
+        return None
+    family = socket.AF_INET6 if ":" in underlay else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        s.bind((underlay, port))
+    except OSError:
+        s.close()
+        return None
+    return s
+
+
+def probe(sock: socket.socket | None, me: str, port: int, send_to: dict[str, str], hear_from: list[str],
+          token: str) -> list[str]:
+    """Send every machine of `send_to` a datagram on the VXLAN port (a few times, as UDP may drop one),
+    and listen for one from each machine of `hear_from`: the machines heard."""
+    heard: set[str] = set()
+    wanted = set(hear_from)
+    deadline = time.monotonic() + PROBE_SECONDS
+    sends = [0.0, 0.05, 0.2, 0.6, 1.2]
+    start = time.monotonic()
+    while True:
+        now = time.monotonic() - start
+        while sends and sends[0] <= now:
+            sends.pop(0)
+            for addr in send_to.values():
+                family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+                with socket.socket(family, socket.SOCK_DGRAM) as out:
+                    try:
+                        out.sendto(PROBE_MAGIC + f"{token} {me}".encode(), (addr, port))
+                    except OSError:
+                        pass
+        if (sock is None or wanted <= heard) and not sends:
+            break
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        wait = min(left, (sends[0] - now) if sends else left)
+        if sock is None or wanted <= heard:
+            time.sleep(max(0.0, wait))
+            continue
+        ready, _, _ = select.select([sock], [], [], max(0.0, wait))
+        if ready:
+            data, _ = sock.recvfrom(512)
+            if data.startswith(PROBE_MAGIC):
+                words = data[len(PROBE_MAGIC):].decode(errors="replace").split()
+                if len(words) == 2 and words[0] == token:
+                    heard.add(words[1])
+    return sorted(heard & wanted)
+
+
+def converse(request: dict, k, line: Line, path: str) -> dict | None:
+    """The machine's side of the conversation (see the module's doc): its `up` as JSON once kept, None when
+    the coordinator stopped it before any change (or left it: `Lost`). `path` is what the record names as
+    the file (the coordinator's file is not on this machine)."""
+    from pipenet import results
+    from pipenet.engine import session
+    from pipenet.kinds.vxlan import DEFAULT_PORT
+    from pipenet.lang.load import load_text
+    from pipenet.plan.slice import slice_for
+
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # (a closed pipe is an error to handle, not death)
+    machine, underlay = str(request["machine"]), str(request.get("underlay") or "")
+    sock = bound(underlay, DEFAULT_PORT)
+    try:
+        line.say({"facts": {**facts(underlay), "probe": sock is not None}})
+        text, file = str(request["text"]), str(request.get("file") or "<text>")
+        whole = load_text(text, file)  # (while the coordinator gathers the other machines' facts)
+        told = line.hear()
+        if not told.get("go"):
+            return None
+        heard = probe(sock, machine, DEFAULT_PORT, dict(told.get("send") or {}), list(told.get("listen") or ()),
+                      str(told.get("token") or ""))
+        line.say({"heard": heard if sock is not None else None})
+    finally:
+        if sock is not None:
+            sock.close()
+    topo = slice_for(whole, machine, {str(m): int(v) for m, v in (told.get("mtus") or {}).items()})
+
+    def agreed(p) -> bool:
+        steps = [results.PlanStep(i, s.action, s.op.kind, s.op.key, s.reason, s.describe())
+                 for i, s in enumerate(p.plan.steps, 1)]
+        try:
+            line.say({"plan": results.Plan(p.topo.name, steps).to_json()})
+            return bool(line.hear().get("go"))
+        except Lost:
+            return False
+
+    done = session.up(path, k, None, (text, topo), agreed=agreed)  # (a refusal: raised, said on stderr)
+    if done is None:
+        return None
+    p, seconds = done
+    change = results.Change.of(p.topo.name, p.plan.steps, seconds, p.notes).to_json()
+    try:
+        line.say({"applied": change})
+        if line.hear().get("keep"):
+            line.say({"kept": True})
+            return change
+    except Lost:
+        pass
+    session.down(topo.name, k)  # told to go, or the coordinator lost: it cannot undo this slice from afar
+    return None
+
