@@ -12,10 +12,16 @@ and NAT on the first), it measures, median of --runs:
   across  `pipenet up` of the whole topology by the coordinator on the first
           machine: the facts and plans of every machine first (through ssh,
           one master connection each), then the three slices at once;
-  ratio   across / slowest single (the issue asks for 1.3x or less).
-The machines share this computer's CPUs, so the slices, which run at once
-on separate machines in real use, compete here for the same cores: the
-ratio is an upper bound of what separate machines give.
+  together the three machines' own single-machine `up`s started at the
+          same moment (wall time until the last ends): the same
+          contention for this computer's cores and the kernel's rtnl
+          lock as the three slices meet;
+  ratio   across / slowest single (the issue asks for 1.3x or less), and
+          across / together.
+The machines share this computer's CPUs (and one kernel), so the slices,
+which run at once on separate machines in real use, compete here for the
+same cores: the first ratio is an upper bound of what separate machines
+give, the second is the fair one here.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,6 +62,18 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+def at_once(ms: Machines, paths: list[str]) -> float:
+    """The machines' own `up`s started together: the wall time until the last one ends."""
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(w.argv([sys.executable, "-m", "pipenet", "up", p]), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for w, p in zip(ms.worlds, paths)]
+    for p in procs:
+        err = p.communicate()[1]
+        if p.returncode != 0:
+            raise SystemExit(f"failed: {err[-2000:]}")
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=300)
@@ -63,25 +82,29 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="pipenet-bench-")
     ms = Machines(tmp, 3)
     try:
-        singles, multis = [], []
+        singles, togethers, multis = [], [], []
         for _ in range(args.runs):
-            worst = 0.0
+            worst, paths = 0.0, []
             for k, (_m, prefix) in NAMES.items():
                 path = os.path.join(tmp, f"one{k}.pn")
                 with open(path, "w") as f:
                     f.write(single(args.size, prefix))
+                paths.append(path)
                 w = ms.worlds[k]
                 worst = max(worst, timed(lambda w=w, path=path: w.pipenet("up", path)))
                 timed(lambda w=w: w.pipenet("down", "one"))
             singles.append(worst)
+            togethers.append(at_once(ms, paths))
+            for w in ms.worlds:
+                timed(lambda w=w: w.pipenet("down", "one"))
             path = os.path.join(tmp, "many.pn")
             with open(path, "w") as f:
                 f.write(across(args.size))
             multis.append(timed(lambda path=path: ms.coordinator("up", path)))
             timed(lambda: ms.coordinator("down", "many"))
-        s, m = statistics.median(singles), statistics.median(multis)
-        print(f"| {args.size} containers per machine | slowest single-machine up {s:.2f} s | "
-              f"3 machines up {m:.2f} s | ratio {m / s:.2f}x |")
+        s, t, m = statistics.median(singles), statistics.median(togethers), statistics.median(multis)
+        print(f"| {args.size} containers per machine | slowest single-machine up {s:.2f} s | the three at once "
+              f"{t:.2f} s | 3 machines up {m:.2f} s | ratio {m / s:.2f}x, {m / t:.2f}x |")
     finally:
         ms.close()
 

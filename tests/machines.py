@@ -102,6 +102,32 @@ class Machines:
         p.terminate()
         p.wait(timeout=10)
 
+    def kill_sshd(self, n: int) -> None:
+        """Machine n's sshd and every connection it serves killed at once (SIGKILL), as a machine that
+        goes away does; the commands run through those connections are left running."""
+        p = self.sshd.pop(n)
+        pids, found = {p.pid}, True
+        while found:  # (its descendants named sshd: the listener forks one per connection, and so on)
+            found = False
+            for d in os.listdir("/proc"):
+                if not d.isdigit() or int(d) in pids:
+                    continue
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        stat = f.read()
+                except OSError:
+                    continue
+                name, ppid = stat[stat.index("(") + 1:stat.rindex(")")], int(stat[stat.rindex(")") + 2:].split()[1])
+                if ppid in pids and name.startswith("sshd"):
+                    pids.add(int(d))
+                    found = True
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        p.wait(timeout=10)
+
     def coordinator(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         """`pipenet ARGS` on machine 0, with the test's ssh configuration."""
         env = dict(os.environ, PIPENET_SSH_CONFIG=self.ssh_config)

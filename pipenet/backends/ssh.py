@@ -107,6 +107,7 @@ class Talk:
     (what it says on stderr is kept for the end: why it failed, in `Result.last_line`)."""
 
     def __init__(self, argv: list[str]):
+        self.ssh = argv[0] == "ssh"
         self.err = tempfile.TemporaryFile(mode="w+")
         self.result: Result | None = None
         try:
@@ -173,7 +174,10 @@ class Talk:
             rc = self.proc.wait()
             timer.cancel()
         self.err.seek(0)
-        self.result = Result(rc, out, self.err.read())
+        err = self.err.read()
+        if self.ssh and rc == 255 and not err.strip():  # (its LogLevel may keep ssh quiet)
+            err = "ssh: the connection was lost (ssh exited 255)"
+        self.result = Result(rc, out, err)
         self.err.close()
         return self.result
 

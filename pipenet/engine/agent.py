@@ -35,6 +35,9 @@ from pipenet.engine.coordinator import facts
 #: how long a machine listens for the other machines' probes
 PROBE_SECONDS = 2.0
 PROBE_MAGIC = b"pipenet-underlay-probe "
+#: when the probe is sent (seconds after the start), until every machine to hear was heard and it was sent
+#: twice; UDP may drop one
+SENDS = (0.0, 0.1, 0.4, 1.0)
 
 
 class Lost(Exception):
@@ -90,7 +93,7 @@ def probe(sock: socket.socket | None, me: str, port: int, send_to: dict[str, str
     heard: set[str] = set()
     wanted = set(hear_from)
     deadline = time.monotonic() + PROBE_SECONDS
-    sends = [0.0, 0.05, 0.2, 0.6, 1.2]
+    sends = list(SENDS)
     start = time.monotonic()
     while True:
         now = time.monotonic() - start
@@ -103,7 +106,7 @@ def probe(sock: socket.socket | None, me: str, port: int, send_to: dict[str, str
                         out.sendto(PROBE_MAGIC + f"{token} {me}".encode(), (addr, port))
                     except OSError:
                         pass
-        if (sock is None or wanted <= heard) and not sends:
+        if (sock is None or wanted <= heard) and len(sends) <= len(SENDS) - 2:  # (all heard, sent twice)
             break
         left = deadline - time.monotonic()
         if left <= 0:

@@ -10,21 +10,11 @@ import sys
 import time
 
 import jsonschema
-import pytest
 
 from pipenet import schemas
 
 from tests.machines import Machines, machine_lines
 from tests.snapshot import diff, world
-
-
-@pytest.fixture
-def three(tmp_path):
-    ms = Machines(tmp_path, 3)
-    try:
-        yield ms
-    finally:
-        ms.close()
 
 
 SPAN = machine_lines(3) + """\
