@@ -303,8 +303,9 @@ class Lab:
         if coordinator.journal(self.name) is None:
             change = self._up_everywhere(False)
         t0 = time.perf_counter()
-        answers = coordinator.ask_every(self.name, {"action": "test", "text": self.text,
-                                                    "vars": dict(self.variables)})
+        with coordinator.listening(self.name, self._load()):  # (a probe's target on another machine)
+            answers = coordinator.ask_every(self.name, {"action": "test", "text": self.text,
+                                                        "vars": dict(self.variables)})
         said = {}
         for e in self._load().expectations:  # (a slice aims at an address where the file names a node)
             said.setdefault(e.span.line, []).append(e.describe())
@@ -1003,14 +1004,10 @@ def format_file(path: str, *, write: bool = True) -> tuple[bool, str]:
 
 def run_slice(payload: dict) -> dict:
     """What `pipenet slice` does on a machine of a topology across machines, for the coordinator (its
-    JSON answer): `facts` before any change; `plan`, `up`, `test` of this machine's slice of the file
-    (every machine slices the same file with the same underlay MTUs, so all agree); `status`, `down`;
-    `converse`: `up` or `plan` as one process that talks with the coordinator on stdin and stdout."""
-    from pipenet.engine import coordinator
-
+    JSON answer): `converse`, the machine's side of `up` or `plan` (facts, probe, plan, apply) in one
+    process that talks with the coordinator on stdin and stdout; `test` of this machine's slice of the
+    file (every machine slices the same file with the same underlay MTUs, so all agree); `status`, `down`."""
     action, machine = payload.get("action"), str(payload.get("machine"))
-    if action == "facts":
-        return coordinator.facts(str(payload.get("underlay") or ""))
     if action == "converse":  # one process for facts, probe, plan and apply (pipenet.engine.agent)
         import sys
 
@@ -1022,10 +1019,23 @@ def run_slice(payload: dict) -> dict:
                 return agent.converse(payload, k, agent.Line(sys.stdin, sys.stdout), TEXT) or {}
             except agent.Lost:
                 return {}
-    if action in ("plan", "up", "test"):
+    if action == "listen":  # listeners for probes from other machines (pipenet.engine.hold)
+        import json
+        import sys
+
+        from pipenet.engine.hold import hold
+
+        def say(obj: dict) -> None:
+            sys.stdout.write(json.dumps(obj) + "\n")
+            sys.stdout.flush()
+
+        with kernel() as k:
+            hold(str(payload["name"]), list(payload.get("ports") or ()), k, say)
+        return {}
+    if action == "test":
         lab = Lab(text=str(payload["text"]), variables=dict(payload.get("vars") or {}), machine=machine,
                   mtus={str(k): int(v) for k, v in (payload.get("mtus") or {}).items()})
-        return getattr(lab, action)().to_json()
+        return lab.test().to_json()
     if action in ("status", "down"):
         return getattr(Lab(name=str(payload["name"]), machine=machine), action)().to_json()
     raise UsageError(f"pipenet slice: unknown action {action!r}")
@@ -1195,12 +1205,14 @@ def _readable() -> bool:
 
 
 def _every_name() -> tuple[list[str], list[str], bool]:
-    """(topologies up here, sandboxes, whether root's records could be read)."""
+    """(topologies up here, or coordinated from here across machines, sandboxes, whether root's records
+    could be read)."""
+    from pipenet.engine.coordinator import spanned
     from pipenet.engine.state import all_topologies
     from pipenet.sandbox import sandbox as sb
 
     try:
-        names, readable = all_topologies(), True
+        names, readable = sorted(set(all_topologies()) | set(spanned())), True
     except PermissionError:
         names, readable = [], False
     boxes = [] if os.environ.get("PIPENET_IN_SANDBOX") else sb.all_sandboxes()
@@ -1224,9 +1236,19 @@ def labs() -> tuple[list[results.LabInfo], bool]:
     from pipenet.engine.state import StateDir
     from pipenet.sandbox import sandbox as sb
 
+    from pipenet.engine import coordinator
+
     names, boxes, readable = _every_name()
     rows = []
     for name in names:
+        try:  # (a topology across machines: every machine's nodes, from the coordinator's journal)
+            across = coordinator.journal(name)
+        except PipenetError as e:
+            across = {"machines": {}, "problem": str(e)}
+        if across is not None:
+            rows.append(results.LabInfo(name, "machines " + ", ".join(sorted(across["machines"])),
+                                        len(across.get("nodes") or {}), None, None, across.get("problem")))
+            continue
         try:
             rec, problem = StateDir(name).load() or {}, None
         except PipenetError as e:

@@ -21,7 +21,7 @@ KIND_NAMES = {"netns": "namespaces", "use-netns": "attached namespaces", "bridge
 #: `status NAME --json` of a topology across machines: version 2 with each item naming its machine
 STATUS_ACROSS_MACHINES = "pipenet/status/v3"
 SCHEMA = {"check": "pipenet/check/v1", "plan": "pipenet/plan/v1", "status": "pipenet/status/v2",
-          "status-all": "pipenet/status-all/v1", "ls": "pipenet/ls/v2", "test": "pipenet/test/v1"}
+          "status-all": "pipenet/status-all/v2", "ls": "pipenet/ls/v2", "test": "pipenet/test/v1"}
 
 
 def every_topology(document: str, items: list, complete: bool) -> dict:

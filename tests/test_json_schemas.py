@@ -54,6 +54,7 @@ PUBLISHED = {
     "status.v2.json": "79a6be0f108f6cddb211bfab9b1a566e0e06f6f092a5de555c1d253d404ee4c9",
     "status.v3.json": "5f9dd5d1623ed878a3c6985894ddcfe49ec16c14a81657dcbcf9304bf0ee8ad8",
     "status-all.v1.json": "560ce0244fea1c7b99bcd4aec0b4b51c0d177799e5cb97ee2a058e3299801212",
+    "status-all.v2.json": "3e10b02066fbd42034e1959c42d18b7a09cb90aeea2fa4035452955a21e75d7f",
     "test.v1.json": "9975c4611f56b30b356be6379a39f149df82284a8392237012feb75fb51109f5",
 }
 
@@ -125,7 +126,7 @@ def test_plan_up_status_ls_and_test_outputs_in_the_test_world(netns, tmp_path):
     assert ls == {"schema": "pipenet/ls/v2", "complete": True, "topologies": []}  # nothing up: still versioned
     every = json.loads(netns.pipenet("status", "--json").stdout)
     validate(every, "status-all")
-    assert every == {"schema": "pipenet/status-all/v1", "complete": True, "topologies": []}
+    assert every == {"schema": "pipenet/status-all/v2", "complete": True, "topologies": []}
     for args in (["--json"], ["--format", "json"]):
         r = netns.pipenet("plan", path, *args)
         assert r.returncode == 0, r.stderr

@@ -30,7 +30,6 @@ import signal
 import socket
 import time
 
-from pipenet.engine.coordinator import facts
 
 #: how long a machine listens for the other machines' probes
 PROBE_SECONDS = 2.0
@@ -38,6 +37,29 @@ PROBE_MAGIC = b"pipenet-underlay-probe "
 #: when the probe is sent (seconds after the start), until every machine to hear was heard and it was sent
 #: twice; UDP may drop one
 SENDS = (0.0, 0.1, 0.4, 1.0)
+
+
+def facts(underlay: str) -> dict:
+    """What the coordinator asks a machine before any change (the first thing a machine says): its
+    pipenet's version and the MTU of the interface that holds its underlay address."""
+    import subprocess
+
+    from pipenet import __version__
+
+    out: dict = {"version": __version__, "mtu": None}
+    if not underlay:
+        return out
+    p = subprocess.run(["ip", "-o", "addr", "show", "to", underlay], capture_output=True, text=True)
+    words = p.stdout.split()
+    if p.returncode != 0 or len(words) < 2:
+        out["error"] = f"no interface here has the underlay address {underlay}"
+        return out
+    # (`ip link`, not /sys/class/net: sysfs shows the namespace that mounted it, not necessarily this one)
+    link = subprocess.run(["ip", "-o", "link", "show", "dev", words[1].split("@")[0]], capture_output=True,
+                          text=True).stdout.split()
+    if "mtu" in link[:-1]:
+        out["mtu"] = int(link[link.index("mtu") + 1])
+    return out
 
 
 class Lost(Exception):

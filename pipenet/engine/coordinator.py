@@ -1,16 +1,20 @@
 """One topology across several machines, as one transaction (docs/multi-host.md).
 
-The coordinator compiles the whole file once, then works machine by
-machine through `pipenet slice` (the hidden command a machine runs its
-share with; `pipenet.backends.ssh` carries it): it first asks every machine
-for its facts (reachable, the same pipenet version, the MTU of the
-interface holding its underlay address), so the MTU rule is checked and an
-unreachable machine is named before anything changes anywhere, then for
-the plan of its slice (which refuses, there, what that machine's own `up`
-would: a name held by another topology or tool, a missing kernel feature);
-then it applies every slice in parallel, each with its machine's own journal and
-rollback. If one slice fails, every machine takes its slice down again: the
-whole `up` is all or nothing.
+The coordinator compiles the whole file once, then holds one conversation
+with each machine's `pipenet slice` (`pipenet.engine.agent` is the machine's
+side; `pipenet.backends.ssh` carries it, over one master connection per
+machine): every machine says its facts (reachable, the same pipenet version,
+the MTU of the interface holding its underlay address), so the MTU rule is
+checked and an unreachable machine is named before anything changes
+anywhere; the machines that share a tunnel probe each other on the VXLAN
+port; each plans its slice once (refusing, there, what that machine's own
+`up` would: a name held by another topology or tool, a missing kernel
+feature) and waits with its claim taken. Only when every machine can go are
+they all told to apply exactly the plan they said, in parallel, each with its
+own journal and rollback; and only when every one has applied are they told
+to keep it. If one slice fails, every machine takes its slice down again
+(a machine that loses the coordinator does so by itself): the whole `up` is
+all or nothing.
 
 Its own journal (`STATE/.machines/NAME.json`) names the machines a run
 touches, written before the first slice is applied and removed when the
@@ -23,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from pipenet.backends.ssh import Remotes, Result
 from pipenet.engine.state import state_root
@@ -300,29 +305,6 @@ def _undo(rs: Remotes, talks: dict, name: str, failed: dict[str, str], kept: boo
     raise ApplyFailed(f"{reasons}; every machine's slice was rolled back")
 
 
-def facts(underlay: str) -> dict:
-    """What the coordinator asks a machine before any change (`pipenet slice` with action `facts`): its
-    pipenet's version and the MTU of the interface that holds its underlay address."""
-    import subprocess
-
-    from pipenet import __version__
-
-    out: dict = {"version": __version__, "mtu": None}
-    if not underlay:
-        return out
-    p = subprocess.run(["ip", "-o", "addr", "show", "to", underlay], capture_output=True, text=True)
-    words = p.stdout.split()
-    if p.returncode != 0 or len(words) < 2:
-        out["error"] = f"no interface here has the underlay address {underlay}"
-        return out
-    # (`ip link`, not /sys/class/net: sysfs shows the namespace that mounted it, not necessarily this one)
-    link = subprocess.run(["ip", "-o", "link", "show", "dev", words[1].split("@")[0]], capture_output=True,
-                          text=True).stdout.split()
-    if "mtu" in link[:-1]:
-        out["mtu"] = int(link[link.index("mtu") + 1])
-    return out
-
-
 # ---- down, and what goes to one machine ----------------------------------------------------------------------
 def down(name: str) -> dict[str, dict]:
     """Take `name` down on every machine its journal names ({machine: its `down` as JSON}); the journal
@@ -362,6 +344,37 @@ def ask_every(name: str, request: dict) -> dict[str, dict]:
     if problems:
         raise Conflict(problems)
     return out
+
+
+@contextmanager
+def listening(name: str, topo: Topology):
+    """Inside: a temporary listener in each node whose port a probe from another machine aims at, held by
+    the node's machine (`pipenet.engine.hold`); the probes on the source's machine find it there."""
+    from pipenet.plan.slice import with_wires
+    from pipenet.validate.machines import machine_of
+
+    wired, ports = with_wires(topo), {}
+    for e in topo.expectations:
+        t = e.target
+        if t is None or t.port is None or t.node is None or t.node == "host":
+            continue
+        m = machine_of(wired, t.node)
+        if m != machine_of(wired, e.source):
+            ports.setdefault(m, []).append([t.node, t.port.number, t.port.proto])
+    machines = {m: tuple(v) for m, v in (journal(name) or {}).get("machines", {}).items() if m in ports}
+    with Remotes(machines) as rs:
+        talks = {m: r.start(["slice"]) for m, r in rs.by_name.items()}
+        try:
+            for m, t in talks.items():
+                t.send({"action": "listen", "name": name, "ports": ports[m]})
+            problems = [_why(rs, talks, m) for m, said in _round(talks, "listening", FACTS_SECONDS).items()
+                        if said is None]
+            if problems:
+                raise Conflict(problems)
+            yield
+        finally:
+            for t in talks.values():
+                t.finish(FACTS_SECONDS)
 
 
 def node_machine(node: str, topology: str | None) -> tuple[str, str, tuple] | None:
