@@ -28,9 +28,14 @@ def underlay_ip(n: int) -> str:
     return f"10.50.0.{10 + n}"
 
 
+def underlay_ip6(n: int) -> str:
+    return f"2001:db8:50::{10 + n}"
+
+
 class Machines:
-    def __init__(self, tmp, count: int = 3, mtu: dict[int, int] | None = None):
+    def __init__(self, tmp, count: int = 3, mtu: dict[int, int] | None = None, ipv6: bool = False):
         self.tmp = str(tmp)
+        self.ipv6 = ipv6  # (the underlay carries IPv6 too: underlay_ip6, no duplicate address detection)
         self.worlds: list[Netns] = []
         self.sshd: dict[int, subprocess.Popen] = {}
         try:
@@ -47,6 +52,8 @@ class Machines:
         w0.run(["ip", "link", "add", "ul0", "type", "bridge"])
         w0.run(["ip", "link", "set", "ul0", "addrgenmode", "none"])
         w0.run(["ip", "addr", "add", f"{underlay_ip(0)}/24", "dev", "ul0"])
+        if self.ipv6:
+            w0.run(["ip", "addr", "add", f"{underlay_ip6(0)}/64", "dev", "ul0", "nodad"])
         w0.run(["ip", "link", "set", "ul0", "up"])
         for n, w in enumerate(self.worlds):
             w.run(["ip", "link", "set", "lo", "up"])
@@ -57,6 +64,8 @@ class Machines:
             w.run(["ip", "link", "set", "ul", "addrgenmode", "none"])
             w0.run(["ip", "link", "set", f"ul{n}x", "master", "ul0", "up"])
             w.run(["ip", "addr", "add", f"{underlay_ip(n)}/24", "dev", "ul"])
+            if self.ipv6:
+                w.run(["ip", "addr", "add", f"{underlay_ip6(n)}/64", "dev", "ul", "nodad"])
             w.run(["ip", "link", "set", "ul", "up"])
             if n in mtu:
                 w.run(["ip", "link", "set", "ul", "mtu", str(mtu[n])])
@@ -144,10 +153,12 @@ class Machines:
             w.close()
 
 
-def machine_lines(count: int, skip: tuple[int, ...] = ()) -> str:
-    """The `machine` statements of a topology on these machines (machine 0 is `local`)."""
-    lines = [f"machine local {{ underlay {underlay_ip(0)} }}"]
+def machine_lines(count: int, skip: tuple[int, ...] = (), ipv6: bool = False) -> str:
+    """The `machine` statements of a topology on these machines (machine 0 is `local`); `ipv6`: tunnels
+    over the IPv6 underlay (ssh still over IPv4)."""
+    lines = [f"machine local {{ underlay {underlay_ip6(0) if ipv6 else underlay_ip(0)} }}"]
     for n in range(1, count):
         if n not in skip:
-            lines.append(f'machine m{n} {{ ssh root@{underlay_ip(n)}; pipenet "{PIPENET}" }}')
+            under = f"; underlay {underlay_ip6(n)}" if ipv6 else ""
+            lines.append(f'machine m{n} {{ ssh root@{underlay_ip(n)}{under}; pipenet "{PIPENET}" }}')
     return "\n".join(lines) + "\n"

@@ -16,8 +16,9 @@ a spanning bridge is).
 Everything here is a function of the file and the underlay MTUs the
 coordinator read from the machines: every machine computes the same VNIs,
 ports and names, and the same inner MTU, which is the smallest underlay's
-minus the encapsulation (ENCAP_V4 bytes; a declared MTU that does not fit is
-a located error before any change).
+minus the encapsulation (ENCAP bytes: 50 over an IPv4 underlay, 70 over an
+IPv6 one; a declared MTU that does not fit is a located error before any
+change, and so is a segment whose machines mix the two).
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from pipenet.ir import AddHost, Bridge, IfAddr, Interface, Route, Topology, Tunn
 from pipenet.kinds.vxlan import DEFAULT_PORT
 from pipenet.validate.machines import LOCAL, machine_of, spanning_bridges, underlay
 
-#: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14)
-ENCAP_V4 = 50
+#: the underlay's IP version -> outer IPv4 (20) or IPv6 (40) + UDP (8) + VXLAN (8) + inner Ethernet (14)
+ENCAP = {4: 50, 6: 70}
 DEFAULT_UNDERLAY_MTU = 1500
 
 
@@ -105,10 +106,19 @@ def _host_network(addr: IfAddr):
 def inner_mtus(topo: Topology, underlay_mtu: dict[str, int]) -> tuple[dict[str, int], list[Diagnostic]]:
     """{spanning bridge: its inner MTU}, and a located error for each declared MTU that does not fit."""
     wired = with_wires(topo)
+    under = underlays(topo)
     out, diags = {}, []
     for b, ms in spanning_bridges(wired).items():
-        fit = min(underlay_mtu.get(m, DEFAULT_UNDERLAY_MTU) for m in ms) - ENCAP_V4
         br = wired.bridge_map[b]
+        versions = {m: under[m].version for m in ms if m in under}
+        version = max(versions.values(), default=4)
+        if len(set(versions.values())) > 1:
+            v6 = sorted(m for m, v in versions.items() if v == 6)
+            diags.append(Diagnostic(
+                f"the tunnel of {b} between {', '.join(ms)} mixes IPv4 and IPv6 underlays ({', '.join(v6)}: IPv6)",
+                br.span, "give every machine of a segment an underlay of one family (underlay ADDR)"))
+        encap = ENCAP[version]
+        fit = min(underlay_mtu.get(m, DEFAULT_UNDERLAY_MTU) for m in ms) - encap
         declared = [(br.mtu, br.spans.get("mtu", br.span))] if br.mtu is not None else []
         for c in wired.containers:
             declared += [(i.mtu, i.spans.get("mtu", i.span)) for i in c.interfaces if i.bridge == b and i.mtu]
@@ -117,8 +127,8 @@ def inner_mtus(topo: Topology, underlay_mtu: dict[str, int]) -> tuple[dict[str, 
                 lowest = min(ms, key=lambda m: underlay_mtu.get(m, DEFAULT_UNDERLAY_MTU))
                 diags.append(Diagnostic(
                     f"MTU {mtu} does not fit in the tunnel between {', '.join(ms)}: the underlay of {lowest} has "
-                    f"MTU {underlay_mtu.get(lowest, DEFAULT_UNDERLAY_MTU)}, less {ENCAP_V4} for VXLAN over IPv4",
-                    span, f"give mtu {fit} or less (or leave it out: pipenet then uses {fit})"))
+                    f"MTU {underlay_mtu.get(lowest, DEFAULT_UNDERLAY_MTU)}, less {encap} for VXLAN over "
+                    f"IPv{version}", span, f"give mtu {fit} or less (or leave it out: pipenet then uses {fit})"))
         out[b] = min([fit] + [m for m, _ in declared])
     return out, diags
 
