@@ -12,8 +12,8 @@ process, instead of a process per phase planning the same slice again:
 2. The coordinator answers with the underlay MTUs (the slice depends on
    every machine's) and the underlay addresses to probe; this machine
    sends each of them a datagram on the VXLAN port, listens for those it
-   must hear, plans and checks its slice (claims taken, nothing changed),
-   and says what it heard and its plan, or its refusal.
+   must hear and, meanwhile, plans and checks its slice (claims taken,
+   nothing changed); it says what it heard and its plan, or its refusal.
 3. On `go` it applies that plan and says `applied`; then only `keep` makes
    it stay. Anything else, or losing the coordinator (its end of the pipe
    closed: a killed coordinator, a broken ssh connection) at any point,
@@ -29,6 +29,7 @@ import select
 import signal
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 
 #: how long a machine listens for the other machines' probes
@@ -36,7 +37,7 @@ PROBE_SECONDS = 2.0
 PROBE_MAGIC = b"pipenet-underlay-probe "
 #: when the probe is sent (seconds after the start), until every machine to hear was heard and it was sent
 #: twice; UDP may drop one
-SENDS = (0.0, 0.1, 0.4, 1.0)
+SENDS = (0.0, 0.02, 0.3, 1.0)
 
 
 def facts(underlay: str) -> dict:
@@ -160,6 +161,7 @@ def converse(request: dict, k, line: Line, path: str) -> dict | None:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # (a closed pipe is an error to handle, not death)
     machine, underlay = str(request["machine"]), str(request.get("underlay") or "")
     sock = bound(underlay, DEFAULT_PORT)
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
         line.say({"facts": {**facts(underlay), "probe": sock is not None}})
         text, file = str(request["text"]), str(request.get("file") or "<text>")
@@ -167,24 +169,28 @@ def converse(request: dict, k, line: Line, path: str) -> dict | None:
         told = line.hear()
         if not told.get("go"):
             return None
-        heard = probe(sock, machine, DEFAULT_PORT, dict(told.get("send") or {}), list(told.get("listen") or ()),
-                      str(told.get("token") or ""))
-        line.say({"heard": heard if sock is not None else None})
+        probing = pool.submit(probe, sock, machine, DEFAULT_PORT, dict(told.get("send") or {}),
+                              list(told.get("listen") or ()), str(told.get("token") or ""))  # (while it plans)
+        topo = slice_for(whole, machine, {str(m): int(v) for m, v in (told.get("mtus") or {}).items()})
+
+        def agreed(p) -> bool:
+            steps = [results.PlanStep(i, s.action, s.op.kind, s.op.key, s.reason, s.describe())
+                     for i, s in enumerate(p.plan.steps, 1)]
+            heard = probing.result()
+            if sock is not None:
+                sock.close()  # (before any change: this machine's tunnel takes the port next)
+            try:
+                line.say({"heard": heard if sock is not None else None})
+                line.say({"plan": results.Plan(p.topo.name, steps).to_json()})
+                return bool(line.hear().get("go"))
+            except Lost:
+                return False
+
+        done = session.up(path, k, None, (text, topo), agreed=agreed)  # (a refusal: raised, said on stderr)
     finally:
+        pool.shutdown()
         if sock is not None:
             sock.close()
-    topo = slice_for(whole, machine, {str(m): int(v) for m, v in (told.get("mtus") or {}).items()})
-
-    def agreed(p) -> bool:
-        steps = [results.PlanStep(i, s.action, s.op.kind, s.op.key, s.reason, s.describe())
-                 for i, s in enumerate(p.plan.steps, 1)]
-        try:
-            line.say({"plan": results.Plan(p.topo.name, steps).to_json()})
-            return bool(line.hear().get("go"))
-        except Lost:
-            return False
-
-    done = session.up(path, k, None, (text, topo), agreed=agreed)  # (a refusal: raised, said on stderr)
     if done is None:
         return None
     p, seconds = done

@@ -179,7 +179,7 @@ def _agreed(rs: Remotes, talks: dict, topo: Topology, text: str, file: str) -> t
             t.send({"go": True, "mtus": mtus, "token": token,
                     "send": {p: str(under[p]) for p in sorted(ps) if p in under}, "listen": sorted(ps)})
         problems = []
-        for m, said in sorted(_round(talks, "heard", FACTS_SECONDS).items()):
+        for m, said in sorted(_round(talks, "heard", APPLY_SECONDS).items()):  # (said with its plan)
             if said is None:
                 problems.append(_why(rs, talks, m))
                 continue
