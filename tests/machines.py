@@ -137,6 +137,12 @@ class Machines:
                 pass
         p.wait(timeout=10)
 
+    def started(self, *args: str, out=subprocess.DEVNULL) -> subprocess.Popen:
+        """`pipenet ARGS` on machine 0 with the test's ssh configuration, left running (to be killed)."""
+        env = dict(os.environ, PIPENET_SSH_CONFIG=self.ssh_config)
+        return subprocess.Popen(self.worlds[0].argv([sys.executable, "-m", "pipenet", *args]), env=env, stdout=out,
+                                stderr=out, text=True)
+
     def coordinator(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         """`pipenet ARGS` on machine 0, with the test's ssh configuration."""
         env = dict(os.environ, PIPENET_SSH_CONFIG=self.ssh_config)

@@ -137,14 +137,7 @@ class Talk:
         nothing within `timeout` seconds: it is then killed), `finish()` then tells why."""
         if not self.open:
             return None
-        timer = threading.Timer(timeout, self.proc.kill)
-        timer.start()
-        try:
-            line = self.proc.stdout.readline()
-        except (OSError, ValueError):
-            line = ""
-        finally:
-            timer.cancel()
+        line = self._read(self.proc.stdout.readline, timeout)
         try:
             got = json.loads(line) if line else None
         except ValueError:
@@ -156,6 +149,17 @@ class Talk:
             return None
         return got
 
+    def _read(self, read, timeout: float) -> str:
+        """read() of its stdout, the process killed if that takes more than `timeout` seconds."""
+        timer = threading.Timer(timeout, self.proc.kill)
+        timer.start()
+        try:
+            return read()
+        except (OSError, ValueError):
+            return ""
+        finally:
+            timer.cancel()
+
     def finish(self, timeout: float = 60) -> Result:
         """Close its stdin (the conversation is over: it acts on what it was told) and wait for its end."""
         if self.result is not None:
@@ -164,15 +168,8 @@ class Talk:
             self.proc.stdin.close()
         except (OSError, ValueError):
             pass
-        timer = threading.Timer(timeout, self.proc.kill)
-        timer.start()
-        try:
-            out = self.proc.stdout.read()
-        except (OSError, ValueError):
-            out = ""
-        finally:
-            rc = self.proc.wait()
-            timer.cancel()
+        out = self._read(self.proc.stdout.read, timeout)
+        rc = self.proc.wait()
         self.err.seek(0)
         err = self.err.read()
         if self.ssh and rc == 255 and not err.strip():  # (its LogLevel may keep ssh quiet)

@@ -4,9 +4,6 @@ OpenSSH server (tests/machines.py); the coordinator runs on machine 0."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 
 import jsonschema
@@ -101,12 +98,17 @@ expect b can reach 10.1.1.1
 """
 
 
-def test_a_p2p_link_between_machines(three, tmp_path):
-    path = tmp_path / "wire.pn"
-    path.write_text(P2P)
+def all_pass(three, tmp_path, text: str) -> dict:
+    """`pipenet test FILE --json` of `text` on the coordinator, every expectation passed: its report."""
+    path = tmp_path / "lab.pn"
+    path.write_text(text)
     r = three.coordinator("test", str(path), "--json")
     assert r.returncode == 0, r.stdout + r.stderr
-    got = json.loads(r.stdout)
+    return json.loads(r.stdout)
+
+
+def test_a_p2p_link_between_machines(three, tmp_path):
+    got = all_pass(three, tmp_path, P2P)
     assert (got["passed"], got["failed"]) == (2, 0), got
     w1 = three.worlds[1]
     assert "10.1.1.2 dev eth1" in w1.out(["ip", "netns", "exec", "wire@a", "ip", "route"])
@@ -154,9 +156,7 @@ def test_a_killed_coordinator_is_finished_off_by_down(three, tmp_path):
     path = tmp_path / "span.pn"
     path.write_text(SPAN)
     before = [world(w) for w in three.worlds]
-    env = dict(os.environ, PIPENET_SSH_CONFIG=three.ssh_config)
-    p = subprocess.Popen(three.worlds[0].argv([sys.executable, "-m", "pipenet", "up", str(path)]), env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = three.started("up", str(path))
     deadline = time.monotonic() + 60
     while three.worlds[0].run(["test", "-e", "/run/pipenet/.machines/span.json"], check=False).returncode != 0:
         assert time.monotonic() < deadline and p.poll() is None

@@ -3,9 +3,7 @@ middle of `up` (tests/machines.py: namespaces stand in for machines, each with a
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 
 from tests.multihost.test_across import SPAN
@@ -38,17 +36,31 @@ BUSY = SPAN.replace("container b { machine m2; net lan }",
                     "container b { machine m2; net lan }\nfor i in 1..40 { container x${i} { machine m2; net lan } }")
 
 
-def test_an_sshd_killed_mid_up_is_one_line_and_leaves_nothing(three, tmp_path):
+def applying(three, tmp_path, out=subprocess.DEVNULL) -> tuple[subprocess.Popen, list]:
+    """`up` of BUSY started on the coordinator, returned once m2 is applying its slice; with every machine's
+    snapshot from before."""
     path = tmp_path / "busy.pn"
     path.write_text(BUSY)
     before = [world(w) for w in three.worlds]
-    env = dict(os.environ, PIPENET_SSH_CONFIG=three.ssh_config)
-    p = subprocess.Popen(three.worlds[0].argv([sys.executable, "-m", "pipenet", "up", str(path)]), env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = three.started("up", str(path), out=out)
     w2, deadline = three.worlds[2], time.monotonic() + 120
-    while "span@x" not in w2.out(["ip", "netns", "list"]):  # m2 is applying its slice
+    while "span@x" not in w2.out(["ip", "netns", "list"]):
         assert time.monotonic() < deadline and p.poll() is None, p.communicate()
         time.sleep(0.02)
+    return p, before
+
+
+def settled(three, before: list) -> None:
+    """Every machine comes back to its snapshot from before (a slice that lost the coordinator takes itself
+    down once it has finished applying)."""
+    deadline = time.monotonic() + 60
+    while [diff(b, world(w)) for b, w in zip(before, three.worlds)] != [[], [], []]:
+        assert time.monotonic() < deadline, [diff(b, world(w)) for b, w in zip(before, three.worlds)]
+        time.sleep(0.5)
+
+
+def test_an_sshd_killed_mid_up_is_one_line_and_leaves_nothing(three, tmp_path):
+    p, before = applying(three, tmp_path, out=subprocess.PIPE)
     three.kill_sshd(2)  # the machine goes away: its sshd and the connection pipenet's slice runs through
     out, err = p.communicate(timeout=120)
     assert p.returncode == 3, out + err  # (m2 cannot be asked whether its slice is gone: docs/cli.md)
@@ -57,12 +69,7 @@ def test_an_sshd_killed_mid_up_is_one_line_and_leaves_nothing(three, tmp_path):
                        "rolling back left something on some machines (pipenet down span finishes it)"), err
     assert said[1:] == ["  left: machine m2 (root@10.50.0.12): ssh: connect to host 10.50.0.12 port 22: "
                         "Connection refused"], err
-    # every machine is as before: m1 and local took their slices down; m2's slice, losing the coordinator,
-    # took its own down (once it finished applying)
-    deadline = time.monotonic() + 60
-    while [diff(b, world(w)) for b, w in zip(before, three.worlds)] != [[], [], []]:
-        assert time.monotonic() < deadline, [diff(b, world(w)) for b, w in zip(before, three.worlds)]
-        time.sleep(0.5)
+    settled(three, before)  # m1 and local took their slices down when told, m2 its own on losing the coordinator
     assert "applying" in three.worlds[0].out(["cat", "/run/pipenet/.machines/span.json"])
     r = three.coordinator("down", "span")  # m2 still unreachable: said, the journal kept
     assert r.returncode == 3 and "machine m2 (root@10.50.0.12)" in r.stderr, r.stderr
@@ -76,22 +83,9 @@ def test_an_sshd_killed_mid_up_is_one_line_and_leaves_nothing(three, tmp_path):
 
 def test_a_killed_coordinator_leaves_nothing_even_before_down(three, tmp_path):
     """Each machine's slice, losing the coordinator, takes itself down; `down` then only forgets."""
-    path = tmp_path / "busy.pn"
-    path.write_text(BUSY)
-    before = [world(w) for w in three.worlds]
-    env = dict(os.environ, PIPENET_SSH_CONFIG=three.ssh_config)
-    p = subprocess.Popen(three.worlds[0].argv([sys.executable, "-m", "pipenet", "up", str(path)]), env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    w2, deadline = three.worlds[2], time.monotonic() + 120
-    while "span@x" not in w2.out(["ip", "netns", "list"]):
-        assert time.monotonic() < deadline and p.poll() is None
-        time.sleep(0.02)
+    p, before = applying(three, tmp_path)
     p.kill()
     p.wait()
-    deadline = time.monotonic() + 60
-    while [diff(b, world(w)) for b, w in zip(before, three.worlds)] != [[], [], []]:
-        assert time.monotonic() < deadline, [diff(b, world(w)) for b, w in zip(before, three.worlds)]
-        time.sleep(0.5)
+    settled(three, before)
     assert three.coordinator("down", "span").returncode == 0
     assert three.worlds[0].out(["ls", "-A", "/run/pipenet/.machines"]).strip() == ""
-

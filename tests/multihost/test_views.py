@@ -9,15 +9,9 @@ import jsonschema
 
 from pipenet import schemas
 
-from tests.machines import machine_lines
-from tests.multihost.test_across import P2P
+from tests.multihost.test_across import P2P, SPAN, all_pass
 
-PORTS = machine_lines(3) + """\
-topology ports
-bridge lan { address 10.70.0.1/24 }
-container a { machine m1; net lan }
-container b { machine m2; net lan }
-container c { net lan }
+PORTS = SPAN[:SPAN.index("expect")].replace("topology span", "topology ports") + """\
 expect a can reach b:80/tcp
 expect c can reach b:5353/udp
 expect b can reach c:8080/tcp
@@ -46,11 +40,7 @@ def test_ls_and_status_list_a_topology_with_no_node_here(three, tmp_path):
 
 
 def test_a_port_probe_across_machines_finds_a_listener_on_the_targets_machine(three, tmp_path):
-    path = tmp_path / "ports.pn"
-    path.write_text(PORTS)
-    r = three.coordinator("test", str(path), "--json")
-    assert r.returncode == 0, r.stdout + r.stderr
-    got = json.loads(r.stdout)
+    got = all_pass(three, tmp_path, PORTS)
     assert [(x["expectation"], x["passed"]) for x in got["results"]] == [
         ("a can reach b:80/tcp", True), ("c can reach b:5353/udp", True), ("b can reach c:8080/tcp", True)], got
     for n, node in ((2, "b"), (0, "c")):  # the listeners were temporary
