@@ -186,6 +186,11 @@ def converse(request: dict, k, line: Line, path: str) -> dict | None:
             except Lost:
                 return False
 
+        if request.get("plan_only"):  # (`pipenet plan`: no journal recovered, no claim taken)
+            p = session.prepare(path, k, (text, topo))
+            session.preflight(p, k)
+            agreed(p)
+            return None
         done = session.up(path, k, None, (text, topo), agreed=agreed)  # (a refusal: raised, said on stderr)
     finally:
         pool.shutdown()

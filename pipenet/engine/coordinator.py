@@ -222,21 +222,21 @@ def _stop(talks: dict) -> None:
         t.finish(APPLY_SECONDS)
 
 
-def _talks(rs: Remotes, topo: Topology, text: str, file: str, variables: dict) -> dict:
+def _talks(rs: Remotes, topo: Topology, text: str, file: str, variables: dict, plan_only: bool = False) -> dict:
     from pipenet.plan.slice import underlays
 
     under = underlays(topo)
     talks = {m: r.start(["slice"]) for m, r in rs.by_name.items()}
     for m, t in talks.items():
         t.send({"action": "converse", "text": text, "file": file, "vars": variables, "machine": m,
-                "underlay": str(under.get(m, ""))})
+                "underlay": str(under.get(m, "")), "plan_only": plan_only})
     return talks
 
 
 def plan(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]:
     """What `up` would do on each machine: {machine: its plan as JSON}; nothing changes anywhere."""
     with Remotes(machines_of(topo)) as rs:
-        talks = _talks(rs, topo, text, file, variables)
+        talks = _talks(rs, topo, text, file, variables, plan_only=True)
         _, plans = _agreed(rs, talks, topo, text, file)
         _stop(talks)
         return plans
