@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 #: how long an idle master connection outlives a pipenet that did not close it (killed)
 PERSIST_SECONDS = 30
+#: how long a kept master connection waits, idle, for the next command (Ansible keeps its own 60 s too)
+KEEP_SECONDS = 60
 CONNECT_TIMEOUT = 10
 
 
@@ -51,11 +53,13 @@ class Result:
 class Remote:
     """One machine: `dest` ([USER@]HOST) reached with ssh, or None for the machine pipenet runs on."""
 
-    def __init__(self, name: str, dest: str | None, program: str | None, control_dir: str):
+    def __init__(self, name: str, dest: str | None, program: str | None, control_dir: str,
+                 persist: int = PERSIST_SECONDS):
         self.name = name
         self.dest = dest
         self.program = program or "pipenet"
         self.control_dir = control_dir
+        self.persist = persist
 
     @property
     def local(self) -> bool:
@@ -69,7 +73,7 @@ class Remote:
         argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}"]
         if multiplex:
             argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.control_dir}/%C", "-o",
-                     f"ControlPersist={PERSIST_SECONDS}"]
+                     f"ControlPersist={self.persist}"]
         return argv
 
     def argv(self, args: list[str], multiplex: bool = True, tty: bool = False) -> list[str]:
@@ -180,16 +184,26 @@ class Talk:
 
 
 class Remotes:
-    """The machines of one command, each with its master connection, closed together at the end."""
+    """The machines of one command, each with its master connection: closed together at the end, or, with
+    `keep_in` (a private directory), kept there for KEEP_SECONDS idle for the next command to use."""
 
-    def __init__(self, machines: dict[str, tuple[str | None, str | None]]):
-        self.dir = tempfile.mkdtemp(prefix="pipenet-ssh-")
-        self.by_name = {m: Remote(m, dest, program, self.dir) for m, (dest, program) in machines.items()}
+    def __init__(self, machines: dict[str, tuple[str | None, str | None]], keep_in: str | None = None):
+        self.kept = keep_in is not None
+        if keep_in is not None:
+            os.makedirs(keep_in, mode=0o700, exist_ok=True)
+            os.chmod(keep_in, 0o700)  # (the sockets let whoever reaches them run commands there)
+            self.dir = keep_in
+        else:
+            self.dir = tempfile.mkdtemp(prefix="pipenet-ssh-")
+        persist = KEEP_SECONDS if self.kept else PERSIST_SECONDS
+        self.by_name = {m: Remote(m, dest, program, self.dir, persist) for m, (dest, program) in machines.items()}
 
     def __enter__(self) -> Remotes:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.kept:
+            return
         for r in self.by_name.values():
             try:
                 r.close()

@@ -88,6 +88,12 @@ def machines_of(topo: Topology) -> dict[str, tuple[str | None, str | None]]:
     return {m: (None, None) if m == LOCAL else (declared[m].ssh, declared[m].pipenet) for m in machines_used(topo)}
 
 
+def _remotes(machines: dict) -> Remotes:
+    """The machines' master connections, kept in STATE/.ssh for the next command (a second `up`, `test`,
+    `status` or `down` soon after does not connect again)."""
+    return Remotes(machines, keep_in=os.path.join(state_root(), ".ssh"))
+
+
 def _each(remotes: Remotes, names, call) -> dict[str, Result]:
     """call(remote) on every machine at once; {machine: result}."""
     names = list(names)
@@ -235,7 +241,7 @@ def _talks(rs: Remotes, topo: Topology, text: str, file: str, variables: dict, p
 
 def plan(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]:
     """What `up` would do on each machine: {machine: its plan as JSON}; nothing changes anywhere."""
-    with Remotes(machines_of(topo)) as rs:
+    with _remotes(machines_of(topo)) as rs:
         talks = _talks(rs, topo, text, file, variables, plan_only=True)
         _, plans = _agreed(rs, talks, topo, text, file)
         _stop(talks)
@@ -250,7 +256,7 @@ def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]
 
     machines = machines_of(topo)
     before = (journal(topo.name) or {}).get("machines", {})
-    with Remotes(machines) as rs:
+    with _remotes(machines) as rs:
         talks = _talks(rs, topo, text, file, variables)
         try:
             mtus, _ = _agreed(rs, talks, topo, text, file)
@@ -277,7 +283,7 @@ def up(topo: Topology, text: str, file: str, variables: dict) -> dict[str, dict]
             t.finish(FACTS_SECONDS)
     gone = {m: tuple(v) for m, v in before.items() if m not in machines}
     if gone:  # (machines the file no longer uses: their slices go)
-        with Remotes(gone) as rs:
+        with _remotes(gone) as rs:
             left = [f"{_who(rs.by_name[m])}: {res.last_line}" for m, res in
                     _each(rs, gone, lambda r: _down_slice(r, topo.name)).items() if res.rc != 0]
         if left:
@@ -313,7 +319,7 @@ def down(name: str) -> dict[str, dict]:
     if data is None:
         return {}
     machines = {m: tuple(v) for m, v in data["machines"].items()}
-    with Remotes(machines) as rs:
+    with _remotes(machines) as rs:
         done = _each(rs, machines, lambda r: _down_slice(r, name))
     left = [f"{_who(rs.by_name[m])}: {res.last_line}" for m, res in done.items() if res.rc != 0]
     if left:
@@ -330,7 +336,7 @@ def ask_every(name: str, request: dict) -> dict[str, dict]:
         raise UsageError(f"{name} is not up across machines here")
     machines = {m: tuple(v) for m, v in data["machines"].items()}
     body = {**request, "name": name, "mtus": data.get("mtus") or {}}
-    with Remotes(machines) as rs:
+    with _remotes(machines) as rs:
         done = _each(rs, machines, lambda r: r.run(["slice"], json.dumps({**body, "machine": r.name}),
                                                    APPLY_SECONDS))
     out, problems = {}, []
@@ -362,7 +368,7 @@ def listening(name: str, topo: Topology):
         if m != machine_of(wired, e.source):
             ports.setdefault(m, []).append([t.node, t.port.number, t.port.proto])
     machines = {m: tuple(v) for m, v in (journal(name) or {}).get("machines", {}).items() if m in ports}
-    with Remotes(machines) as rs:
+    with _remotes(machines) as rs:
         talks = {m: r.start(["slice"]) for m, r in rs.by_name.items()}
         try:
             for m, t in talks.items():
