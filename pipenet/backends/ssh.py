@@ -6,10 +6,11 @@ nothing from a topology file reaches that string except names the front end
 has validated, and the topology itself travels on stdin. Options come from
 the user's ssh configuration (`PIPENET_SSH_CONFIG=FILE` adds `-F FILE`);
 `BatchMode` keeps ssh from asking for a password on a terminal pipenet owns.
-Each machine gets one master connection for the whole command
-(`ControlMaster=auto` with a control socket in a private directory), closed
-with `ssh -O exit` when the command ends, and by `ControlPersist` if
-pipenet itself is killed.
+Each machine gets one master connection (`ControlMaster=auto` with a
+control socket in a private directory): the coordinator's are kept there a
+while for the next command (`Remotes(keep_in=...)`), others are closed with
+`ssh -O exit` when the command ends, and by `ControlPersist` if pipenet
+itself is killed.
 
 The machine pipenet runs on (`local`) takes the same path without ssh: its
 slice runs in a child `pipenet`, so every machine's slice is one process
@@ -73,7 +74,9 @@ class Remote:
         argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}"]
         if multiplex:
             argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.control_dir}/%C", "-o",
-                     f"ControlPersist={self.persist}"]
+                     f"ControlPersist={self.persist}",
+                     # (a kept master whose machine went away without a word is given up within 15 s)
+                     "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
         return argv
 
     def argv(self, args: list[str], multiplex: bool = True, tty: bool = False) -> list[str]:

@@ -32,6 +32,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 
+#: the tunnels' UDP port (pipenet.kinds.vxlan.DEFAULT_PORT, held equal by a test: not imported, as loading the
+#: kinds before a machine says its facts costs 20 ms)
+VXLAN_PORT = 4789
 #: how long a machine listens for the other machines' probes
 PROBE_SECONDS = 2.0
 PROBE_MAGIC = b"pipenet-underlay-probe "
@@ -152,24 +155,23 @@ def converse(request: dict, k, line: Line, path: str) -> dict | None:
     """The machine's side of the conversation (see the module's doc): its `up` as JSON once kept, None when
     the coordinator stopped it before any change (or left it: `Lost`). `path` is what the record names as
     the file (the coordinator's file is not on this machine)."""
-    from pipenet import results
-    from pipenet.engine import session
-    from pipenet.kinds.vxlan import DEFAULT_PORT
-    from pipenet.lang.load import load_text
-    from pipenet.plan.slice import slice_for
-
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # (a closed pipe is an error to handle, not death)
     machine, underlay = str(request["machine"]), str(request.get("underlay") or "")
-    sock = bound(underlay, DEFAULT_PORT)
+    sock = bound(underlay, VXLAN_PORT)
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         line.say({"facts": {**facts(underlay), "probe": sock is not None}})
+        from pipenet import results  # (the engine's modules load after the facts are said: 60 ms sooner)
+        from pipenet.engine import session
+        from pipenet.lang.load import load_text
+        from pipenet.plan.slice import slice_for
+
         text, file = str(request["text"]), str(request.get("file") or "<text>")
         whole = load_text(text, file)  # (while the coordinator gathers the other machines' facts)
         told = line.hear()
         if not told.get("go"):
             return None
-        probing = pool.submit(probe, sock, machine, DEFAULT_PORT, dict(told.get("send") or {}),
+        probing = pool.submit(probe, sock, machine, VXLAN_PORT, dict(told.get("send") or {}),
                               list(told.get("listen") or ()), str(told.get("token") or ""))  # (while it plans)
         topo = slice_for(whole, machine, {str(m): int(v) for m, v in (told.get("mtus") or {}).items()})
 

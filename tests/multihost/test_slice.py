@@ -146,3 +146,10 @@ def test_etc_hosts_names_the_nodes_on_other_machines():
     m1 = slice_for(t, "m1")
     text = hosts(m1, m1.container_map["a"])
     assert "10.70.0.2\ta\n" in text and "10.70.0.3\tdb b\n" in text and "10.70.0.4\tc\n" in text
+
+
+def test_the_underlay_probe_uses_the_tunnels_port():
+    from pipenet.engine.agent import VXLAN_PORT
+    from pipenet.kinds.vxlan import DEFAULT_PORT
+
+    assert VXLAN_PORT == DEFAULT_PORT == 4789
