@@ -9,11 +9,13 @@ process, instead of a process per phase planning the same slice again:
    socket of the underlay probe is bound before, so every machine listens
    before any machine sends. The whole file is parsed while the
    coordinator gathers every machine's facts.
-2. The coordinator answers with the underlay MTUs (the slice depends on
-   every machine's) and the underlay addresses to probe; this machine
-   sends each of them a datagram on the VXLAN port, listens for those it
-   must hear and, meanwhile, plans and checks its slice (claims taken,
-   nothing changed); it says what it heard and its plan, or its refusal.
+2. Meanwhile it plans and checks its slice (claims taken, nothing
+   changed) on a guess of the underlay MTUs (the slice depends on every
+   machine's: its own, and 1500 elsewhere). The coordinator answers with
+   the real ones and the underlay addresses to probe; this machine sends
+   each of them a datagram on the VXLAN port and listens for those it must
+   hear; if the real MTUs make another slice, it plans that one. It says
+   what it heard and its plan, or its refusal.
 3. On `go` it applies that plan and says `applied`; then only `keep` makes
    it stay. Anything else, or losing the coordinator (its end of the pipe
    closed: a killed coordinator, a broken ssh connection) at any point,
@@ -160,40 +162,68 @@ def converse(request: dict, k, line: Line, path: str) -> dict | None:
     sock = bound(underlay, VXLAN_PORT)
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        line.say({"facts": {**facts(underlay), "probe": sock is not None}})
+        own = facts(underlay)
+        line.say({"facts": {**own, "probe": sock is not None}})
         from pipenet import results  # (the engine's modules load after the facts are said: 60 ms sooner)
         from pipenet.engine import session
         from pipenet.lang.load import load_text
-        from pipenet.plan.slice import slice_for
+        from pipenet.plan.slice import inner_mtus, slice_for
 
         text, file = str(request["text"]), str(request.get("file") or "<text>")
         whole = load_text(text, file)  # (while the coordinator gathers the other machines' facts)
-        told = line.hear()
-        if not told.get("go"):
-            return None
-        probing = pool.submit(probe, sock, machine, VXLAN_PORT, dict(told.get("send") or {}),
-                              list(told.get("listen") or ()), str(told.get("token") or ""))  # (while it plans)
-        topo = slice_for(whole, machine, {str(m): int(v) for m, v in (told.get("mtus") or {}).items()})
+        said: dict = {}
 
-        def agreed(p) -> bool:
-            steps = [results.PlanStep(i, s.action, s.op.kind, s.op.key, s.reason, s.describe())
-                     for i, s in enumerate(p.plan.steps, 1)]
-            heard = probing.result()
-            if sock is not None:
-                sock.close()  # (before any change: this machine's tunnel takes the port next)
-            try:
-                line.say({"heard": heard if sock is not None else None})
-                line.say({"plan": results.Plan(p.topo.name, steps).to_json()})
-                return bool(line.hear().get("go"))
-            except Lost:
-                return False
+        def told() -> dict:
+            """The coordinator's answer to the facts (heard once); the probe starts on it."""
+            if "told" not in said:
+                got = said["told"] = line.hear()
+                if got.get("go"):
+                    said["probing"] = pool.submit(probe, sock, machine, VXLAN_PORT, dict(got.get("send") or {}),
+                                                  list(got.get("listen") or ()), str(got.get("token") or ""))
+            return said["told"]
+
+        def mtus() -> dict[str, int]:
+            return {str(m): int(v) for m, v in (told().get("mtus") or {}).items()}
+
+        def agreed_for(used: dict):
+            """agreed(p) for a plan of the slice as `used` (the underlay MTUs) makes it: heard and said only
+            when the coordinator's MTUs make the same slice (else `again`: planned anew)."""
+            def agreed(p) -> bool:
+                try:
+                    if not told().get("go"):
+                        return False
+                    if inner_mtus(whole, mtus())[0] != inner_mtus(whole, used)[0]:
+                        said["again"] = True
+                        return False
+                    heard = said["probing"].result()
+                    if sock is not None:
+                        sock.close()  # (before any change: this machine's tunnel takes the port next)
+                    steps = [results.PlanStep(i, s.action, s.op.kind, s.op.key, s.reason, s.describe())
+                             for i, s in enumerate(p.plan.steps, 1)]
+                    line.say({"heard": heard if sock is not None else None})
+                    line.say({"plan": results.Plan(p.topo.name, steps).to_json()})
+                    return bool(line.hear().get("go"))
+                except Lost:
+                    return False
+
+            return agreed
 
         if request.get("plan_only"):  # (`pipenet plan`: no journal recovered, no claim taken)
+            if not told().get("go"):
+                return None
+            topo = slice_for(whole, machine, mtus())
             p = session.prepare(path, k, (text, topo))
             session.preflight(p, k)
-            agreed(p)
+            agreed_for(mtus())(p)
             return None
-        done = session.up(path, k, None, (text, topo), agreed=agreed)  # (a refusal: raised, said on stderr)
+        # planned at once on a guess (every other underlay's MTU 1500, as is most likely), while the other
+        # machines are still being reached; planned again only if the coordinator's MTUs change the slice
+        guess = {machine: int(own["mtu"])} if own.get("mtu") else {}
+        topo = slice_for(whole, machine, guess)
+        done = session.up(path, k, None, (text, topo), agreed=agreed_for(guess))  # (a refusal: raised)
+        if done is None and said.pop("again", False):
+            topo = slice_for(whole, machine, mtus())
+            done = session.up(path, k, None, (text, topo), agreed=agreed_for(mtus()))
     finally:
         pool.shutdown()
         if sock is not None:

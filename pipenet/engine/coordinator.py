@@ -190,8 +190,9 @@ def _agreed(rs: Remotes, talks: dict, topo: Topology, text: str, file: str) -> t
                 problems.append(_why(rs, talks, m))
                 continue
             probes[m] = said["heard"]
-        for m in sorted(m for m, heard in probes.items() if heard is not None):  # (a machine whose tunnels already hold the port took no probe)
-            for p in sorted(peers.get(m, set()) - set(probes[m])):
+        dead = set(talks) - set(probes)  # (it refused, or went away: it may not have probed at all)
+        for m in sorted(m for m, heard in probes.items() if heard is not None):  # (None: its tunnels hold the port)
+            for p in sorted(peers.get(m, set()) - set(probes[m]) - dead):  # (a machine that failed is said)
                 problems.append(f"{_who(rs.by_name[m])} does not hear machine {p} on the underlay, UDP port "
                                 f"{DEFAULT_PORT} ({under.get(p)} to {under.get(m)}): a firewall or route between "
                                 f"them drops VXLAN")
