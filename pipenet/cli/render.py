@@ -183,9 +183,9 @@ def _matrix(out, m) -> None:
 
     from pipenet import matrix
 
-    title = f"line {m.line}: all pairs of {escape(m.expectation)}"
+    title = f"line {m.line}: expect {escape(m.expectation)}"
     if matrix.fits(m, out.width if out.width < output.UNBOUNDED else matrix.PIPE_WIDTH):
-        out.print(f"\n{title} (rows: sources, columns: targets; . passed, X failed)")
+        out.print(f"\n{title}\n(rows: sources, columns: targets; . passed, X failed)")
         for line in matrix.grid(m, fail="[bold red]X[/bold red]"):  # (node names hold no markup)
             out.print(line, highlight=False)
     elif m.failed:

@@ -1,7 +1,7 @@
 """`expect all of GLOB can reach all of GLOB[:PORT/PROTO] [over ipv4|ipv6] [within T]` (and `cannot reach`):
 Mininet's `pingall` as one statement, expanded here into one `Expectation` per ordered pair.
 
-The globs are fnmatch's (`*`, `?`, `[...]`, `[!...]`, case-sensitive) over the containers' names, so
+The globs are fnmatch's (`*`, `?`, `[...]`, case-sensitive) over the containers' names, so
 `c*` never takes in the host by accident; `host` is a node of the pairs only when a glob is exactly
 `host`. Pairs go in file order (each source's row, its targets in file order) and a node never probes
 itself. Expanding needs every container's name, so it runs after the containers are built; a glob that
@@ -25,7 +25,7 @@ from pipenet.lang.walk import Fail, Scope, Walker, words
 HOST = "host"
 #: At most this many pairs per statement (a glob of 450 nodes both sides): a typo must not hang `test`.
 MAX_PAIRS = 200_000
-GLOB_RE = re.compile(r"[A-Za-z0-9_.*?\[\]!-]+\Z")
+GLOB_RE = re.compile(r"[A-Za-z0-9_.*?\[\]-]+\Z")
 
 
 def all_pairs(w: Walker, st: Node, sc: Scope, nodes: list[str], index: int) -> list[Expectation]:
@@ -86,7 +86,7 @@ def _matched(w: Walker, tok: Token, sc: Scope, glob: str, nodes: list[str]) -> l
         return [HOST]
     found = [n for n in nodes if fnmatchcase(n, glob)]
     if not found:
-        plain = re.sub(r"\[[^\]]*\]|[*?\[\]!]", "", glob) or glob
+        plain = re.sub(r"\[[^\]]*\]|[*?\[\]]", "", glob) or glob
         near = difflib.get_close_matches(plain, nodes, n=3, cutoff=0.5) or [
             n for n in nodes if n.startswith(plain[:1])][:3]
         hint = (f"similar names: {', '.join(near)}" if near else
