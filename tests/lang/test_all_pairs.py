@@ -59,6 +59,8 @@ def test_a_node_named_all_is_still_a_source_and_a_target():
     ("expect all of c* can reach all of c*:99999\n", 6, 35, "", None),
     ("expect all of c* can reach all of c* over ipv5\n", 6, 43, "`ipv5` is not an address family", "over ipv4"),
     ("expect all of c* can reach all of c* within forever\n", 6, 45, "", None),
+    ("expect all of\n", 6, 14, "expected a glob of node names like c* or web[1-3]", None),
+    ("expect all of c* can reach c*\n", 6, 28, "expected `all`, found `c*`", None),
 ])
 def test_located_errors(text, line, col, message, hint):
     _, diags, sources = analyse(LAB + "\n" + text, "lab.pn")
