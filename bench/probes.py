@@ -86,21 +86,28 @@ def one_run(argv: list[str]) -> dict:
             "exit": os.waitstatus_to_exitcode(status)}
 
 
+def measured(name: str, text: str, runs: int, cut: str) -> tuple[dict, str]:
+    """Bring the lab up, run its `pipenet test --json` `runs` times, then twice with `cut`'s link down (left
+    down): {runs, cut}, and the file's path."""
+    path = os.path.join(tempfile.mkdtemp(prefix="pn-probes-"), f"{name}.pn")
+    with open(path, "w") as f:
+        f.write(text)
+    subprocess.run([PY, "-m", "pipenet", "up", path], check=True, stdout=subprocess.DEVNULL)
+    time.sleep(2)  # the kernel settles the new ports (IPv6 configuration, bridge states)
+    test = [PY, "-m", "pipenet", "test", path, "--json"]
+    out = {"runs": [one_run(test) for _ in range(runs)]}
+    subprocess.run([PY, "-m", "pipenet", "exec", cut, "--", "ip", "link", "set", "eth0", "down"], check=True)
+    out["cut"] = [one_run(test) for _ in range(2)]
+    return out, path
+
+
 def inside_all_pairs(n: int, runs: int) -> dict:
     """The all-pairs lab: runs of its one statement, then with the middle container cut off."""
-    work = tempfile.mkdtemp(prefix="pn-pairs-")
-    path = os.path.join(work, "pingall.pn")
-    with open(path, "w") as f:
-        f.write(all_pairs_topology(n))
-    subprocess.run([PY, "-m", "pipenet", "up", path], check=True, stdout=subprocess.DEVNULL)
-    time.sleep(2)
-    test = [PY, "-m", "pipenet", "test", path, "--json"]
     cut = f"c{n // 2 + 1}"
-    out = {"nodes": n, "cut_node": cut, "runs": [one_run(test) for _ in range(runs)]}
-    subprocess.run([PY, "-m", "pipenet", "exec", cut, "--", "ip", "link", "set", "eth0", "down"], check=True)
+    out, _ = measured("pingall", all_pairs_topology(n), runs, cut)
     names = [f"c{i}" for i in range(1, n + 1)]
-    out["cut_expected"] = sorted((s, t) for s in names for t in names if s != t and cut in (s, t))
-    out["cut"] = [one_run(test) for _ in range(2)]
+    out.update(nodes=n, cut_node=cut,
+               cut_expected=sorted((s, t) for s in names for t in names if s != t and cut in (s, t)))
     subprocess.run([PY, "-m", "pipenet", "down", "pingall"], check=True, stdout=subprocess.DEVNULL)
     return out
 
@@ -108,18 +115,10 @@ def inside_all_pairs(n: int, runs: int) -> dict:
 def inside(n: int, peers: int, runs: int, ablate: int) -> dict:
     if not runs:
         return {}
-    work = tempfile.mkdtemp(prefix="pn-probes-")
-    path = os.path.join(work, "e1k.pn")
-    with open(path, "w") as f:
-        f.write(topology(n, peers))
-    subprocess.run([PY, "-m", "pipenet", "up", path], check=True, stdout=subprocess.DEVNULL)
-    time.sleep(2)  # the kernel settles the new ports (IPv6 configuration, bridge states)
-    test = [PY, "-m", "pipenet", "test", path, "--json"]
-    out = {"nodes": n, "peers": peers, "runs": [one_run(test) for _ in range(runs)]}
-    subprocess.run([PY, "-m", "pipenet", "exec", CUT, "--", "ip", "link", "set", "eth0", "down"], check=True)
+    out, path = measured("e1k", topology(n, peers), runs, CUT)
+    out.update(nodes=n, peers=peers)
     pairs = [(f"c{i}", f"c{(i + j) % n + 2}") for i in range(2, n + 2) for j in range(peers)]
     out["cut_expected"] = sorted(p for p in pairs if CUT in p)
-    out["cut"] = [one_run(test) for _ in range(2)]
     subprocess.run([PY, "-m", "pipenet", "exec", CUT, "--", "ip", "link", "set", "eth0", "up"], check=True)
     out["ablated"] = []
     for _ in range(ablate):
@@ -129,25 +128,34 @@ def inside(n: int, peers: int, runs: int, ablate: int) -> dict:
     return out
 
 
+def run_rows(runs: list[dict]) -> list[str]:
+    lines = ["| run | passed | failed | wall | runner | CPU | neighbour-table overflows |",
+             "|---|---|---|---|---|---|---|"]
+    for i, x in enumerate(runs, 1):
+        lines.append(f"| {i} | {x['passed']} | {x['failed']} | {x['wall']:.2f} s | {x['runner']:.2f} s | "
+                     f"{x['cpu']:.2f} s | {x['overflows']} |")
+    return lines
+
+
+def cut_rows(r: dict, exactly: str) -> list[str]:
+    lines = [f"| run | passed | failed | {exactly} | wall |", "|---|---|---|---|---|"]
+    for i, x in enumerate(r["cut"], 1):
+        exact = "yes" if [tuple(p) for p in x["failed_pairs"]] == [tuple(p) for p in r["cut_expected"]] else "NO"
+        lines.append(f"| {i} | {x['passed']} | {x['failed']} | {exact} | {x['wall']:.2f} s |")
+    return lines
+
+
 def table(r: dict) -> str:
     total = r["nodes"] * r["peers"]
     lines = [f"{r['nodes']} containers on one bridge, {total:,} ping expectations, "
-             f"{len(r['runs'])} consecutive runs of `pipenet test --json`:", "",
-             "| run | passed | failed | wall | runner | CPU | neighbour-table overflows |",
-             "|---|---|---|---|---|---|---|"]
-    for i, x in enumerate(r["runs"], 1):
-        lines.append(f"| {i} | {x['passed']} | {x['failed']} | {x['wall']:.2f} s | {x['runner']:.2f} s | "
-                     f"{x['cpu']:.2f} s | {x['overflows']} |")
+             f"{len(r['runs'])} consecutive runs of `pipenet test --json`:", "", *run_rows(r["runs"])]
     walls = [x["wall"] for x in r["runs"]]
     runners = [x["runner"] for x in r["runs"]]
     lines += ["", f"Median: {statistics.median(walls):.2f} s wall, {statistics.median(runners):.2f} s of probing "
                   f"({total / statistics.median(runners):,.0f} expectations per second); "
                   f"{sum(x['failed'] for x in r['runs'])} failures in {len(r['runs']) * total:,} probes.", "",
               f"With {CUT}'s link cut ({len(r['cut_expected'])} expectations have it as source or target):", "",
-              "| run | passed | failed | exactly those of the cut node | wall |", "|---|---|---|---|---|"]
-    for i, x in enumerate(r["cut"], 1):
-        exact = "yes" if [tuple(p) for p in x["failed_pairs"]] == [tuple(p) for p in r["cut_expected"]] else "NO"
-        lines.append(f"| {i} | {x['passed']} | {x['failed']} | {exact} | {x['wall']:.2f} s |")
+              *cut_rows(r, "exactly those of the cut node")]
     if r["ablated"]:
         lines += ["", "The same runs with the neighbour footprint turned off (issue 20's cause):", "",
                   "| run | passed | failed | wall | neighbour-table overflows |", "|---|---|---|---|---|"]
@@ -160,12 +168,7 @@ def all_pairs_table(r: dict) -> str:
     n = r["nodes"]
     total = n * (n - 1)
     lines = [f"{n} containers on one bridge, `expect all of c* can reach all of c*`: {total:,} pairs, "
-             f"{len(r['runs'])} consecutive runs of `pipenet test --json`:", "",
-             "| run | passed | failed | wall | runner | CPU | neighbour-table overflows |",
-             "|---|---|---|---|---|---|---|"]
-    for i, x in enumerate(r["runs"], 1):
-        lines.append(f"| {i} | {x['passed']:,} | {x['failed']} | {x['wall']:.2f} s | {x['runner']:.2f} s | "
-                     f"{x['cpu']:.2f} s | {x['overflows']} |")
+             f"{len(r['runs'])} consecutive runs of `pipenet test --json`:", "", *run_rows(r["runs"])]
     walls = [x["wall"] for x in r["runs"]]
     same = all(x["failed_pairs"] == r["runs"][0]["failed_pairs"] for x in r["runs"])
     lines += ["", f"Median: {statistics.median(walls):.2f} s wall "
@@ -173,10 +176,7 @@ def all_pairs_table(r: dict) -> str:
                   f"{sum(x['failed'] for x in r['runs'])} failures in {len(r['runs']) * total:,} probes; "
                   f"the same answers every run: {'yes' if same else 'NO'}.", "",
               f"With {r['cut_node']}'s link cut (its row and its column: {len(r['cut_expected'])} pairs):", "",
-              "| run | passed | failed | exactly its row and column | wall |", "|---|---|---|---|---|"]
-    for i, x in enumerate(r["cut"], 1):
-        exact = "yes" if [tuple(p) for p in x["failed_pairs"]] == [tuple(p) for p in r["cut_expected"]] else "NO"
-        lines.append(f"| {i} | {x['passed']:,} | {x['failed']} | {exact} | {x['wall']:.2f} s |")
+              *cut_rows(r, "exactly its row and column")]
     return "\n".join(lines)
 
 
