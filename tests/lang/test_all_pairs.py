@@ -110,3 +110,14 @@ def test_the_summary_the_matrix_and_the_failing_pairs():
                                  "seconds": 0.1, "statement": 0, "source": "c1", "target": "c2"}
     single = TestReport("lab", r.results[-1:], 1.0).to_json()
     assert single["schema"] == "pipenet/test/v1" and "all_pairs" not in single  # no all-pairs: version 1
+
+
+def test_export_to_containerlab_warns_once_for_the_statement(tmp_path):
+    import pipenet
+
+    pn = tmp_path / "lab.pn"
+    pn.write_text(LAB + "expect all of c* can reach all of c*\nexpect c1 can reach web\n")
+    conv = pipenet.export(str(pn))
+    assert [f"{w.span.line}: {w.message}" for w in conv.warnings] == [
+        "5: `expect all of c* can reach all of c*` is not carried: containerlab has no expectations",
+        "6: `expect c1 can reach web` is not carried: containerlab has no expectations"]
