@@ -1,0 +1,162 @@
+"""Benchmark: the no-op `up` and `plan` of a converged topology, live refresh included (issue 18).
+
+    .venv/bin/python bench/noop.py [--sizes 1000,4000] [--runs 5] [--json OUT] [--write-docs]
+
+For N containers on ceil(N/1000) bridges (a Linux bridge holds at most
+1,023 ports; each container as in bench/engine.py: a namespace, a veth port,
+an address, a default route and its /etc/netns files) it brings the topology
+up once, waits until the machine is idle, then measures, median of --runs:
+  noop    `pipenet up` of the unchanged file (the CLI, Python start-up included):
+          the digest of its inputs matches, and every recorded change is
+          checked against the live system (every namespace read) before
+          "nothing to change";
+  plan    `pipenet plan` of the same unchanged file (the same live check);
+and, in one process, the split of that work (median of --runs):
+  digest  the inputs' digest compared with the recorded one;
+  record  the record read and turned back into operations;
+  live    every namespace read (links, addresses, routes) and every recorded
+          operation checked against what was read (`status.live_as_recorded`);
+  start   the rest of the command's wall time: Python's start-up, imports,
+          the topology's lock, the answer printed.
+Everything runs inside a holder's private network and mount namespaces
+(bench/engine.py's harness), so the machine's network is never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+PY = sys.executable
+PER_BRIDGE = 1000
+PHASES = ("digest", "record", "live")
+
+
+def topology(n: int) -> str:
+    """N containers, a thousand to a bridge (each bridge its own /16)."""
+    out = ["topology noop"]
+    bridges = (n + PER_BRIDGE - 1) // PER_BRIDGE
+    for b in range(bridges):
+        out.append(f"bridge br{b} {{ address 10.{b}.0.1/16 }}")
+    for b in range(bridges):
+        first, last = b * PER_BRIDGE + 1, min(n, (b + 1) * PER_BRIDGE)
+        out.append(f"for i in {first}..{last} {{\n    container c${{i}} {{ net br{b} }}\n}}")
+    return "\n".join(out) + "\n"
+
+
+def phases(path: str) -> dict[str, float]:
+    """One no-op's work, phase by phase, in this process (the split `noop` does in its own)."""
+    from pipenet.backends.kernel import Kernel
+    from pipenet.engine import inputs
+    from pipenet.engine.records import recorded_ops
+    from pipenet.engine.state import StateDir
+    from pipenet.engine.live import LiveView
+    from pipenet.engine.status import drift
+
+    t0 = time.perf_counter()
+    name = inputs.unchanged(path)
+    if name is None or not inputs.still_unchanged(path, name):
+        raise RuntimeError(f"{path}: the digest does not match (not converged?)")
+    t1 = time.perf_counter()
+    state = StateDir(name)
+    ops = recorded_ops(state.load(), state)
+    t2 = time.perf_counter()
+    k = Kernel()
+    try:
+        if drift(ops, LiveView(k)):
+            raise RuntimeError("the live system is not as recorded")
+    finally:
+        k.close()
+    t3 = time.perf_counter()
+    return {"digest": t1 - t0, "record": t2 - t1, "live": t3 - t2, "ops": len(ops)}
+
+
+def inside(sizes: list[int], runs: int) -> dict:
+    from engine import pipenet, quiesce, settle
+
+    results = {}
+    tmp = tempfile.mkdtemp(prefix="pipenet-noop-")
+    for n in sizes:
+        path = os.path.join(tmp, f"noop{n}.pn")
+        with open(path, "w") as f:
+            f.write(topology(n))
+        rows: dict[str, list[float]] = {}
+        rows["up"] = [pipenet(f"noop{n}", "up", path)]
+        quiesce(60.0)
+        for _ in range(runs):
+            rows.setdefault("noop", []).append(pipenet(f"noop{n}", "up", path))
+            rows.setdefault("noplan", []).append(pipenet(f"noop{n}", "plan", path))
+            got = subprocess.run([PY, os.path.abspath(__file__), "--phases", path], capture_output=True, text=True,
+                                 check=True)
+            for k, v in json.loads(got.stdout).items():
+                rows.setdefault(k, []).append(v)
+        pipenet(f"noop{n}", "down", "noop")
+        settle()
+        med = {k: statistics.median(v) for k, v in rows.items()}
+        med["start"] = med["noop"] - sum(med[p] for p in PHASES)
+        sys.stderr.write(f"{n}: " + ", ".join(f"{k} {v:.3f}" for k, v in med.items()) + "\n")
+        results[n] = med
+    return results
+
+
+def table(results: dict) -> str:
+    lines = ["| N containers (bridges) | recorded operations | no-op `up` | no-op `plan` | digest | record read | "
+             "live read and check | start-up and the rest | live read and check per container |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for n, m in results.items():
+        n = int(n)
+        lines.append(f"| {n:,} ({(n + PER_BRIDGE - 1) // PER_BRIDGE}) | {int(m['ops']):,} | {m['noop']:.2f} s | "
+                     f"{m['noplan']:.2f} s | {1000 * m['digest']:.0f} ms | {1000 * m['record']:.0f} ms | "
+                     f"{1000 * m['live']:.0f} ms | {1000 * m['start']:.0f} ms | {1e6 * m['live'] / n:.0f} us |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1000,4000")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--write-docs", action="store_true", help="put the table into docs/performance.md")
+    ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--phases", default=None, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",")]
+    if a.phases:
+        print(json.dumps(phases(a.phases)))
+        return
+    if a.inside:
+        print(json.dumps(inside(sizes, a.runs)))
+        return
+    sys.path.insert(0, REPO)
+    from tests.harness import Netns
+
+    subprocess.run([PY, "-m", "compileall", "-q", os.path.join(REPO, "pipenet")], check=True)
+    ns = Netns()
+    try:
+        r = ns.run([PY, os.path.abspath(__file__), "--inside", "--sizes", a.sizes, "--runs", str(a.runs)],
+                   timeout=7200)
+        sys.stderr.write(r.stderr)
+        results = json.loads(r.stdout)
+    finally:
+        ns.close()
+    print(table(results))
+    if a.write_docs:
+        from report import write_section
+
+        args = [x for i, x in enumerate(sys.argv[1:]) if x != "--json" and sys.argv[i] != "--json"]
+        write_section("noop", ".venv/bin/python bench/noop.py " + " ".join(args), table(results))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
