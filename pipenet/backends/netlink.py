@@ -156,7 +156,9 @@ class Netlink:
         s.bind((0, 0))
         # The kernel's own receive timeout, the socket left blocking: Python's `settimeout` would put a
         # poll() before every send and receive (a third more system calls on a thousand namespaces' reads)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _TIMEVAL.pack(TIMEOUT_SECONDS, 0))
+        whole = int(TIMEOUT_SECONDS)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                     _TIMEVAL.pack(whole, int((TIMEOUT_SECONDS - whole) * 1_000_000)))
         return cls(s)
 
     def close(self) -> None:
