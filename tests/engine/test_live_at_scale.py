@@ -57,6 +57,15 @@ def test_drift_in_both_halves_of_a_shared_check_is_seen_planned_and_repaired(net
     assert st["operations"] >= SPLIT_AT and st["drift"] == []
     assert "nothing to change" in netns.pipenet("up", str(path)).stderr  # the fast path, shared check
 
+    for node in ("c1", "c99"):  # drift in one half only: the fast path's answer from each half counts
+        netns.run(["ip", "-n", f"scale@{node}", "route", "del", "default"])
+        plan = netns.pipenet("plan", str(path))
+        assert f"ip -n scale@{node} route add default via 10.60.0.1" in plan.stdout, plan.stdout
+        up = netns.pipenet("up", str(path))
+        assert up.returncode == 0 and "nothing to change" not in up.stderr, up.stderr
+        assert "default via 10.60.0.1" in netns.out(["ip", "-n", f"scale@{node}", "route"])
+        assert "nothing to change" in netns.pipenet("up", str(path)).stderr
+
     macs = {}
     for nodes, action, _state, _word in CASES.values():
         for node in nodes:
