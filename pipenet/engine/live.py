@@ -172,11 +172,14 @@ def _verdicts(ops, view: LiveView) -> dict:
 
 def check_all(ops, view: LiveView) -> dict:
     """{key: Verdict} of every op against the live system (past SPLIT_AT ops, in two processes)."""
-    if len(ops) < SPLIT_AT:
-        return _verdicts(ops, view)
-    a, b = _shared(ops, lambda op: _place(op.kind, getattr(op, "ns", ""), getattr(op, "peer_ns", None)),
-                   view, _verdicts)
-    return {**a, **b}
+    from pipenet.gcpause import gc_paused
+
+    with gc_paused():
+        if len(ops) < SPLIT_AT:
+            return _verdicts(ops, view)
+        a, b = _shared(ops, lambda op: _place(op.kind, getattr(op, "ns", ""), getattr(op, "peer_ns", None)),
+                       view, _verdicts)
+        return {**a, **b}
 
 
 def _all_ok(docs: list, view: LiveView, state=None) -> bool:

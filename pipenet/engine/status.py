@@ -92,9 +92,11 @@ def live_as_recorded(name: str, k) -> bool:
     needs: the file says what it said, and the system is what that made. A runtime override is not:
     `up` resets it.)"""
     from pipenet.engine.live import all_live
+    from pipenet.gcpause import gc_paused
 
     state = StateDir(name)
-    record = state.load()
-    if record is None or record.get("down") or record.get("runtime"):
-        return False
-    return all_live(record.get("ops", []), LiveView(k), state)
+    with gc_paused():  # (the record's JSON, its operations and every namespace read: no cycles among them)
+        record = state.load()
+        if record is None or record.get("down") or record.get("runtime"):
+            return False
+        return all_live(record.get("ops", []), LiveView(k), state)
