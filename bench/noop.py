@@ -11,13 +11,17 @@ up once, waits until the machine is idle, then measures, median of --runs:
           checked against the live system (every namespace read) before
           "nothing to change";
   plan    `pipenet plan` of the same unchanged file (the same live check);
-and, in one process, the split of that work (median of --runs):
+(with the CPU time of `noop`, both of its processes), and, in one process,
+the split of that work (median of --runs):
   digest  the inputs' digest compared with the recorded one;
-  record  the record read and turned back into operations;
-  live    every namespace read (links, addresses, routes) and every recorded
-          operation checked against what was read (`status.live_as_recorded`);
+  record  the record's JSON read;
+  live    its operations made and checked against the live system, every
+          namespace read (links, addresses, routes): `live.all_live`, shared
+          by two processes past 1,500 operations, as `up` does it;
   start   the rest of the command's wall time: Python's start-up, imports,
-          the topology's lock, the answer printed.
+          the topology's lock, the answer printed;
+then the same work in one process, step by step: the operations made from
+the JSON, every namespace opened, read, every operation checked.
 Everything runs inside a holder's private network and mount namespaces
 (bench/engine.py's harness), so the machine's network is never touched.
 """
@@ -53,13 +57,14 @@ def topology(n: int) -> str:
 
 
 def phases(path: str) -> dict[str, float]:
-    """One no-op's work, phase by phase, in this process (the split `noop` does in its own)."""
+    """One no-op's work, phase by phase, in this process, as `up` does it (`status.live_as_recorded`:
+    the check shared by two processes past SPLIT_AT operations); then the same work in one process,
+    step by step (what each step costs, before it is shared out)."""
     from pipenet.backends.kernel import Kernel
-    from pipenet.engine import inputs
+    from pipenet.engine import inputs, live
     from pipenet.engine.records import recorded_ops
     from pipenet.engine.state import StateDir
-    from pipenet.engine.live import LiveView
-    from pipenet.engine.status import drift
+    from pipenet.gcpause import gc_paused
 
     t0 = time.perf_counter()
     name = inputs.unchanged(path)
@@ -67,16 +72,37 @@ def phases(path: str) -> dict[str, float]:
         raise RuntimeError(f"{path}: the digest does not match (not converged?)")
     t1 = time.perf_counter()
     state = StateDir(name)
-    ops = recorded_ops(state.load(), state)
-    t2 = time.perf_counter()
     k = Kernel()
     try:
-        if drift(ops, LiveView(k)):
-            raise RuntimeError("the live system is not as recorded")
+        with gc_paused():
+            record = state.load()
+            t2 = time.perf_counter()
+            if not live.all_live(record["ops"], live.LiveView(k), state):
+                raise RuntimeError("the live system is not as recorded")
+            t3 = time.perf_counter()
     finally:
         k.close()
-    t3 = time.perf_counter()
-    return {"digest": t1 - t0, "record": t2 - t1, "live": t3 - t2, "ops": len(ops)}
+    out = {"digest": t1 - t0, "record": t2 - t1, "live": t3 - t2, "ops": len(record["ops"])}
+    k = Kernel()  # the same work in one process, step by step
+    try:
+        with gc_paused():
+            s0 = time.perf_counter()
+            ops = recorded_ops(record, state)
+            s1 = time.perf_counter()
+            view = live.LiveView(k)
+            view.want_sysctls(ops)  # (opens every namespace the ops name, in one visit)
+            s2 = time.perf_counter()
+            for ref in sorted({op.ns for op in ops if isinstance(getattr(op, "ns", None), str)}):
+                view.namespace(ref)
+            s3 = time.perf_counter()
+            if not all(op.check(view).ok for op in ops):
+                raise RuntimeError("the live system is not as recorded")
+            s4 = time.perf_counter()
+    finally:
+        k.close()
+    out.update({"s_ops": s1 - s0, "s_open": s2 - s1, "s_read": s3 - s2, "s_check": s4 - s3,
+                "namespaces": len(view._ns)})
+    return out
 
 
 def inside(sizes: list[int], runs: int) -> dict:
@@ -91,8 +117,13 @@ def inside(sizes: list[int], runs: int) -> dict:
         rows: dict[str, list[float]] = {}
         rows["up"] = [pipenet(f"noop{n}", "up", path)]
         quiesce(60.0)
+        rows["load"] = [os.getloadavg()[0]]
         for _ in range(runs):
+            before = os.times()
             rows.setdefault("noop", []).append(pipenet(f"noop{n}", "up", path))
+            after = os.times()
+            rows.setdefault("noop_cpu", []).append(after.children_user + after.children_system
+                                                   - before.children_user - before.children_system)
             rows.setdefault("noplan", []).append(pipenet(f"noop{n}", "plan", path))
             got = subprocess.run([PY, os.path.abspath(__file__), "--phases", path], capture_output=True, text=True,
                                  check=True)
@@ -108,14 +139,25 @@ def inside(sizes: list[int], runs: int) -> dict:
 
 
 def table(results: dict) -> str:
-    lines = ["| N containers (bridges) | recorded operations | no-op `up` | no-op `plan` | digest | record read | "
-             "live read and check | start-up and the rest | live read and check per container |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| N containers (bridges) | recorded operations | no-op `up` | its CPU time (both processes) | "
+             "no-op `plan` | digest | record read | live read and check | start-up and the rest | "
+             "live read and check per container | load average before |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for n, m in results.items():
         n = int(n)
         lines.append(f"| {n:,} ({(n + PER_BRIDGE - 1) // PER_BRIDGE}) | {int(m['ops']):,} | {m['noop']:.2f} s | "
-                     f"{m['noplan']:.2f} s | {1000 * m['digest']:.0f} ms | {1000 * m['record']:.0f} ms | "
-                     f"{1000 * m['live']:.0f} ms | {1000 * m['start']:.0f} ms | {1e6 * m['live'] / n:.0f} us |")
+                     f"{m['noop_cpu']:.2f} s | {m['noplan']:.2f} s | {1000 * m['digest']:.0f} ms | "
+                     f"{1000 * m['record']:.0f} ms | {1000 * m['live']:.0f} ms | {1000 * m['start']:.0f} ms | "
+                     f"{1e6 * m['live'] / n:.0f} us | {m['load']:.1f} |")
+    lines += ["", "The same work in one process, step by step (per namespace read):", "",
+              "| N containers | operations from the record's JSON | open every namespace | read every namespace "
+              "(links, addresses, routes) | check every operation | per namespace: open, read, check |",
+              "|---|---|---|---|---|---|"]
+    for n, m in results.items():
+        per = 1e6 / m["namespaces"]
+        lines.append(f"| {int(n):,} | {1000 * m['s_ops']:.0f} ms | {1000 * m['s_open']:.0f} ms | "
+                     f"{1000 * m['s_read']:.0f} ms | {1000 * m['s_check']:.0f} ms | {per * m['s_open']:.0f}, "
+                     f"{per * m['s_read']:.0f}, {per * m['s_check']:.0f} us |")
     return "\n".join(lines)
 
 

@@ -194,9 +194,9 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
     """Is every operation of a record (its JSON, `record["ops"]`) live as made? The question of the
     unchanged-file fast path, which needs a yes or no, not the drift: past SPLIT_AT operations each
     process turns only its own half of the JSON into operations and sends back one boolean, not a
-    verdict per operation. The same checks as `check_all` (every op checked, `ok` or not), so the
-    answer is `not status.drift(...)` exactly; a record that cannot be read raises as in
-    `recorded_ops`."""
+    verdict per operation. The same checks as `check_all`, so the answer is `not status.drift(...)`
+    exactly (each process stops at its first operation that is not live as made); a record that
+    cannot be read raises as in `recorded_ops`."""
     if len(docs) < SPLIT_AT:
         return _all_ok(docs, view, state)
 
