@@ -37,8 +37,6 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
 PY = sys.executable
 PER_BRIDGE = 1000
 PHASES = ("digest", "record", "live")
@@ -140,8 +138,8 @@ def inside(sizes: list[int], runs: int) -> dict:
 
 def table(results: dict) -> str:
     lines = ["| N containers (bridges) | recorded operations | no-op `up` | its CPU time (both processes) | "
-             "no-op `plan` | digest | record read | live read and check | start-up and the rest | "
-             "live read and check per container | load average before |",
+             "no-op `plan` | digest | the record's JSON read | its operations made and checked live | "
+             "start-up and the rest | made and checked live, per container | load average before |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for n, m in results.items():
         n = int(n)
@@ -177,27 +175,10 @@ def main() -> None:
     if a.inside:
         print(json.dumps(inside(sizes, a.runs)))
         return
-    sys.path.insert(0, REPO)
-    from tests.harness import Netns
+    from world import measure_inside, publish
 
-    subprocess.run([PY, "-m", "compileall", "-q", os.path.join(REPO, "pipenet")], check=True)
-    ns = Netns()
-    try:
-        r = ns.run([PY, os.path.abspath(__file__), "--inside", "--sizes", a.sizes, "--runs", str(a.runs)],
-                   timeout=7200)
-        sys.stderr.write(r.stderr)
-        results = json.loads(r.stdout)
-    finally:
-        ns.close()
-    print(table(results))
-    if a.write_docs:
-        from report import write_section
-
-        args = [x for i, x in enumerate(sys.argv[1:]) if x != "--json" and sys.argv[i] != "--json"]
-        write_section("noop", ".venv/bin/python bench/noop.py " + " ".join(args), table(results))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(results, f, indent=1)
+    results = measure_inside(__file__, ["--sizes", a.sizes, "--runs", str(a.runs)])
+    publish("noop", table(results), results, a.write_docs, a.json)
 
 
 if __name__ == "__main__":
