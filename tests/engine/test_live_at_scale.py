@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pipenet.engine.live import SPLIT_AT
 
 #: enough containers (five recorded operations each) for the check to be shared out
@@ -99,3 +101,52 @@ def test_drift_in_both_halves_of_a_shared_check_is_seen_planned_and_repaired(net
         assert address_of(netns, node).startswith("10.60.")
     assert "nothing to change" in netns.pipenet("up", str(path)).stderr
     assert netns.pipenet("down", "scale").returncode == 0
+
+
+# ---- the same answer as `status`, on the recording kernel (fast: no root) --------------------------------
+def _applied(tmp_path):
+    from pipenet.backends.recording import RecordingKernel
+    from pipenet.engine.executor import execute
+    from pipenet.engine.journal import Journal
+    from pipenet.lang import load_text
+    from pipenet.plan.compile import compile_topology
+    from pipenet.plan.diff import diff
+
+    ops, _ns = compile_topology(load_text(topology(), "scale.pn"))
+    k = RecordingKernel()
+    plan = diff(ops, [])
+    execute(plan, k, Journal(str(tmp_path / "journal")))
+    return k, [op.to_json() for op in plan.final]
+
+
+DRIFTS = {
+    "nothing": lambda k: None,
+    "an address in the first half": lambda k: k.addr_del("scale@c1", "eth0", *_addr(k, "scale@c1")),
+    "an address in the second half": lambda k: k.addr_del("scale@c99", "eth0", *_addr(k, "scale@c99")),
+    "a route in the second half": lambda k: k.route_del("scale@c98", None, "10.60.0.1", None, None),
+    "an interface in the second half": lambda k: k.link_del("scale@c97", "eth0"),
+    "a namespace in the second half": lambda k: k.netns_delete("scale@c96"),
+    "the bridge": lambda k: k.link_del("", "br0"),
+}
+
+
+def _addr(k, ref: str) -> tuple[str, int]:
+    (ifname, cidr), = [a for a in k.state["ns"][ref]["addrs"] if a[0] == "eth0"]
+    ip, plen = cidr.split("/")
+    return ip, int(plen)
+
+
+@pytest.mark.parametrize("case", list(DRIFTS))
+def test_the_fast_paths_yes_or_no_is_the_drift_of_status(tmp_path, case):
+    """`live.all_live` (each half makes only its own operations, the child answers with one boolean) says
+    yes exactly when `status` finds no drift, wherever the drift is."""
+    from pipenet.engine.live import LiveView, all_live
+    from pipenet.engine.records import recorded_ops
+    from pipenet.engine.status import drift
+
+    k, docs = _applied(tmp_path)
+    assert len(docs) >= SPLIT_AT
+    DRIFTS[case](k)
+    found = drift(recorded_ops({"ops": docs}), LiveView(k))
+    assert (found == []) == (case == "nothing"), found
+    assert all_live(docs, LiveView(k)) is (found == [])
