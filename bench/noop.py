@@ -22,7 +22,9 @@ the split of that work (median of --runs):
           the topology's lock, the answer printed;
 then the same work in one process, step by step: the operations made from
 the JSON, every namespace opened, read, every operation checked.
-Everything runs inside a holder's private network and mount namespaces
+With PYTHONPATH=OLD_TREE it measures another copy of pipenet (the same
+commands, for a before-and-after in the same minutes). Everything runs
+inside a holder's private network and mount namespaces
 (bench/engine.py's harness), so the machine's network is never touched.
 """
 
@@ -62,7 +64,17 @@ def phases(path: str) -> dict[str, float]:
     from pipenet.engine import inputs, live
     from pipenet.engine.records import recorded_ops
     from pipenet.engine.state import StateDir
-    from pipenet.gcpause import gc_paused
+
+    try:
+        from pipenet.gcpause import gc_paused
+        all_live = live.all_live
+    except ImportError:  # pipenet before these changes (PYTHONPATH=OLD_TREE, for a comparison)
+        from contextlib import nullcontext as gc_paused
+
+        from pipenet.engine.status import drift
+
+        def all_live(docs, view, state):
+            return not drift(recorded_ops({"ops": docs}, state), view)
 
     t0 = time.perf_counter()
     name = inputs.unchanged(path)
@@ -75,7 +87,7 @@ def phases(path: str) -> dict[str, float]:
         with gc_paused():
             record = state.load()
             t2 = time.perf_counter()
-            if not live.all_live(record["ops"], live.LiveView(k), state):
+            if not all_live(record["ops"], live.LiveView(k), state):
                 raise RuntimeError("the live system is not as recorded")
             t3 = time.perf_counter()
     finally:
