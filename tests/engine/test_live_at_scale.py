@@ -2,7 +2,8 @@
 processes (a forked child reads and checks about half of the namespaces), and the unchanged-file fast
 path answers `up` and `plan` from it. Drift in either half must be seen exactly as on a small
 topology: `status` names it, `plan` marks the repair, `up` makes it, and the fast path stays silent
-until the system is back as recorded.
+until the system is back as recorded. On the recording kernel, the fast path's yes or no
+(`live.all_live`) is checked against `status`'s drift, case by case.
 """
 
 from __future__ import annotations
