@@ -153,21 +153,26 @@ class Kernel:
     def veth_add(self, ns: str, name: str, peer_ns: str, peer: str, *, mac: str | None = None,
                  peer_mac: str | None = None, mtu: int | None = None, master: str | None = None,
                  hairpin: bool = False, group: int | None = None, alias: str | None = None,
-                 peer_alias: str | None = None, quiet: bool = False) -> None:
-        """A veth pair, both ends marked. `quiet`: no IPv6 autoconfiguration on the first end (`name`); the
-        peer follows its namespace's default, which pipenet sets when it makes a node's namespace."""
+                 peer_alias: str | None = None, quiet: bool = False, peer_quiet: bool = False) -> None:
+        """A veth pair, both ends marked. `quiet`, `peer_quiet`: no IPv6 autoconfiguration on the first end
+        (`name`), on the peer."""
         h = self._h(ns)
         same = peer_ns == ns
         p = {"ifname": peer, "mac": peer_mac, "mtu": mtu, "netns_fd": None if same else self._h(peer_ns).fd}
         h.nl.forget(name)  # a name made again must never resolve to the index of its predecessor
         self._h(peer_ns).nl.forget(peer)
         # made down, then brought up in the request that marks it, before its peer: with no carrier yet it
-        # makes no IPv6 link-local address before `quiet` turns that off (the peer's namespace does that
-        # for the peer when the node has no IPv6)
+        # makes no IPv6 link-local address before `quiet` turns that off (the kernel applies a request's
+        # up before its addrgenmode). The peer has carrier as soon as it is up, so a quiet peer is marked
+        # and made quiet first, then brought up.
         h.nl.link_add(name, "veth", up=False, mtu=mtu, mac=mac, master=master, peer=p, group=group)
         try:
             h.nl.link_set(name, up=True, alias=alias, quiet=quiet)
-            self._h(peer_ns).nl.link_set(peer, up=True, alias=peer_alias)
+            if peer_quiet:
+                self._h(peer_ns).nl.link_set(peer, alias=peer_alias, quiet=True)
+                self._h(peer_ns).nl.link_set(peer, up=True)
+            else:
+                self._h(peer_ns).nl.link_set(peer, up=True, alias=peer_alias)
             if hairpin:
                 h.nl.brport_hairpin(name)
         except BaseException:

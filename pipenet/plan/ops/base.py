@@ -163,6 +163,9 @@ class Op:
     #: lost in a crash), may simply be taken back; False where apply must run to be correct (a
     #: setting whose earlier value must be saved, a process to start)
     adoptable: ClassVar[bool] = True
+    #: fields that say how the object is made, not what it is: left out of `identity`, so a record written
+    #: before such a field existed still names the same object (no re-making after an upgrade)
+    unidentified: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -240,7 +243,8 @@ class Op:
         known = self.__dict__.get("_identity")
         if known is not None:
             return known
-        return _canon([self.kind] + [getattr(self, n) for n in _names(type(self)) if n != "saved"])
+        skip = type(self).unidentified
+        return _canon([self.kind] + [getattr(self, n) for n in _names(type(self)) if n != "saved" and n not in skip])
 
     def to_json(self) -> dict:
         d = {n: _plain(getattr(self, n)) for n in _names(type(self))}
@@ -272,7 +276,7 @@ class Op:
             raise ValueError(f"operation {kind}: {e}") from None
         op.validate()
         op.__dict__["_identity"] = _canon([op.kind] + [d[n] if n in d else getattr(op, n)
-                                                       for n in names if n != "saved"])
+                                                       for n in names if n != "saved" and n not in cls.unidentified])
         return op
 
     def validate(self) -> None:
