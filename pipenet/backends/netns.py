@@ -142,11 +142,15 @@ class Namespaces:
         self.handles: dict[str, Handle] = {"": self.root}
         self._run_dir_ready = False
         self._run_dev: int | None = None
+        self.retired: list[Handle] = []  # handles of namespaces deleted in this run (see `delete`)
 
     def close(self) -> None:
         for ref, h in list(self.handles.items()):
             h.close()
         self.handles.clear()
+        for h in self.retired:
+            h.close()
+        self.retired.clear()
         self.worker.stop()
 
     def forked(self) -> None:
@@ -157,6 +161,9 @@ class Namespaces:
             if ref != "":
                 self.handles.pop(ref)
                 h.close()  # (this process's copies of the descriptors)
+        for h in self.retired:
+            h.close()
+        self.retired.clear()
         self.root.nl.close()
         self.root = Handle("", self.root.fd, Netlink.open_here(), self.root.inode)
         self.handles[""] = self.root
@@ -313,9 +320,13 @@ class Namespaces:
         return self.live_inode(ref) is not None
 
     def delete(self, name: str) -> None:
+        """Unmount and remove /run/netns/NAME. The kernel frees the namespace when its last reference
+        goes, asynchronously; pipenet's own handle on it is kept until `close`, so that the unmount is
+        not the last reference: an unmount that is waits for the kernel (an RCU grace period slowed by
+        the cleanup of the namespaces freed before it), 0.7 to 1.3 ms each, against 0.07 ms."""
         h = self.handles.pop(name, None)
         if h is not None:
-            h.close()
+            self.retired.append(h)
         path = self.path(name)
         try:
             linux.umount(path, linux.MNT_DETACH)
