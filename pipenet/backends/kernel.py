@@ -57,6 +57,7 @@ class Kernel:
         self.ns = Namespaces(run_dir)
         self.state_root = state_root  # where the host-settings ledger lives (given by the engine)
         self._features: dict[str, bool] = {}
+        self._marks: dict[str, tuple[int, str | None]] = {}  # ref: (inode, its loopback's mark) read
 
     def close(self) -> None:
         self.ns.close()
@@ -71,11 +72,18 @@ class Kernel:
         return os.fstat(h.fd).st_ino
 
     def netns_mark(self, ref: str) -> str | None:
-        """The mark on a namespace's loopback interface (None: no namespace, or not pipenet's)."""
-        if not self.ns.exists(ref):
+        """The mark on a namespace's loopback interface (None: no namespace, or not pipenet's). One read
+        in this command of the namespace now at `ref` (same inode) is enough: `down` checks every
+        namespace (`read_namespace`), then deletes each after checking its mark again."""
+        inode = self.ns.live_inode(ref)
+        if inode is None:
             return None
-        for m in self.ns.fresh(ref).nl.links():
+        seen = self._marks.get(ref)
+        if seen is not None and seen[0] == inode:
+            return seen[1]
+        for m in self.ns.fresh(ref, inode).nl.links():
             if m.get_attr("IFLA_IFNAME") == "lo":
+                self._marks[ref] = (inode, m.get_attr("IFLA_IFALIAS"))
                 return m.get_attr("IFLA_IFALIAS")
         return None
 
@@ -363,6 +371,8 @@ class Kernel:
                 mtu=m.get_attr("IFLA_MTU"), up=bool(m["flags"] & 1), master=names.get(master) if master else None,
                 alias=m.get_attr("IFLA_IFALIAS"), group=m.get_attr("IFLA_GROUP") or 0,
                 peer_index=m.get_attr("IFLA_LINK"), hairpin=info.get("hairpin"))
+        if "lo" in view.links:
+            self._marks[ref] = (inode, view.links["lo"].alias)
         for m in h.nl.addrs():
             ip = m.get_attr("IFA_LOCAL") or m.get_attr("IFA_ADDRESS")
             if ip is None:
