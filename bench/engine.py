@@ -1,18 +1,21 @@
 """Benchmark: pipenet against the same kernel work done by `ip`, in one run, in a private namespace.
 
-    .venv/bin/python bench/engine.py [--sizes 100,300] [--runs 3] [--shell-max 300] [--chains 100,300]
-                                     [--json OUT] [--write-docs]
+    .venv/bin/python bench/engine.py [--sizes 100,300] [--per-bridge 1000] [--runs 3] [--shell-max 300]
+                                     [--chains 100,300] [--no-fopnp] [--json OUT] [--write-docs]
 
-For N containers on one bridge (each: a namespace, a veth port with a MAC,
-an address and a default route; the bridge NAT'd and forwarded; each
-namespace's hosts, resolv.conf and hostname files) it measures, median of --runs:
+For N containers spread over bridges of at most --per-bridge ports (a Linux
+bridge holds at most 1,023: N = 4,000 is 4 bridges; each bridge k on
+10.k.0.0/16, NAT'd and forwarded; each container: a namespace, a veth port
+with a MAC, an address and a default route; its hosts, resolv.conf and
+hostname files) it measures, median of --runs:
   floor   the ip-batch floor: one `ip -batch` for the host side and one
           `ip -n NS -batch` per namespace (the least a shell tool can do),
-          plus one `iptables-restore` per table and the files;
+          plus one `iptables-restore` per table and the files; and the same
+          with quiet links (`addrgenmode none`), as pipenet makes them;
   shell   a bash script with one `ip` process per operation, as hand-written
           scripts, the guide's recipe and pipework do: make the pair, move
           the peer, then `ip netns exec NS ip ...` for each setting there
-          (skipped above --shell-max);
+          (one bridge only; skipped above --shell-max);
   up      `pipenet up` from nothing (the CLI, Python start-up included);
   noop    `pipenet up` of the converged topology (an unchanged file: its
           digest matches, and every recorded change is checked against the
@@ -21,16 +24,20 @@ namespace's hosts, resolv.conf and hostname files) it measures, median of --runs
   plan    `pipenet plan` of the converged topology, the file edited by a
           comment (so it is parsed, compiled and compared in full);
   edited  `pipenet up` of that edited file (the same full work, nothing to do);
-  down    `pipenet down`, against the floor's own teardown (`ip -batch`).
-It reports medians, ratios, time per container and each topology's peak
-memory (the largest resident set of one pipenet command); --write-docs puts
-the tables into docs/performance.md.
+  down    `pipenet down`, against the floor's own teardown (`ip -batch`: the
+          ports deleted as one interface group, the namespaces, the bridges).
+It reports medians, ratios, time per container (raw, and with the fixed cost
+of an `up` subtracted: the median `up` of the same topology with no
+container), pipenet's own CPU per container, and the peak memory (largest
+resident set) of the `up` and of the `down` process; --write-docs puts the
+tables into docs/performance.md.
 Also a chain of N routers joined by /30 point-to-point links (each
 forwarding; --chains), against the same work done by ip -batch, and the
-Foundations playground (pipenet's own figures).
+Foundations playground (pipenet's own figures; --no-fopnp skips it).
 Everything runs inside a holder's private network and mount namespaces,
 so the machine's network is never touched. Between runs it waits for the
-kernel's asynchronous namespace cleanup to settle.
+kernel's asynchronous namespace cleanup to settle (a second per thousand
+namespaces, at least one).
 """
 
 from __future__ import annotations
@@ -157,13 +164,14 @@ def shell_script(n: int) -> str:
     """The same work as a hand-written script does it: one `ip` process per operation, in the order of
     the guide's point-to-point recipe and pipework (make the pair, attach and raise the host end, move
     the peer into the namespace, then rename, address and raise it there with `ip netns exec`), one
-    `iptables` process per rule, and the files written by the shell."""
+    `iptables` process per rule, and the files written by the shell. (The host ends are put in a group, a
+    word more in the same command, so that the floor's teardown deletes them as it deletes its own.)"""
     lines = ["set -e", "ip link add br0 type bridge", "ip link set br0 up", "ip addr add 10.0.0.1/16 dev br0"]
     for i in range(1, n + 1):
         ns, a = f"fl{i}", 0x0A000000 + 1 + i
         addr = ".".join(str((a >> s) & 255) for s in (24, 16, 8, 0))
         x = f"ip netns exec {ns} ip"
-        lines += [f"ip netns add {ns}", f"ip link add name vfl{i} type veth peer name pfl{i}",
+        lines += [f"ip netns add {ns}", f"ip link add name vfl{i} group 7 type veth peer name pfl{i}",
                   f"ip link set vfl{i} master br0", f"ip link set vfl{i} up", f"ip link set pfl{i} netns {ns}",
                   f"{x} link set pfl{i} name eth0", f"{x} link set eth0 address {mac(i)}",
                   f"{x} addr add {addr}/16 dev eth0", f"{x} link set eth0 up", f"{x} link set lo up",
