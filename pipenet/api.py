@@ -305,17 +305,20 @@ class Lab:
         t0 = time.perf_counter()
         answers = coordinator.ask_every(self.name, {"action": "test", "text": self.text,
                                                     "vars": dict(self.variables)})
-        said = {}
-        for e in self._load().expectations:  # (a slice aims at an address where the file names a node)
-            said.setdefault(e.span.line, []).append(e.describe())
-        checks = []
+        said: dict[tuple, list] = {}  # (a slice aims at an address where the file names a node)
+        for n, e in enumerate(self._load().expectations):  # (a pair is told by its source too: one machine's)
+            said.setdefault((e.span.line, e.source if e.statement is not None else None), []).append((n, e))
+        done = []
         for m, got in answers.items():
             for r in got.get("results") or ():
-                names = said.get(r["line"]) or [r["expectation"]]
-                text = names.pop(0) if len(names) > 1 else names[0]
-                checks.append(results.Check(r["line"], text, r["passed"], f"{r['detail']} (on {m})", r["seconds"]))
-        checks.sort(key=lambda c: c.line)
-        return results.TestReport(self.name, checks, time.perf_counter() - t0, change)
+                mine = said.get((r["line"], r.get("source") if "statement" in r else None)) or [(r["line"], None)]
+                n, e = mine.pop(0) if len(mine) > 1 else mine[0]
+                text = e.describe() if e is not None else r["expectation"]
+                done.append((n, e, results.Check(r["line"], text, r["passed"], f"{r['detail']} (on {m})",
+                                                 r["seconds"])))
+        done.sort(key=lambda x: x[0])
+        checks, matrices = _checks([(e, c) for _, e, c in done])
+        return results.TestReport(self.name, checks, time.perf_counter() - t0, change, all_pairs=matrices)
 
     def _in_sandbox(self, place: Place, fn, keep_on=lambda value: True):
         """fn() in the lab's sandbox, made first when there is none (and ended again when that first
@@ -477,9 +480,10 @@ class Lab:
                 exps = list(p.topo.expectations)
                 checks = Runner(p.topo, record, k).run(exps if chosen is None else [exps[i] for i in chosen])
                 seconds = time.perf_counter() - t0
-            return results.TestReport(p.topo.name, [results.Check(r.expectation.span.line, r.expectation.describe(),
-                                                                  r.ok, r.detail, r.seconds) for r in checks],
-                                      seconds, change, drift, runtime=len(overrides_of(record)))
+            made, matrices = _checks([(r.expectation, results.Check(r.expectation.span.line, r.expectation.describe(),
+                                                                    r.ok, r.detail, r.seconds)) for r in checks])
+            return results.TestReport(p.topo.name, made, seconds, change, drift, runtime=len(overrides_of(record)),
+                                      all_pairs=matrices)
 
         if sandbox or place.sandboxed:
             report = self._in_sandbox(place, here)
@@ -999,6 +1003,24 @@ def format_file(path: str, *, write: bool = True) -> tuple[bool, str]:
     if new != text and write:
         write_atomic(target, new.encode(), mode=None)
     return new != text, target
+
+
+def _checks(done: list) -> tuple[list[results.Check], list[results.PairMatrix]]:
+    """The checks of (expectation, Check) in order, each pair of an all-pairs statement told its source, target
+    and statement (numbered in the order they come), and those statements' matrices."""
+    numbered: dict[int, int] = {}
+    statements = []
+    for e, c in done:
+        st = getattr(e, "statement", None)
+        if st is None:
+            continue
+        if st.index not in numbered:
+            numbered[st.index] = len(statements)
+            statements.append((st.span.line, st.describe(), st.sources, st.targets))
+        c.source, c.statement = e.source, numbered[st.index]
+        c.target = e.target.node if e.target.node is not None else str(e.target.ip)
+    checks = [c for _, c in done]
+    return checks, results.tally(checks, statements)
 
 
 def run_slice(payload: dict) -> dict:

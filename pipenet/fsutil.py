@@ -108,3 +108,18 @@ def remove_tree(path: str) -> None:
             for d in dirs:
                 opened(os.path.join(root, d))
         shutil.rmtree(path, onerror=fix)
+
+
+#: file systems of the kernel's, not files: a bind mount over them would hide a process's view of itself
+KERNEL_TREES = ("/proc", "/sys", "/dev")
+
+
+def kernel_tree(path: str) -> str | None:
+    """The kernel's tree (`/proc`, `/sys`, `/dev`) that `path` is in, or leads into through links on this
+    machine (Debian's /etc/mtab is a link to /proc/mounts); None for an ordinary path. A mount follows
+    links, so a path's spelling alone does not say where a bind mount over it lands."""
+    for p in (path, os.path.realpath(path)):
+        for tree in KERNEL_TREES:
+            if p == tree or p.startswith(tree + "/"):
+                return tree
+    return None

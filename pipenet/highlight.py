@@ -37,7 +37,7 @@ PERCENTAGE = r"\d+(?:\.\d+)?%"
 NODE_PART = r"[A-Za-z_](?:[A-Za-z0-9_-]|\.(?!\.))*"
 #: The characters that may continue a WORD of the grammar (where a word ends, for the TextMate grammar,
 #: which matches values by pattern; tests/test_highlight.py checks it against the grammar's WORD).
-WORD_CHAR = r"[A-Za-z0-9_:/%+-]|\.(?!\.)"
+WORD_CHAR = r"[A-Za-z0-9_:/%+*?\[\]-]|\.(?!\.)"  # (`*?[]`: a glob of node names, `all of c*`)
 #: The port or the interface after `NODE:` (`www:80/tcp`, `backbone:eth0`).
 PORT_PART = r"\d+(?:/(?:tcp|udp|sctp))?"
 IF_PART = r"[A-Za-z0-9_.-]+"

@@ -388,8 +388,38 @@ class Target:
 
 
 @dataclass(frozen=True)
+class AllPairs:
+    """`expect all of SOURCES can reach all of TARGETS`: one statement that stands for every ordered pair of
+    the nodes its globs match (a node never probes itself). Each pair is an `Expectation` of its own, which
+    points back here (`Expectation.statement`), so probing, slicing across machines and results treat a pair
+    like any expectation, and the report can still sum a statement up as one matrix.
+
+    `sources` and `targets` are the matched node names in file order (the matrix's rows and columns);
+    `index` tells apart two statements with the same words (from a loop)."""
+
+    kind: str  # `reach` or `unreach`
+    source_glob: str
+    target_glob: str
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    port: Port | None = None
+    within: float | None = None
+    family: int | None = None
+    index: int = 0
+    span: Span = _span()
+
+    def describe(self) -> str:
+        verb = "can reach" if self.kind == "reach" else "cannot reach"
+        port = f":{self.port}" if self.port is not None else ""
+        over = f" over ipv{self.family}" if self.family is not None else ""
+        within = f" within {self.within:g}s" if self.within is not None else ""
+        return f"all of {self.source_glob} {verb} all of {self.target_glob}{port}{over}{within}"
+
+
+@dataclass(frozen=True)
 class Expectation:
-    """kind: `reach` (with optional `as_ip`), `unreach`, or `resolves` (`name` to `ip`)."""
+    """kind: `reach` (with optional `as_ip`), `unreach`, or `resolves` (`name` to `ip`). `statement`: the
+    all-pairs statement this expectation is one pair of (None for a single `expect`)."""
 
     kind: str
     source: str
@@ -402,6 +432,7 @@ class Expectation:
     family: int | None = None  # `over ipv4|ipv6`: which of a node's addresses a name means (None: its primary)
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
+    statement: AllPairs | None = None
 
     def describe(self) -> str:
         if self.kind == "resolves":

@@ -5,7 +5,9 @@ Python caller (`lab.test().write_junit("report.xml")`) write the same
 report, and in a sandbox the expectations run inside it while the report is
 written outside, by the caller, with the caller's permissions. One
 `<testcase>` per expectation (classname: the topology file, name: the
-expectation and its line), a failed one carrying the probe's detail. The
+expectation and its line; for each pair of an all-pairs statement, the
+classname is the file and the statement, so a CI viewer groups the pairs
+under it), a failed one carrying the probe's detail. The
 file is written atomically: a CI step never uploads half a report.
 """
 
@@ -33,8 +35,11 @@ def to_xml(report, file: str | None = None) -> bytes:
                           failures=str(failures), errors="0", skipped="0", time=total,
                           timestamp=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
                           hostname=socket.gethostname())
+    pairs = getattr(report, "all_pairs", [])
     for c in checks:
-        case = ET.SubElement(suite, "testcase", classname=file, name=f"{c.expectation} (line {c.line})",
+        # (a pair of an all-pairs statement: its statement is its class, so a viewer groups the pairs under it)
+        group = file if c.statement is None else f"{file}: expect {pairs[c.statement].expectation}"
+        case = ET.SubElement(suite, "testcase", classname=group, name=f"{c.expectation} (line {c.line})",
                              file=file, line=str(c.line), time=_seconds(c.seconds))
         if not c.passed:
             detail = c.detail or "failed"

@@ -6,7 +6,8 @@
   failed, errored, or interrupted (pytest runs the finalizers of a session stopped by Ctrl-C).
 - `--pipenet-keep`: labs are left up for debugging, and the run ends by saying how to take each down.
 - A `.pn` file named on the command line (or matching the `pipenet_files` ini patterns) is a test
-  file: each of its expectations is one item; the lab is brought up once for the file, before its
+  file: each of its `expect` statements is one item (an all-pairs statement too, failing with its
+  matrix of failed pairs); the lab is brought up once for the file, before its
   first item, and taken down after its last.
 
 It is a layer above the library, like the command line: everything goes through `pipenet.api`. It is
@@ -120,12 +121,12 @@ class TopologyFile(pytest.File):
 
         self.lab = pipenet.load(self.path)
         seen: set[str] = set()
-        for i, e in enumerate(self.lab.topology.expectations):
-            name = f"expect {e.describe()}"
+        for i, e, indexes in _statements(self.lab.topology.expectations):
+            name = f"expect {(e.statement or e).describe()}"
             if name in seen:  # (the same words twice, or from a loop: told apart by their place)
                 name = f"{name} (#{i + 1}, line {e.span.line})"
             seen.add(name)
-            yield ExpectationItem.from_parent(self, name=name, index=i, line=e.span.line)
+            yield ExpectationItem.from_parent(self, name=name, index=i, line=e.span.line, indexes=indexes)
 
     def setup(self) -> None:
         """Brought up before the file's first item; a failure here is each item's setup error, told in
@@ -155,6 +156,18 @@ class TopologyFile(pytest.File):
         return super().repr_failure(excinfo)
 
 
+def _statements(expectations):
+    """(position, expectation, positions) of each `expect` statement: an all-pairs statement is one item,
+    standing for all its pairs (one test per pair would make 9,900 items of a `pingall` of 100 nodes)."""
+    out: list = []
+    for i, e in enumerate(expectations):
+        if e.statement is not None and out and out[-1][1].statement is e.statement:
+            out[-1][2].append(i)
+        else:
+            out.append((i, e, [i]))
+    return out
+
+
 class ExpectationFailed(Exception):
     """An `expect` the network did not meet; its message is the probe's detail."""
 
@@ -162,13 +175,24 @@ class ExpectationFailed(Exception):
 class ExpectationItem(pytest.Item):
     """One `expect` of a topology file, checked on its file's lab."""
 
-    def __init__(self, *, index: int, line: int, **kw):
+    def __init__(self, *, index: int, line: int, indexes: list[int] | None = None, **kw):
         super().__init__(**kw)
         self.index = index  # its position in the topology's expectations (Lab.test(only=...))
+        self.indexes = indexes or [index]  # (an all-pairs statement: the positions of all its pairs)
         self.line = line
 
     def runtest(self) -> None:
-        check = self.parent.lab.test(only=[self.index]).results[0]
+        from pipenet import matrix
+
+        report = self.parent.lab.test(only=self.indexes)
+        if report.all_pairs:
+            m = report.all_pairs[0]
+            if m.failed:
+                shown = matrix.grid(m) if matrix.fits(m, matrix.PIPE_WIDTH) else matrix.failing(m)
+                raise ExpectationFailed("\n".join([f"{m.failed} of {m.pairs} pairs failed "
+                                                    "(rows: sources, columns: targets; X failed):", *shown]))
+            return
+        check = report.results[0]
         if not check.passed:
             raise ExpectationFailed(check.detail)
 

@@ -20,6 +20,9 @@ KIND_NAMES = {"netns": "namespaces", "use-netns": "attached namespaces", "bridge
 #: `status-all` is `status --json` without a name: every topology's status document in one.
 #: `status NAME --json` of a topology across machines: version 2 with each item naming its machine
 STATUS_ACROSS_MACHINES = "pipenet/status/v3"
+#: `test --json` of a file with all-pairs statements: version 1 with each statement's summary and each pair's
+#: source, target and statement (a file without them keeps version 1, byte for byte)
+TEST_WITH_ALL_PAIRS = "pipenet/test/v2"
 SCHEMA = {"check": "pipenet/check/v1", "plan": "pipenet/plan/v1", "status": "pipenet/status/v2",
           "status-all": "pipenet/status-all/v1", "ls": "pipenet/ls/v2", "test": "pipenet/test/v1"}
 
@@ -123,17 +126,66 @@ class Status:
 
 @dataclass
 class Check:
-    """One expectation's result."""
+    """One expectation's result; for one pair of an all-pairs statement, also its source and target and
+    which statement (its position in `TestReport.all_pairs`)."""
 
     line: int
     expectation: str
     passed: bool
     detail: str
     seconds: float
+    source: str | None = None
+    target: str | None = None
+    statement: int | None = None
 
     def to_json(self) -> dict:
-        return {"expectation": self.expectation, "line": self.line, "passed": self.passed, "detail": self.detail,
-                "seconds": round(self.seconds, 3)}
+        d = {"expectation": self.expectation, "line": self.line, "passed": self.passed, "detail": self.detail,
+             "seconds": round(self.seconds, 3)}
+        if self.statement is not None:
+            d.update(statement=self.statement, source=self.source, target=self.target)
+        return d
+
+
+@dataclass
+class PairMatrix:
+    """One all-pairs statement's summary: its rows (sources) and columns (targets) in file order, and how
+    many of its pairs passed. `failing()`: the pairs that failed, by source."""
+
+    line: int
+    expectation: str  # the statement's words, `all of c* can reach all of c*`
+    sources: list[str]
+    targets: list[str]
+    passed: int = 0
+    failed: int = 0
+    failures: dict = field(default_factory=dict)  # {source: [target, ...]}, in file order
+
+    @property
+    def pairs(self) -> int:
+        return self.passed + self.failed
+
+    def failing(self, source: str, target: str) -> bool:
+        return target in self.failures.get(source, ())
+
+    def to_json(self) -> dict:
+        return {"expectation": self.expectation, "line": self.line, "pairs": self.pairs, "passed": self.passed,
+                "failed": self.failed, "sources": self.sources, "targets": self.targets,
+                "failures": [{"source": s, "targets": ts} for s, ts in self.failures.items()]}
+
+
+def tally(checks: list[Check], statements: list[tuple[int, str, list[str], list[str]]]) -> list[PairMatrix]:
+    """The all-pairs statements' summaries from their pairs' checks (`statements`: each statement's line,
+    words, sources and targets, by `Check.statement`)."""
+    out = [PairMatrix(line, text, list(sources), list(targets)) for line, text, sources, targets in statements]
+    for c in checks:
+        if c.statement is None:
+            continue
+        m = out[c.statement]
+        if c.passed:
+            m.passed += 1
+        else:
+            m.failed += 1
+            m.failures.setdefault(c.source, []).append(c.target)
+    return out
 
 
 @dataclass
@@ -149,6 +201,7 @@ class TestReport:
     drift: int = 0  # changes from what `up` made, found and left alone (a link cut on purpose)
     file: str | None = None  # the topology file the lab was loaded from, as given (None for a lab from text)
     runtime: int = 0  # overrides set at runtime (`pipenet link`, `pipenet shape`), tested as they are
+    all_pairs: list[PairMatrix] = field(default_factory=list)  # each all-pairs statement tested, in file order
 
     @property
     def passed(self) -> int:
@@ -163,8 +216,12 @@ class TestReport:
         return self.failed == 0
 
     def to_json(self) -> dict:
-        return {"schema": SCHEMA["test"], "topology": self.topology, "passed": self.passed, "failed": self.failed,
-                "seconds": round(self.seconds, 3), "results": [r.to_json() for r in self.results]}
+        d = {"schema": SCHEMA["test"], "topology": self.topology, "passed": self.passed, "failed": self.failed,
+             "seconds": round(self.seconds, 3), "results": [r.to_json() for r in self.results]}
+        if self.all_pairs:
+            d["schema"] = TEST_WITH_ALL_PAIRS
+            d["all_pairs"] = [m.to_json() for m in self.all_pairs]
+        return d
 
     def to_junit(self, file: str | None = None) -> bytes:
         """JUnit XML: one testcase per expectation, a failure carrying the probe's detail (`pipenet.junit`)."""

@@ -23,7 +23,7 @@ import jsonschema
 import pytest
 
 from pipenet import schemas
-from pipenet.results import SCHEMA
+from pipenet.results import SCHEMA, STATUS_ACROSS_MACHINES, TEST_WITH_ALL_PAIRS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = sorted(glob.glob(os.path.join(REPO, "examples", "*.pn")))
@@ -55,6 +55,7 @@ PUBLISHED = {
     "status.v3.json": "5f9dd5d1623ed878a3c6985894ddcfe49ec16c14a81657dcbcf9304bf0ee8ad8",
     "status-all.v1.json": "560ce0244fea1c7b99bcd4aec0b4b51c0d177799e5cb97ee2a058e3299801212",
     "test.v1.json": "9975c4611f56b30b356be6379a39f149df82284a8392237012feb75fb51109f5",
+    "test.v2.json": "b481adad27b6aa519236ed4a87aeeb56e8edea057e3b0dcee8f54e2f76ccf73d",
 }
 
 
@@ -86,6 +87,10 @@ def test_each_command_has_a_valid_schema_shipped_in_the_package_and_in_the_docs(
     for name in shipped:
         with open(os.path.join(DOCS, name), "rb") as a, open(os.path.join(schemas.HERE, name), "rb") as b:
             assert a.read() == b.read(), f"docs/schemas/{name} differs from pipenet/schemas/{name}"
+    for name in (STATUS_ACROSS_MACHINES, TEST_WITH_ALL_PAIRS):  # (versions some documents take, by content)
+        doc = schemas.load(name)
+        jsonschema.Draft202012Validator.check_schema(doc)
+        assert doc["$id"] == "urn:pipenet:schema:{}:{}".format(*name.split("/")[1:]) and name in json.dumps(doc)
     with pytest.raises(ValueError):
         schemas.path("pipenet/../x/v1")
 

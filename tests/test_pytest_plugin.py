@@ -125,6 +125,25 @@ def test_expectations_with_the_same_words_are_told_apart(pytester):
                                  "2 tests collected*"])
 
 
+#: an all-pairs statement is one item; the second fails, c having no network
+PAIRS = textwrap.dedent("""
+    topology pairs
+    bridge br0 { address 10.9.0.1/24 }
+    container a { net br0 }
+    container b { net br0 }
+    container c { net none }
+    expect all of [ab] can reach all of [ab]
+    expect all of * can reach all of *
+""")
+
+
+def test_an_all_pairs_statement_is_one_item(pytester):
+    pytester.makefile(".pn", pairs=PAIRS)
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "pairs.pn")
+    result.stdout.fnmatch_lines(["pairs.pn::expect all of [[]ab] can reach all of [[]ab]",
+                                 "pairs.pn::expect all of * can reach all of *", "2 tests collected*"])
+
+
 def test_a_wrong_topology_is_a_collection_error_with_located_diagnostics(pytester):
     pytester.makefile(".pn", bad="topology bad\ncontainer a { net nowhere }\n")
     result = pytester.runpytest_subprocess("-q", "bad.pn")
@@ -169,6 +188,16 @@ def test_fixture_labs_and_a_topology_s_items_as_root(pytester, netns):
     result.stdout.fnmatch_lines(["*items.pn:8: expect a cannot reach b*", "ping 10.9.0.3: answered in*"])
     assert names_up(netns) == [] and namespaces(netns) == []
     assert netns.run(["ip", "-o", "link", "show", "type", "bridge"]).stdout.count("br0") == 0
+
+
+def test_an_all_pairs_item_fails_with_its_matrix(pytester, netns):
+    pytester.makefile(".pn", pairs=PAIRS)
+    result = run_inside(pytester, netns, "-v", "pairs.pn")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*pairs.pn:7: expect all of * can reach all of *",
+                                 "4 of 6 pairs failed (rows: sources, columns: targets; X failed):",
+                                 "   a b c", "a  - . X", "b  . - X", "c  X X -"])
+    assert names_up(netns) == []
 
 
 def test_a_topology_that_cannot_come_up_is_each_item_s_setup_error(pytester, netns):

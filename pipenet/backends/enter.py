@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 
 from pipenet.backends import linux
+from pipenet.fsutil import kernel_tree
 
 
 def etc_dir(ns: str) -> str | None:
@@ -57,7 +58,11 @@ def enter(ns_path: str | None, hostname: str | None, etc: str | None, binds=()) 
 def bind(source: str, target: str) -> None:
     """Mount `source` over `target`, which must already be there as the same kind (a file over a file,
     a directory over a directory): a mount point is never made, since making one would write the
-    host's file system."""
+    host's file system. Nor is a target that is (or, through links made since `check`, leads into) one of
+    the kernel's file systems: the mount would land there."""
+    if kernel_tree(target):
+        raise OSError(1, f"cannot put the node's {target}: it leads into the kernel's {kernel_tree(target)} "
+                         f"({os.path.realpath(target)})")
     if os.path.isdir(source) != os.path.isdir(target) or not os.path.exists(target):
         raise OSError(2, f"cannot put the node's {target}: there is no "
                          f"{'directory' if os.path.isdir(source) else 'file'} at {target} to mount it on")

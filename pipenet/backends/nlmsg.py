@@ -139,7 +139,7 @@ def messages(data: bytes) -> list[tuple[int, int, int, int, int]]:
 
 
 def _mac_text(b: bytes) -> str:
-    return ":".join(f"{x:02x}" for x in b)
+    return b.hex(":")
 
 
 def _ip_text(b: bytes) -> str:
@@ -185,13 +185,29 @@ def attrs_of(b: bytes) -> dict[int, bytes]:
     return out
 
 
+def _first(b: bytes, kind: int) -> bytes | None:
+    """The value of the first attribute `kind` of an attribute run (None: there is none before the
+    run ends or turns malformed). A bridge port's data holds some forty attributes and pipenet reads
+    one of the first: this stops there, where `attrs_of` would walk them all (a few thousand ports)."""
+    pos, size = 0, len(b)
+    unpack = _ATTR.unpack_from
+    while pos + 4 <= size:
+        n, k = unpack(b, pos)
+        if n < 4 or pos + n > size:
+            return None
+        if k & 0x3FFF == kind:
+            return b[pos + 4:pos + n]
+        pos += (n + 3) & ~3
+    return None
+
+
 def _linkinfo(b: bytes) -> dict:
     """IFLA_LINKINFO: the interface's kind and, for a bridge port, whether hairpin mode is on."""
     a = attrs_of(b)
     out = {"kind": _str_value(a[IFLA_INFO_KIND]) if IFLA_INFO_KIND in a else None}
     slave = a.get(IFLA_INFO_SLAVE_DATA)
     if slave is not None:
-        mode = attrs_of(slave).get(IFLA_BRPORT_MODE)
+        mode = _first(slave, IFLA_BRPORT_MODE)
         if mode:
             out["hairpin"] = bool(mode[0])
     return out

@@ -149,14 +149,49 @@ def test(r: TestReport, file: str) -> None:
     table.add_column("expectation")
     table.add_column("result")
     table.add_column("detail")
+    shown = set()
     for c in r.results:
+        if c.statement is not None:  # (an all-pairs statement: one line for all its pairs, at its first)
+            if c.statement not in shown:
+                shown.add(c.statement)
+                m = r.all_pairs[c.statement]
+                table.add_row(str(m.line), escape(m.expectation), _verdict(not m.failed), _pairs(m))
+            continue
         # (escaped: `[fd00::5]:80` is an address, not rich markup)
-        table.add_row(str(c.line), escape(c.expectation),
-                      "[green]pass[/green]" if c.passed else "[bold red]FAIL[/bold red]", escape(c.detail))
+        table.add_row(str(c.line), escape(c.expectation), _verdict(c.passed), escape(c.detail))
     table.caption = f"{r.passed} passed, {r.failed} failed in {r.seconds:.2f} s"
-    output.console().print(table)
+    out = output.console()
+    out.print(table)
+    for m in r.all_pairs:
+        _matrix(out, m)
     if not r.results:
         output.message(f"{file}: no expectations")
+
+
+def _verdict(ok: bool) -> str:
+    return "[green]pass[/green]" if ok else "[bold red]FAIL[/bold red]"
+
+
+def _pairs(m) -> str:
+    size = f"{m.pairs:,} pairs ({len(m.sources)} x {len(m.targets)} nodes)"
+    return f"{size}: all passed" if not m.failed else f"{size}: {m.failed:,} failed, {m.passed:,} passed"
+
+
+def _matrix(out, m) -> None:
+    """An all-pairs statement's matrix (`pipenet.cli.matrix`), or its failing pairs when too big to show."""
+    from rich.markup import escape
+
+    from pipenet import matrix
+
+    title = f"line {m.line}: expect {escape(m.expectation)}"
+    if matrix.fits(m, out.width if out.width < output.UNBOUNDED else matrix.PIPE_WIDTH):
+        out.print(f"\n{title}\n(rows: sources, columns: targets; . passed, X failed)")
+        for line in matrix.grid(m, fail="[bold red]X[/bold red]"):  # (node names hold no markup)
+            out.print(line, highlight=False)
+    elif m.failed:
+        out.print(f"\n{title}: the failing pairs (source -> targets)")
+        for line in matrix.failing(m):
+            out.print(escape(line), highlight=False)
 
 
 class Progress:

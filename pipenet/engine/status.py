@@ -91,10 +91,12 @@ def live_as_recorded(name: str, k) -> bool:
     """Is every operation of the record live, as made? (The proof the fast path of an unchanged file
     needs: the file says what it said, and the system is what that made. A runtime override is not:
     `up` resets it.)"""
-    from pipenet.engine.records import recorded_ops
+    from pipenet.engine.live import all_live
+    from pipenet.gcpause import gc_paused
 
     state = StateDir(name)
-    record = state.load()
-    if record is None or record.get("down") or record.get("runtime"):
-        return False
-    return not drift(recorded_ops(record, state), LiveView(k))
+    with gc_paused():  # (the record's JSON, its operations and every namespace read: no cycles among them)
+        record = state.load()
+        if record is None or record.get("down") or record.get("runtime"):
+            return False
+        return all_live(record.get("ops", []), LiveView(k), state)

@@ -89,8 +89,12 @@ class _Export:
                 nodes[c.name] = node
         for link in t.p2p:
             self.p2p(link)
+        said = set()
         for e in t.expectations:
-            self.warn(e.span, f"`expect {e.describe()}` is not carried: containerlab has no expectations")
+            e = e.statement or e  # (an all-pairs statement: once, not once per pair)
+            if id(e) not in said:
+                said.add(id(e))
+                self.warn(e.span, f"`expect {e.describe()}` is not carried: containerlab has no expectations")
         if t.hosts_auto:
             self.warn(Span(t.file, 0, 0, 0, 0), "`hosts auto` is not carried")
         h = t.host

@@ -8,7 +8,9 @@ the span of its key when it is a mapping's value, and the scalar's text as
 written (`3` stays `3`, never `3.0`). Anchors, aliases and `<<` merge keys
 work as in `safe_load`, but a file whose aliases expand to more than
 MAX_VALUES values (a "billion laughs") is refused, located, instead of
-filling the memory.
+filling the memory. A file nested deeper than MAX_DEPTH (no real lab is
+more than a handful of levels deep) is refused, located, instead of running
+the YAML composer out of stack.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pipenet.source import Span
 
 #: how many values a file may expand to, aliases counted each time they are used
 MAX_VALUES = 200_000
+#: how deep mappings and lists may nest (a containerlab file needs about six levels)
+MAX_DEPTH = 64
 
 
 @dataclass
@@ -74,13 +78,36 @@ def load(text: str, file: str) -> Y:
                               ) from None
     except yaml.YAMLError as e:
         raise InvalidTopology([Diagnostic(f"not YAML: {e}", Span(file, 0, 0, 0, 0))]) from None
+    except RecursionError:  # PyYAML's composer recurses once per level: find the place with its flat parser
+        raise InvalidTopology([_too_deep(_deepest(text, file))]) from None
     finally:
         loader.dispose()
+
+
+def _too_deep(span: Span) -> Diagnostic:
+    return Diagnostic(f"values nested more than {MAX_DEPTH} deep", span,
+                      "a containerlab topology nests a few levels (topology: nodes: NAME: ...)")
+
+
+def _deepest(text: str, file: str) -> Span:
+    """Where the nesting first goes past MAX_DEPTH, read with PyYAML's event parser (a loop, not a recursion)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                m = event.start_mark
+                return Span(file, m.line + 1, m.column + 1, m.line + 1, m.column + 2)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    return Span(file, 1, 1, 1, 2)
 
 
 def _wrap(loader: yaml.SafeLoader, node: yaml.Node, file: str, seen: set, budget: list[int],
           key: Span | None = None) -> Y:
     span = _span(file, node)
+    if len(seen) >= MAX_DEPTH:
+        raise InvalidTopology([_too_deep(span)])
     budget[0] -= 1
     if budget[0] < 0:
         raise InvalidTopology([Diagnostic(f"the file expands to more than {MAX_VALUES:,} values", span,

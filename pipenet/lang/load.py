@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import gc
 import os
-from contextlib import contextmanager
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.errors import InvalidTopology
+from pipenet.gcpause import gc_paused
 from pipenet.ir import Topology
 from pipenet.source import SourceFile, Span
 
 #: Files larger than this are refused before parsing (a topology is text a person wrote or generated).
 MAX_FILE_BYTES = 32 * 1024 * 1024
-
-
-@contextmanager
-def gc_paused():
-    """Pause the cyclic garbage collector while the front end builds its (acyclic, long-lived)
-    objects: on a 10,000-container file it otherwise spends a third of the time rescanning them."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def analyse(text: str, file: str = "<text>", resolved: dict | None = None, variables: dict[str, str] | None = None

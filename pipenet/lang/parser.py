@@ -196,6 +196,7 @@ _AFTER = {
     "resolves": "a name like www.example.com",
     "to": "an address",
     "as": "a name or an address",
+    "all of": "a glob of node names like c* or web[1-3]",
 }
 
 
@@ -244,7 +245,10 @@ def _unclosed_brace(text: str) -> tuple[int, int] | None:
 
 
 def _previous_word(line: str, column: int) -> str | None:
+    """The word before the error (`all of`, two words, after which a glob is expected)."""
     before = line[: column - 1].split()
+    if before[-2:] == ["all", "of"]:
+        return "all of"
     return before[-1] if before else None
 
 

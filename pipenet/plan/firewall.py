@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pipenet.ir import Topology
+if TYPE_CHECKING:  # (the IR imports netaddr: a no-op `up`, which reads firewall ops, needs neither)
+    from pipenet.ir import Topology
 
 TABLE_JUMPS = {
     "filter": (("FORWARD", "FWD", ""),),

@@ -25,6 +25,11 @@ class FakeSocket:
     def send(self, data: bytes) -> None:
         self.sent.append(bytes(data))
 
+    def recv_into(self, buf) -> int:
+        data = self.recv(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
     def recv(self, _n: int) -> bytes:
         self.reads += 1
         seq = M.HDR.unpack_from(self.sent[-1])[3]

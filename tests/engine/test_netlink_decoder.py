@@ -210,7 +210,7 @@ def test_a_socket_error_while_reading_is_a_netlink_error():
         def send(self, data):
             pass
 
-        def recv(self, n):
+        def recv_into(self, buf):
             raise OSError(errno.ENOBUFS, "No buffer space available")
 
     with pytest.raises(NetlinkError) as e:

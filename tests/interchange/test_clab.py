@@ -181,6 +181,10 @@ def test_binds_become_files_and_private_directories(tmp_path):
      "an exec command should be a string"),
     ("name: x\na: &a [" + ",".join(["1"] * 500) + "]\nb: &b [" + ",".join(["*a"] * 500) + "]\ntopology: {nodes: {}}\n",
      "2:202", "the file expands to more than 200,000 values"),  # a "billion laughs" is refused, not expanded
+    ("name: x\ntopology:\n  nodes: " + "[" * 100 + "]" * 100 + "\n",
+     "3:72", "values nested more than 64 deep"),  # deeper than Python's stack would have let the composer go...
+    ("name: x\ntopology:\n  nodes: " + "[" * 3000 + "]" * 3000 + "\n",
+     "3:72", "values nested more than 64 deep"),  # ...and far deeper: was a RecursionError traceback
 ])
 def test_what_is_wrong_as_containerlab_input_is_located_and_nothing_is_written(text, where, message, tmp_path):
     path = tmp_path / "bad.clab.yml"

@@ -173,6 +173,11 @@ class FakeSocket:
     def send(self, data: bytes) -> None:
         self.sent.append(bytes(data))
 
+    def recv_into(self, buf) -> int:
+        data = self.recv(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
     def recv(self, _n: int) -> bytes:
         seq = M.HDR.unpack_from(self.sent[-1])[3]
         return M.HDR.pack(36, M.NLMSG_ERROR, 0, seq, 0) + struct.pack("=i", 0) + bytes(16)

@@ -63,3 +63,16 @@ def test_each_path_needs_a_mount_point_on_the_host_and_is_given_once():
 def test_a_path_inside_a_private_directory_needs_no_mount_point():
     _topo, diags = paths('container a { private /tmp; file /tmp/new/deeper.conf "x"; private /tmp/new2 }\n')
     assert diags == []
+
+
+def test_a_path_that_is_a_link_into_the_kernels_file_systems_is_refused(tmp_path):
+    """A bind mount follows links: `file /etc/mtab ...` (a link to /proc/mounts on Debian) would have been
+    mounted over /proc/PID/mounts. The spelling is not enough; where the path leads on this machine is."""
+    (tmp_path / "mounts").symlink_to("/proc/mounts")
+    (tmp_path / "sysdir").symlink_to("/sys/class")
+    lines, words = located(f'file {tmp_path}/mounts "x"', f"private {tmp_path}/sysdir")
+    assert lines == [2, 3]
+    assert words == [f"`{tmp_path}/mounts` cannot be given to a node: on this machine it is a link into the "
+                     "kernel's /proc",
+                     f"`{tmp_path}/sysdir` cannot be given to a node: on this machine it is a link into the "
+                     "kernel's /sys"]

@@ -52,3 +52,29 @@ def test_a_file_from_a_fifo_or_a_device_is_refused_at_once(tmp_path):
     report = pipenet.check(str(lab))
     assert sorted(d.message for d in report.diagnostics) == ["`fifo` is not a regular file",
                                                              "`zero` is not a regular file"]
+
+
+def test_a_mount_point_that_became_a_link_into_proc_since_check_is_not_mounted_on(tmp_path):
+    """`check` refuses such a path; a link put there between `check` and the node's process starting is
+    refused by the mount itself, which would otherwise land in /proc. (Tried in a child with a mount
+    namespace of its own, so that were the refusal gone, the host's /proc would still be untouched.)"""
+    from pipenet.backends import enter, linux
+
+    src = tmp_path / "kept.conf"
+    src.write_text("x")
+    (tmp_path / "target").symlink_to("/proc/mounts")
+    said = tmp_path / "said"
+    pid = os.fork()
+    if pid == 0:
+        try:
+            linux.unshare(linux.CLONE_NEWNS)
+            linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+            try:
+                enter.bind(str(src), str(tmp_path / "target"))
+                said.write_text("mounted")
+            except OSError as e:
+                said.write_text(str(e))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert "leads into the kernel's /proc" in said.read_text()

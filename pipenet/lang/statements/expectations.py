@@ -40,6 +40,13 @@ def expect(w: Walker, st: Node, sc: Scope) -> Expectation:
         else:
             as_ip = w.typed(t[2], sc, V.ip)
     kind = "reach" if st.data == "expect_reach" else "unreach"
+    family, within = options(w, st, sc, spans, [a for a in (target.ip, as_ip) if a is not None])
+    return Expectation(kind, src, target, as_ip, as_node, within=within, family=family, span=span, spans=spans)
+
+
+def options(w: Walker, st: Node, sc: Scope, spans: dict, written: list) -> tuple[int | None, float | None]:
+    """(family, within) of `over ipv4|ipv6` and `within T`, their spans put in `spans`; an address written
+    out (`written`) must be of the family asked for."""
     family = within = None
     for part in subnodes(st):
         tok = words(part)[0]
@@ -52,12 +59,12 @@ def expect(w: Walker, st: Node, sc: Scope) -> Expectation:
         if family is None:
             w.error(f"`{w.text(tok, sc)}` is not an address family", spans["over"], "write over ipv4 or over ipv6")
             raise Fail
-        written = [a for a in (target.ip, as_ip) if a is not None and a.version != family]
-        if written:
-            w.error(f"{written[0]} is an IPv{written[0].version} address, and the expectation is over ipv{family}",
+        wrong = [a for a in written if a.version != family]
+        if wrong:
+            w.error(f"{wrong[0]} is an IPv{wrong[0].version} address, and the expectation is over ipv{family}",
                     spans["over"], "`over` chooses among a node's addresses; an address written out has its family")
             raise Fail
-    return Expectation(kind, src, target, as_ip, as_node, within=within, family=family, span=span, spans=spans)
+    return family, within
 
 
 def _target(w: Walker, tok: Token, sc: Scope) -> Target:

@@ -13,6 +13,7 @@ import os
 import pwd
 import stat
 
+from pipenet.fsutil import kernel_tree
 from pipenet.ir import NodePath
 from pipenet.lang.parser import Node
 from pipenet.lang.walk import Fail, Scope, Walker, subnodes, words
@@ -20,8 +21,6 @@ from pipenet.source import Span
 
 #: the node's files are kept in the record: a config file, not a disk image
 MAX_CONTENT = 1 << 20
-#: file systems of the kernel's, not files: a bind mount over them would hide the node's view of itself
-FORBIDDEN = ("/proc", "/sys", "/dev")
 DEFAULT_MODE = {"file": 0o644, "private": 0o755}
 
 
@@ -63,8 +62,10 @@ def _path(w: Walker, text: str, span: Span) -> str:
     if any(p in (".", "..") for p in parts) or "//" in text or (len(text) > 1 and text.endswith("/")):
         w.error(f"`{text}` is not a plain path (no `.`, `..`, `//` or trailing `/`)", span, hint)
         raise Fail
-    if text == "/" or any(text == f or text.startswith(f + "/") for f in FORBIDDEN):
-        whose = "it is the whole file system" if text == "/" else f"/{text.split('/')[1]} is the kernel's"
+    tree = kernel_tree(text)  # a bind mount over the kernel's file systems would hide the node's view of itself
+    if text == "/" or tree:
+        whose = ("it is the whole file system" if text == "/" else f"{tree} is the kernel's"
+                 if "/" + text.split("/")[1] == tree else f"on this machine it is a link into the kernel's {tree}")
         w.error(f"`{text}` cannot be given to a node: {whose}", span,
                 "a node may have its own files under /etc, /var, /run, ...")
         raise Fail

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipenet.ir import Topology
 from pipenet.lang import values as V
-from pipenet.lang.statements import bridges, containers, expectations, host, machines, p2p
+from pipenet.lang.statements import allpairs, bridges, containers, expectations, host, machines, p2p
 from pipenet.lang.walk import Fail, Walker, subnodes, words
 from pipenet.source import Span
 
@@ -35,7 +35,22 @@ def build(w: Walker) -> Topology:
     links = [link for link in (w.safe(p2p.p2p, w, st, sc) for st, sc in records["p2p"]) if link]
     host_config = host.host(w, records["host"])
     made_machines = [m for m in (w.safe(machines.machine, w, st, sc) for st, sc in records["machine"]) if m]
-    expects = [e for e in (w.safe(expectations.expect, w, st, sc) for st, sc in records["expect"]) if e]
+    expects = _expectations(w, [c.name for c in made_containers])
     return Topology(name=name, file=w.file, bridges=tuple(made_bridges), containers=tuple(made_containers),
                     p2p=tuple(links), host=host_config, hosts_auto=w.hosts_auto, expectations=tuple(expects),
                     machines=tuple(made_machines), span=name_span)
+
+
+def _expectations(w: Walker, nodes: list[str]) -> list:
+    """Every expectation in file order, an all-pairs statement standing for its pairs."""
+    nodes = list(dict.fromkeys(nodes))
+    out, statements = [], 0
+    for st, sc in w.records["expect"]:
+        if st.data.startswith("expect_all_"):
+            out.extend(w.safe(allpairs.all_pairs, w, st, sc, nodes, statements) or ())
+            statements += 1
+        else:
+            e = w.safe(expectations.expect, w, st, sc)
+            if e:
+                out.append(e)
+    return out

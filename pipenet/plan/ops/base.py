@@ -243,8 +243,14 @@ class Op:
         known = self.__dict__.get("_identity")
         if known is not None:
             return known
+        d = self.__dict__.get("_read_from")  # (worked out when first asked: a no-op `up` never asks)
         skip = type(self).unidentified
-        return _canon([self.kind] + [getattr(self, n) for n in _names(type(self)) if n != "saved" and n not in skip])
+        names = [n for n in _names(type(self)) if n != "saved" and n not in skip]
+        values = [d[n] if n in d else getattr(self, n) for n in names] if d else [getattr(self, n) for n in names]
+        known = _canon([self.kind] + values)
+        if d:
+            self.__dict__["_identity"] = known
+        return known
 
     def to_json(self) -> dict:
         d = {n: _plain(getattr(self, n)) for n in _names(type(self))}
@@ -275,8 +281,7 @@ class Op:
         except TypeError as e:
             raise ValueError(f"operation {kind}: {e}") from None
         op.validate()
-        op.__dict__["_identity"] = _canon([op.kind] + [d[n] if n in d else getattr(op, n)
-                                                       for n in names if n != "saved" and n not in cls.unidentified])
+        op.__dict__["_read_from"] = d
         return op
 
     def validate(self) -> None:

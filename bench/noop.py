@@ -1,0 +1,197 @@
+"""Benchmark: the no-op `up` and `plan` of a converged topology, live refresh included (issue 18).
+
+    .venv/bin/python bench/noop.py [--sizes 1000,4000] [--runs 5] [--json OUT] [--write-docs]
+
+For N containers on ceil(N/1000) bridges (a Linux bridge holds at most
+1,023 ports; each container as in bench/engine.py: a namespace, a veth port,
+an address, a default route and its /etc/netns files) it brings the topology
+up once, waits until the machine is idle, then measures, median of --runs:
+  noop    `pipenet up` of the unchanged file (the CLI, Python start-up included):
+          the digest of its inputs matches, and every recorded change is
+          checked against the live system (every namespace read) before
+          "nothing to change";
+  plan    `pipenet plan` of the same unchanged file (the same live check);
+(with the CPU time of `noop`, both of its processes), and, in one process,
+the split of that work (median of --runs):
+  digest  the inputs' digest compared with the recorded one;
+  record  the record's JSON read;
+  live    its operations made and checked against the live system, every
+          namespace read (links, addresses, routes): `live.all_live`, shared
+          by two processes past 1,500 operations, as `up` does it;
+  start   the rest of the command's wall time: Python's start-up, imports,
+          the topology's lock, the answer printed;
+then the same work in one process, step by step: the operations made from
+the JSON, every namespace opened, read, every operation checked.
+With PYTHONPATH=OLD_TREE it measures another copy of pipenet (the same
+commands, for a before-and-after in the same minutes). Everything runs
+inside a holder's private network and mount namespaces
+(bench/engine.py's harness), so the machine's network is never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PY = sys.executable
+PER_BRIDGE = 1000
+PHASES = ("digest", "record", "live")
+
+
+def topology(n: int) -> str:
+    """N containers, a thousand to a bridge (each bridge its own /16)."""
+    out = ["topology noop"]
+    bridges = (n + PER_BRIDGE - 1) // PER_BRIDGE
+    for b in range(bridges):
+        out.append(f"bridge br{b} {{ address 10.{b}.0.1/16 }}")
+    for b in range(bridges):
+        first, last = b * PER_BRIDGE + 1, min(n, (b + 1) * PER_BRIDGE)
+        out.append(f"for i in {first}..{last} {{\n    container c${{i}} {{ net br{b} }}\n}}")
+    return "\n".join(out) + "\n"
+
+
+def phases(path: str) -> dict[str, float]:
+    """One no-op's work, phase by phase, in this process, as `up` does it (`status.live_as_recorded`:
+    the check shared by two processes past SPLIT_AT operations); then the same work in one process,
+    step by step (what each step costs, before it is shared out)."""
+    from pipenet.backends.kernel import Kernel
+    from pipenet.engine import inputs, live
+    from pipenet.engine.records import recorded_ops
+    from pipenet.engine.state import StateDir
+
+    try:
+        from pipenet.gcpause import gc_paused
+        all_live = live.all_live
+    except ImportError:  # pipenet before these changes (PYTHONPATH=OLD_TREE, for a comparison)
+        from contextlib import nullcontext as gc_paused
+
+        from pipenet.engine.status import drift
+
+        def all_live(docs, view, state):
+            return not drift(recorded_ops({"ops": docs}, state), view)
+
+    t0 = time.perf_counter()
+    name = inputs.unchanged(path)
+    if name is None or not inputs.still_unchanged(path, name):
+        raise RuntimeError(f"{path}: the digest does not match (not converged?)")
+    t1 = time.perf_counter()
+    state = StateDir(name)
+    k = Kernel()
+    try:
+        with gc_paused():
+            record = state.load()
+            t2 = time.perf_counter()
+            if not all_live(record["ops"], live.LiveView(k), state):
+                raise RuntimeError("the live system is not as recorded")
+            t3 = time.perf_counter()
+    finally:
+        k.close()
+    out = {"digest": t1 - t0, "record": t2 - t1, "live": t3 - t2, "ops": len(record["ops"])}
+    k = Kernel()  # the same work in one process, step by step
+    try:
+        with gc_paused():
+            s0 = time.perf_counter()
+            ops = recorded_ops(record, state)
+            s1 = time.perf_counter()
+            view = live.LiveView(k)
+            view.want_sysctls(ops)  # (opens every namespace the ops name, in one visit)
+            s2 = time.perf_counter()
+            for ref in sorted({op.ns for op in ops if isinstance(getattr(op, "ns", None), str)}):
+                view.namespace(ref)
+            s3 = time.perf_counter()
+            if not all(op.check(view).ok for op in ops):
+                raise RuntimeError("the live system is not as recorded")
+            s4 = time.perf_counter()
+    finally:
+        k.close()
+    out.update({"s_ops": s1 - s0, "s_open": s2 - s1, "s_read": s3 - s2, "s_check": s4 - s3,
+                "namespaces": len(view._ns)})
+    return out
+
+
+def inside(sizes: list[int], runs: int) -> dict:
+    from engine import pipenet, quiesce, settle
+
+    results = {}
+    tmp = tempfile.mkdtemp(prefix="pipenet-noop-")
+    for n in sizes:
+        path = os.path.join(tmp, f"noop{n}.pn")
+        with open(path, "w") as f:
+            f.write(topology(n))
+        rows: dict[str, list[float]] = {}
+        rows["up"] = [pipenet(f"noop{n}", "up", path)]
+        quiesce(60.0)
+        rows["load"] = [os.getloadavg()[0]]
+        for _ in range(runs):
+            before = os.times()
+            rows.setdefault("noop", []).append(pipenet(f"noop{n}", "up", path))
+            after = os.times()
+            rows.setdefault("noop_cpu", []).append(after.children_user + after.children_system
+                                                   - before.children_user - before.children_system)
+            rows.setdefault("noplan", []).append(pipenet(f"noop{n}", "plan", path))
+            got = subprocess.run([PY, os.path.abspath(__file__), "--phases", path], capture_output=True, text=True,
+                                 check=True)
+            for k, v in json.loads(got.stdout).items():
+                rows.setdefault(k, []).append(v)
+        pipenet(f"noop{n}", "down", "noop")
+        settle()
+        med = {k: statistics.median(v) for k, v in rows.items()}
+        med["start"] = med["noop"] - sum(med[p] for p in PHASES)
+        sys.stderr.write(f"{n}: " + ", ".join(f"{k} {v:.3f}" for k, v in med.items()) + "\n")
+        results[n] = med
+    return results
+
+
+def table(results: dict) -> str:
+    lines = ["| N containers (bridges) | recorded operations | no-op `up` | its CPU time (both processes) | "
+             "no-op `plan` | digest | the record's JSON read | its operations made and checked live | "
+             "start-up and the rest | made and checked live, per container | load average before |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for n, m in results.items():
+        n = int(n)
+        lines.append(f"| {n:,} ({(n + PER_BRIDGE - 1) // PER_BRIDGE}) | {int(m['ops']):,} | {m['noop']:.2f} s | "
+                     f"{m['noop_cpu']:.2f} s | {m['noplan']:.2f} s | {1000 * m['digest']:.0f} ms | "
+                     f"{1000 * m['record']:.0f} ms | {1000 * m['live']:.0f} ms | {1000 * m['start']:.0f} ms | "
+                     f"{1e6 * m['live'] / n:.0f} us | {m['load']:.1f} |")
+    lines += ["", "The same work in one process, step by step (per namespace read):", "",
+              "| N containers | operations from the record's JSON | open every namespace | read every namespace "
+              "(links, addresses, routes) | check every operation | per namespace: open, read, check |",
+              "|---|---|---|---|---|---|"]
+    for n, m in results.items():
+        per = 1e6 / m["namespaces"]
+        lines.append(f"| {int(n):,} | {1000 * m['s_ops']:.0f} ms | {1000 * m['s_open']:.0f} ms | "
+                     f"{1000 * m['s_read']:.0f} ms | {1000 * m['s_check']:.0f} ms | {per * m['s_open']:.0f}, "
+                     f"{per * m['s_read']:.0f}, {per * m['s_check']:.0f} us |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1000,4000")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--write-docs", action="store_true", help="put the table into docs/performance.md")
+    ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--phases", default=None, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",")]
+    if a.phases:
+        print(json.dumps(phases(a.phases)))
+        return
+    if a.inside:
+        print(json.dumps(inside(sizes, a.runs)))
+        return
+    from world import measure_inside, publish
+
+    results = measure_inside(__file__, ["--sizes", a.sizes, "--runs", str(a.runs)])
+    publish("noop", table(results), results, a.write_docs, a.json)
+
+
+if __name__ == "__main__":
+    main()
