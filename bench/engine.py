@@ -64,9 +64,9 @@ def spread(n: int, per: int) -> list[tuple[int, int, int]]:
     return out or [(0, 1, 0)]
 
 
-def topology(n: int, per: int = 1000) -> str:
+def topology(n: int, per: int = 1000, name: str = "bench") -> str:
     """N containers over bridges of at most `per` ports each, bridge k on 10.k.0.0/16."""
-    text = "topology bench\n"
+    text = f"topology {name}\n"
     for b, lo, hi in spread(n, per):
         text += f"bridge br{b} {{ address 10.{b}.0.1/16 }}\n"
         if hi >= lo:
@@ -451,31 +451,12 @@ def main() -> None:
     if a.inside:
         print(json.dumps(inside(sizes, a.runs, a.shell_max, chains, a.per_bridge, not a.no_fopnp)))
         return
-    sys.path.insert(0, REPO)
-    from tests.harness import Netns
+    from world import measure_inside, publish
 
-    # pipenet's own bytecode, as an installed copy has it (PYTHONDONTWRITEBYTECODE would otherwise make
-    # every command compile pipenet from source)
-    subprocess.run([PY, "-m", "compileall", "-q", os.path.join(REPO, "pipenet")], check=True)
-
-    ns = Netns()
-    try:
-        r = ns.run([PY, os.path.abspath(__file__), "--inside", "--sizes", a.sizes, "--runs", str(a.runs),
-                    "--shell-max", str(a.shell_max), "--chains", a.chains, "--per-bridge", str(a.per_bridge)]
-                   + (["--no-fopnp"] if a.no_fopnp else []), timeout=7200)
-        sys.stderr.write(r.stderr)
-        results = json.loads(r.stdout)
-    finally:
-        ns.close()
-    print(table(results))
-    if a.write_docs:
-        from report import write_section
-
-        args = [a for i, a in enumerate(sys.argv[1:]) if a != "--json" and sys.argv[i] != "--json"]
-        write_section("engine", ".venv/bin/python bench/engine.py " + " ".join(args), table(results))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(results, f, indent=1)
+    results = measure_inside(__file__, ["--sizes", a.sizes, "--runs", str(a.runs), "--shell-max", str(a.shell_max),
+                                        "--chains", a.chains, "--per-bridge", str(a.per_bridge)]
+                             + (["--no-fopnp"] if a.no_fopnp else []))
+    publish("engine", table(results), results, a.write_docs, a.json)
 
 
 if __name__ == "__main__":
