@@ -1,18 +1,21 @@
 """Benchmark: pipenet against the same kernel work done by `ip`, in one run, in a private namespace.
 
-    .venv/bin/python bench/engine.py [--sizes 100,300] [--runs 3] [--shell-max 300] [--chains 100,300]
-                                     [--json OUT] [--write-docs]
+    .venv/bin/python bench/engine.py [--sizes 100,300] [--per-bridge 1000] [--runs 3] [--shell-max 300]
+                                     [--chains 100,300] [--no-fopnp] [--json OUT] [--write-docs]
 
-For N containers on one bridge (each: a namespace, a veth port with a MAC,
-an address and a default route; the bridge NAT'd and forwarded; each
-namespace's hosts, resolv.conf and hostname files) it measures, median of --runs:
+For N containers spread over bridges of at most --per-bridge ports (a Linux
+bridge holds at most 1,023: N = 4,000 is 4 bridges; each bridge k on
+10.k.0.0/16, NAT'd and forwarded; each container: a namespace, a veth port
+with a MAC, an address and a default route; its hosts, resolv.conf and
+hostname files) it measures, median of --runs:
   floor   the ip-batch floor: one `ip -batch` for the host side and one
           `ip -n NS -batch` per namespace (the least a shell tool can do),
-          plus one `iptables-restore` per table and the files;
+          plus one `iptables-restore` per table and the files; and the same
+          with quiet links (`addrgenmode none`), as pipenet makes them;
   shell   a bash script with one `ip` process per operation, as hand-written
           scripts, the guide's recipe and pipework do: make the pair, move
           the peer, then `ip netns exec NS ip ...` for each setting there
-          (skipped above --shell-max);
+          (one bridge only; skipped above --shell-max);
   up      `pipenet up` from nothing (the CLI, Python start-up included);
   noop    `pipenet up` of the converged topology (an unchanged file: its
           digest matches, and every recorded change is checked against the
@@ -21,16 +24,20 @@ namespace's hosts, resolv.conf and hostname files) it measures, median of --runs
   plan    `pipenet plan` of the converged topology, the file edited by a
           comment (so it is parsed, compiled and compared in full);
   edited  `pipenet up` of that edited file (the same full work, nothing to do);
-  down    `pipenet down`, against the floor's own teardown (`ip -batch`).
-It reports medians, ratios, time per container and each topology's peak
-memory (the largest resident set of one pipenet command); --write-docs puts
-the tables into docs/performance.md.
+  down    `pipenet down`, against the floor's own teardown (`ip -batch`: the
+          ports deleted as one interface group, the namespaces, the bridges).
+It reports medians, ratios, time per container (raw, and with the fixed cost
+of an `up` subtracted: the median `up` of the same topology with no
+container), pipenet's own CPU per container, and the peak memory (largest
+resident set) of the `up` and of the `down` process; --write-docs puts the
+tables into docs/performance.md.
 Also a chain of N routers joined by /30 point-to-point links (each
 forwarding; --chains), against the same work done by ip -batch, and the
-Foundations playground (pipenet's own figures).
+Foundations playground (pipenet's own figures; --no-fopnp skips it).
 Everything runs inside a holder's private network and mount namespaces,
 so the machine's network is never touched. Between runs it waits for the
-kernel's asynchronous namespace cleanup to settle.
+kernel's asynchronous namespace cleanup to settle (a second per thousand
+namespaces, at least one).
 """
 
 from __future__ import annotations
@@ -50,41 +57,66 @@ REPO = os.path.dirname(HERE)
 PY = sys.executable
 
 
-def topology(n: int) -> str:
-    return ("topology bench\nbridge br0 { address 10.0.0.1/16 }\n"
-            f"for i in 1..{n} {{\n    container c${{i}} {{ net br0 }}\n}}\n")
+def spread(n: int, per: int) -> list[tuple[int, int, int]]:
+    """(bridge number, first container, last container) of N containers over bridges of at most `per`
+    ports; at least one bridge (N = 0: an empty one, the fixed cost of an `up`)."""
+    out = [(b, lo, min(n, lo + per - 1)) for b, lo in enumerate(range(1, n + 1, per))]
+    return out or [(0, 1, 0)]
 
 
-def mac(i: int) -> str:
-    ip = 0x0A000000 + 1 + i
+def topology(n: int, per: int = 1000, name: str = "bench") -> str:
+    """N containers over bridges of at most `per` ports each, bridge k on 10.k.0.0/16."""
+    text = f"topology {name}\n"
+    for b, lo, hi in spread(n, per):
+        text += f"bridge br{b} {{ address 10.{b}.0.1/16 }}\n"
+        if hi >= lo:
+            text += f"for i in {lo}..{hi} {{\n    container c${{i}} {{ net br{b} }}\n}}\n"
+    return text
+
+
+def _dot(v: int) -> str:
+    return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+
+
+def _addr(b: int, j: int) -> int:
+    """The address of the j-th container (from 1) of bridge b."""
+    return 0x0A000000 + (b << 16) + 1 + j
+
+
+def mac(i: int, b: int = 0, j: int | None = None) -> str:
+    ip = _addr(b, i if j is None else j)
     return "02:42:" + ":".join(f"{(ip >> s) & 255:02x}" for s in (24, 16, 8, 0))
 
 
-def floor_batches(n: int, quiet: bool = False) -> tuple[str, dict[str, str]]:
+def floor_batches(n: int, quiet: bool = False, per: int = 1000) -> tuple[str, dict[str, str]]:
     """The ip -batch scripts; `quiet`: no IPv6 autoconfiguration on the bridge and on both ends of each
     port (`addrgenmode none` before a link comes up), as pipenet does for segments without IPv6."""
     q = " addrgenmode none" if quiet else ""
-    host = ["link add br0 type bridge", f"link set dev br0{q} up", "addr add 10.0.0.1/16 dev br0"]
-    per_ns = {}
-    for i in range(1, n + 1):
-        ns = f"fl{i}"
-        host.append(f"netns add {ns}")
-        host.append(f"link add vfl{i} master br0 type veth peer name eth0 netns {ns} address {mac(i)}")
-        host.append(f"link set dev vfl{i}{q} up")
-        a = 0x0A000000 + 1 + i
-        addr = ".".join(str((a >> s) & 255) for s in (24, 16, 8, 0))
-        per_ns[ns] = (f"link set lo up\nlink set dev eth0{q} up\naddr add {addr}/16 dev eth0\n"
-                      f"route add default via 10.0.0.1\n")
+    host, per_ns = [], {}
+    for b, lo, hi in spread(n, per):
+        host += [f"link add br{b} type bridge", f"link set dev br{b}{q} up", f"addr add 10.{b}.0.1/16 dev br{b}"]
+        for i in range(lo, hi + 1):
+            ns = f"fl{i}"
+            host.append(f"netns add {ns}")
+            host.append(f"link add vfl{i} group 7 master br{b} type veth peer name eth0 netns {ns} "
+                        f"address {mac(i, b, i - lo + 1)}")
+            host.append(f"link set dev vfl{i}{q} up")
+            per_ns[ns] = (f"link set lo up\nlink set dev eth0{q} up\naddr add {_dot(_addr(b, i - lo + 1))}/16 dev eth0\n"
+                          f"route add default via 10.{b}.0.1\n")
     return "\n".join(host) + "\n", per_ns
 
 
-FLOOR_RULES = {
-    "filter": "*filter\n:FL-FWD - [0:0]\n-I FORWARD 1 -j FL-FWD\n"
-              "-A FL-FWD -o br0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
-              "-A FL-FWD -i br0 ! -o br0 -j ACCEPT\n-A FL-FWD -i br0 -o br0 -j ACCEPT\nCOMMIT\n",
-    "nat": "*nat\n:FL-POST - [0:0]\n-I POSTROUTING 1 -j FL-POST\n"
-           "-A FL-POST -s 10.0.0.0/16 ! -o br0 -j MASQUERADE\nCOMMIT\n",
-}
+def floor_rules(bridges: int) -> dict[str, str]:
+    """The firewall of the floor: each bridge forwarded and NAT'd, as pipenet does it."""
+    fwd = "".join(f"-A FL-FWD -o br{b} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+                  f"-A FL-FWD -i br{b} ! -o br{b} -j ACCEPT\n-A FL-FWD -i br{b} -o br{b} -j ACCEPT\n"
+                  for b in range(bridges))
+    nat = "".join(f"-A FL-POST -s 10.{b}.0.0/16 ! -o br{b} -j MASQUERADE\n" for b in range(bridges))
+    return {"filter": "*filter\n:FL-FWD - [0:0]\n-I FORWARD 1 -j FL-FWD\n" + fwd + "COMMIT\n",
+            "nat": "*nat\n:FL-POST - [0:0]\n-I POSTROUTING 1 -j FL-POST\n" + nat + "COMMIT\n"}
+
+
+FLOOR_RULES = floor_rules(1)
 
 
 def floor_files(n: int, prefix: str = "fl") -> None:
@@ -92,28 +124,32 @@ def floor_files(n: int, prefix: str = "fl") -> None:
     for i in range(1, n + 1):
         d = f"/etc/netns/{prefix}{i}"
         os.makedirs(d, exist_ok=True)
-        for name, text in (("hosts", f"127.0.0.1\tlocalhost\n10.0.{i // 256}.{i % 256}\tc{i}\n"),
+        for name, text in (("hosts", f"127.0.0.1\tlocalhost\n10.{i // 65536}.{i // 256 % 256}.{i % 256}\tc{i}\n"),
                            ("resolv.conf", "nameserver 8.8.8.8\n"), ("hostname", f"c{i}\n")):
             with open(os.path.join(d, name), "w") as f:
                 f.write(text)
 
 
-def run_floor(n: int, quiet: bool = False) -> float:
+def run_floor(n: int, quiet: bool = False, per: int = 1000) -> float:
     """The same kernel work as pipenet's up: ip -batch, one iptables-restore per table, the files."""
-    host, per_ns = floor_batches(n, quiet)
+    host, per_ns = floor_batches(n, quiet, per)
     t = time.perf_counter()
     subprocess.run(["ip", "-batch", "-"], input=host, text=True, check=True)
     for ns, batch in per_ns.items():
         subprocess.run(["ip", "-n", ns, "-batch", "-"], input=batch, text=True, check=True)
     subprocess.run(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"], check=True)
-    for rules in FLOOR_RULES.values():
+    for rules in floor_rules(len(spread(n, per))).values():
         subprocess.run(["iptables-restore", "--noflush"], input=rules, text=True, check=True)
     floor_files(n)
     return time.perf_counter() - t
 
 
-def floor_down(n: int) -> float:
-    batch = "".join(f"link del vfl{i}\nnetns del fl{i}\n" for i in range(1, n + 1)) + "link del br0\n"
+def floor_down(n: int, per: int = 1000) -> float:
+    """The floor's teardown: the ports deleted as one interface group (one request, as pipenet does:
+    one by one, each deletion waits for an RCU grace period), the namespaces, the bridges."""
+    batch = "link del group 7\n" if n else ""
+    batch += "".join(f"netns del fl{i}\n" for i in range(1, n + 1))
+    batch += "".join(f"link del br{b}\n" for b, _lo, _hi in spread(n, per))
     t = time.perf_counter()
     subprocess.run(["ip", "-batch", "-"], input=batch, text=True, check=True)
     subprocess.run(["iptables-restore", "--noflush"], text=True, check=True,
@@ -128,13 +164,14 @@ def shell_script(n: int) -> str:
     """The same work as a hand-written script does it: one `ip` process per operation, in the order of
     the guide's point-to-point recipe and pipework (make the pair, attach and raise the host end, move
     the peer into the namespace, then rename, address and raise it there with `ip netns exec`), one
-    `iptables` process per rule, and the files written by the shell."""
+    `iptables` process per rule, and the files written by the shell. (The host ends are put in a group, a
+    word more in the same command, so that the floor's teardown deletes them as it deletes its own.)"""
     lines = ["set -e", "ip link add br0 type bridge", "ip link set br0 up", "ip addr add 10.0.0.1/16 dev br0"]
     for i in range(1, n + 1):
         ns, a = f"fl{i}", 0x0A000000 + 1 + i
         addr = ".".join(str((a >> s) & 255) for s in (24, 16, 8, 0))
         x = f"ip netns exec {ns} ip"
-        lines += [f"ip netns add {ns}", f"ip link add name vfl{i} type veth peer name pfl{i}",
+        lines += [f"ip netns add {ns}", f"ip link add name vfl{i} group 7 type veth peer name pfl{i}",
                   f"ip link set vfl{i} master br0", f"ip link set vfl{i} up", f"ip link set pfl{i} netns {ns}",
                   f"{x} link set pfl{i} name eth0", f"{x} link set eth0 address {mac(i)}",
                   f"{x} addr add {addr}/16 dev eth0", f"{x} link set eth0 up", f"{x} link set lo up",
@@ -202,6 +239,7 @@ def chain_floor_down(n: int) -> float:
 
 
 PEAK: dict[str, float] = {}  # the largest resident set of a pipenet command, per topology
+PEAK_OF: dict[tuple[str, str], float] = {}  # the same per (topology, command): "up" (from nothing), "down"
 USER: dict[str, list[float]] = {}  # user CPU seconds of each `up` from nothing, per topology
 
 
@@ -217,14 +255,24 @@ def pipenet(topo: str, *args) -> float:
     if proc.returncode != 0:
         raise RuntimeError(f"pipenet {' '.join(args)} failed: {err.decode(errors='replace')}")
     PEAK[topo] = max(PEAK.get(topo, 0.0), usage.ru_maxrss / 1024)
+    cmd = args[0] if args[0] != "up" or topo not in UP_DONE else "noop"
+    PEAK_OF[topo, cmd] = max(PEAK_OF.get((topo, cmd), 0.0), usage.ru_maxrss / 1024)
+    if args[0] == "up":
+        UP_DONE.add(topo)
+    elif args[0] == "down":
+        UP_DONE.discard(topo)
     if args[0] == "up":
         USER.setdefault(topo, []).append(usage.ru_utime)
     return elapsed
 
 
-def settle() -> None:
-    """Let the kernel finish tearing down the namespaces of the previous run."""
-    time.sleep(1.0)
+UP_DONE: set[str] = set()  # topologies that are up (their next `up` is a no-op)
+
+
+def settle(n: int = 0) -> None:
+    """Let the kernel finish tearing down the namespaces of the previous run (its cleanup is
+    asynchronous: a second per thousand namespaces, at least one)."""
+    time.sleep(max(1.0, n / 1000))
 
 
 def _cpu() -> tuple[int, int]:
@@ -269,32 +317,52 @@ def pipenet_rows(rows: dict, topo: str, path: str, name: str) -> None:
 def medians(label: str, rows: dict) -> dict:
     med = {k: statistics.median(v) for k, v in rows.items() if v}
     med["peak_mb"] = PEAK.get(label, 0.0)
+    med["peak_up_mb"] = PEAK_OF.get((label, "up"), 0.0)
+    med["peak_down_mb"] = PEAK_OF.get((label, "down"), 0.0)
     sys.stderr.write(f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in med.items()) + "\n")
     return med
 
 
-def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] = ()) -> dict:
+def empty_up(tmp: str, runs: int, per: int) -> float:
+    """The fixed cost of an `up` (Python's start-up, imports, the state, one bridge made and NAT'd):
+    the median `up` of a topology of one bridge and no container."""
+    path = os.path.join(tmp, "empty.pn")
+    with open(path, "w") as f:
+        f.write(topology(0, per))
+    times = []
+    for _ in range(max(runs, 3)):
+        times.append(pipenet("empty", "up", path))
+        pipenet("empty", "down", "bench")
+        settle()
+    return statistics.median(times)
+
+
+def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] = (), per: int = 1000,
+           fopnp: bool = True) -> dict:
     results = {}
     tmp = tempfile.mkdtemp(prefix="pipenet-bench-")
+    if sizes:
+        results["empty"] = {"up": empty_up(tmp, runs, per)}
     for n in sizes:
         path = os.path.join(tmp, f"bench{n}.pn")
         with open(path, "w") as f:
-            f.write(topology(n))
+            f.write(topology(n, per))
         rows: dict[str, list[float]] = {k: [] for k in ("floor", "floor_quiet", "floor_down", "shell")}
         for _ in range(runs):
-            rows["floor"].append(run_floor(n))
-            rows["floor_down"].append(floor_down(n))
-            settle()
-            rows["floor_quiet"].append(run_floor(n, quiet=True))
-            floor_down(n)
-            settle()
-            if n <= shell_max:
+            rows["floor"].append(run_floor(n, per=per))
+            rows["floor_down"].append(floor_down(n, per))
+            settle(n)
+            rows["floor_quiet"].append(run_floor(n, quiet=True, per=per))
+            floor_down(n, per)
+            settle(n)
+            if n <= shell_max and n <= per:
                 rows["shell"].append(run_shell(n, os.path.join(tmp, f"shell{n}.sh")))
-                floor_down(n)
-                settle()
+                floor_down(n, per)
+                settle(n)
             pipenet_rows(rows, str(n), path, "bench")
-            settle()
+            settle(n)
         results[n] = medians(str(n), rows)
+        results[n]["bridges"] = len(spread(n, per))
     for n in chain_sizes:
         path = os.path.join(tmp, f"chain{n}.pn")
         with open(path, "w") as f:
@@ -303,10 +371,12 @@ def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] =
         for _ in range(runs):
             rows["floor"].append(chain_floor(n))
             rows["floor_down"].append(chain_floor_down(n))
-            settle()
+            settle(n)
             pipenet_rows(rows, f"chain{n}", path, "bench")
-            settle()
+            settle(n)
         results[f"chain{n}"] = medians(f"chain{n}", rows)
+    if not fopnp:
+        return results
     fopnp = os.path.join(tmp, "foundations.pn")  # a copy: the benchmark edits the file it measures
     with open(os.path.join(REPO, "examples", "foundations.pn")) as src, open(fopnp, "w") as dst:
         dst.write(src.read())
@@ -319,25 +389,31 @@ def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] =
 
 
 def table(results: dict) -> str:
-    lines = ["| N containers on one bridge | floor (ip -batch) | floor, quiet links | one ip per op | pipenet up | "
+    empty = results.get("empty", {}).get("up")
+    lines = ["| N containers | bridges | floor (ip -batch) | floor, quiet links | one ip per op | pipenet up | "
              "up / quiet floor | "
              "one ip per op / up | no-op up | no-op plan | no-op up, edited file | plan, edited file | down | "
              "floor teardown | down / floor teardown | "
-             "up per container | pipenet's own CPU per container | peak memory |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "up per container | up per container, start-up subtracted | pipenet's own CPU per container | "
+             "peak memory, up | peak memory, down |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n, m in results.items():
         if not str(n).isdigit():
             continue
         n = int(n)
         shell = m.get("shell")
-        lines.append(f"| {n} | {m['floor']:.2f} s | {m['floor_quiet']:.2f} s | " +
+        marginal = f"{1000 * (m['up'] - empty) / n:.2f} ms" if empty is not None else ""
+        lines.append(f"| {n} | {m.get('bridges', 1)} | {m['floor']:.2f} s | {m['floor_quiet']:.2f} s | " +
                      (f"{shell:.2f} s" if shell else "(not run)") +
                      f" | {m['up']:.2f} s | {m['up'] / m['floor_quiet']:.2f}x | " +
                      (f"{shell / m['up']:.1f}x" if shell else "") +
                      f" | {m['noop']:.2f} s | {m['noplan']:.2f} s | {m['noop_full']:.2f} s | {m['plan']:.2f} s | "
                      f"{m['down']:.2f} s | {m['floor_down']:.2f} s | "
-                     f"{m['down'] / m['floor_down']:.2f}x | {1000 * m['up'] / n:.2f} ms | "
-                     f"{1e6 * m['up_user'] / n:.0f} us | {m['peak_mb']:.0f} MB |")
+                     f"{m['down'] / m['floor_down']:.2f}x | {1000 * m['up'] / n:.2f} ms | {marginal} | "
+                     f"{1e6 * m['up_user'] / n:.0f} us | {m['peak_up_mb']:.0f} MB | {m['peak_down_mb']:.0f} MB |")
+    if empty is not None:
+        lines += ["", f"Start-up subtracted: the median `up` of the same topology with no container (one bridge, "
+                      f"NAT'd): {empty:.2f} s."]
     chains = [(k, m) for k, m in results.items() if str(k).startswith("chain")]
     if chains:
         lines += ["", "| chain of N routers (p2p /30 links, forwarding) | floor | pipenet up | up / floor | "
@@ -364,39 +440,23 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--shell-max", type=int, default=300)
     ap.add_argument("--chains", default="100,300", help="sizes of the chain-of-routers topology")
+    ap.add_argument("--per-bridge", type=int, default=1000, help="containers per bridge (at most 1,023)")
+    ap.add_argument("--no-fopnp", action="store_true", help="skip the Foundations playground")
     ap.add_argument("--json", default=None)
     ap.add_argument("--write-docs", action="store_true", help="put the tables into docs/performance.md")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    sizes = [int(s) for s in a.sizes.split(",")]
+    sizes = [int(s) for s in a.sizes.split(",") if s]
     chains = [int(c) for c in a.chains.split(",") if c]
     if a.inside:
-        print(json.dumps(inside(sizes, a.runs, a.shell_max, chains)))
+        print(json.dumps(inside(sizes, a.runs, a.shell_max, chains, a.per_bridge, not a.no_fopnp)))
         return
-    sys.path.insert(0, REPO)
-    from tests.harness import Netns
+    from world import measure_inside, publish
 
-    # pipenet's own bytecode, as an installed copy has it (PYTHONDONTWRITEBYTECODE would otherwise make
-    # every command compile pipenet from source)
-    subprocess.run([PY, "-m", "compileall", "-q", os.path.join(REPO, "pipenet")], check=True)
-
-    ns = Netns()
-    try:
-        r = ns.run([PY, os.path.abspath(__file__), "--inside", "--sizes", a.sizes, "--runs", str(a.runs),
-                    "--shell-max", str(a.shell_max), "--chains", a.chains], timeout=7200)
-        sys.stderr.write(r.stderr)
-        results = json.loads(r.stdout)
-    finally:
-        ns.close()
-    print(table(results))
-    if a.write_docs:
-        from report import write_section
-
-        args = [a for i, a in enumerate(sys.argv[1:]) if a != "--json" and sys.argv[i] != "--json"]
-        write_section("engine", ".venv/bin/python bench/engine.py " + " ".join(args), table(results))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(results, f, indent=1)
+    results = measure_inside(__file__, ["--sizes", a.sizes, "--runs", str(a.runs), "--shell-max", str(a.shell_max),
+                                        "--chains", a.chains, "--per-bridge", str(a.per_bridge)]
+                             + (["--no-fopnp"] if a.no_fopnp else []))
+    publish("engine", table(results), results, a.write_docs, a.json)
 
 
 if __name__ == "__main__":

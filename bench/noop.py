@@ -45,15 +45,10 @@ PHASES = ("digest", "record", "live")
 
 
 def topology(n: int) -> str:
-    """N containers, a thousand to a bridge (each bridge its own /16)."""
-    out = ["topology noop"]
-    bridges = (n + PER_BRIDGE - 1) // PER_BRIDGE
-    for b in range(bridges):
-        out.append(f"bridge br{b} {{ address 10.{b}.0.1/16 }}")
-    for b in range(bridges):
-        first, last = b * PER_BRIDGE + 1, min(n, (b + 1) * PER_BRIDGE)
-        out.append(f"for i in {first}..{last} {{\n    container c${{i}} {{ net br{b} }}\n}}")
-    return "\n".join(out) + "\n"
+    """N containers, a thousand to a bridge (each bridge its own /16): the engine benchmark's."""
+    from engine import topology as spread_over_bridges
+
+    return spread_over_bridges(n, PER_BRIDGE, name="noop")
 
 
 def phases(path: str) -> dict[str, float]:

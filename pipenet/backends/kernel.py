@@ -57,6 +57,7 @@ class Kernel:
         self.ns = Namespaces(run_dir)
         self.state_root = state_root  # where the host-settings ledger lives (given by the engine)
         self._features: dict[str, bool] = {}
+        self._marks: dict[str, tuple[int, str | None]] = {}  # ref: (inode, its loopback's mark) read
 
     def close(self) -> None:
         self.ns.close()
@@ -71,11 +72,18 @@ class Kernel:
         return os.fstat(h.fd).st_ino
 
     def netns_mark(self, ref: str) -> str | None:
-        """The mark on a namespace's loopback interface (None: no namespace, or not pipenet's)."""
-        if not self.ns.exists(ref):
+        """The mark on a namespace's loopback interface (None: no namespace, or not pipenet's). One read
+        in this command of the namespace now at `ref` (same inode) is enough: `down` checks every
+        namespace (`read_namespace`), then deletes each after checking its mark again."""
+        inode = self.ns.live_inode(ref)
+        if inode is None:
             return None
-        for m in self.ns.fresh(ref).nl.links():
+        seen = self._marks.get(ref)
+        if seen is not None and seen[0] == inode:
+            return seen[1]
+        for m in self.ns.fresh(ref, inode).nl.links():
             if m.get_attr("IFLA_IFNAME") == "lo":
+                self._marks[ref] = (inode, m.get_attr("IFLA_IFALIAS"))
                 return m.get_attr("IFLA_IFALIAS")
         return None
 
@@ -153,21 +161,26 @@ class Kernel:
     def veth_add(self, ns: str, name: str, peer_ns: str, peer: str, *, mac: str | None = None,
                  peer_mac: str | None = None, mtu: int | None = None, master: str | None = None,
                  hairpin: bool = False, group: int | None = None, alias: str | None = None,
-                 peer_alias: str | None = None, quiet: bool = False) -> None:
-        """A veth pair, both ends marked. `quiet`: no IPv6 autoconfiguration on the first end (`name`); the
-        peer follows its namespace's default, which pipenet sets when it makes a node's namespace."""
+                 peer_alias: str | None = None, quiet: bool = False, peer_quiet: bool = False) -> None:
+        """A veth pair, both ends marked. `quiet`, `peer_quiet`: no IPv6 autoconfiguration on the first end
+        (`name`), on the peer."""
         h = self._h(ns)
         same = peer_ns == ns
         p = {"ifname": peer, "mac": peer_mac, "mtu": mtu, "netns_fd": None if same else self._h(peer_ns).fd}
         h.nl.forget(name)  # a name made again must never resolve to the index of its predecessor
         self._h(peer_ns).nl.forget(peer)
         # made down, then brought up in the request that marks it, before its peer: with no carrier yet it
-        # makes no IPv6 link-local address before `quiet` turns that off (the peer's namespace does that
-        # for the peer when the node has no IPv6)
+        # makes no IPv6 link-local address before `quiet` turns that off (the kernel applies a request's
+        # up before its addrgenmode). The peer has carrier as soon as it is up, so a quiet peer is marked
+        # and made quiet first, then brought up.
         h.nl.link_add(name, "veth", up=False, mtu=mtu, mac=mac, master=master, peer=p, group=group)
         try:
             h.nl.link_set(name, up=True, alias=alias, quiet=quiet)
-            self._h(peer_ns).nl.link_set(peer, up=True, alias=peer_alias)
+            if peer_quiet:
+                self._h(peer_ns).nl.link_set(peer, alias=peer_alias, quiet=True)
+                self._h(peer_ns).nl.link_set(peer, up=True)
+            else:
+                self._h(peer_ns).nl.link_set(peer, up=True, alias=peer_alias)
             if hairpin:
                 h.nl.brport_hairpin(name)
         except BaseException:
@@ -358,6 +371,8 @@ class Kernel:
             links[name] = Link(name, f["index"], info.get("kind"), a.get("IFLA_ADDRESS"), a.get("IFLA_MTU"),
                                bool(f["flags"] & 1), names.get(master) if master else None, a.get("IFLA_IFALIAS"),
                                a.get("IFLA_GROUP") or 0, a.get("IFLA_LINK"), info.get("hairpin"))
+        if "lo" in links:
+            self._marks[ref] = (inode, links["lo"].alias)
         addresses = view.addresses
         for m in h.nl.addrs():
             f, a = m.fields, m.attrs

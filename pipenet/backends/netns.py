@@ -104,18 +104,21 @@ class _Inline:
         pass
 
 
-def _ipv6_defaults(quiet: bool) -> None:
-    """In the calling thread's (new) namespace, for the interfaces that will be made in or moved into it:
-    `quiet` (a node without IPv6): no IPv6 link-local address at all (no duplicate address detection, no
-    multicast joins: nothing flooded to a bridge); otherwise no duplicate address detection, since
-    pipenet made the segment (addresses are usable at once, not "tentative" for a second)."""
-    name, value = ("addr_gen_mode", b"1") if quiet else ("accept_dad", b"0")
+def _no_dad_default() -> None:
+    """In the calling thread's (new) namespace, for a node with IPv6: no duplicate address detection on
+    the interfaces that will be made in or moved into it, since pipenet made the segment (addresses are
+    usable at once, not "tentative" for a second).
+
+    Only nodes with IPv6 pay for it: opening a file under /proc/sys/net in a new namespace walks one
+    cached entry per existing namespace (about 3 ms at 1,000 namespaces, 5 ms at 4,000), so a node
+    without IPv6 gets its quiet interfaces one by one, by netlink (`addrgenmode none` on each before it
+    comes up), rather than from its namespace's default."""
     try:  # /proc/sys shows the namespace of the thread that opens it
-        fd = os.open(f"/proc/sys/net/ipv6/conf/default/{name}", os.O_WRONLY | os.O_CLOEXEC)
+        fd = os.open("/proc/sys/net/ipv6/conf/default/accept_dad", os.O_WRONLY | os.O_CLOEXEC)
     except OSError:
         return  # no IPv6 at all
     try:
-        os.write(fd, value)
+        os.write(fd, b"0")
     except OSError:
         pass
     finally:
@@ -139,11 +142,15 @@ class Namespaces:
         self.handles: dict[str, Handle] = {"": self.root}
         self._run_dir_ready = False
         self._run_dev: int | None = None
+        self.retired: list[Handle] = []  # handles of namespaces deleted in this run (see `delete`)
 
     def close(self) -> None:
         for ref, h in list(self.handles.items()):
             h.close()
         self.handles.clear()
+        for h in self.retired:
+            h.close()
+        self.retired.clear()
         self.worker.stop()
 
     def forked(self) -> None:
@@ -154,6 +161,9 @@ class Namespaces:
             if ref != "":
                 self.handles.pop(ref)
                 h.close()  # (this process's copies of the descriptors)
+        for h in self.retired:
+            h.close()
+        self.retired.clear()
         self.root.nl.close()
         self.root = Handle("", self.root.fd, Netlink.open_here(), self.root.inode)
         self.handles[""] = self.root
@@ -193,7 +203,8 @@ class Namespaces:
         """The namespace is made whole (loopback up, carrying the mark, IPv6 defaults set) before it gets
         its name: a process killed at any moment leaves no namespace at /run/netns/NAME that lacks
         pipenet's mark (at worst, for the instant between the two calls below, an empty file there,
-        which is not a namespace and is read as absent)."""
+        which is not a namespace and is read as absent). `quiet`: a node without IPv6 (its interfaces are
+        made quiet one by one, see `_no_dad_default`)."""
         self._prepare_run_dir()
         path = self.path(name)
         nsfd = nl = None
@@ -201,7 +212,8 @@ class Namespaces:
         try:
             linux.unshare(linux.CLONE_NEWNET)
             try:
-                _ipv6_defaults(quiet)
+                if not quiet:
+                    _no_dad_default()
                 nsfd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
                 nl = Netlink.open_here(big=False)
                 nl.index["lo"] = 1  # loopback is always the first interface of a new namespace
@@ -241,8 +253,9 @@ class Namespaces:
     # ---- the main thread's side -------------------------------------------------------------------
     def create(self, name: str, mark: str | None = None, quiet: bool = False) -> Handle:
         """A new namespace at /run/netns/NAME, its loopback up and carrying `mark` (pipenet's mark on a
-        namespace: read back before the namespace is ever changed or removed). `quiet`: interfaces
-        that arrive in it get no IPv6 autoconfiguration (a node without IPv6)."""
+        namespace: read back before the namespace is ever changed or removed). `quiet`: a node without
+        IPv6, whose interfaces pipenet makes without IPv6 autoconfiguration (not its namespace's default,
+        see `_no_dad_default`); otherwise, they skip duplicate address detection."""
         old = self.handles.pop(name, None)
         if old is not None:
             old.close()
@@ -307,9 +320,13 @@ class Namespaces:
         return self.live_inode(ref) is not None
 
     def delete(self, name: str) -> None:
+        """Unmount and remove /run/netns/NAME. The kernel frees the namespace when its last reference
+        goes, asynchronously; pipenet's own handle on it is kept until `close`, so that the unmount is
+        not the last reference: an unmount that is waits for the kernel (an RCU grace period slowed by
+        the cleanup of the namespaces freed before it), 0.7 to 1.3 ms each, against 0.07 ms."""
         h = self.handles.pop(name, None)
         if h is not None:
-            h.close()
+            self.retired.append(h)
         path = self.path(name)
         try:
             linux.umount(path, linux.MNT_DETACH)

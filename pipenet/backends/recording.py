@@ -161,7 +161,7 @@ class RecordingKernel:
         self._new("", name, kind="bridge", mtu=mtu, up=True, alias=alias, mac=mac)
 
     def veth_add(self, ns, name, peer_ns, peer, *, mac=None, peer_mac=None, mtu=None, master=None, hairpin=False,
-                 group=None, alias=None, peer_alias=None, quiet=False):
+                 group=None, alias=None, peer_alias=None, quiet=False, peer_quiet=False):
         self._call("veth_add", ns, name, peer_ns, peer)
         self._ns(peer_ns)
         if master is not None:

@@ -19,8 +19,8 @@ from pipenet.kinds import KINDS
 from pipenet.plan import etc as etc_files
 from pipenet.plan.firewall import TABLE_JUMPS, Published, bare_table, chain_base, tables_for, with_tag
 from pipenet.plan.names import netns_name
-from pipenet.plan.ops import (AddAddress, AddRoute, AddTunnel, AddVeth, CreateBridge, CreateNamespace, Firewall,
-                              HostSetting, NodePath, Op, SetShape, SetSysctl, StartProcess, UseNamespace, WriteEtc)
+from pipenet.plan.ops import (AddAddress, AddLink, AddRoute, AddTunnel, AddVeth, CreateBridge, CreateNamespace,
+                              Firewall, HostSetting, NodePath, Op, SetShape, SetSysctl, StartProcess, UseNamespace, WriteEtc)
 
 HOST = "host"
 
@@ -282,7 +282,22 @@ class Compiler:
                                              s.loss_pct, s.rate_bps, self.iface_key[(end.node, end.ifname)]))
         self._firewall()
         self._files_and_processes()
+        self._quiet_interfaces()
         return self.ops
+
+    def _quiet_interfaces(self) -> None:
+        """Every interface made in or moved into the namespace of a node without IPv6 is made quiet (no
+        IPv6 autoconfiguration), one by one: the namespace's default would do it for all of them, but
+        setting it costs milliseconds per namespace at thousands of them (backends/netns.py)."""
+        quiet = {op.ns for op in self.ops if isinstance(op, CreateNamespace) and op.quiet}
+        if not quiet:
+            return
+        for op in self.ops:
+            if isinstance(op, AddVeth):
+                op.peer_quiet = op.peer_ns in quiet
+                op.quiet = op.quiet or op.ns in quiet
+            elif isinstance(op, AddLink) and op.ns in quiet:
+                op.quiet = True
 
     def _firewall(self) -> None:
         base = chain_base(self.t.name)

@@ -163,6 +163,9 @@ class Op:
     #: lost in a crash), may simply be taken back; False where apply must run to be correct (a
     #: setting whose earlier value must be saved, a process to start)
     adoptable: ClassVar[bool] = True
+    #: fields that say how the object is made, not what it is: left out of `identity`, so a record written
+    #: before such a field existed still names the same object (no re-making after an upgrade)
+    unidentified: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -241,8 +244,9 @@ class Op:
         if known is not None:
             return known
         d = self.__dict__.get("_read_from")  # (worked out when first asked: a no-op `up` never asks)
-        values = [d[n] if n in d else getattr(self, n) for n in _names(type(self)) if n != "saved"] if d \
-            else [getattr(self, n) for n in _names(type(self)) if n != "saved"]
+        skip = type(self).unidentified
+        names = [n for n in _names(type(self)) if n != "saved" and n not in skip]
+        values = [d[n] if n in d else getattr(self, n) for n in names] if d else [getattr(self, n) for n in names]
         known = _canon([self.kind] + values)
         if d:
             self.__dict__["_identity"] = known

@@ -178,7 +178,10 @@ class AddVeth(Op):
     hairpin: bool = False
     group: int | None = None  # a netdev group for the host ends of a topology's ports (batched deletion)
     owner: str = ""
-    quiet: bool = False  # no IPv6 autoconfiguration on the first end (the peer's namespace decides for it)
+    quiet: bool = False  # no IPv6 autoconfiguration on the first end
+    peer_quiet: bool = False  # nor on the peer (its node has no IPv6)
+
+    unidentified: ClassVar[tuple[str, ...]] = ("peer_quiet",)  # (before it, the peer's namespace did it)
 
     @property
     def key(self):
@@ -232,7 +235,7 @@ class AddVeth(Op):
     def apply(self, k):
         k.veth_add(self.ns, self.name, self.peer_ns, self.peer, mac=self.mac, peer_mac=self.peer_mac, mtu=self.mtu,
                    master=self.master, hairpin=self.hairpin, group=self.group, alias=self.mark_of(self.end_key),
-                   peer_alias=self.mark_of(self.peer_key), quiet=self.quiet)
+                   peer_alias=self.mark_of(self.peer_key), quiet=self.quiet, peer_quiet=self.peer_quiet)
 
     def undo(self, k):
         k.link_del(self.ns, self.name, self.mark_of(self.end_key))
@@ -299,8 +302,13 @@ class AddVeth(Op):
         if self.master:
             out.append(ip_cmd(self.ns, "link", "set", "dev", self.name, "master", self.master))
         quiet = ["addrgenmode", "none"] if self.quiet else []
-        out += [ip_cmd(self.ns, "link", "set", "dev", self.name, "alias", self.mark_of(self.end_key), *quiet, "up"),
-                ip_cmd(self.peer_ns, "link", "set", "dev", self.peer, "alias", self.mark_of(self.peer_key), "up")]
+        out.append(ip_cmd(self.ns, "link", "set", "dev", self.name, "alias", self.mark_of(self.end_key), *quiet, "up"))
+        if self.peer_quiet:  # (before it comes up: its peer is up, so it has carrier at once)
+            out += [ip_cmd(self.peer_ns, "link", "set", "dev", self.peer, "alias", self.mark_of(self.peer_key),
+                           "addrgenmode", "none"), ip_cmd(self.peer_ns, "link", "set", "dev", self.peer, "up")]
+        else:
+            out.append(ip_cmd(self.peer_ns, "link", "set", "dev", self.peer, "alias", self.mark_of(self.peer_key),
+                              "up"))
         if self.hairpin:
             out.append(f"bridge link set dev {q(self.name)} hairpin on")
         return out
@@ -343,6 +351,9 @@ class AddLink(Op):
     owner: str = ""
     options: dict | None = None
     parent_key: str | None = None
+    quiet: bool = False  # no IPv6 autoconfiguration (its node has no IPv6)
+
+    unidentified: ClassVar[tuple[str, ...]] = ("quiet",)  # (before it, the node's namespace did it)
 
     @property
     def key(self):
@@ -375,7 +386,7 @@ class AddLink(Op):
 
         k.link_add(self.ns, self.name, self.link_kind, parent_ns=self.parent_ns, parent=self.parent,
                    settings=self.settings, spec=kinds.by_link_kind(self.link_kind), mac=self.mac, mtu=self.mtu,
-                   alias=self.mark_of())
+                   alias=self.mark_of(), quiet=self.quiet)
 
     def undo(self, k):
         k.link_del(self.ns, self.name, self.mark_of())
@@ -416,7 +427,8 @@ class AddLink(Op):
         args += ["type", self.link_kind]
         if kind is not None:
             args += kind.ip_words(self.settings, self.parent)
-        return [ip_cmd(where, *args), ip_cmd(self.ns, "link", "set", "dev", self.name, "alias", self.mark_of()),
+        quiet = ["addrgenmode", "none"] if self.quiet else []
+        return [ip_cmd(where, *args), ip_cmd(self.ns, "link", "set", "dev", self.name, "alias", self.mark_of(), *quiet),
                 ip_cmd(self.ns, "link", "set", "dev", self.name, "up")]
 
     def describe_undo(self):

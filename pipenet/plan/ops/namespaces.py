@@ -20,7 +20,7 @@ class CreateNamespace(Op):
     node: str
     ns: str
     owner: str = ""
-    quiet: bool = False  # the node has no IPv6: its interfaces get no IPv6 autoconfiguration
+    quiet: bool = False  # the node has no IPv6: its interfaces are made without IPv6 autoconfiguration
     saved: dict = field(default_factory=dict)
 
     @property
@@ -48,8 +48,9 @@ class CreateNamespace(Op):
         return OK
 
     def describe(self):
-        v6 = "net.ipv6.conf.default.addr_gen_mode=1" if self.quiet else "net.ipv6.conf.default.accept_dad=0"
-        return [f"ip netns add {q(self.ns)}", in_ns_cmd(self.ns, "sysctl", "-q", "-w", v6),
+        # (a quiet node's interfaces are each made with `addrgenmode none`: see AddVeth, AddLink)
+        v6 = [] if self.quiet else [in_ns_cmd(self.ns, "sysctl", "-q", "-w", "net.ipv6.conf.default.accept_dad=0")]
+        return [f"ip netns add {q(self.ns)}", *v6,
                 ip_cmd(self.ns, "link", "set", "dev", "lo", "alias", self.mark_of(), "up")]
 
     def describe_undo(self):
