@@ -44,6 +44,7 @@ class RecordingKernel:
         self.calls: list[tuple] = []
         self.features = features if features is not None else {"macvlan", "tbf"}
         self.fail_on = fail_on  # make the Nth mutating call fail
+        self.reads: list[tuple[str, str]] = []  # (what, namespace) of every live read, as the kernel's dumps
         self._inode = 100
 
     @staticmethod
@@ -284,7 +285,8 @@ class RecordingKernel:
     def split_work(self, in_child, here):
         return here(), in_child()
 
-    def read_namespace(self, ref):
+    def read_links(self, ref):
+        self.reads.append(("links", ref))
         ns = self.state["ns"].get(ref)
         if ns is None:
             return None
@@ -293,6 +295,18 @@ class RecordingKernel:
             view.links[name] = objects.Link(
                 name=name, index=l.get("index", 0), kind=l.get("kind"), mac=l.get("mac"), mtu=l.get("mtu"),
                 up=bool(l.get("up")), master=l.get("master"), alias=l.get("alias"), hairpin=l.get("hairpin"))
+        return view
+
+    def read_namespace(self, ref, known=None):
+        ns = self.state["ns"].get(ref)
+        if ns is None:
+            self.reads.append(("namespace", ref))
+            return None
+        if known is not None and known.inode == ns["inode"]:
+            view = objects.Namespace(inode=known.inode, links=dict(known.links))
+        else:
+            view = self.read_links(ref)
+        self.reads.append(("addresses and routes", ref))
         for (ifname, cidr), proto in ns["addrs"].items():
             ip, plen = cidr.split("/")
             view.addresses.append(objects.Address(ifname, ip, int(plen), proto))
