@@ -388,7 +388,7 @@ class Kernel:
             return None
         h = self.ns.fresh(ref, inode)
         if known is not None and known.inode == inode:
-            view = objects.Namespace(inode=inode, links=dict(known.links))
+            view = objects.Namespace(inode=inode, links=known.links)
         else:
             view = objects.Namespace(inode=inode)
             self._links_into(view, ref, h)

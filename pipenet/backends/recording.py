@@ -303,7 +303,7 @@ class RecordingKernel:
             self.reads.append(("namespace", ref))
             return None
         if known is not None and known.inode == ns["inode"]:
-            view = objects.Namespace(inode=known.inode, links=dict(known.links))
+            view = objects.Namespace(inode=known.inode, links=known.links)
         else:
             view = self.read_links(ref)
         self.reads.append(("addresses and routes", ref))
