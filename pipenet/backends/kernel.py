@@ -71,6 +71,14 @@ class Kernel:
         h = self.ns.create(name, mark, quiet)
         return os.fstat(h.fd).st_ino
 
+    def netns_create_many(self, specs: list[tuple[str, str | None, bool]]) -> list[int]:
+        """`netns_create` for each (name, mark, quiet), in one hand-over to the namespace thread; their
+        inodes. One that fails raises PartlyDone with the inodes of those made before it."""
+        try:
+            return [os.fstat(h.fd).st_ino for h in self.ns.create_many(specs)]
+        except PartlyDone as e:
+            raise PartlyDone([os.fstat(h.fd).st_ino for h in e.done], e.cause) from e.cause
+
     def netns_mark(self, ref: str) -> str | None:
         """The mark on a namespace's loopback interface (None: no namespace, or not pipenet's). One read
         in this command of the namespace now at `ref` (same inode) is enough: `down` checks every

@@ -18,6 +18,7 @@ import ipaddress
 
 from pipenet.backends import objects
 from pipenet.backends.netlink import NetlinkError
+from pipenet.errors import PartlyDone
 from pipenet.backends.objects import PIPENET_PROTO
 
 
@@ -44,6 +45,7 @@ class RecordingKernel:
         self.calls: list[tuple] = []
         self.features = features if features is not None else {"macvlan", "tbf"}
         self.fail_on = fail_on  # make the Nth mutating call fail
+        self.batches: list[tuple[str, int]] = []  # (call, how many) of each batched creation
         self.reads: list[tuple[str, str]] = []  # (what, namespace) of every live read, as the kernel's dumps
         self._inode = 100
 
@@ -123,6 +125,16 @@ class RecordingKernel:
         self.state["ns"][name] = self._empty(self._inode)
         self.state["ns"][name]["links"]["lo"]["alias"] = mark
         return self._inode
+
+    def netns_create_many(self, specs):
+        self.batches.append(("netns_create_many", len(specs)))
+        made = []
+        for name, mark, quiet in specs:
+            try:
+                made.append(self.netns_create(name, mark, quiet))
+            except Exception as e:
+                raise PartlyDone(made, e) from e
+        return made
 
     def netns_mark(self, ref):
         ns = self.state["ns"].get(ref)
