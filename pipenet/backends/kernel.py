@@ -16,6 +16,7 @@ from pipenet.backends import nlmsg, objects
 from pipenet.backends.netlink import NetlinkError
 from pipenet.backends.objects import PIPENET_PROTO
 from pipenet.backends.netns import Handle, Namespaces
+from pipenet.errors import PartlyDone
 
 TC_H_ROOT = 0xFFFFFFFF
 
