@@ -56,3 +56,29 @@ def test_a_batch_that_fails_partway_is_rolled_back_and_names_its_step(tmp_path):
     step = next(n for n, s in enumerate(_plan().steps, 1) if s.op.kind == "netns" and s.op.ns == "bn@b")
     assert f"step {step} of" in str(e.value) and "rolled back" in str(e.value)
     assert set(k.state["ns"]) == {""}  # bn@a, made before the failure, is gone again
+
+
+CREATE_MANY = """
+from pipenet.backends.kernel import Kernel
+from pipenet.errors import PartlyDone
+k = Kernel()
+try:
+    k.netns_create_many([("bx@a", "pipenet:bx:netns:a", True), ("bx@b", "pipenet:bx:netns:b", True),
+                         ("bx@c", "pipenet:bx:netns:c", True)])
+except PartlyDone as e:
+    print(len(e.done), type(e.cause).__name__, k.netns_mark("bx@a"), k.netns_inode("bx@a") == e.done[0])
+"""
+
+
+def test_on_the_kernel_a_batch_stops_at_a_name_that_is_taken_and_keeps_what_it_made(netns):
+    import sys
+
+    netns.run(["ip", "netns", "add", "bx@b"])  # someone's, under the second name
+    inode = netns.out(["stat", "-L", "-c", "%i", "/run/netns/bx@b"])
+    assert netns.out([sys.executable, "-c", CREATE_MANY]).split() == ["1", "FileExistsError", "pipenet:bx:netns:a",
+                                                                     "True"]
+    assert netns.out(["stat", "-L", "-c", "%i", "/run/netns/bx@b"]) == inode
+    names = {line.split()[0] for line in netns.out(["ip", "netns", "list"]).splitlines()}
+    assert {"bx@a", "bx@b"} <= names and "bx@c" not in names  # the third never tried
+    for name in ("bx@a", "bx@b"):
+        netns.run(["ip", "netns", "del", name])
