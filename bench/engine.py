@@ -1,7 +1,7 @@
 """Benchmark: pipenet against the same kernel work done by `ip`, in one run, in a private namespace.
 
     .venv/bin/python bench/engine.py [--sizes 100,300] [--per-bridge 1000] [--runs 3] [--shell-max 300]
-                                     [--chains 100,300] [--no-fopnp] [--json OUT] [--write-docs]
+                                     [--chains 100,300] [--no-fopnp] [--no-floor] [--json OUT] [--write-docs]
 
 For N containers spread over bridges of at most --per-bridge ports (a Linux
 bridge holds at most 1,023: N = 4,000 is 4 bridges; each bridge k on
@@ -34,6 +34,8 @@ tables into docs/performance.md.
 Also a chain of N routers joined by /30 point-to-point links (each
 forwarding; --chains), against the same work done by ip -batch, and the
 Foundations playground (pipenet's own figures; --no-fopnp skips it).
+--no-floor measures pipenet alone (no floor, no shell script: their
+columns say "not run"), for quick runs while working on pipenet.
 Everything runs inside a holder's private network and mount namespaces,
 so the machine's network is never touched. Between runs it waits for the
 kernel's asynchronous namespace cleanup to settle (a second per thousand
@@ -338,7 +340,7 @@ def empty_up(tmp: str, runs: int, per: int) -> float:
 
 
 def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] = (), per: int = 1000,
-           fopnp: bool = True) -> dict:
+           fopnp: bool = True, floor: bool = True) -> dict:
     results = {}
     tmp = tempfile.mkdtemp(prefix="pipenet-bench-")
     if sizes:
@@ -349,13 +351,14 @@ def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] =
             f.write(topology(n, per))
         rows: dict[str, list[float]] = {k: [] for k in ("floor", "floor_quiet", "floor_down", "shell")}
         for _ in range(runs):
-            rows["floor"].append(run_floor(n, per=per))
-            rows["floor_down"].append(floor_down(n, per))
-            settle(n)
-            rows["floor_quiet"].append(run_floor(n, quiet=True, per=per))
-            floor_down(n, per)
-            settle(n)
-            if n <= shell_max and n <= per:
+            if floor:
+                rows["floor"].append(run_floor(n, per=per))
+                rows["floor_down"].append(floor_down(n, per))
+                settle(n)
+                rows["floor_quiet"].append(run_floor(n, quiet=True, per=per))
+                floor_down(n, per)
+                settle(n)
+            if floor and n <= shell_max and n <= per:
                 rows["shell"].append(run_shell(n, os.path.join(tmp, f"shell{n}.sh")))
                 floor_down(n, per)
                 settle(n)
@@ -369,9 +372,10 @@ def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] =
             f.write(chain_topology(n))
         rows = {k: [] for k in ("floor", "floor_down")}
         for _ in range(runs):
-            rows["floor"].append(chain_floor(n))
-            rows["floor_down"].append(chain_floor_down(n))
-            settle(n)
+            if floor:
+                rows["floor"].append(chain_floor(n))
+                rows["floor_down"].append(chain_floor_down(n))
+                settle(n)
             pipenet_rows(rows, f"chain{n}", path, "bench")
             settle(n)
         results[f"chain{n}"] = medians(f"chain{n}", rows)
@@ -386,6 +390,16 @@ def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] =
         settle()
     results["fopnp"] = medians("fopnp", rows)
     return results
+
+
+def _s(m: dict, key: str) -> str:
+    """A time in the table, or "(not run)" (--no-floor)."""
+    return f"{m[key]:.2f} s" if key in m else "(not run)"
+
+
+def _x(m: dict, key: str, floor: str) -> str:
+    """A ratio to a floor, or nothing when the floor was not run."""
+    return f"{m[key] / m[floor]:.2f}x" if floor in m else ""
 
 
 def table(results: dict) -> str:
@@ -403,13 +417,13 @@ def table(results: dict) -> str:
         n = int(n)
         shell = m.get("shell")
         marginal = f"{1000 * (m['up'] - empty) / n:.2f} ms" if empty is not None else ""
-        lines.append(f"| {n} | {m.get('bridges', 1)} | {m['floor']:.2f} s | {m['floor_quiet']:.2f} s | " +
+        lines.append(f"| {n} | {m.get('bridges', 1)} | {_s(m, 'floor')} | {_s(m, 'floor_quiet')} | " +
                      (f"{shell:.2f} s" if shell else "(not run)") +
-                     f" | {m['up']:.2f} s | {m['up'] / m['floor_quiet']:.2f}x | " +
+                     f" | {m['up']:.2f} s | {_x(m, 'up', 'floor_quiet')} | " +
                      (f"{shell / m['up']:.1f}x" if shell else "") +
                      f" | {m['noop']:.2f} s | {m['noplan']:.2f} s | {m['noop_full']:.2f} s | {m['plan']:.2f} s | "
-                     f"{m['down']:.2f} s | {m['floor_down']:.2f} s | "
-                     f"{m['down'] / m['floor_down']:.2f}x | {1000 * m['up'] / n:.2f} ms | {marginal} | "
+                     f"{m['down']:.2f} s | {_s(m, 'floor_down')} | "
+                     f"{_x(m, 'down', 'floor_down')} | {1000 * m['up'] / n:.2f} ms | {marginal} | "
                      f"{1e6 * m['up_user'] / n:.0f} us | {m['peak_up_mb']:.0f} MB | {m['peak_down_mb']:.0f} MB |")
     if empty is not None:
         lines += ["", f"Start-up subtracted: the median `up` of the same topology with no container (one bridge, "
@@ -420,9 +434,9 @@ def table(results: dict) -> str:
                       "no-op up | no-op up, edited file | plan | down | floor teardown | peak memory |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for k, m in chains:
-            lines.append(f"| {k[5:]} | {m['floor']:.2f} s | {m['up']:.2f} s | {m['up'] / m['floor']:.2f}x | "
+            lines.append(f"| {k[5:]} | {_s(m, 'floor')} | {m['up']:.2f} s | {_x(m, 'up', 'floor')} | "
                          f"{m['noop']:.2f} s | {m['noop_full']:.2f} s | {m['plan']:.2f} s | {m['down']:.2f} s | "
-                         f"{m['floor_down']:.2f} s | "
+                         f"{_s(m, 'floor_down')} | "
                          f"{m['peak_mb']:.0f} MB |")
     if "fopnp" in results:
         m = results["fopnp"]
@@ -442,6 +456,7 @@ def main() -> None:
     ap.add_argument("--chains", default="100,300", help="sizes of the chain-of-routers topology")
     ap.add_argument("--per-bridge", type=int, default=1000, help="containers per bridge (at most 1,023)")
     ap.add_argument("--no-fopnp", action="store_true", help="skip the Foundations playground")
+    ap.add_argument("--no-floor", action="store_true", help="pipenet alone: no floor, no shell script")
     ap.add_argument("--json", default=None)
     ap.add_argument("--write-docs", action="store_true", help="put the tables into docs/performance.md")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
@@ -449,13 +464,13 @@ def main() -> None:
     sizes = [int(s) for s in a.sizes.split(",") if s]
     chains = [int(c) for c in a.chains.split(",") if c]
     if a.inside:
-        print(json.dumps(inside(sizes, a.runs, a.shell_max, chains, a.per_bridge, not a.no_fopnp)))
+        print(json.dumps(inside(sizes, a.runs, a.shell_max, chains, a.per_bridge, not a.no_fopnp, not a.no_floor)))
         return
     from world import measure_inside, publish
 
     results = measure_inside(__file__, ["--sizes", a.sizes, "--runs", str(a.runs), "--shell-max", str(a.shell_max),
                                         "--chains", a.chains, "--per-bridge", str(a.per_bridge)]
-                             + (["--no-fopnp"] if a.no_fopnp else []))
+                             + (["--no-fopnp"] if a.no_fopnp else []) + (["--no-floor"] if a.no_floor else []))
     publish("engine", table(results), results, a.write_docs, a.json)
 
 

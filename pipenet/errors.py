@@ -18,6 +18,16 @@ if TYPE_CHECKING:  # (the diagnostics' rendering is loaded only where a file is 
     from pipenet.diagnostics import Diagnostic
 
 
+class PartlyDone(Exception):
+    """A batch of kernel changes stopped partway (an internal signal, never shown as such): `done`
+    holds the results of those made, in order; `cause` is why the next one was not."""
+
+    def __init__(self, done: list, cause: BaseException):
+        self.done = done
+        self.cause = cause
+        super().__init__(str(cause))
+
+
 class PipenetError(Exception):
     exit_code = 1
 

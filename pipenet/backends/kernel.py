@@ -16,6 +16,7 @@ from pipenet.backends import nlmsg, objects
 from pipenet.backends.netlink import NetlinkError
 from pipenet.backends.objects import PIPENET_PROTO
 from pipenet.backends.netns import Handle, Namespaces
+from pipenet.errors import PartlyDone
 
 TC_H_ROOT = 0xFFFFFFFF
 
@@ -70,6 +71,14 @@ class Kernel:
         """Create /run/netns/NAME with `mark` on its loopback interface; return its inode."""
         h = self.ns.create(name, mark, quiet)
         return os.fstat(h.fd).st_ino
+
+    def netns_create_many(self, specs: list[tuple[str, str | None, bool]]) -> list[int]:
+        """`netns_create` for each (name, mark, quiet), in one hand-over to the namespace thread; their
+        inodes. One that fails raises PartlyDone with the inodes of those made before it."""
+        try:
+            return [os.fstat(h.fd).st_ino for h in self.ns.create_many(specs)]
+        except PartlyDone as e:
+            raise PartlyDone([os.fstat(h.fd).st_ino for h in e.done], e.cause) from e.cause
 
     def netns_mark(self, ref: str) -> str | None:
         """The mark on a namespace's loopback interface (None: no namespace, or not pipenet's). One read
@@ -350,19 +359,24 @@ class Kernel:
             theirs = in_child()
         return mine, theirs
 
-    def read_namespace(self, ref: str) -> objects.Namespace | None:
-        """Links, addresses and routes (main table, both families) of a namespace: three dumps.
-        None when there is no namespace at `ref`."""
+    def read_links(self, ref: str) -> objects.Namespace | None:
+        """A namespace's inode and links (its loopback's mark among them): one dump, what checking
+        that a namespace is pipenet's and reading its interfaces' marks need. Its addresses and routes
+        are not read (left empty): `read_namespace` reads them. None when there is no namespace."""
         inode = self.ns.live_inode(ref)
         if inode is None:
             return None
-        h = self.ns.fresh(ref, inode)
         view = objects.Namespace(inode=inode)
+        self._links_into(view, ref, self.ns.fresh(ref, inode))
+        return view
+
+    def _links_into(self, view: objects.Namespace, ref: str, h) -> None:
+        """The links of the namespace at `ref` (handle `h`) into `view`; its loopback's mark remembered."""
         names: dict[int, str] = {}
         raw = [(m.fields, m.attrs) for m in h.nl.links()]  # (the replies' dicts read directly: a few
         for f, a in raw:                                     # hundred thousand lookups on 4,000 namespaces)
             names[f["index"]] = a.get("IFLA_IFNAME")
-        Link, Address, Route = objects.Link, objects.Address, objects.Route
+        Link = objects.Link
         links = view.links
         for f, a in raw:
             info = a.get("IFLA_LINKINFO") or {}
@@ -372,7 +386,23 @@ class Kernel:
                                bool(f["flags"] & 1), names.get(master) if master else None, a.get("IFLA_IFALIAS"),
                                a.get("IFLA_GROUP") or 0, a.get("IFLA_LINK"), info.get("hairpin"))
         if "lo" in links:
-            self._marks[ref] = (inode, links["lo"].alias)
+            self._marks[ref] = (view.inode, links["lo"].alias)
+
+    def read_namespace(self, ref: str, known: objects.Namespace | None = None) -> objects.Namespace | None:
+        """Links, addresses and routes (main table, both families) of a namespace: three dumps, or two
+        when `known` holds its links read in this command (`read_links`; the same inode is the same
+        namespace). None when there is no namespace at `ref`."""
+        inode = self.ns.live_inode(ref)
+        if inode is None:
+            return None
+        h = self.ns.fresh(ref, inode)
+        if known is not None and known.inode == inode:
+            view = objects.Namespace(inode=inode, links=known.links)
+        else:
+            view = objects.Namespace(inode=inode)
+            self._links_into(view, ref, h)
+        names = {link.index: name for name, link in view.links.items()}
+        Address, Route = objects.Address, objects.Route
         addresses = view.addresses
         for m in h.nl.addrs():
             f, a = m.fields, m.attrs

@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass
 
 from pipenet.backends import linux
+from pipenet.errors import PartlyDone
 from pipenet.backends.netlink import Netlink
 
 RUN_DIR = "/run/netns"
@@ -237,6 +238,15 @@ class Namespaces:
             raise
         return Handle(name, nsfd, nl)
 
+    def _create_all(self, specs: list[tuple[str, str | None, bool]]) -> tuple[list[Handle], Exception | None]:
+        made: list[Handle] = []
+        try:
+            for name, mark, quiet in specs:
+                made.append(self._create(name, mark, quiet))
+        except Exception as e:  # noqa: BLE001 - handed back with what was made
+            return made, e
+        return made, None
+
     def _open(self, ref: str) -> Handle:
         fd = os.open(self.path(ref), os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -269,6 +279,21 @@ class Namespaces:
             h = self.worker.run(lambda: self._open(ref))
             self.handles[ref] = h
         return h
+
+    def create_many(self, specs: list[tuple[str, str | None, bool]]) -> list[Handle]:
+        """Namespaces made as `create` makes them, (name, mark, quiet) each, in one visit of the worker
+        thread: a hand-over costs about 90 us, a namespace about 450. One that cannot be made stops
+        the rest: PartlyDone, with the handles of those made (which are kept, as `create` keeps them)."""
+        for name, _, _ in specs:
+            old = self.handles.pop(name, None)
+            if old is not None:
+                old.close()
+        made, error = self.worker.run(lambda: self._create_all(specs))
+        for h in made:
+            self.handles[h.ref] = h
+        if error is not None:
+            raise PartlyDone(made, error)
+        return made
 
     def open_many(self, refs: list[str]) -> None:
         """Open every namespace of `refs` not open yet, in one visit of the worker thread (a thousand

@@ -18,6 +18,7 @@ import ipaddress
 
 from pipenet.backends import objects
 from pipenet.backends.netlink import NetlinkError
+from pipenet.errors import PartlyDone
 from pipenet.backends.objects import PIPENET_PROTO
 
 
@@ -44,6 +45,8 @@ class RecordingKernel:
         self.calls: list[tuple] = []
         self.features = features if features is not None else {"macvlan", "tbf"}
         self.fail_on = fail_on  # make the Nth mutating call fail
+        self.batches: list[tuple[str, int]] = []  # (call, how many) of each batched creation
+        self.reads: list[tuple[str, str]] = []  # (what, namespace) of every live read, as the kernel's dumps
         self._inode = 100
 
     @staticmethod
@@ -122,6 +125,16 @@ class RecordingKernel:
         self.state["ns"][name] = self._empty(self._inode)
         self.state["ns"][name]["links"]["lo"]["alias"] = mark
         return self._inode
+
+    def netns_create_many(self, specs):
+        self.batches.append(("netns_create_many", len(specs)))
+        made = []
+        for name, mark, quiet in specs:
+            try:
+                made.append(self.netns_create(name, mark, quiet))
+            except Exception as e:
+                raise PartlyDone(made, e) from e
+        return made
 
     def netns_mark(self, ref):
         ns = self.state["ns"].get(ref)
@@ -284,7 +297,8 @@ class RecordingKernel:
     def split_work(self, in_child, here):
         return here(), in_child()
 
-    def read_namespace(self, ref):
+    def read_links(self, ref):
+        self.reads.append(("links", ref))
         ns = self.state["ns"].get(ref)
         if ns is None:
             return None
@@ -293,6 +307,18 @@ class RecordingKernel:
             view.links[name] = objects.Link(
                 name=name, index=l.get("index", 0), kind=l.get("kind"), mac=l.get("mac"), mtu=l.get("mtu"),
                 up=bool(l.get("up")), master=l.get("master"), alias=l.get("alias"), hairpin=l.get("hairpin"))
+        return view
+
+    def read_namespace(self, ref, known=None):
+        ns = self.state["ns"].get(ref)
+        if ns is None:
+            self.reads.append(("namespace", ref))
+            return None
+        if known is not None and known.inode == ns["inode"]:
+            view = objects.Namespace(inode=known.inode, links=known.links)
+        else:
+            view = self.read_links(ref)
+        self.reads.append(("addresses and routes", ref))
         for (ifname, cidr), proto in ns["addrs"].items():
             ip, plen = cidr.split("/")
             view.addresses.append(objects.Address(ifname, ip, int(plen), proto))

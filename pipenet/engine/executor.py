@@ -18,7 +18,7 @@ import errno
 from typing import Callable
 
 from pipenet import faults
-from pipenet.errors import ApplyFailed, Leftovers
+from pipenet.errors import ApplyFailed, Leftovers, PartlyDone
 from pipenet.engine.journal import Journal
 from pipenet.plan.diff import Plan, Step
 
@@ -83,14 +83,22 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
         at = i  # the step being worked on, for the message when it fails
         try:
             if steps[i].action == "apply":
-                steps[i].op.prepare(k)
+                for s in batch:
+                    s.op.prepare(k)
             for n in range(i, i + len(batch)):
                 journal.start(n, steps[n])
             for n in range(i, i + len(batch)):
                 at = n
                 faults.point("step", n + 1)
             at = i
-            if len(batch) > 1:
+            if len(batch) > 1 and steps[i].action == "apply":
+                try:
+                    type(steps[i].op).apply_many([s.op for s in batch], k)
+                except PartlyDone as e:  # those made are undone with the rest
+                    done.extend(batch[:len(e.done)])
+                    at = i + len(e.done)
+                    raise e.cause from None
+            elif len(batch) > 1:
                 type(steps[i].op).undo_many([s.op for s in batch], k)
             else:
                 _run(steps[i], k)
@@ -120,14 +128,21 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
             progress(i, total, steps[i - 1])
 
 
+def _key(step: Step):
+    if step.action == "remove":
+        return step.op.batch_key()
+    return step.op.apply_batch_key() if step.action == "apply" else None
+
+
 def _batch(steps: list[Step], i: int) -> list[Step]:
-    """Consecutive removals that can be done in one kernel request (same op kind and batch key)."""
+    """Consecutive removals that can be done in one kernel request, or applies made in one go (same
+    action, op kind and batch key)."""
     first = steps[i]
-    key = first.op.batch_key() if first.action == "remove" else None
+    key = _key(first)
     if key is None:
         return [first]
     j = i + 1
-    while (j < len(steps) and steps[j].action == "remove" and type(steps[j].op) is type(first.op)
-           and steps[j].op.batch_key() == key):
+    while (j < len(steps) and steps[j].action == first.action and type(steps[j].op) is type(first.op)
+           and _key(steps[j]) == key):
         j += 1
     return steps[i:j]

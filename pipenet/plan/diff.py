@@ -19,7 +19,10 @@ against the live system (`Op.check`, through a `LiveView`):
 An object pipenet did not make is never removed or changed; one that holds a
 name a wanted operation needs makes the whole plan a conflict. Removals come
 first, newest first; then applies and repairs, in the compiler's dependency
-order. `down` is the same computation with nothing wanted. Without a view
+order. `down` is the same computation with nothing wanted; it does not
+check what lives in a namespace it deletes (`read_children=False`): the
+namespace's own mark is checked, and the kernel deletes what is inside with
+it, so its addresses and routes are not read one by one. Without a view
 (`view=None`) the record is taken as the truth: the planner's unit tests use
 that.
 """
@@ -93,7 +96,10 @@ def _check(op: Op, view, cache: dict[str, Verdict]) -> Verdict:
     return known
 
 
-def diff(desired: list[Op], recorded: list[Op], view=None) -> Plan:
+def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool = True) -> Plan:
+    """read_children=False: what the kernel removes along with a removal is taken from the record, not
+    checked live (so a rollback makes it again as recorded): `down`, where that is the inside of each
+    namespace it deletes."""
     rec = {op.key: op for op in recorded}
     want = {op.key: op for op in desired}
     verdicts: dict[str, Verdict] = {}
@@ -140,7 +146,7 @@ def diff(desired: list[Op], recorded: list[Op], view=None) -> Plan:
         if op.key in remove and not any(p in gone for p in op.parents):
             v = verdicts.get(op.key, OK)
             implied = [c for c in _cascade(op, children, position)
-                       if _check(c, view, verdicts).state in ("ok", "changed")]
+                       if not read_children or _check(c, view, verdicts).state in ("ok", "changed")]
             why = "gone from the file" if op.key not in want else (
                 f"changed: {v.detail}" if v.state == "changed" else "changed in the file")
             steps.append(Step("remove", op, implied, why, v.observed if v.state == "changed" else None))

@@ -203,6 +203,28 @@ def test_a_foreign_object_holding_a_needed_name_is_one_line_and_nothing_changes(
     netns.run(["ip", "link", "del", port])
 
 
+def test_down_deletes_only_the_namespaces_that_still_carry_its_mark(netns, tmp_path):
+    """`down` reads a namespace's loopback mark, not its inside, before deleting it: a namespace made
+    again by someone else under pipenet's name, and one of pipenet's whose mark was changed, stay (with
+    what is in them); the rest of the topology goes."""
+    path = tmp_path / "drift.pn"
+    path.write_text(DRIFT)
+    assert netns.pipenet("up", str(path)).returncode == 0
+    netns.run(["ip", "netns", "del", "drift@v6"])
+    netns.run(["ip", "netns", "add", "drift@v6"])  # an admin's, under the same name
+    netns.run(["ip", "-n", "drift@v6", "addr", "add", "10.45.0.9/32", "dev", "lo"])
+    netns.run(["ip", "-n", "drift@r", "link", "set", "lo", "alias", "someone else's"])
+    inodes = {n: netns.out(["stat", "-L", "-c", "%i", f"/run/netns/drift@{n}"]) for n in ("r", "v6")}
+    assert netns.pipenet("down", "drift").returncode == 0
+    assert {n: netns.out(["stat", "-L", "-c", "%i", f"/run/netns/drift@{n}"]) for n in ("r", "v6")} == inodes
+    assert "10.45.0.9/32" in netns.out(["ip", "-n", "drift@v6", "-o", "addr", "show", "dev", "lo"])
+    assert "PN-drift-POST" in netns.out(["ip", "netns", "exec", "drift@r", "iptables", "-t", "nat", "-S"])
+    assert "drift@web" not in netns.out(["ip", "netns", "list"])
+    assert "br0" not in netns.out(["ip", "-o", "link"])
+    for n in ("r", "v6"):
+        netns.run(["ip", "netns", "del", f"drift@{n}"])
+
+
 @pytest.mark.parametrize("form,line", [
     ("container x { attach pid 999999 }", "x attaches to /proc/999999/ns/net, which does not exist"),
     ("container x { interface mv0 macvlan of host:eth77 }", "x:mv0 is a macvlan of host:eth77, which does not exist"),

@@ -235,6 +235,11 @@ class Op:
         """Ops whose removals share a key can be removed together in one kernel request."""
         return None
 
+    def apply_batch_key(self):
+        """Ops that share this key (not None) and follow one another are made together (`apply_many`,
+        which raises PartlyDone, with what it made, when one of them fails)."""
+        return None
+
     def identity(self) -> str:
         """What makes two ops the same change (saved state excluded), as canonical JSON text, so an op
         read back from the record compares equal to the same op compiled anew. (Text, because the

@@ -80,7 +80,7 @@ def _set_cmds(ns: str, name: str, values: dict) -> list[str]:
 
 def _own(view, ns: str, name: str, mark: str, kind: str, what: str):
     """(live link or None, a foreign verdict or None)."""
-    live = view.namespace(ns)
+    live = view.links(ns)
     link = live.links.get(name) if live is not None else None
     if link is None:
         return None, None
