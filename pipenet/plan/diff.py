@@ -106,13 +106,14 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
     conflicts: list[str] = []
     remove: set[str] = set()  # recorded, live and pipenet's, to be removed explicitly
     gone: set[str] = set()  # recorded keys whose object is (or will be) gone from the kernel
+    stays: set[str] = set()  # ...of which removals that leave what is inside them (an attached namespace)
     remade: set[str] = set()  # keys that will be made (again): their dependents must be made again too
     repaired: set[str] = set()  # keys put right in place: their dependents are made again as well
     for op in recorded:  # recorded order is dependency order: parents come first
         key = op.key
         if key in gone:
             continue
-        if any(p in gone for p in op.parents):
+        if any(p in gone and p not in stays for p in op.parents):
             gone.add(key)  # the kernel removes it along with its parent (or already has)
             continue
         v = _check(op, view, verdicts)
@@ -132,6 +133,8 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
             remove.add(key)
             gone.add(key)
             remade.add(key)
+            if op.keeps_children:
+                stays.add(key)
         elif v.state == "changed":
             repaired.add(key)  # (a process started before its /etc files were put right sees the old ones)
     if conflicts:
@@ -143,9 +146,9 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
             children.setdefault(p, []).append(op)
     steps: list[Step] = []
     for op in reversed(recorded):
-        if op.key in remove and not any(p in gone for p in op.parents):
+        if op.key in remove and not any(p in gone and p not in stays for p in op.parents):
             v = verdicts.get(op.key, OK)
-            implied = [c for c in _cascade(op, children, position)
+            implied = [] if op.keeps_children else [c for c in _cascade(op, children, position)
                        if not read_children or _check(c, view, verdicts).state in ("ok", "changed")]
             why = "gone from the file" if op.key not in want else (
                 f"changed: {v.detail}" if v.state == "changed" else "changed in the file")

@@ -95,15 +95,19 @@ def test_attach_to_a_namespace_made_outside(netns, tmp_path):
     path = write(tmp_path, "att.pn", """
         topology att
         bridge br0 { address 10.6.0.1/24 }
-        container old { attach netns /run/netns/legacy; net br0 }
+        container old { attach netns /run/netns/legacy; net br0; forwarding on }
         container new { net br0 }
     """)
+    forward = ["ip", "netns", "exec", "legacy", "sysctl", "-n", "net.ipv4.ip_forward"]
+    assert netns.out(forward).strip() == "0"
     up(netns, path)
+    assert netns.out(forward).strip() == "1"
     assert "10.6.0.2/24" in netns.out(["ip", "netns", "exec", "legacy", "ip", "-o", "-4", "addr"])
     assert ping(netns, "new", "10.6.0.2")
     assert netns.pipenet("down", "att").returncode == 0
     assert "legacy" in netns.out(["ip", "netns", "list"])  # never deleted
     assert "eth0" not in netns.out(["ip", "netns", "exec", "legacy", "ip", "-o", "link"])  # ours is gone
+    assert netns.out(forward).strip() == "0"  # what pipenet set inside is put back, the namespace kept
     r = up(netns, write(tmp_path, "gone.pn", "container x { attach pid 999999 }\n"), ok=False)
     assert r.returncode == 1 and "does not exist" in r.stderr
 

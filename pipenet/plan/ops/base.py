@@ -155,6 +155,9 @@ class Op:
     kind: ClassVar[str] = "op"
     #: True when undoing this op removes every object listed as its child
     destroys_children: ClassVar[bool] = False
+    #: True when undoing this op leaves its children where they are (an attached namespace is never
+    #: deleted): each child is then removed, or put back, by its own step
+    keeps_children: ClassVar[bool] = False
     #: True when a `changed` object can be put right in place (`repair`), and back (`unrepair`)
     repairable: ClassVar[bool] = False
     #: True when apply learns something the journal must keep at once (a process's pid)

@@ -79,6 +79,7 @@ class UseNamespace(Op):
 
     kind: ClassVar[str] = "use-netns"
     adoptable: ClassVar[bool] = False
+    keeps_children: ClassVar[bool] = True
     node: str
     ns: str
 
