@@ -149,10 +149,13 @@ class Namespaces:
         for ref, h in list(self.handles.items()):
             h.close()
         self.handles.clear()
+        self._close_retired()
+        self.worker.stop()
+
+    def _close_retired(self) -> None:
         for h in self.retired:
             h.close()
         self.retired.clear()
-        self.worker.stop()
 
     def forked(self) -> None:
         """In a forked child: switch namespaces in this (only) thread from now on, with netlink sockets
@@ -162,9 +165,7 @@ class Namespaces:
             if ref != "":
                 self.handles.pop(ref)
                 h.close()  # (this process's copies of the descriptors)
-        for h in self.retired:
-            h.close()
-        self.retired.clear()
+        self._close_retired()
         self.root.nl.close()
         self.root = Handle("", self.root.fd, Netlink.open_here(), self.root.inode)
         self.handles[""] = self.root
@@ -266,12 +267,10 @@ class Namespaces:
         namespace: read back before the namespace is ever changed or removed). `quiet`: a node without
         IPv6, whose interfaces pipenet makes without IPv6 autoconfiguration (not its namespace's default,
         see `_no_dad_default`); otherwise, they skip duplicate address detection."""
-        old = self.handles.pop(name, None)
-        if old is not None:
-            old.close()
-        h = self.worker.run(lambda: self._create(name, mark, quiet))
-        self.handles[name] = h
-        return h
+        try:
+            return self.create_many([(name, mark, quiet)])[0]
+        except PartlyDone as e:
+            raise e.cause from None
 
     def get(self, ref: str) -> Handle:
         h = self.handles.get(ref)

@@ -109,11 +109,16 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
     stays: set[str] = set()  # ...of which removals that leave what is inside them (an attached namespace)
     remade: set[str] = set()  # keys that will be made (again): their dependents must be made again too
     repaired: set[str] = set()  # keys put right in place: their dependents are made again as well
+
+    def taken_along(op: Op) -> bool:
+        """Its object goes (or went) with a parent's, by the kernel's cascade."""
+        return any(p in gone and p not in stays for p in op.parents)
+
     for op in recorded:  # recorded order is dependency order: parents come first
         key = op.key
         if key in gone:
             continue
-        if any(p in gone and p not in stays for p in op.parents):
+        if taken_along(op):
             gone.add(key)  # the kernel removes it along with its parent (or already has)
             continue
         v = _check(op, view, verdicts)
@@ -146,7 +151,7 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
             children.setdefault(p, []).append(op)
     steps: list[Step] = []
     for op in reversed(recorded):
-        if op.key in remove and not any(p in gone and p not in stays for p in op.parents):
+        if op.key in remove and not taken_along(op):
             v = verdicts.get(op.key, OK)
             implied = [] if op.keeps_children else [c for c in _cascade(op, children, position)
                        if not read_children or _check(c, view, verdicts).state in ("ok", "changed")]
