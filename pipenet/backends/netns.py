@@ -16,6 +16,7 @@ absolute path (an attached namespace: /proc/PID/ns/net, /var/run/netns/x).
 
 from __future__ import annotations
 
+import collections
 import errno
 import fcntl
 import os
@@ -50,46 +51,73 @@ class Handle:
 
 
 class _Worker:
-    """A thread that runs functions for the main thread, so namespace switches never happen there."""
+    """A thread that runs functions for the main thread, so namespace switches never happen there.
+
+    The main thread's side of a hand-over calls only C functions (a deque's append, a SimpleQueue's
+    put, a lock's acquire), never threading's Python-level Condition, Event or Semaphore, nor
+    queue.Queue: a Ctrl-C raised inside those can leave their inner lock held (a deadlock) or, inside
+    Queue.put after its append, let `run` give up on work the worker then did anyway. An interruption
+    during the hand-over looks at whether the job went in, and if it did, waits for it like any other."""
 
     def __init__(self):
-        self.q: queue.Queue = queue.Queue()
+        self.lock = threading.Lock()
+        self.pending: collections.deque = collections.deque()
+        self.current = None  # the job the worker last took (under `lock`)
+        self.wake: queue.SimpleQueue = queue.SimpleQueue()
         self.t = threading.Thread(target=self._loop, name="pipenet-netns", daemon=True)
         self.t.start()
 
     def _loop(self):
         while True:
-            fn, box, done = self.q.get()
+            self.wake.get()
+            with self.lock:
+                if not self.pending:
+                    continue  # (an interrupted hand-over may wake the worker twice)
+                job = self.current = self.pending.popleft()
+            fn, box, done = job
             if fn is None:
                 return
             try:
                 box.append((True, fn()))
             except BaseException as e:  # handed back to the caller
                 box.append((False, e))
-            done.set()
+            done.release()
+
+    def _handed(self, job) -> bool:
+        with self.lock:
+            return bool(job[1]) or self.current is job or any(j is job for j in self.pending)
 
     def run(self, fn):
         """fn() on the worker thread. An interruption (Ctrl-C) while it runs waits for it to end first: a
         kernel change under way is finished, and known to be, before the interruption goes on (a caller
         that stops at once would leave the worker changing the kernel behind its back)."""
-        box: list = []
-        done = threading.Event()
-        self.q.put((fn, box, done))
-        interrupted: BaseException | None = None
-        while not done.is_set():
-            try:
-                done.wait()
-            except BaseException as e:  # noqa: BLE001 - re-raised once the worker is done
-                interrupted = e
-        if interrupted is not None:
-            raise interrupted
+        box: list = []  # the answer: the worker fills it before it lets `done` go
+        done = threading.Lock()
+        done.acquire()
+        job = (fn, box, done)
+        try:
+            self.pending.append(job)
+            self.wake.put(True)
+            while not box:
+                done.acquire()
+        except BaseException as e:  # noqa: BLE001 - did the job go in? then re-raised once it is done
+            if not self._handed(job):
+                raise
+            self.wake.put(True)  # (in case the interruption came between the append and the wake-up)
+            while not box:
+                try:
+                    done.acquire()
+                except BaseException as again:  # noqa: BLE001
+                    e = again
+            raise e
         ok, value = box[0]
         if ok:
             return value
         raise value
 
     def stop(self):
-        self.q.put((None, None, None))
+        self.pending.append((None, None, None))
+        self.wake.put(True)
 
 
 class _Inline:
