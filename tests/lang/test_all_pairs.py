@@ -28,6 +28,7 @@ def test_every_ordered_pair_in_file_order_and_never_a_node_with_itself():
     assert pairs("expect all of c* can reach all of c*\n") == [
         ("c1", "c2"), ("c1", "c3"), ("c2", "c1"), ("c2", "c3"), ("c3", "c1"), ("c3", "c2")]
     assert pairs("expect all of c[12] can reach all of ?e?:80/tcp\n") == [("c1", "web:80/tcp"), ("c2", "web:80/tcp")]
+    assert pairs("expect all of c[!2] can reach all of [!c]*\n") == [("c1", "web"), ("c3", "web")]  # sets that do not match
     assert pairs("expect all of * cannot reach all of host\n") == [(n, "host") for n in ("c1", "c2", "c3", "web")]
     e = load_text(LAB + "expect all of c* cannot reach all of web* over ipv4 within 5s\n").expectations
     assert {(x.kind, x.family, x.within) for x in e} == {("unreach", 4, 5.0)}

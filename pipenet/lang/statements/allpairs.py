@@ -1,7 +1,7 @@
 """`expect all of GLOB can reach all of GLOB[:PORT/PROTO] [over ipv4|ipv6] [within T]` (and `cannot reach`):
 Mininet's `pingall` as one statement, expanded here into one `Expectation` per ordered pair.
 
-The globs are fnmatch's (`*`, `?`, `[...]`, case-sensitive) over the containers' names, so
+The globs are fnmatch's (`*`, `?`, `[...]`, `[!...]`, case-sensitive) over the containers' names, so
 `c*` never takes in the host by accident; `host` is a node of the pairs only when a glob is exactly
 `host`. Pairs go in file order (each source's row, its targets in file order) and a node never probes
 itself. Expanding needs every container's name, so it runs after the containers are built; a glob that
@@ -25,7 +25,7 @@ from pipenet.lang.walk import Fail, Scope, Walker, words
 HOST = "host"
 #: At most this many pairs per statement (a glob of 450 nodes both sides): a typo must not hang `test`.
 MAX_PAIRS = 200_000
-GLOB_RE = re.compile(r"[A-Za-z0-9_.*?\[\]-]+\Z")
+GLOB_RE = re.compile(r"(?:[A-Za-z0-9_.*?\]-]|\[!?)+\Z")  # ([!...]: a set that does not match)
 
 
 def all_pairs(w: Walker, st: Node, sc: Scope, nodes: list[str], index: int) -> list[Expectation]:
@@ -75,7 +75,7 @@ def _glob(w: Walker, tok: Token, sc: Scope, with_port: bool) -> tuple[str, Port 
         if ":" in text:
             hint = "a port goes on the target side only: ... can reach all of GLOB:PORT/PROTO"
         w.error(f"`{text}` is not a glob of node names", w.span(tok, sc),
-                f"a glob is a node name with * ? or [...] in it; {hint}")
+                f"a glob is a node name with * ? [...] or [!...] in it; {hint}")
         raise Fail
     return text, port
 
