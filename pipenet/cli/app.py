@@ -99,10 +99,12 @@ def up(file: str = _file(),
 def down(target: str = typer.Argument(..., help="a topology file or a topology name",
                                       autocompletion=done.file_or_topology),
          force: bool = typer.Option(False, "--force", help="the record cannot be trusted: remove what carries "
-                                                            "the topology's marks on the live system")) -> None:
+                                                            "the topology's marks on the live system"),
+         sandbox: bool = typer.Option(False, "--sandbox", help="only if it runs in a sandbox (as `up --sandbox` "
+                                                                "made it); one up on this machine is refused")) -> None:
     """Remove everything the topology made that is still live and carries its mark, and only that;
     safe to run twice, and after a crash."""
-    c.down(target, force)
+    c.down(target, force, sandbox)
 
 
 @app.command()

@@ -41,14 +41,20 @@ def up(file: str, sandbox: bool = False, var: Sequence[str] = ()) -> None:
     render.change(f"{change.topology} is up", change)
 
 
-def down(target: str, force: bool = False) -> None:
+def down(target: str, force: bool = False, sandbox: bool = False) -> None:
     """Remove everything the topology made, and only that; safe to run twice, and after a crash.
-    --force: when the record cannot be trusted, remove what carries the topology's marks."""
+    --force: when the record cannot be trusted, remove what carries the topology's marks. --sandbox (the
+    words `up --sandbox` was given): only a topology that runs in a sandbox; one of that name up on this
+    machine itself is refused, not taken down."""
     from pipenet import api
     from pipenet.cli import render
 
     lab = call(lambda: api.lab_for(target))
     topology_arg(lab.name, or_file=True)
+    if sandbox and not call(lab.where).sandboxed and lab.name in api.names_up():
+        output.message(f"pipenet: {lab.name} is up on this machine, not in a sandbox; nothing was changed "
+                       f"(to take it down: pipenet down {lab.name})")
+        raise Exit(2)
     with render.Progress("down") as bar:
         change = call(lambda: lab.down(force=force, progress=bar))
     if not change.existed:  # exit 0, like `docker compose down`: safe to run twice; the words show a typo

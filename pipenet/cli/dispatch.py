@@ -39,7 +39,7 @@ FORMS = {
     "fmt": Form("fmt", ("file",), {"--check": "check"}),
     "plan": Form("plan", ("file",), {"--json": "json"}, valued={"--format": "format", **_VAR}, repeat=_V),
     "up": Form("up", ("file",), {"--sandbox": "sandbox"}, valued=_VAR, repeat=_V),
-    "down": Form("down", ("target",), {"--force": "force"}),
+    "down": Form("down", ("target",), {"--force": "force", "--sandbox": "sandbox"}),
     "status": Form("status", ("topology?",), {"--json": "json"}),
     "ls": Form("ls", (), {"--json": "json"}),
     "test": Form("test", ("file",), {"--json": "json", "--sandbox": "sandbox"}, valued={"--junit": "junit", **_VAR},

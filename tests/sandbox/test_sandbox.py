@@ -222,6 +222,25 @@ def test_a_root_sandbox_has_an_etc_netns_of_its_own(netns, shared_dir):
     assert snapshot.take(netns.runner) == before
 
 
+def test_down_with_sandbox_takes_the_sandbox_down_and_refuses_a_topology_up_on_the_machine(netns, shared_dir):
+    """`down --sandbox` (the words a new user gave `up`): a sandboxed topology goes, by name or file; one
+    of that name up on the machine itself is refused (exit 2) and left running."""
+    path = write_topology(shared_dir, "etcs", ETC_TOPOLOGY)
+    before = snapshot.take(netns.runner)
+    assert netns.pipenet("up", path).returncode == 0  # on the (world's) machine itself
+    r = netns.pipenet("down", "etcs", "--sandbox")
+    assert r.returncode == 2 and "etcs is up on this machine, not in a sandbox" in r.stderr, r.stderr
+    assert netns.pipenet("status", "etcs").returncode == 0  # still up, untouched
+    assert netns.pipenet("down", "etcs").returncode == 0
+    assert snapshot.take(netns.runner) == before
+    assert netns.pipenet("up", "--sandbox", path).returncode == 0
+    r = netns.pipenet("down", "--sandbox", path)
+    assert r.returncode == 0 and "etcs is down" in r.stdout + r.stderr, r.stdout + r.stderr
+    r = netns.pipenet("down", "etcs", "--sandbox")
+    assert r.returncode == 0 and "etcs is not up" in r.stderr, r.stderr
+    assert snapshot.take(netns.runner) == before
+
+
 def test_the_quick_start_on_a_lived_in_machine(netns, shared_dir):
     """The README's first Quick start command, in a world with a root-owned /etc/netns (and Docker's
     rules, a foreign bridge): as root, and as an unprivileged user."""
