@@ -230,13 +230,13 @@ class Lab:
         loaded = self.loaded
 
         def here():
+            from pipenet.engine.runtime import plan_shown
             from pipenet.engine.session import preflight, prepare
 
             with kernel() as k:
                 p = prepare(path, k, loaded)
                 preflight(p, k)
-            return results.Plan(p.topo.name, [results.PlanStep(i, s.action, s.op.kind, s.op.key, s.reason,
-                                                               s.describe()) for i, s in enumerate(p.plan.steps, 1)])
+            return results.Plan(p.topo.name, plan_shown(p))
 
         return place.call(here)
 

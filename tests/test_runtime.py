@@ -111,6 +111,14 @@ def test_up_puts_back_the_file_state_and_says_what_it_reset(netns, tmp_path):
     r = netns.pipenet("shape", "b:eth0", "rate", "1mbit")
     assert r.returncode == 0, r.stderr
     assert "tbf" in _qdisc(netns, "b")
+    # `plan` shows all of what `up` will do: the link put back up, and the shaping the file has not removed
+    plan = json.loads(netns.pipenet("plan", path, "--json").stdout)
+    jsonschema.validate(plan, schemas.load(plan["schema"]), cls=jsonschema.Draft202012Validator)
+    assert ("repair", "link:a:eth0") in {(x["action"], x["key"]) for x in plan["steps"]}
+    assert [x for x in plan["steps"] if x["kind"] == "shape"] == [
+        {"n": len(plan["steps"]), "action": "remove", "kind": "shape", "key": "shape:b:eth0",
+         "reason": "set at runtime (`pipenet shape`); the file does not shape it",
+         "commands": ["ip netns exec rtlab@b tc qdisc del dev eth0 root"]}]
     r = netns.pipenet("up", path)
     assert r.returncode == 0, r.stderr
     assert "reset what was set at runtime" in r.stderr and "a:eth0 (link down)" in r.stderr
@@ -122,6 +130,7 @@ def test_up_puts_back_the_file_state_and_says_what_it_reset(netns, tmp_path):
     assert code == 0 and st["runtime"] == [] and st["drift"] == []
     record = json.loads(netns.out(["cat", "/run/pipenet/rtlab/record.json"]))
     assert "runtime" not in record
+    assert json.loads(netns.pipenet("plan", path, "--json").stdout)["steps"] == []
     r = netns.pipenet("up", path)  # the file's state again: nothing to do, nothing reset
     assert r.returncode == 0 and "nothing to change" in r.stderr and "runtime" not in r.stderr
     assert netns.pipenet("test", path).returncode == 0
@@ -133,6 +142,8 @@ def test_up_puts_back_the_file_state_and_says_what_it_reset(netns, tmp_path):
     assert netns.pipenet("shape", "b:eth0", "rate", "1mbit").returncode == 0
     assert "rate 1Mbit" in _qdisc(netns, "b")
     assert netns.pipenet("status", "rtlab").returncode == 0
+    steps = json.loads(netns.pipenet("plan", str(path2), "--json").stdout)["steps"]  # the file's own shaping
+    assert [(x["action"], x["key"]) for x in steps] == [("repair", "shape:b:eth0")], steps
     assert netns.pipenet("up", str(path2)).returncode == 0
     assert "rate 10Mbit" in _qdisc(netns, "b")
     assert netns.pipenet("shape", "b:eth0", "--clear").returncode == 0

@@ -51,7 +51,7 @@ def plan(p: Plan, file: str, format: str) -> None:
         why = f"  ({s.reason})" if s.reason and s.reason != "new" else ""
         first = (s.commands or [s.key])[0].splitlines()[0]  # a file's content is for --format sh
         print(f"{s.n:4} {s.sign} {first}{why}")
-    output.message(f"{p.topology}: {len(p.steps)} steps")
+    output.message(f"{p.topology}: {len(p.steps)} step{'' if len(p.steps) == 1 else 's'}")
 
 
 def unreadable(readable: bool) -> None:

@@ -166,6 +166,7 @@ def converse(request: dict, k, line: Line, path: str) -> dict | None:
         line.say({"facts": {**own, "probe": sock is not None}})
         from pipenet import results  # (the engine's modules load after the facts are said: 60 ms sooner)
         from pipenet.engine import session
+        from pipenet.engine.runtime import plan_shown
         from pipenet.lang.load import load_text
         from pipenet.plan.slice import inner_mtus, slice_for
 
@@ -198,10 +199,8 @@ def converse(request: dict, k, line: Line, path: str) -> dict | None:
                     heard = said["probing"].result()
                     if sock is not None:
                         sock.close()  # (before any change: this machine's tunnel takes the port next)
-                    steps = [results.PlanStep(i, s.action, s.op.kind, s.op.key, s.reason, s.describe())
-                             for i, s in enumerate(p.plan.steps, 1)]
                     line.say({"heard": heard if sock is not None else None})
-                    line.say({"plan": results.Plan(p.topo.name, steps).to_json()})
+                    line.say({"plan": results.Plan(p.topo.name, plan_shown(p)).to_json()})
                     return bool(line.hear().get("go"))
                 except Lost:
                     return False

@@ -240,21 +240,56 @@ def in_words(x: dict) -> str:
     return ", ".join(([f"link {x['link']}"] if x["link"] else []) + ([f"shape {x['shape']}"] if x["shape"] else []))
 
 
-def reset(record: dict | None, desired, k) -> list[str]:
-    """What `up` does of the overrides beyond its plan, and says: a shaping set at runtime on an interface
-    the file does not shape is removed (the plan puts right every link that is down and every shaping
-    the file has, as it does for any drift). The notes name each override reset."""
+def _unshaped(record: dict | None, desired) -> list[tuple[str, str, str]]:
+    """(namespace, node, interface) of each shaping set at runtime on an interface the file does not
+    shape: what `up` removes beyond its plan (the plan puts right every link that is down and every
+    shaping the file has, as it does for any drift)."""
     runtime = overrides(record)
     if not runtime:
         return []
     shaped = {op.key for op in desired if op.kind == "shape"}
     refs = (record or {}).get("ns", {})
+    out = []
     for key, entry in runtime.items():
         node, _, iface = key.partition(":")
         if "shape" in entry and f"shape:{key}" not in shaped and node in refs:
-            try:
-                k.qdisc_del(refs[node], iface)
-            except OSError:
-                pass  # (the interface is gone with its node: nothing left to reset)
+            out.append((refs[node], node, iface))
+    return out
+
+
+def planned_resets(record: dict | None, desired) -> list[tuple[str, str, str, list[str]]]:
+    """The steps `plan` shows for what `up` will reset beyond its plan (`_unshaped`), so that `plan` never
+    says "nothing to do" where `up` would change something: (kind, key, reason, commands) each, a
+    removal."""
+    from pipenet.plan.ops.base import in_ns_cmd
+
+    return [("shape", f"shape:{node}:{iface}", "set at runtime (`pipenet shape`); the file does not shape it",
+             [in_ns_cmd(ns, "tc", "qdisc", "del", "dev", iface, "root")])
+            for ns, node, iface in _unshaped(record, desired)]
+
+
+def plan_shown(p) -> list:
+    """A prepared plan's steps as `plan` shows them (results.PlanStep each, numbered), the overrides
+    `up` resets beyond its plan last (`planned_resets`)."""
+    from pipenet import results
+
+    steps = [results.PlanStep(i, s.action, s.op.kind, s.op.key, s.reason, s.describe())
+             for i, s in enumerate(p.plan.steps, 1)]
+    for kind, key, reason, commands in planned_resets(p.record, p.plan.final):
+        steps.append(results.PlanStep(len(steps) + 1, "remove", kind, key, reason, commands))
+    return steps
+
+
+def reset(record: dict | None, desired, k) -> list[str]:
+    """What `up` does of the overrides beyond its plan, and says: a shaping set at runtime on an interface
+    the file does not shape is removed (`_unshaped`). The notes name each override reset."""
+    runtime = overrides(record)
+    if not runtime:
+        return []
+    for ns, _, iface in _unshaped(record, desired):
+        try:
+            k.qdisc_del(ns, iface)
+        except OSError:
+            pass  # (the interface is gone with its node: nothing left to reset)
     words = [f"{x['node']}:{x['interface']} ({in_words(x)})" for x in listed(runtime)]
     return [f"reset what was set at runtime, back to the file: {'; '.join(words)}"]
