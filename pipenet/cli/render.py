@@ -66,6 +66,11 @@ def nothing_up(readable: bool) -> None:
     output.message("no topology is up" if readable else "no sandbox is up")
 
 
+def _hostport(ip: str, port) -> str:
+    """`IP:PORT`, an IPv6 address in brackets (`[fd00::2]:80`), as Docker and URLs write them."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 def not_up(name: str, up_now: list[str]) -> None:
     """`down` of a topology that is not up: exit 0, with words that show a typo."""
     from pipenet.diagnostics import did_you_mean
@@ -120,8 +125,8 @@ def status(docs: list[Status], readable: bool = True) -> None:
                 pt.add_row(pr["node"], pr["command"], str(pr["pid"]), "running" if pr["alive"] else "DEAD")
             con.print(pt)
         for x in d.published:
-            where = f"{x['host_ip']}:" if x["host_ip"] else ""
-            print(f"published: {where}{x['host_port']}/{x['proto']} -> {x['node']} {x['ip']}:{x['port']}")
+            where = f"{_hostport(x['host_ip'], '')}" if x["host_ip"] else ""
+            print(f"published: {where}{x['host_port']}/{x['proto']} -> {x['node']} {_hostport(x['ip'], x['port'])}")
         for x in d.runtime:
             from pipenet.engine.runtime import in_words
 
