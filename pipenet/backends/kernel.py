@@ -384,7 +384,7 @@ class Kernel:
             name = a.get("IFLA_IFNAME")
             links[name] = Link(name, f["index"], info.get("kind"), a.get("IFLA_ADDRESS"), a.get("IFLA_MTU"),
                                bool(f["flags"] & 1), names.get(master) if master else None, a.get("IFLA_IFALIAS"),
-                               a.get("IFLA_GROUP") or 0, a.get("IFLA_LINK"), info.get("hairpin"))
+                               a.get("IFLA_GROUP") or 0, a.get("IFLA_LINK"), info.get("hairpin"), info.get("data"))
         if "lo" in links:
             self._marks[ref] = (view.inode, links["lo"].alias)
 

@@ -201,10 +201,17 @@ def _first(b: bytes, kind: int) -> bytes | None:
     return None
 
 
+#: kinds whose IFLA_INFO_DATA is not kept (pipenet compares none of theirs, and makes thousands of them)
+_DATA_NOT_KEPT = frozenset({None, "bridge", "veth"})
+
+
 def _linkinfo(b: bytes) -> dict:
-    """IFLA_LINKINFO: the interface's kind and, for a bridge port, whether hairpin mode is on."""
+    """IFLA_LINKINFO: the interface's kind, for a bridge port whether hairpin mode is on, and for other
+    kinds their own data (IFLA_INFO_DATA, raw: its kind's module reads it, `Kind.live_differences`)."""
     a = attrs_of(b)
     out = {"kind": _str_value(a[IFLA_INFO_KIND]) if IFLA_INFO_KIND in a else None}
+    if out["kind"] not in _DATA_NOT_KEPT and IFLA_INFO_DATA in a:
+        out["data"] = bytes(a[IFLA_INFO_DATA])
     slave = a.get(IFLA_INFO_SLAVE_DATA)
     if slave is not None:
         mode = _first(slave, IFLA_BRPORT_MODE)

@@ -42,6 +42,7 @@ class Link(NamedTuple):  # (tuples: a thousand namespaces' worth are made, and s
     group: int = 0
     peer_index: int | None = None  # a veth's peer, as an index in the peer's namespace
     hairpin: bool | None = None  # a bridge port's hairpin mode
+    data: bytes | None = None  # its kind's own settings as the kernel has them (IFLA_INFO_DATA; see nlmsg)
 
 
 class Address(NamedTuple):

@@ -128,6 +128,12 @@ class Kind:
         """Its words after `type KIND` in `ip link add` (the same request as `info_data`, as a command)."""
         return []
 
+    def live_differences(self, settings: Mapping[str, Any], data: bytes) -> dict[str, tuple]:
+        """{setting: (wanted, live)} for each of its own settings (`settings`: its AddLink's) the live
+        interface does not have, read from the kernel's IFLA_INFO_DATA (`data`). A difference makes the
+        interface be made again: the kernel changes few of them in place. By default nothing is compared."""
+        return {}
+
     def probe(self, nl) -> None:
         """Make one in the scratch namespace of a probe (`pipenet.backends.probe`): raises when this kernel
         cannot."""

@@ -170,6 +170,26 @@ class VxlanKind(Kind):
         words += ["dstport", settings.get("port", DEFAULT_PORT)]
         return words + (["nolearning"] if settings.get("learning") is False else [])
 
+    def live_differences(self, settings, data):
+        """Its id, remote, UDP port, and local address when one is given: a tunnel whose id or other end
+        was changed under pipenet carries the segment somewhere else."""
+        a = nlmsg.attrs_of(data)
+        live: dict = {}
+        if IFLA_VXLAN_ID in a:
+            live["id"] = struct.unpack("=I", bytes(a[IFLA_VXLAN_ID][:4]))[0]
+        if IFLA_VXLAN_PORT in a:
+            live["port"] = struct.unpack("!H", bytes(a[IFLA_VXLAN_PORT][:2]))[0]
+        for key, v4, v6 in (("remote", IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6), ("local", IFLA_VXLAN_LOCAL,
+                                                                             IFLA_VXLAN_LOCAL6)):
+            raw = a.get(v6) if v6 in a else a.get(v4)
+            if raw is not None:
+                live[key] = str(IPAddress(int.from_bytes(bytes(raw), "big"), 6 if len(raw) == 16 else 4))
+        want = {"id": settings["id"], "remote": str(IPAddress(settings["remote"])),
+                "port": settings.get("port", DEFAULT_PORT)}
+        if settings.get("local"):
+            want["local"] = str(IPAddress(settings["local"]))
+        return {k: (v, live.get(k)) for k, v in want.items() if live.get(k) != v}
+
     def probe(self, nl):
         nl.link_add("pnprobe0", "vxlan", info_data=self.info_data({"id": 1, "remote": "192.0.2.1"}, None))
 

@@ -134,7 +134,7 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
                 remade.add(key)  # made again below: what depends on it is made again too
             continue
         if unwanted or any(d in remade or d in remove or d in repaired for d in op.depends) or (
-                v.state == "changed" and not op.repairable):
+                v.state == "changed" and (not op.repairable or v.remake)):
             remove.add(key)
             gone.add(key)
             remade.add(key)
@@ -189,7 +189,7 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
                 if v.ok:  # already there, carrying pipenet's mark: a record lost in a crash; adopt it
                     final.append(op)
                     continue
-                if v.state == "changed" and op.repairable:
+                if v.state == "changed" and op.repairable and not v.remake:
                     steps.append(Step("repair", op, [], f"changed: {v.detail}", v.observed))
                     final.append(op)
                     continue

@@ -309,6 +309,24 @@ def test_two_containers_reach_each_other_over_a_tunnel_then_down_leaves_the_worl
     assert "changed: vxlan vx0: mac 02:00:00:00:00:01 (want mac 02:42:0a:63:00:02), down (want up)" in drift.stderr
     assert netns.pipenet("up", path).returncode == 0
     assert json.loads(netns.pipenet("status", "vx", "--json").stdout)["drift"] == []
+    # a tunnel's own settings are the kernel's truth too: one carrying pipenet's mark but another id and
+    # other end (made again under pipenet) is drift, planned as removed and made again, and put right
+    mark = "pipenet:vx:link:a:vx0"
+    netns.run(["ip", "-n", "vx@a", "link", "del", "dev", "vx0"])
+    netns.run(["ip", "-n", "vx@a", "link", "add", "name", "vx0", "type", "vxlan", "id", "43", "remote", "10.80.0.9",
+               "local", "10.80.0.1", "dev", "u0", "dstport", "4789"])
+    netns.run(["ip", "-n", "vx@a", "link", "set", "dev", "vx0", "alias", mark, "address", "02:42:0a:63:00:01", "up"])
+    drift = netns.pipenet("status", "vx", "--json")
+    assert drift.returncode == 1, drift.stdout
+    details = [d["detail"] for d in json.loads(drift.stdout)["drift"] if d["object"].endswith("vx0")]
+    assert details == ["vxlan vx0: id 43 (want 42), remote 10.80.0.9 (want 10.80.0.2)"], details
+    steps = json.loads(netns.pipenet("plan", path, "--json").stdout)["steps"]
+    assert [(x["action"], x["key"]) for x in steps if x["key"] == "link:a:vx0"] == [
+        ("remove", "link:a:vx0"), ("apply", "link:a:vx0")], steps
+    assert netns.pipenet("up", path).returncode == 0
+    assert "vxlan id 42 remote 10.80.0.2 " in netns.out(["ip", "-n", "vx@a", "-d", "link", "show", "vx0"])
+    assert json.loads(netns.pipenet("status", "vx", "--json").stdout)["drift"] == []
+    assert netns.pipenet("test", path).returncode == 0  # its address came back with it
     assert netns.pipenet("down", "vx").returncode == 0
     assert snapshot.take(netns.runner) == before
 

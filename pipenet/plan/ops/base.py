@@ -120,6 +120,7 @@ class Verdict:
     actual: str = ""
     observed: Any = None  # what a repair overwrites, so that it can be put back
     adopted: bool = False  # there as wanted, but not made by pipenet (an external bridge's own address)
+    remake: bool = False  # changed in a way no repair in place can undo: removed and made again
 
     @property
     def ok(self) -> bool:
@@ -137,8 +138,8 @@ def missing(detail: str = "", expected: str = "") -> Verdict:
     return Verdict("missing", detail, expected, "absent")
 
 
-def changed(detail: str, expected: str = "", actual: str = "", observed: Any = None) -> Verdict:
-    return Verdict("changed", detail, expected, actual, observed)
+def changed(detail: str, expected: str = "", actual: str = "", observed: Any = None, remake: bool = False) -> Verdict:
+    return Verdict("changed", detail, expected, actual, observed, remake=remake)
 
 
 def foreign(detail: str) -> Verdict:

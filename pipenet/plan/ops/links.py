@@ -392,11 +392,20 @@ class AddLink(Op):
         k.link_del(self.ns, self.name, self.mark_of())
 
     def check(self, view):
+        from pipenet import kinds
+
         link, bad = _own(view, self.ns, self.name, self.mark_of(), self.link_kind, "")
         if bad is not None:
             return bad
         if link is None:
             return missing(f"{self.link_kind} {self.name}")
+        kind = kinds.by_link_kind(self.link_kind)
+        own = kind.live_differences(self.settings, link.data) if kind is not None and link.data else {}
+        if own:  # (its id, its other end...: made again, as the kernel changes few of them in place)
+            return changed(f"{self.link_kind} {self.name}: " + ", ".join(
+                f"{k} {live if live is not None else 'none'} (want {want})" for k, (want, live) in own.items()),
+                ", ".join(f"{k} {want}" for k, (want, _) in own.items()),
+                ", ".join(f"{k} {live}" for k, (_, live) in own.items()), remake=True)
         diff = _differences(link, self._want())
         if diff:
             return changed(f"{self.link_kind} {self.name}: " + _words(diff, self._want())[0],
