@@ -216,6 +216,10 @@ def preflight(p: Prepared, k) -> None:
     for step in p.plan.steps:
         if step.action == "remove" and step.op.kind == "firewall":
             problems += step.op.blockers(p.view)
+        elif step.action == "apply" and step.op.kind in ("link", "tunnel") and p.view is not None:
+            held = step.op.held(p.view)  # (a VXLAN id and port another's tunnel holds where it is made)
+            if held:
+                problems.append(held)
     if problems:
         raise Conflict(problems)
 

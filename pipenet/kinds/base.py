@@ -134,6 +134,12 @@ class Kind:
         interface be made again: the kernel changes few of them in place. By default nothing is compared."""
         return {}
 
+    def held_by(self, settings: Mapping[str, Any], links, where: str) -> str | None:
+        """Why the kernel would refuse to make it in namespace `where` (`links`: the live links there),
+        when another interface already holds what it needs (a VXLAN id and port); None when nothing does.
+        Said before any change, as an object in the way is."""
+        return None
+
     def probe(self, nl) -> None:
         """Make one in the scratch namespace of a probe (`pipenet.backends.probe`): raises when this kernel
         cannot."""

@@ -190,6 +190,28 @@ class VxlanKind(Kind):
             want["local"] = str(IPAddress(settings["local"]))
         return {k: (v, live.get(k)) for k, v in want.items() if live.get(k) != v}
 
+    def held_by(self, settings, links, where):
+        """The kernel takes one tunnel per id, UDP port and family in a namespace: another's (another
+        tool's, or another topology's) with this one's makes `up` refuse before any change."""
+        from pipenet.backends.objects import mark_topology
+
+        port, family = settings.get("port", DEFAULT_PORT), 6 if ":" in settings["remote"] else 4
+        for link in links:
+            if link.kind != "vxlan" or not link.data:
+                continue
+            a = nlmsg.attrs_of(link.data)
+            if IFLA_VXLAN_ID not in a or struct.unpack("=I", bytes(a[IFLA_VXLAN_ID][:4]))[0] != settings["id"]:
+                continue
+            theirs = struct.unpack("!H", bytes(a[IFLA_VXLAN_PORT][:2]))[0] if IFLA_VXLAN_PORT in a else None
+            v6 = IFLA_VXLAN_GROUP6 in a or IFLA_VXLAN_LOCAL6 in a
+            if theirs == port and (6 if v6 else 4) == family:
+                owner = mark_topology(link.alias)
+                whose = f"topology {owner}'s" if owner else "an interface pipenet did not make,"
+                place = "the host" if where == "" else where
+                return (f"VXLAN id {settings['id']} on UDP port {port} is taken in {place} by {whose} {link.name} "
+                        f"(the kernel takes one tunnel per id and port): give this one another id or dstport")
+        return None
+
     def probe(self, nl):
         nl.link_add("pnprobe0", "vxlan", info_data=self.info_data({"id": 1, "remote": "192.0.2.1"}, None))
 

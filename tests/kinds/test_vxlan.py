@@ -8,6 +8,7 @@ import json
 import struct
 import sys
 import textwrap
+import time
 import types
 
 import pytest
@@ -381,6 +382,20 @@ def test_a_tunnel_through_a_host_interface_is_made_in_the_host_and_uses_its_unde
         netns.run(argv)
     path = write(tmp_path, "topology hd\ncontainer a { interface vx0 vxlan id 9 remote 10.81.0.2 dev host:uplink "
                            "address 10.98.0.1/24 }\n")
+    # another tool's tunnel with that id and port in the host, where this one is made: refused in one line
+    # before any change (the kernel would refuse it halfway through `up`)
+    netns.run(["ip", "link", "add", "name", "othertool0", "type", "vxlan", "id", "9", "remote", "10.81.0.2",
+               "dstport", "4789"])
+    for _ in range(100):  # (the uplink's link-local address leaves duplicate detection, its route comes: then)
+        if not netns.out(["ip", "-6", "-o", "addr", "show", "tentative"]).strip():
+            break
+        time.sleep(0.05)
+    before = snapshot.take(netns.runner)
+    r = netns.pipenet("up", path)
+    assert r.returncode != 0 and "VXLAN id 9 on UDP port 4789 is taken in the host by an interface pipenet did not "\
+        "make, othertool0" in r.stderr, r.stderr
+    assert snapshot.take(netns.runner) == before
+    netns.run(["ip", "link", "del", "dev", "othertool0"])
     before = snapshot.take(netns.runner)
     r = netns.pipenet("up", path)
     assert r.returncode == 0, r.stderr

@@ -117,21 +117,32 @@ def test_a_p2p_link_between_machines(three, tmp_path):
 
 
 def test_one_failing_slice_rolls_back_every_machine(three, tmp_path):
-    from pipenet.plan.slice import vni
-
     path = tmp_path / "span.pn"
-    path.write_text(SPAN)
-    # another tool's tunnel on m2 holds the VNI the bridge gets: m2's slice fails half-way, when the kernel
-    # refuses pipenet's tunnel, after its namespace and bridge are made
-    taken = vni("span", "lan", set())
-    three.worlds[2].run(["ip", "link", "add", "othervx", "type", "vxlan", "id", str(taken), "dstport", "4789",
-                         "local", "10.50.0.12"])
+    # b's program is not on m2: m2's slice fails half-way, when b's process cannot start, after its
+    # namespace, bridge and tunnel are made
+    path.write_text(SPAN.replace("container b { machine m2; net lan }",
+                                 'container b { machine m2; net lan; run "/nonexistent/server" }'))
     before = [world(w) for w in three.worlds]
     r = three.coordinator("up", str(path))
     assert r.returncode == 2, r.stdout + r.stderr
     assert "machine m2 (root@10.50.0.12)" in r.stderr and "rolled back" in r.stderr
     assert [diff(b, world(w)) for b, w in zip(before, three.worlds)] == [[], [], []]
     assert three.worlds[0].out(["ls", "-A", "/run/pipenet/.machines"]).strip() == ""
+
+
+def test_a_vni_another_tool_holds_on_one_machine_is_refused_before_any_change(three, tmp_path):
+    from pipenet.plan.slice import vni
+
+    path = tmp_path / "span.pn"
+    path.write_text(SPAN)
+    # another tool's tunnel on m2 holds the VNI the bridge gets (the kernel would refuse pipenet's tunnel
+    # half-way through m2's slice): every machine's plan is checked first, so nothing is made anywhere
+    taken = vni("span", "lan", set())
+    three.worlds[2].run(["ip", "link", "add", "othervx", "type", "vxlan", "id", str(taken), "dstport", "4789",
+                         "local", "10.50.0.12"])
+    before = [world(w) for w in three.worlds]
+    refused_by_m2(three, path, before, f"VXLAN id {taken} on UDP port 4789 is taken in the host by an interface "
+                                       f"pipenet did not make, othervx")
 
 
 def refused_by_m2(three, path, before: list, word: str) -> None:

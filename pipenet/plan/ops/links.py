@@ -397,9 +397,10 @@ class AddLink(Op):
         link, bad = _own(view, self.ns, self.name, self.mark_of(), self.link_kind, "")
         if bad is not None:
             return bad
-        if link is None:
-            return missing(f"{self.link_kind} {self.name}")
         kind = kinds.by_link_kind(self.link_kind)
+        if link is None:
+            held = self.held(view)
+            return foreign(held) if held else missing(f"{self.link_kind} {self.name}")
         own = kind.live_differences(self.settings, link.data) if kind is not None and link.data else {}
         if own:  # (its id, its other end...: made again, as the kernel changes few of them in place)
             return changed(f"{self.link_kind} {self.name}: " + ", ".join(
@@ -411,6 +412,21 @@ class AddLink(Op):
             return changed(f"{self.link_kind} {self.name}: " + _words(diff, self._want())[0],
                            *_words(diff, self._want())[1:], observed=diff)
         return OK
+
+    def held(self, view) -> str | None:
+        """Why the kernel would refuse to make it where it is made: another's interface there holds what
+        it needs (a VXLAN id and port; `Kind.held_by`). Interfaces of this topology are not counted: the
+        plan is consistent with itself, and removes its own first."""
+        from pipenet import kinds
+
+        kind = kinds.by_link_kind(self.link_kind)
+        where = self.ns if self.parent_ns is None else self.parent_ns  # (where the kernel makes it)
+        live = view.links(where) if kind is not None else None
+        if live is None:
+            return None
+        topology = mark_topology(self.mark_of())
+        return kind.held_by(self.settings, [x for x in live.links.values() if mark_topology(x.alias) != topology],
+                            where)
 
     def repair(self, k, observed):
         _set(k, self.ns, self.name, {a: self._want()[a] for a in observed})
