@@ -88,7 +88,8 @@ class Machines:
     def start_sshd(self, n: int) -> None:
         conf = os.path.join(self.tmp, f"sshd{n}.conf")
         with open(conf, "w") as f:
-            f.write(f"ListenAddress {underlay_ip(n)}\nHostKey {self.tmp}/hostkey\n"
+            also = f"ListenAddress {underlay_ip6(n)}\n" if self.ipv6 else ""  # (ssh over IPv6 too)
+            f.write(f"ListenAddress {underlay_ip(n)}\n{also}HostKey {self.tmp}/hostkey\n"
                     f"AuthorizedKeysFile {self.tmp}/authorized_keys\nPermitRootLogin prohibit-password\n"
                     f"StrictModes no\nUsePAM no\nPidFile /run/sshd.pid\nPrintMotd no\n")
         w = self.worlds[n]
@@ -159,12 +160,13 @@ class Machines:
             w.close()
 
 
-def machine_lines(count: int, skip: tuple[int, ...] = (), ipv6: bool = False) -> str:
+def machine_lines(count: int, skip: tuple[int, ...] = (), ipv6: bool = False, ssh6: bool = False) -> str:
     """The `machine` statements of a topology on these machines (machine 0 is `local`); `ipv6`: tunnels
-    over the IPv6 underlay (ssh still over IPv4)."""
+    over the IPv6 underlay (ssh still over IPv4, unless `ssh6`: ssh to the IPv6 addresses too)."""
     lines = [f"machine local {{ underlay {underlay_ip6(0) if ipv6 else underlay_ip(0)} }}"]
     for n in range(1, count):
         if n not in skip:
             under = f"; underlay {underlay_ip6(n)}" if ipv6 else ""
-            lines.append(f'machine m{n} {{ ssh root@{underlay_ip(n)}{under}; pipenet "{PIPENET}" }}')
+            dest = underlay_ip6(n) if ssh6 else underlay_ip(n)
+            lines.append(f'machine m{n} {{ ssh root@{dest}{under}; pipenet "{PIPENET}" }}')
     return "\n".join(lines) + "\n"

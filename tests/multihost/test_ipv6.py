@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.machines import Machines, machine_lines
 from tests.multihost.test_across import SPAN
 from tests.snapshot import diff, world
@@ -32,6 +34,26 @@ def test_a_bridge_across_machines_over_an_ipv6_underlay(tmp_path):
         r = w1.run(["ip", "netns", "exec", "span@a", "ping", "-c1", "-W2", "-M", "do", "-s", "1402", "10.70.0.3"],
                    check=False)  # a full 1430-byte packet crosses from m1 to m2, in IPv6 on the underlay
         assert r.returncode == 0, r.stdout + r.stderr
+        assert ms.coordinator("down", "span").returncode == 0
+        assert [diff(b, world(w)) for b, w in zip(before, ms.worlds)] == [[], [], []]
+    finally:
+        ms.close()
+
+
+def test_machines_reached_by_ssh_at_ipv6_addresses(tmp_path):
+    """`ssh root@2001:db8:50::11`: the destination written as ssh takes it (no brackets), the master
+    connection's socket path and every command of the conversation work with an IPv6 address."""
+    ms = Machines(tmp_path, 3, ipv6=True)
+    try:
+        path = tmp_path / "span.pn"
+        path.write_text(SPAN.replace(machine_lines(3), machine_lines(3, ipv6=True, ssh6=True)))
+        assert "ssh root@2001:db8:50::11;" in path.read_text()
+        before = [world(w) for w in ms.worlds]
+        r = ms.coordinator("test", str(path), "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "span" in ms.coordinator("ls").stdout + ms.coordinator("ls").stderr
+        r = ms.coordinator("status", "span", "--json")
+        assert r.returncode == 0 and {n.get("machine") for n in json.loads(r.stdout)["nodes"]} >= {"m1", "m2"}, r.stdout
         assert ms.coordinator("down", "span").returncode == 0
         assert [diff(b, world(w)) for b, w in zip(before, ms.worlds)] == [[], [], []]
     finally:
