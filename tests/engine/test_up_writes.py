@@ -94,3 +94,40 @@ def test_files_in_a_new_directory_are_made_in_place_and_undone_on_a_failure(netn
                    "{'hosts': ('same',), 'resolv.conf': ('same',)}", "failed 28 False"]
     assert netns.out(["ls", "-A", "/etc/netns/uw"]).split() == ["hosts", "resolv.conf"]  # no temporary file
     netns.run(["rm", "-r", "/etc/netns/uw"])
+
+
+PEER_IN_ONE_SEND = """
+from pipenet.backends.kernel import Kernel
+from pipenet.backends.netlink import NetlinkError
+k = Kernel()
+k.bridge_add("uwbr", None, alias="pipenet:uw:bridge", quiet=True)
+k.netns_create("uw@a", "pipenet:uw:netns:a", quiet=True)
+k.veth_add("", "uwa", "uw@a", "eth0", master="uwbr", alias="pipenet:uw:a", peer_alias="pipenet:uw:a-eth0",
+           quiet=True, peer_quiet=True)
+nl = k._h("uw@a").nl
+print(nl.index["eth0"], [m["index"] for m in nl.links() if m.get_attr("IFLA_IFNAME") == "eth0"],
+      k.link_alias("uw@a", "eth0"))
+k.addr_add("uw@a", "eth0", "10.77.0.2", 24)  # (by the cached index)
+try:  # a refusal in the middle: the first one is raised, after every answer is read
+    nl.link_set_many("eth0", [{"mtu": 100000}, {"alias": "x"}])
+except NetlinkError as e:
+    print("refused", e.errno)
+print(nl.link_set_many("eth0", [{"mtu": 1400}]) == nl.index["eth0"], k.link_alias("uw@a", "eth0"))
+"""
+
+
+def test_a_container_end_is_marked_quiet_up_and_indexed_in_one_send(netns):
+    """The peer of a bridge port: marked and made quiet, then up, then its index asked, in one send; it
+    has no IPv6 address, carries its mark, is up, and its address is added by the cached index. A
+    refusal in such a send is raised once every answer is read (the socket answers the next request)."""
+    out = netns.out([sys.executable, "-c", PEER_IN_ONE_SEND]).splitlines()
+    index = out[0].split()[0]
+    assert out[0] == f"{index} [{index}] pipenet:uw:a-eth0", out
+    assert out[1] == "refused 22", out
+    assert out[2] == "True x", out  # (the kernel went on after the refused MTU: the alias was set)
+    link = netns.out(["ip", "-n", "uw@a", "-d", "-o", "link", "show", "eth0"])
+    assert "state UP" in link and "addrgenmode none" in link and "mtu 1400" in link, link
+    addrs = netns.out(["ip", "-n", "uw@a", "-o", "addr", "show", "dev", "eth0"])
+    assert "10.77.0.2/24" in addrs and "fe80" not in addrs, addrs
+    netns.run(["ip", "netns", "del", "uw@a"])
+    netns.run(["ip", "link", "del", "uwbr"])
