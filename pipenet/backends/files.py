@@ -169,12 +169,17 @@ def write(directory: str, files: dict[str, str]) -> dict:
                     write_atomic(_safe(directory, n), before[n][1].encode(), 0o644, durable=False)
             except OSError:
                 pass
-        for d in reversed(made):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+        _unmake(made)
         raise
+
+
+def _unmake(made: list[str]) -> None:
+    """Remove the directories a failed `write` made, the deepest first (they are empty again)."""
+    for d in reversed(made):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
 
 
 def _write_new(directory: str, files: dict[str, str], made: list[str]) -> dict:
@@ -207,11 +212,7 @@ def _write_new(directory: str, files: dict[str, str], made: list[str]) -> dict:
                 os.unlink(n, dir_fd=dfd)
             except OSError:
                 pass
-        for d in reversed(made):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+        _unmake(made)
         raise
     finally:
         os.close(dfd)
