@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 
+from pipenet import faults
 from pipenet.fsutil import write_atomic
 
 ETC_NETNS = "/etc/netns"
@@ -123,7 +124,7 @@ def stamps(directory: str, names) -> dict:
 def read(directory: str, names: list[str]) -> dict:
     saved = {"parent": os.path.isdir(ETC_NETNS), "dir": os.path.isdir(directory), "files": {}}
     for n in names:
-        e = entry(_safe(directory, n))
+        e = entry(_safe(directory, n)) if saved["dir"] else None  # (no directory: no files to look at)
         saved["files"][n] = e[1] if e is not None and e[0] == "file" else None
     return saved
 
@@ -147,6 +148,8 @@ def write(directory: str, files: dict[str, str]) -> dict:
     for n in files:
         _safe(directory, n)
     made = _make_dirs(directory)
+    if directory in made:
+        return _write_new(directory, files, made)
     before = {n: entry(_safe(directory, n)) for n in files}
     written = []
     try:
@@ -166,12 +169,53 @@ def write(directory: str, files: dict[str, str]) -> dict:
                     write_atomic(_safe(directory, n), before[n][1].encode(), 0o644, durable=False)
             except OSError:
                 pass
-        for d in reversed(made):
+        _unmake(made)
+        raise
+
+
+def _unmake(made: list[str]) -> None:
+    """Remove the directories a failed `write` made, the deepest first (they are empty again)."""
+    for d in reversed(made):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
+def _write_new(directory: str, files: dict[str, str], made: list[str]) -> dict:
+    """`write` into a directory this call has just made: nothing can be there, so each file is made in
+    place (O_EXCL, through a descriptor of the directory) instead of through a temporary name and a
+    rename, and its stamp is read from its descriptor (5 system calls a file instead of 8, at thousands
+    of nodes). A run killed in the middle of a file leaves that file torn in a directory of its own,
+    which is what it left before (a temporary file), and a later `up` writes it again. On a failure
+    the files and the directories made are removed."""
+    out = {}
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        for n, content in files.items():
+            faults.point("write", os.path.join(directory, n))
+            fd = os.open(n, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dfd)
             try:
-                os.rmdir(d)
+                data = memoryview(content.encode())
+                while data:
+                    data = data[os.write(fd, data):]
+                os.fchmod(fd, 0o644)  # (whatever the umask)
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
+            out[n] = [st.st_ino, st.st_size, st.st_mtime_ns]
+            faults.point("written", os.path.join(directory, n))
+        return out
+    except BaseException:
+        for n in files:
+            try:
+                os.unlink(n, dir_fd=dfd)
             except OSError:
                 pass
+        _unmake(made)
         raise
+    finally:
+        os.close(dfd)
 
 
 def _ours(path: str, content: str | None) -> bool:

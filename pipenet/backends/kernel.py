@@ -180,16 +180,17 @@ class Kernel:
         self._h(peer_ns).nl.forget(peer)
         # made down, then brought up in the request that marks it, before its peer: with no carrier yet it
         # makes no IPv6 link-local address before `quiet` turns that off (the kernel applies a request's
-        # up before its addrgenmode). The peer has carrier as soon as it is up, so a quiet peer is marked
-        # and made quiet first, then brought up.
+        # up before its addrgenmode). The peer has carrier as soon as it is up (measured on 6.18: brought
+        # up and made quiet in one request, 299 of 300 got a link-local address), so a quiet peer is
+        # marked and made quiet first, then brought up: two requests and its index lookup (for its
+        # addresses) in one send.
         h.nl.link_add(name, "veth", up=False, mtu=mtu, mac=mac, master=master, peer=p, group=group)
         try:
             h.nl.link_set(name, up=True, alias=alias, quiet=quiet)
             if peer_quiet:
-                self._h(peer_ns).nl.link_set(peer, alias=peer_alias, quiet=True)
-                self._h(peer_ns).nl.link_set(peer, up=True)
+                self._h(peer_ns).nl.link_set_many(peer, [{"alias": peer_alias, "quiet": True}, {"up": True}])
             else:
-                self._h(peer_ns).nl.link_set(peer, up=True, alias=peer_alias)
+                self._h(peer_ns).nl.link_set_many(peer, [{"up": True, "alias": peer_alias}])
             if hairpin:
                 h.nl.brport_hairpin(name)
         except BaseException:

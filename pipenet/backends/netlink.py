@@ -322,6 +322,12 @@ class Netlink:
                  quiet: bool = False) -> None:
         """Change an interface: up/down, MTU, MAC, bridge, alias (pipenet's mark; the kernel ignores an
         alias given at creation, so it is set here), and `quiet`: no IPv6 autoconfiguration."""
+        self.request(M.RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK,
+                     self._set_msg(name, up, mtu, mac, master, nomaster, alias, quiet), f"set {name}")
+
+    def _set_msg(self, name: str, up: bool | None = None, mtu: int | None = None, mac: str | None = None,
+                 master: str | None = None, nomaster: bool = False, alias: str | None = None,
+                 quiet: bool = False) -> bytes:
         index = self.index.get(name, 0)
         flags = IFF_UP if up else 0
         body = M.ifinfo(index, flags, IFF_UP if up is not None else 0)
@@ -335,7 +341,57 @@ class Netlink:
         if quiet:
             body += M.nested(M.IFLA_AF_SPEC, M.nested(M.AF_INET6_ATTR, M.u8(M.IFLA_INET6_ADDR_GEN_MODE,
                                                                              M.IN6_ADDR_GEN_MODE_NONE)))
-        self.request(M.RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body, f"set {name}")
+        return body
+
+    def link_set_many(self, name: str, changes: list[dict]) -> int:
+        """`link_set(name, **change)` for each change, in order, then the interface's index asked for
+        (and cached: its addresses need it): all in one send, the answers read after. The kernel takes
+        a send's messages one after the other, each with its own answer, and goes on after a refusal:
+        the first refusal raises NetlinkError once every answer is in, and the caller undoes the
+        interface whole (a container's end of a pair: two requests and an index lookup in one send)."""
+        what = [f"set {name}"] * len(changes) + [f"interface {name}"]
+        msgs = [(M.RTM_NEWLINK, self._set_msg(name, **c)) for c in changes]
+        msgs.append((M.RTM_GETLINK, M.ifinfo() + M.string(M.IFLA_IFNAME, name)))
+        with self.lock:
+            seqs = {}
+            out = []
+            for n, (mtype, body) in enumerate(msgs):
+                self.seq = self.seq % 0xFFFFFFFF + 1
+                seqs[self.seq] = n
+                out.append(M.frame(mtype, NLM_F_REQUEST | NLM_F_ACK, self.seq, body))
+            try:
+                self.sock.send(b"".join(out))
+            except OSError as e:
+                raise NetlinkError(e.errno or errno_mod.EIO, what[0], "the request could not be sent") from None
+            refused: dict[int, NetlinkError] = {}
+            index = None
+            while seqs:
+                try:
+                    data = _receive(self.sock)
+                    found = M.messages(data)
+                except (socket.timeout, BlockingIOError):
+                    raise NetlinkError(errno_mod.ETIMEDOUT, what[0], f"no answer within {TIMEOUT_SECONDS} s") from None
+                except ValueError as e:
+                    raise NetlinkError(errno_mod.EBADMSG, what[0], str(e)) from None
+                except OSError as e:
+                    raise NetlinkError(e.errno or errno_mod.EIO, what[0], "the answer could not be read") from None
+                for off, length, t, _fl, mseq in found:
+                    n = seqs.get(mseq)
+                    if n is None:
+                        continue
+                    if t == NLMSG_ERROR:
+                        err = _error(data, off)
+                        if err < 0:
+                            refused.setdefault(n, NetlinkError(-err, what[n], _ext_ack(data, off)))
+                        del seqs[mseq]
+                    elif t == M.RTM_NEWLINK and length >= 16 + M.IFINFO.size:
+                        index = _S32.unpack_from(data, off + 20)[0]  # ifinfomsg.ifi_index
+        if refused:
+            raise refused[min(refused)]
+        if index is None:
+            raise NetlinkError(errno_mod.EIO, what[-1], "an ack where a link was asked")
+        self.index[name] = index
+        return index
 
     def brport_hairpin(self, name: str, on: bool = True) -> None:
         """Let a bridge port send frames back out where they came in (a container reaching its own

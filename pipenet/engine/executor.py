@@ -85,8 +85,7 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
             if steps[i].action == "apply":
                 for s in batch:
                     s.op.prepare(k)
-            for n in range(i, i + len(batch)):
-                journal.start(n, steps[n])
+            journal.start_many(i, batch)
             for n in range(i, i + len(batch)):
                 at = n
                 faults.point("step", n + 1)
@@ -105,7 +104,7 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
             done.extend(batch)  # in the kernel now: whatever fails from here on undoes them too
             for n in range(i, i + len(batch)):
                 faults.point("stepped", n + 1)
-                journal.done(n, steps[n])
+            journal.done_many(i, batch)
         except Exception as e:  # noqa: BLE001 - any failure rolls back
             try:
                 journal.rollback()

@@ -262,7 +262,10 @@ class Op:
         return known
 
     def to_json(self) -> dict:
-        d = {n: _plain(getattr(self, n)) for n in _names(type(self))}
+        d = {}
+        for n in _names(type(self)):  # (most fields are scalars: no call for them, at 15,000 ops a record)
+            v = getattr(self, n)
+            d[n] = _plain(v) if isinstance(v, (list, tuple, dict)) else v
         d["kind"] = self.kind
         return d
 
