@@ -92,7 +92,7 @@ class Kernel:
         seen = self._marks.get(ref)
         if seen is not None and seen[0] == inode:
             return seen[1]
-        for m in self.ns.fresh(ref, inode).nl.links():
+        for m in self.ns.fresh(ref, inode).nl.link_marks():
             if m.get_attr("IFLA_IFNAME") == "lo":
                 self._marks[ref] = (inode, m.get_attr("IFLA_IFALIAS"))
                 return m.get_attr("IFLA_IFALIAS")
@@ -149,7 +149,7 @@ class Kernel:
         """An interface's alias (pipenet's mark), or None when it has none or does not exist."""
         if not self.ns.exists(ns):
             return None
-        for m in self._h(ns).nl.links():
+        for m in self._h(ns).nl.link_marks():
             if m.get_attr("IFLA_IFNAME") == name:
                 return m.get_attr("IFLA_IFALIAS")
         return None
@@ -231,7 +231,7 @@ class Kernel:
         h = self._h(ns)
         if alias is not None:
             h.nl.forget(name)
-            found = [m for m in h.nl.links() if m.get_attr("IFLA_IFNAME") == name]
+            found = [m for m in h.nl.link_marks() if m.get_attr("IFLA_IFNAME") == name]
             if not found:
                 return False
             if found[0].get_attr("IFLA_IFALIAS") != alias:
@@ -251,7 +251,7 @@ class Kernel:
         h = self._h(ns)
         marks = dict(zip(names, aliases)) if aliases is not None else {}
         wanted = set(names)
-        links = {m.get_attr("IFLA_IFNAME"): m for m in h.nl.links()}
+        links = {m.get_attr("IFLA_IFNAME"): m for m in h.nl.link_marks()}
         for name in list(wanted):
             m = links.get(name)
             if m is None or (name in marks and m.get_attr("IFLA_IFALIAS") != marks[name]):
