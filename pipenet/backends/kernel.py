@@ -385,7 +385,7 @@ class Kernel:
         if len(refs) < max(split_at, 2):
             self.ns.open_many(refs)
             return {r: self.read_links(r) for r in refs}
-        half = len(refs) // 2
+        half = len(refs) // 2  # (this half also has the host, if asked: the child pays for the fork)
         mine, theirs = refs[:half], refs[half:]
         self.ns.hold(theirs)
 
