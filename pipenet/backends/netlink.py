@@ -190,18 +190,20 @@ class Netlink:
                 raise NetlinkError(errno_mod.EBADMSG, what, str(e)) from None
             yield data, [(t, off, fl) for off, _n, t, fl, mseq in found if mseq == seq]
 
-    def request(self, mtype: int, flags: int, body: bytes, what: str, keep=None) -> list:
+    def request(self, mtype: int, flags: int, body: bytes, what: str, keep=None, only: dict | None = None) -> list:
         """Send one request and collect its decoded replies; raise NetlinkError on a negative ack
         (with the kernel's own words when it gives them). A dump the kernel marks as interrupted
         (the table changed while it was read) is read again. `keep(data, offset)`, when given, says
-        from a message's fixed header whether it is worth decoding (most of a route dump is not)."""
+        from a message's fixed header whether it is worth decoding (most of a route dump is not);
+        `only`, which attributes to decode (`nlmsg.decode`)."""
         for _ in range(DUMP_RETRIES):
-            replies, interrupted = self._request_once(mtype, flags, body, what, keep)
+            replies, interrupted = self._request_once(mtype, flags, body, what, keep, only)
             if not interrupted:
                 return replies
         raise NetlinkError(errno_mod.EAGAIN, what, f"the dump was interrupted {DUMP_RETRIES} times")
 
-    def _request_once(self, mtype: int, flags: int, body: bytes, what: str, keep=None) -> tuple[list, bool]:
+    def _request_once(self, mtype: int, flags: int, body: bytes, what: str, keep=None,
+                      only: dict | None = None) -> tuple[list, bool]:
         want = _reply_type(mtype)
         with self.lock:
             replies = []
@@ -223,7 +225,7 @@ class Netlink:
                             continue  # a control message (NOOP, OVERRUN) or a type this request did not ask for
                         if keep is not None and not keep(data, off):
                             continue
-                        m = M.decode(data, off, t)
+                        m = M.decode(data, off, t, only)
                     except (ValueError, struct.error, IndexError) as e:
                         raise NetlinkError(errno_mod.EBADMSG, what, str(e) or type(e).__name__) from None
                     if m is not None:
@@ -238,6 +240,14 @@ class Netlink:
         # without statistics: smaller messages, and nothing pipenet reads is lost
         return self.request(M.RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP,
                             M.ifinfo() + M.u32(M.IFLA_EXT_MASK, M.RTEXT_FILTER_SKIP_STATS), "list links")
+
+    def link_marks(self) -> list:
+        """Every interface with its name, mark (alias) and group only: what deleting interfaces by
+        their marks reads just before it deletes (a quarter of the decoding of `links` on a host of
+        4,000 bridge ports)."""
+        return self.request(M.RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP,
+                            M.ifinfo() + M.u32(M.IFLA_EXT_MASK, M.RTEXT_FILTER_SKIP_STATS), "list links",
+                            only=M.LINK_MARK_ATTRS)
 
     def link_index(self, name: str) -> int:
         """An interface's index, read from the reply's fixed header (no full decode), then cached."""

@@ -172,6 +172,8 @@ class Namespaces:
         self._run_dir_ready = False
         self._run_dev: int | None = None
         self.retired: list[Handle] = []  # handles of namespaces deleted in this run (see `delete`)
+        self.held: dict[str, int] = {}  # ref: a descriptor only, on a namespace read by another process
+        self.retired_fds: list[int] = []  # ...of those deleted in this run
 
     def close(self) -> None:
         for ref, h in list(self.handles.items()):
@@ -184,6 +186,10 @@ class Namespaces:
         for h in self.retired:
             h.close()
         self.retired.clear()
+        for fd in [*self.held.values(), *self.retired_fds]:
+            os.close(fd)
+        self.held.clear()
+        self.retired_fds.clear()
 
     def forked(self) -> None:
         """In a forked child: switch namespaces in this (only) thread from now on, with netlink sockets
@@ -340,6 +346,16 @@ class Namespaces:
 
         self.handles.update(self.worker.run(open_all))
 
+    def hold(self, refs: list[str]) -> None:
+        """Keep a descriptor on each of these namespaces (no socket: another process reads them), so that
+        their deletion in this run is not their last reference (see `delete`)."""
+        for ref in refs:
+            if ref and ref not in self.handles and ref not in self.held:
+                try:
+                    self.held[ref] = os.open(self.path(ref), os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
+                    pass  # gone meanwhile: read as absent
+
     def fresh(self, ref: str, inode: int | None = None) -> Handle:
         """The handle of the namespace that is at `ref` now: one opened earlier for a namespace that has
         since been removed (and perhaps made again by someone else) is closed and opened anew.
@@ -379,6 +395,9 @@ class Namespaces:
         h = self.handles.pop(name, None)
         if h is not None:
             self.retired.append(h)
+        fd = self.held.pop(name, None)
+        if fd is not None:
+            self.retired_fds.append(fd)
         path = self.path(name)
         try:
             linux.umount(path, linux.MNT_DETACH)

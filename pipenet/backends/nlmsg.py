@@ -230,6 +230,9 @@ _LINK_ATTRS = {IFLA_ADDRESS: ("IFLA_ADDRESS", _mac_text), IFLA_IFNAME: ("IFLA_IF
                IFLA_GROUP: ("IFLA_GROUP", _u32_value), IFLA_IFALIAS: ("IFLA_IFALIAS", _str_value),
                IFLA_LINK: ("IFLA_LINK", _u32_value), IFLA_LINK_NETNSID: ("IFLA_LINK_NETNSID", _s32_value),
                IFLA_LINKINFO: ("IFLA_LINKINFO", _linkinfo)}
+#: a link's name, mark and group only: what deleting interfaces by their marks needs (a bridge port's
+#: IFLA_LINKINFO, its forty-odd port attributes, is most of the decoding of a host with thousands)
+LINK_MARK_ATTRS = {k: v for k, v in _LINK_ATTRS.items() if k in (IFLA_IFNAME, IFLA_IFALIAS, IFLA_GROUP)}
 _ADDR_ATTRS = {IFA_ADDRESS: ("IFA_ADDRESS", _ip_text), IFA_LOCAL: ("IFA_LOCAL", _ip_text),
                IFA_FLAGS: ("IFA_FLAGS", _u32_value), IFA_PROTO: ("IFA_PROTO", _u8_value)}
 _ROUTE_ATTRS = {RTA_DST: ("RTA_DST", _ip_text), RTA_OIF: ("RTA_OIF", _u32_value),
@@ -262,15 +265,18 @@ class Reply:
         return self.attrs.get(name)
 
 
-def decode(data: bytes, off: int, mtype: int) -> Reply | None:
+def decode(data: bytes, off: int, mtype: int, only: dict | None = None) -> Reply | None:
     """The message at `off` in `data`, or None for a type pipenet does not read. ValueError when its
     lengths do not fit: the header, the message in the buffer, the fixed header in the message, an
     attribute (at least its own 4 bytes) in the message. Attributes pipenet does not read are skipped;
-    one it reads whose value has the wrong size (a u32 that is not 4 bytes) reads as absent."""
+    one it reads whose value has the wrong size (a u32 that is not 4 bytes) reads as absent. `only`:
+    the attributes to read, when fewer than all that pipenet knows (`LINK_MARK_ATTRS`)."""
     shape = _SHAPES.get(mtype)
     if shape is None:
         return None
     st, names, known = shape
+    if only is not None:
+        known = only
     if off < 0 or off + 16 > len(data):
         raise ValueError(f"netlink message of type {mtype}: no room for its header")
     length = HDR.unpack_from(data, off)[0]

@@ -309,6 +309,9 @@ class RecordingKernel:
                 up=bool(l.get("up")), master=l.get("master"), alias=l.get("alias"), hairpin=l.get("hairpin"))
         return view
 
+    def read_links_many(self, refs, split_at=None):
+        return {r: self.read_links(r) for r in dict.fromkeys(refs)}
+
     def read_namespace(self, ref, known=None):
         ns = self.state["ns"].get(ref)
         if ns is None:

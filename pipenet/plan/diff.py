@@ -59,7 +59,7 @@ class Step:
         return {"apply": "+", "remove": "-", "repair": "~"}[self.action]
 
     def to_json(self) -> dict:
-        d = {"action": self.action, "op": self.op.to_json(), "implied": [o.to_json() for o in self.implied]}
+        d = {"action": self.action, "op": self.op.json_form(), "implied": [o.json_form() for o in self.implied]}
         if self.reason:
             d["reason"] = self.reason
         if self.observed is not None:

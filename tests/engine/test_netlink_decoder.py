@@ -390,3 +390,18 @@ def test_fuzzed_replies_give_a_netlink_error_or_a_reading_never_anything_else():
                 pytest.fail(f"_ext_ack raised on {data!r} at {off}")
     # the fuzz reached both sides of every check, not just one
     assert all(count > 500 for count in outcomes.values()), outcomes
+
+
+def test_a_marks_read_decodes_each_link_s_name_mark_and_group_and_nothing_else():
+    """`link_marks` (what deleting by mark reads just before it deletes): the same request and framing
+    checks as `links`, fewer attributes decoded."""
+    nl, _ = nl_with(replies=[LINK + LINK2 + done()], timeout=True)
+    marks = nl.link_marks()
+    assert [m.attrs for m in marks] == [{"IFLA_IFNAME": "eth0", "IFLA_IFALIAS": "pipenet:t:eth0", "IFLA_GROUP": 9},
+                                        {"IFLA_IFNAME": "eth1"}]
+    full, _ = links_of(LINK + done())
+    assert full[0].get_attr("IFLA_MTU") == 1500 and full[0].get_attr("IFLA_LINKINFO") == {"kind": "veth"}
+    nl, _ = nl_with(replies=[_with_length(LINK, len(LINK) + 40) + done()], timeout=True)
+    with pytest.raises(NetlinkError) as e:
+        nl.link_marks()
+    assert e.value.errno == errno.EBADMSG

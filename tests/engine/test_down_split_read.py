@@ -1,0 +1,84 @@
+"""`down` reads every namespace's links (their marks) in two processes past a few hundred namespaces
+(`Kernel.read_links_many`): it must refuse exactly what the one-process read refuses.
+
+The driver runs in a fresh Python inside the test world, once with the split read forced from two
+namespaces on and once with it never used, against the same damaged lab: a namespace whose loopback
+mark was changed, one whose mark was removed, one deleted under pipenet, and one replaced by a foreign
+namespace of the same name. Both runs must leave the same namespaces, with the same interfaces inside,
+and count the same removals; the split run must really have forked (the read was shared out).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+LAB = textwrap.dedent("""
+    topology sr
+    bridge br0 { address 10.71.0.1/24 }
+    for i in 1..8 { container c${i} { net br0 } }
+""")
+
+DRIVER = textwrap.dedent("""
+    import json, subprocess, sys, time
+    import pipenet
+    import pipenet.backends.kernel as K
+
+    path, split_at = sys.argv[1], int(sys.argv[2])
+    K.SPLIT_LINKS_AT = split_at
+    forks = []
+    split_work = K.Kernel.split_work
+
+    def counted(self, in_child, here):
+        forks.append(1)
+        return split_work(self, in_child, here)
+
+    K.Kernel.split_work = counted
+
+    def ip(*argv):
+        return subprocess.run(["ip", *argv], check=True, capture_output=True, text=True).stdout
+
+    lab = pipenet.load(path)
+    lab.up()
+    ip("-n", "sr@c2", "link", "set", "dev", "lo", "alias", "someone else's")   # mark changed
+    ip("-n", "sr@c3", "link", "set", "dev", "lo", "alias", "")                 # mark removed
+    ip("netns", "delete", "sr@c4")                                           # deleted under pipenet
+    ip("netns", "delete", "sr@c5")                                           # replaced by a foreign one
+    ip("netns", "add", "sr@c5")
+    ip("-n", "sr@c5", "link", "add", "x0", "type", "veth", "peer", "name", "x1")
+    deadline = time.monotonic() + 10  # (the kernel removes the deleted namespace's pair asynchronously)
+    while len(ip("-o", "link", "show", "master", "br0").splitlines()) != 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    forks.clear()
+    change = lab.down()
+    left = sorted(n for n in ip("netns", "list").split() if n.startswith("sr@"))
+    inside = {n: sorted(l.split(":")[1].strip().split("@")[0] for l in ip("-n", n, "-o", "link").splitlines())
+              for n in left}
+    print(json.dumps({"left": left, "inside": inside, "forks": len(forks),
+                      "counts": sorted(f"{a} {w} {n}" for (a, w), n in change.counts.items()),
+                      "bridge": ip("-o", "link", "show", "type", "bridge").count("br0")}))
+    for n in left:
+        ip("netns", "delete", n)
+""")
+
+
+def _run(netns, path, split_at: int) -> dict:
+    r = netns.run([sys.executable, "-c", DRIVER, str(path), str(split_at)], check=False, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.splitlines()[-1])
+
+
+def test_the_split_read_refuses_exactly_what_the_single_read_refuses(netns, tmp_path):
+    path = tmp_path / "sr.pn"
+    path.write_text(LAB)
+    single = _run(netns, path, 10**9)
+    split = _run(netns, path, 2)
+    assert single["forks"] == 0 and split["forks"] >= 1  # the second run did share the read out
+    # the namespaces whose mark is not pipenet's stay, with what is inside them; the others are gone
+    assert split["left"] == single["left"] == ["sr@c2", "sr@c3", "sr@c5"]
+    assert split["inside"] == single["inside"]
+    assert split["inside"]["sr@c5"] == ["lo", "x0", "x1"]
+    assert split["counts"] == single["counts"]
+    assert {"remove namespaces 4", "remove veth pairs 6"} <= set(split["counts"])  # c1, c6, c7, c8
+    assert split["bridge"] == single["bridge"] == 0
