@@ -124,7 +124,8 @@ def stamps(directory: str, names) -> dict:
 def read(directory: str, names: list[str]) -> dict:
     saved = {"parent": os.path.isdir(ETC_NETNS), "dir": os.path.isdir(directory), "files": {}}
     for n in names:
-        e = entry(_safe(directory, n)) if saved["dir"] else None  # (no directory: no files to look at)
+        path = _safe(directory, n)  # (checked whether or not the directory is there)
+        e = entry(path) if saved["dir"] else None  # (no directory: no files to look at)
         saved["files"][n] = e[1] if e is not None and e[0] == "file" else None
     return saved
 
