@@ -383,23 +383,27 @@ class Kernel:
         exactly as its own reads do, so a namespace replaced meanwhile (another inode) is read again."""
         split_at = SPLIT_LINKS_AT if split_at is None else split_at
         refs = list(dict.fromkeys(refs))
+
+        def read(some: list[str]) -> dict[str, objects.Namespace | None]:
+            self.ns.open_many(some)
+            return {r: self.read_links(r) for r in some}
+
         if len(refs) < max(split_at, 2):
-            self.ns.open_many(refs)
-            return {r: self.read_links(r) for r in refs}
+            return read(refs)
         half = len(refs) // 2  # (this half also has the host, if asked: the child pays for the fork)
         mine, theirs = refs[:half], refs[half:]
         self.ns.hold(theirs)
-
-        def here():
-            self.ns.open_many(mine)
-            return {r: self.read_links(r) for r in mine}
-
-        out, got = self.split_work(lambda: {r: self.read_links(r) for r in theirs}, here)
+        out, got = self.split_work(lambda: read(theirs), lambda: read(mine))
         for ref, view in got.items():
-            if view is not None and "lo" in view.links:
-                self._marks[ref] = (view.inode, view.links["lo"].alias)
+            if view is not None:
+                self._remember_mark(ref, view)
         out.update(got)
         return out
+
+    def _remember_mark(self, ref: str, view: objects.Namespace) -> None:
+        """A namespace's loopback mark, by its inode: `netns_mark` answers from it in this command."""
+        if "lo" in view.links:
+            self._marks[ref] = (view.inode, view.links["lo"].alias)
 
     def _links_into(self, view: objects.Namespace, ref: str, h) -> None:
         """The links of the namespace at `ref` (handle `h`) into `view`; its loopback's mark remembered."""
@@ -416,8 +420,7 @@ class Kernel:
             links[name] = Link(name, f["index"], info.get("kind"), a.get("IFLA_ADDRESS"), a.get("IFLA_MTU"),
                                bool(f["flags"] & 1), names.get(master) if master else None, a.get("IFLA_IFALIAS"),
                                a.get("IFLA_GROUP") or 0, a.get("IFLA_LINK"), info.get("hairpin"), info.get("data"))
-        if "lo" in links:
-            self._marks[ref] = (view.inode, links["lo"].alias)
+        self._remember_mark(ref, view)
 
     def read_namespace(self, ref: str, known: objects.Namespace | None = None) -> objects.Namespace | None:
         """Links, addresses and routes (main table, both families) of a namespace: three dumps, or two

@@ -169,12 +169,25 @@ class Netlink:
         """Send one request (the caller holds the lock); yield each receive buffer with the
         (type, offset, flags) of every message in it that answers this request. A buffer whose
         lengths do not fit, no answer within TIMEOUT_SECONDS, a socket error: NetlinkError."""
+        seq = self._next_seq()
+        self._send(M.frame(mtype, flags, seq, body), what)
+        for data, found in self._answers(what):
+            yield data, [(t, off, fl) for off, _n, t, fl, mseq in found if mseq == seq]
+
+    def _next_seq(self) -> int:
         self.seq = self.seq % 0xFFFFFFFF + 1  # (1 .. 2**32 - 1: 0 is what the kernel's own messages carry)
-        seq = self.seq
+        return self.seq
+
+    def _send(self, frames: bytes, what: str) -> None:
         try:
-            self.sock.send(M.frame(mtype, flags, seq, body))
+            self.sock.send(frames)
         except OSError as e:
             raise NetlinkError(e.errno or errno_mod.EIO, what, "the request could not be sent") from None
+
+    def _answers(self, what: str):
+        """Each receive buffer, with every message in it (offset, length, type, flags, seq), for as long
+        as the caller asks. A buffer whose lengths do not fit, no answer within TIMEOUT_SECONDS, a
+        socket error: NetlinkError."""
         while True:
             try:
                 data = _receive(self.sock)
@@ -188,7 +201,7 @@ class Netlink:
                 found = M.messages(data)
             except ValueError as e:
                 raise NetlinkError(errno_mod.EBADMSG, what, str(e)) from None
-            yield data, [(t, off, fl) for off, _n, t, fl, mseq in found if mseq == seq]
+            yield data, found
 
     def request(self, mtype: int, flags: int, body: bytes, what: str, keep=None, only: dict | None = None) -> list:
         """Send one request and collect its decoded replies; raise NetlinkError on a negative ack
@@ -366,25 +379,13 @@ class Netlink:
             seqs = {}
             out = []
             for n, (mtype, body) in enumerate(msgs):
-                self.seq = self.seq % 0xFFFFFFFF + 1
-                seqs[self.seq] = n
-                out.append(M.frame(mtype, NLM_F_REQUEST | NLM_F_ACK, self.seq, body))
-            try:
-                self.sock.send(b"".join(out))
-            except OSError as e:
-                raise NetlinkError(e.errno or errno_mod.EIO, what[0], "the request could not be sent") from None
+                seq = self._next_seq()
+                seqs[seq] = n
+                out.append(M.frame(mtype, NLM_F_REQUEST | NLM_F_ACK, seq, body))
+            self._send(b"".join(out), what[0])
             refused: dict[int, NetlinkError] = {}
             index = None
-            while seqs:
-                try:
-                    data = _receive(self.sock)
-                    found = M.messages(data)
-                except (socket.timeout, BlockingIOError):
-                    raise NetlinkError(errno_mod.ETIMEDOUT, what[0], f"no answer within {TIMEOUT_SECONDS} s") from None
-                except ValueError as e:
-                    raise NetlinkError(errno_mod.EBADMSG, what[0], str(e)) from None
-                except OSError as e:
-                    raise NetlinkError(e.errno or errno_mod.EIO, what[0], "the answer could not be read") from None
+            for data, found in self._answers(what[0]):
                 for off, length, t, _fl, mseq in found:
                     n = seqs.get(mseq)
                     if n is None:
@@ -396,6 +397,8 @@ class Netlink:
                         del seqs[mseq]
                     elif t == M.RTM_NEWLINK and length >= 16 + M.IFINFO.size:
                         index = _S32.unpack_from(data, off + 20)[0]  # ifinfomsg.ifi_index
+                if not seqs:
+                    break  # (every message answered)
         if refused:
             raise refused[min(refused)]
         if index is None:

@@ -84,20 +84,18 @@ class Journal:
         written down, durably. Otherwise the line is informational: buffered, it goes out with the
         next line written (see the module's docstring)."""
         if step is not None and step.op.learns:
-            self._write({"done": i, "saved": getattr(step.op, "saved", None)})
+            faults.point("write", self.path)
+            self._line(_done_line(i, step))
         else:
-            self.f.write(f'{{"done":{i}}}\n')
+            self.f.write(_done_line(i, None) + "\n")
 
     def done_many(self, first: int, steps: list[Step]) -> None:
         """`done` for steps `first`, `first + 1`, ... made together: one write, durable when one of
         them learned something."""
         if len(steps) == 1:
             return self.done(first, steps[0])
-        learned = [s.op.learns for s in steps]
-        lines = "\n".join(json.dumps({"done": first + n, "saved": getattr(s.op, "saved", None)},
-                                     separators=(",", ":")) if learned[n] else f'{{"done":{first + n}}}'
-                          for n, s in enumerate(steps))
-        if any(learned):
+        lines = "\n".join(_done_line(first + n, s) for n, s in enumerate(steps))
+        if any(s.op.learns for s in steps):
             faults.point("write", self.path)
             self._line(lines)
         else:
@@ -125,6 +123,13 @@ def _start_line(i: int, step: Step) -> str:
     if saved is None:  # (most steps save nothing: the line needs no encoder)
         return f'{{"start":{i},"saved":null}}'
     return json.dumps({"start": i, "saved": saved}, separators=(",", ":"))
+
+
+def _done_line(i: int, step: Step | None) -> str:
+    """A `done` line: with what the step learned when its op learns (a process's pid), else bare."""
+    if step is None or not step.op.learns:
+        return f'{{"done":{i}}}'
+    return json.dumps({"done": i, "saved": getattr(step.op, "saved", None)}, separators=(",", ":"))
 
 
 @dataclass

@@ -257,26 +257,19 @@ def _unshaped(record: dict | None, desired) -> list[tuple[str, str, str]]:
     return out
 
 
-def planned_resets(record: dict | None, desired) -> list[tuple[str, str, str, list[str]]]:
-    """The steps `plan` shows for what `up` will reset beyond its plan (`_unshaped`), so that `plan` never
-    says "nothing to do" where `up` would change something: (kind, key, reason, commands) each, a
-    removal."""
-    from pipenet.plan.ops.base import in_ns_cmd
-
-    return [("shape", f"shape:{node}:{iface}", "set at runtime (`pipenet shape`); the file does not shape it",
-             [in_ns_cmd(ns, "tc", "qdisc", "del", "dev", iface, "root")])
-            for ns, node, iface in _unshaped(record, desired)]
-
-
 def plan_shown(p) -> list:
-    """A prepared plan's steps as `plan` shows them (results.PlanStep each, numbered), the overrides
-    `up` resets beyond its plan last (`planned_resets`)."""
+    """A prepared plan's steps as `plan` shows them (results.PlanStep each, numbered), then a removal
+    for each shaping `up` resets beyond its plan (`_unshaped`), so that `plan` never says "nothing to
+    do" where `up` would change something."""
     from pipenet import results
+    from pipenet.plan.ops.base import in_ns_cmd
 
     steps = [results.PlanStep(i, s.action, s.op.kind, s.op.key, s.reason, s.describe())
              for i, s in enumerate(p.plan.steps, 1)]
-    for kind, key, reason, commands in planned_resets(p.record, p.plan.final):
-        steps.append(results.PlanStep(len(steps) + 1, "remove", kind, key, reason, commands))
+    for ns, node, iface in _unshaped(p.record, p.plan.final):
+        steps.append(results.PlanStep(len(steps) + 1, "remove", "shape", f"shape:{node}:{iface}",
+                                      "set at runtime (`pipenet shape`); the file does not shape it",
+                                      [in_ns_cmd(ns, "tc", "qdisc", "del", "dev", iface, "root")]))
     return steps
 
 

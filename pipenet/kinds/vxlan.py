@@ -173,17 +173,7 @@ class VxlanKind(Kind):
     def live_differences(self, settings, data):
         """Its id, remote, UDP port, and local address when one is given: a tunnel whose id or other end
         was changed under pipenet carries the segment somewhere else."""
-        a = nlmsg.attrs_of(data)
-        live: dict = {}
-        if IFLA_VXLAN_ID in a:
-            live["id"] = struct.unpack("=I", bytes(a[IFLA_VXLAN_ID][:4]))[0]
-        if IFLA_VXLAN_PORT in a:
-            live["port"] = struct.unpack("!H", bytes(a[IFLA_VXLAN_PORT][:2]))[0]
-        for key, v4, v6 in (("remote", IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6), ("local", IFLA_VXLAN_LOCAL,
-                                                                             IFLA_VXLAN_LOCAL6)):
-            raw = a.get(v6) if v6 in a else a.get(v4)
-            if raw is not None:
-                live[key] = str(IPAddress(int.from_bytes(bytes(raw), "big"), 6 if len(raw) == 16 else 4))
+        live = _live(data)
         want = {"id": settings["id"], "remote": str(IPAddress(settings["remote"])),
                 "port": settings.get("port", DEFAULT_PORT)}
         if settings.get("local"):
@@ -199,12 +189,8 @@ class VxlanKind(Kind):
         for link in links:
             if link.kind != "vxlan" or not link.data:
                 continue
-            a = nlmsg.attrs_of(link.data)
-            if IFLA_VXLAN_ID not in a or struct.unpack("=I", bytes(a[IFLA_VXLAN_ID][:4]))[0] != settings["id"]:
-                continue
-            theirs = struct.unpack("!H", bytes(a[IFLA_VXLAN_PORT][:2]))[0] if IFLA_VXLAN_PORT in a else None
-            v6 = IFLA_VXLAN_GROUP6 in a or IFLA_VXLAN_LOCAL6 in a
-            if theirs == port and (6 if v6 else 4) == family:
+            live = _live(link.data)
+            if live.get("id") == settings["id"] and live.get("port") == port and live["family"] == family:
                 owner = mark_topology(link.alias)
                 whose = f"topology {owner}'s" if owner else "an interface pipenet did not make,"
                 place = "the host" if where == "" else where
@@ -214,6 +200,23 @@ class VxlanKind(Kind):
 
     def probe(self, nl):
         nl.link_add("pnprobe0", "vxlan", info_data=self.info_data({"id": 1, "remote": "192.0.2.1"}, None))
+
+
+def _live(data: bytes) -> dict:
+    """A tunnel's own settings as the kernel has them (its IFLA_INFO_DATA): id, port, remote and local
+    (those it has), and the family of its addresses."""
+    a = nlmsg.attrs_of(data)
+    live: dict = {"family": 6 if IFLA_VXLAN_GROUP6 in a or IFLA_VXLAN_LOCAL6 in a else 4}
+    if IFLA_VXLAN_ID in a:
+        live["id"] = struct.unpack("=I", bytes(a[IFLA_VXLAN_ID][:4]))[0]
+    if IFLA_VXLAN_PORT in a:
+        live["port"] = struct.unpack("!H", bytes(a[IFLA_VXLAN_PORT][:2]))[0]
+    for key, v4, v6 in (("remote", IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6), ("local", IFLA_VXLAN_LOCAL,
+                                                                         IFLA_VXLAN_LOCAL6)):
+        raw = a.get(v6) if v6 in a else a.get(v4)
+        if raw is not None:
+            live[key] = str(IPAddress(int.from_bytes(bytes(raw), "big"), 6 if len(raw) == 16 else 4))
+    return live
 
 
 def _addresses(t, node: str) -> set:

@@ -37,14 +37,15 @@ class CreateNamespace(Op):
 
     @staticmethod
     def apply_many(ops: list, k) -> None:
+        made: list[int] = []
         try:
-            inodes = k.netns_create_many([(o.ns, o.mark_of(), o.quiet) for o in ops])
+            made = k.netns_create_many([(o.ns, o.mark_of(), o.quiet) for o in ops])
         except PartlyDone as e:
-            for o, inode in zip(ops, e.done):
-                o.saved = {"inode": inode}
+            made = e.done  # (those made are undone with the rest: their inodes are known)
             raise
-        for o, inode in zip(ops, inodes):
-            o.saved = {"inode": inode}
+        finally:
+            for o, inode in zip(ops, made):
+                o.saved = {"inode": inode}
 
     def undo(self, k):
         k.netns_delete(self.ns, self.mark_of())
