@@ -106,6 +106,19 @@ class Kernel:
         self.ns.delete(name)
         return True
 
+    def netns_delete_many(self, specs: list[tuple[str, str | None]]) -> list[str]:
+        """`netns_delete` of each (name, mark): those that do not carry their mark are left alone; the
+        names of those removed are returned. When one cannot be removed, PartlyDone names those dealt
+        with (removed, or left alone as not pipenet's)."""
+        names = [name for name, mark in specs
+                 if not (mark is not None and self.ns.exists(name) and self.netns_mark(name) != mark)]
+        try:
+            self.ns.delete_many(names)
+        except PartlyDone as e:
+            failed = set(names) - set(e.done)
+            raise PartlyDone([name for name, _ in specs if name not in failed], e.cause) from e.cause
+        return names
+
     def netns_exists(self, ref: str) -> bool:
         return self.ns.exists(ref)
 
@@ -245,10 +258,12 @@ class Kernel:
             return False
         return True
 
-    def link_del_many(self, ns: str, names: list[str], group: int | None, aliases: list[str] | None = None) -> None:
+    def link_del_many(self, ns: str, names: list[str], group: int | None, aliases: list[str] | None = None,
+                      join: tuple[str, ...] = ()) -> None:
         """Delete these interfaces; in one request when they are exactly the members of their group
         and every member carries its mark (a group may hold interfaces pipenet did not make: then one
-        by one, checking each mark, never those)."""
+        by one, checking each mark, never those). `join`: interfaces among `names` (bridges) that are
+        moved into the group first, when the group's request is to be made, so that it takes them too."""
         h = self._h(ns)
         marks = dict(zip(names, aliases)) if aliases is not None else {}
         wanted = set(names)
@@ -260,8 +275,11 @@ class Kernel:
         if group and wanted:
             members = {n for n, m in links.items() if m.get_attr("IFLA_GROUP") == group}
             if members and members <= wanted:
+                joining = [n for n in join if n in wanted and n not in members]
+                for name in joining:
+                    h.nl.link_set_group(name, group)
                 h.nl.group_del(group)
-                wanted -= members
+                wanted -= members | set(joining)
         for name in names:
             if name in wanted:
                 self.link_del(ns, name)

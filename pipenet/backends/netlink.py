@@ -434,6 +434,11 @@ class Netlink:
     def group_members(self, group: int) -> list[str]:
         return [m.get_attr("IFLA_IFNAME") for m in self.links() if m.get_attr("IFLA_GROUP") == group]
 
+    def link_set_group(self, name: str, group: int) -> None:
+        """Move an interface into a netdev group (to be removed with it by `group_del`)."""
+        self.request(M.RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK,
+                     self._set_msg(name) + M.u32(M.IFLA_GROUP, group), f"set {name} group {group}")
+
     def group_del(self, group: int) -> None:
         """Delete every interface of a netdev group in one request (one batched unregister)."""
         self.request(M.RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, M.ifinfo() + M.u32(M.IFLA_GROUP, group),

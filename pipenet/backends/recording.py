@@ -153,6 +153,18 @@ class RecordingKernel:
                 self._drop_link(peer[0], peer[1])
         return True
 
+    def netns_delete_many(self, specs):
+        self.batches.append(("netns_delete_many", len(specs)))
+        gone, dealt = [], []
+        for name, mark in specs:
+            try:
+                if self.netns_delete(name, mark):
+                    gone.append(name)
+            except Exception as e:
+                raise PartlyDone(dealt, e) from e
+            dealt.append(name)
+        return gone
+
     def netns_exists(self, ref):
         return ref == "" or ref in self.state["ns"]
 
@@ -208,7 +220,7 @@ class RecordingKernel:
         self._drop_link(ns, name)
         return True
 
-    def link_del_many(self, ns, names, group, aliases=None):
+    def link_del_many(self, ns, names, group, aliases=None, join=()):
         self._call("link_del_many", ns, len(names))
         marks = dict(zip(names, aliases)) if aliases is not None else {}
         for name in names:

@@ -47,6 +47,10 @@ def rollback(done: list[Step], k) -> list[str]:
     leftovers: list[str] = []
     # parents made in this run whose undo takes their children along (parents precede children)
     takers = {s.op.key for s in done if s.action == "apply" and s.op.destroys_children}
+    # what a removed parent took with it is made again once every removal is undone: a namespace's
+    # addresses sit on interfaces that are themselves made again only later in this loop (the host
+    # ends of its bridge ports, removed before the namespace)
+    implied: list[list] = []
     for n in range(len(done) - 1, -1, -1):
         step = done[n]
         op = step.op
@@ -61,12 +65,17 @@ def rollback(done: list[Step], k) -> list[str]:
                 op.unrepair(k, step.observed)
             else:
                 _remake(op, k, step.observed)  # it was there, perhaps different: as it was
-                for child in step.implied:
-                    _remake(child, k)
+                implied.append(step.implied)
         except Exception as e:  # noqa: BLE001 - every failure is reported as a leftover
             what = op.describe_undo()[0] if step.action == "apply" else (
                 op.describe()[0] if step.action == "remove" else f"put back {op.key}")
             leftovers.append(f"{what}  ({e})")
+    for children in reversed(implied):  # (in the plan's order)
+        for child in children:
+            try:
+                _remake(child, k)
+            except Exception as e:  # noqa: BLE001 - every failure is reported as a leftover
+                leftovers.append(f"{child.describe()[0]}  ({e})")
     return leftovers
 
 
@@ -98,7 +107,13 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                     at = i + len(e.done)
                     raise e.cause from None
             elif len(batch) > 1:
-                type(steps[i].op).undo_many([s.op for s in batch], k)
+                try:
+                    type(steps[i].op).undo_many([s.op for s in batch], k)
+                except PartlyDone as e:  # those dealt with (not always a prefix) are made again with the rest
+                    dealt = {id(op) for op in e.done}
+                    done.extend(s for s in batch if id(s.op) in dealt)
+                    at = i + next(n for n, s in enumerate(batch) if id(s.op) not in dealt)
+                    raise e.cause from None
             else:
                 _run(steps[i], k)
             done.extend(batch)  # in the kernel now: whatever fails from here on undoes them too
@@ -133,6 +148,16 @@ def _key(step: Step):
     return step.op.apply_batch_key() if step.action == "apply" else None
 
 
+def _together(op, first, action: str) -> bool:
+    """May `op` join `first`'s batch? Applies: ops of one class. Removals: ops removed by the same
+    `undo_many`, whatever their class (a topology's bridges go in the request that removes its bridge
+    ports)."""
+    if action == "remove":
+        many = getattr(type(first), "undo_many", None)
+        return many is not None and getattr(type(op), "undo_many", None) is many
+    return type(op) is type(first)
+
+
 def _batch(steps: list[Step], i: int) -> list[Step]:
     """Consecutive removals that can be done in one kernel request, or applies made in one go (same
     action, op kind and batch key)."""
@@ -141,7 +166,7 @@ def _batch(steps: list[Step], i: int) -> list[Step]:
     if key is None:
         return [first]
     j = i + 1
-    while (j < len(steps) and steps[j].action == first.action and type(steps[j].op) is type(first.op)
+    while (j < len(steps) and steps[j].action == first.action and _together(steps[j].op, first.op, first.action)
            and _key(steps[j]) == key):
         j += 1
     return steps[i:j]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from pipenet.backends.objects import mark_topology
+from pipenet.plan.names import port_group
 from pipenet.plan.ops.base import OK, Op, changed, foreign, ip_cmd, missing, q
 
 
@@ -96,6 +97,22 @@ def _own(view, ns: str, name: str, mark: str, kind: str, what: str):
     return link, None
 
 
+def _undo_host_ends(ops: list, k) -> None:
+    """Remove a topology's host interfaces together: its bridge ports (the host ends of its veth pairs,
+    in their netdev group) and its bridges, which the kernel backend moves into that group first so
+    that one request removes all of them, in one batched unregister (each bridge removed on its own
+    after its ports waited about 40 ms for the kernel: 0.3 s of a `down` of 4,000 containers on four
+    bridges). Every interface is still removed only if it carries its mark."""
+    ports = [o for o in ops if o.kind == "veth"]
+    bridges = [o for o in ops if o.kind == "bridge"]
+    group = ports[0].group if ports else None
+    k.link_del_many(ops[0].ns, [o.name for o in ops], group,
+                    [o.mark_of(o.end_key) if o.kind == "veth" else o.mark_of() for o in ops],
+                    join=tuple(o.name for o in bridges))
+    for o in ports:
+        k.link_forget(o.peer_ns, o.peer)
+
+
 @dataclass
 class CreateBridge(Op):
     kind: ClassVar[str] = "bridge"
@@ -121,6 +138,12 @@ class CreateBridge(Op):
 
     def undo(self, k):
         k.link_del("", self.name, self.mark_of())
+
+    def batch_key(self):
+        """A topology's bridges are removed with its bridge ports, in their request (`_undo_host_ends`)."""
+        return ("", port_group(self.owner)) if self.owner else None
+
+    undo_many = staticmethod(_undo_host_ends)
 
     def check(self, view):
         link, bad = _own(view, "", self.name, self.mark_of(), "bridge",
@@ -199,11 +222,7 @@ class AddVeth(Op):
         """Removals with the same key may be done in one request (`undo_many`)."""
         return (self.ns, self.group) if self.group else None
 
-    @staticmethod
-    def undo_many(ops: list, k) -> None:
-        k.link_del_many(ops[0].ns, [o.name for o in ops], ops[0].group, [o.mark_of(o.end_key) for o in ops])
-        for o in ops:
-            k.link_forget(o.peer_ns, o.peer)
+    undo_many = staticmethod(_undo_host_ends)
 
     @property
     def also(self) -> str:

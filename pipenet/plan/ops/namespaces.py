@@ -50,6 +50,18 @@ class CreateNamespace(Op):
     def undo(self, k):
         k.netns_delete(self.ns, self.mark_of())
 
+    def batch_key(self):
+        """Namespaces are removed together (`undo_many`: their unmounts share RCU grace periods)."""
+        return "netns"
+
+    @staticmethod
+    def undo_many(ops: list, k) -> None:
+        try:
+            k.netns_delete_many([(o.ns, o.mark_of()) for o in ops])
+        except PartlyDone as e:  # (the executor needs the ops dealt with, in the batch's order)
+            dealt = set(e.done)
+            raise PartlyDone([o for o in ops if o.ns in dealt], e.cause) from e.cause
+
     def check(self, view):
         live = view.links(self.ns)  # (its mark is its loopback's: addresses and routes need not be read)
         if live is None:

@@ -1,0 +1,140 @@
+"""`down` removes a topology's host interfaces, its bridges with them, in one request, and its namespaces in
+one batch, on the real kernel; never an interface pipenet did not make, even one put into the topology's
+netdev group; and a namespace batch that fails partway is rolled back like any failed step.
+
+Why: each bridge removed on its own after its ports waited about 40 ms for the kernel, and each namespace's
+unmount waits for an RCU grace period that unmounts made together share (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+from pipenet.errors import ApplyFailed
+from pipenet.plan.names import port_group
+from tests import snapshot
+
+TOPO = """
+    topology db
+    bridge br0 { address 10.91.0.1/24 }
+    bridge br1 { address 10.92.0.1/24 }
+    container a { net br0 }
+    container b { net br0 }
+    container c { net br1 }
+    container d { interface eth0 on br0; interface eth1 on br1 }
+"""
+
+# `pipenet down db` in this process, with every netlink request's description written to stdout as JSON
+SPY = """
+import json, runpy, sys
+from pipenet.backends import netlink
+seen = []
+real = netlink.Netlink.request
+def request(self, mtype, flags, body, what, *a, **kw):
+    seen.append(what)
+    return real(self, mtype, flags, body, what, *a, **kw)
+netlink.Netlink.request = request
+sys.argv = ["pipenet", "down", "db"]
+code = 0
+try:
+    runpy.run_module("pipenet", run_name="__main__")
+except SystemExit as e:
+    code = e.code
+print(json.dumps({"requests": seen, "code": code}))
+"""
+
+
+def _up(netns, tmp_path) -> None:
+    path = tmp_path / "db.pn"
+    path.write_text(textwrap.dedent(TOPO))
+    r = netns.pipenet("up", str(path))
+    assert r.returncode == 0, r.stderr
+
+
+def _down_spied(netns) -> list[str]:
+    r = netns.run([sys.executable, "-c", SPY], check=False)
+    assert r.stdout.strip(), r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["code"] in (0, None), r.stderr
+    return out["requests"]
+
+
+def _links(netns) -> set[str]:
+    return {line.split(":")[1].strip().split("@")[0] for line in netns.out(["ip", "-o", "link", "show"]).splitlines()}
+
+
+def test_down_removes_the_bridges_and_their_ports_in_one_request_and_leaves_the_world_as_before(netns, tmp_path):
+    before = snapshot.settled_world(netns)
+    _up(netns, tmp_path)
+    assert {"br0", "br1"} <= _links(netns)
+    requests = _down_spied(netns)
+    group = port_group("db")
+    assert requests.count(f"delete interface group {group}") == 1
+    assert not [w for w in requests if w.startswith("delete ") and "group" not in w], requests  # none one by one
+    assert sorted(w for w in requests if w.endswith(f"group {group}") and w.startswith("set ")) == [
+        f"set br0 group {group}", f"set br1 group {group}"]
+    assert not {"br0", "br1"} & _links(netns)
+    assert snapshot.diff(before, snapshot.settled_world(netns)) == []  # namespaces, /etc/netns and all
+
+
+def test_an_interface_put_into_the_topology_s_group_by_someone_else_survives_down(netns, tmp_path):
+    _up(netns, tmp_path)
+    group = port_group("db")
+    netns.run(["ip", "link", "add", "name", "fx", "type", "veth", "peer", "name", "fy"])
+    netns.run(["ip", "link", "set", "dev", "fx", "group", str(group)])
+    requests = _down_spied(netns)
+    assert f"delete interface group {group}" not in requests  # the group is not all pipenet's: one by one
+    left = _links(netns)
+    assert {"fx", "fy"} <= left
+    assert not {"br0", "br1"} & left and not [n for n in left if n.startswith("pn")]
+    assert f"group {group}" in netns.out(["ip", "-d", "link", "show", "dev", "fx"])
+
+
+def test_a_namespace_batch_that_fails_partway_is_made_again_and_the_message_names_the_step(tmp_path, monkeypatch):
+    """On the recording kernel: the third namespace of the batch cannot be removed; those removed before
+    it are made again by the rollback, and the record still lists everything."""
+    from pipenet.backends.recording import RecordingKernel
+    from pipenet.engine.executor import execute
+    from pipenet.engine.journal import Journal
+    from pipenet.lang import load_text
+    from pipenet.plan.compile import compile_topology
+    from pipenet.plan.diff import diff
+
+    ops, _ns = compile_topology(load_text(textwrap.dedent(TOPO), "db.pn"))
+    k = RecordingKernel()
+    up = diff(ops, [])
+    execute(up, k, Journal(str(tmp_path / "j1")))
+    made = _contents(k)
+    removal = diff([], up.final)
+    kinds = [s.op.kind for s in removal.steps]
+    first_ns = kinds.index("netns")
+    assert kinds[first_ns:] == ["netns"] * 4  # one batch, after the interfaces
+    real = k.netns_delete
+    calls = []
+
+    def failing(name, mark=None):
+        calls.append(name)
+        if len(calls) == 3:
+            raise OSError(16, "Device or resource busy")
+        return real(name, mark)
+
+    monkeypatch.setattr(k, "netns_delete", failing)
+    with pytest.raises(ApplyFailed) as e:
+        execute(removal, k, Journal(str(tmp_path / "j2")))
+    assert f"step {first_ns + 3} of {len(removal.steps)} failed" in str(e.value)
+    assert "rolled back" in str(e.value)
+    assert ("netns_delete_many", 4) in k.batches
+    # the two removed before the failure are back, with their addresses and routes (made again after the
+    # interfaces they sit on: those were removed before the namespaces)
+    assert _contents(k) == made
+
+
+def _contents(k) -> dict:
+    """Each namespace of a recording kernel: its links (name, kind, mark), addresses and routes."""
+    return {ref: (sorted((n, link.get("kind"), link.get("alias")) for n, link in ns["links"].items()),
+                  sorted(ns["addrs"]), sorted(ns["routes"], key=repr))
+            for ref, ns in k.state["ns"].items()}
