@@ -15,6 +15,7 @@ points of `pipenet.faults` (never through the environment).
 from __future__ import annotations
 
 import errno
+import threading
 from typing import Callable
 
 from pipenet import faults
@@ -79,6 +80,47 @@ def rollback(done: list[Step], k) -> list[str]:
     return leftovers
 
 
+class _Background:
+    """A removal batch done in a thread while the steps after it go on: a topology's host interfaces,
+    whose one request keeps the kernel busy for seconds at thousands of ports (and holds its RTNL
+    lock, so that only steps that do not need it go on meanwhile: files, unmounts, the firewall)."""
+
+    def __init__(self, batch: list[Step], first: int, k, position: int):
+        self.batch, self.first = batch, first
+        self.position = position  # where its steps go in `done`: after those done before it started
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(k,), daemon=True)
+        self.thread.start()
+
+    def _run(self, k) -> None:
+        try:
+            _undo_batch(self.batch, k)
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread by `settle`
+            self.error = e
+
+    def settle(self, done: list[Step], journal: Journal) -> None:
+        """Wait for it; put what it did into `done` (in the plan's order); raise what it raised."""
+        self.thread.join()
+        e = self.error
+        dealt = self.batch if e is None else _dealt(self.batch, e) if isinstance(e, PartlyDone) else []
+        done[self.position:self.position] = dealt
+        if e is not None:
+            raise (e.cause if isinstance(e, PartlyDone) else e)
+        for n in range(self.first, self.first + len(self.batch)):
+            faults.point("stepped", n + 1)
+        journal.done_many(self.first, self.batch)
+
+
+def _undo_batch(batch: list[Step], k) -> None:
+    """`undo_many` of a removal batch; PartlyDone carries the ops dealt with (not always a prefix)."""
+    type(batch[0].op).undo_many([s.op for s in batch], k)
+
+
+def _dealt(batch: list[Step], e: PartlyDone) -> list[Step]:
+    ids = {id(op) for op in e.done}
+    return [s for s in batch if id(s.op) in ids]
+
+
 def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = None, command: str = "up",
             progress: Callable[[int, int, Step], None] | None = None) -> None:
     """Apply every step of `plan`; raise ApplyFailed (rolled back) or Leftovers (not all undone)."""
@@ -86,11 +128,21 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
     done: list[Step] = []
     steps = plan.steps
     total = len(steps)
+    background: _Background | None = None
     i = 0
-    while i < total:
-        batch = _batch(steps, i)
+    while i < total or background is not None:
+        batch = _batch(steps, i) if i < total else []
         at = i  # the step being worked on, for the message when it fails
         try:
+            if background is not None and (not batch or not _alongside(batch)):
+                at = background.first
+                bg, background = background, None
+                bg.settle(done, journal)
+                if progress is not None:
+                    progress(bg.first + len(bg.batch), total, bg.batch[-1])
+                if not batch:
+                    break
+                at = i
             if steps[i].action == "apply":
                 for s in batch:
                     s.op.prepare(k)
@@ -106,13 +158,17 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                     done.extend(batch[:len(e.done)])
                     at = i + len(e.done)
                     raise e.cause from None
+            elif len(batch) > 1 and background is None and _in_background(batch):
+                background = _Background(batch, i, k, len(done))
+                i += len(batch)
+                continue
             elif len(batch) > 1:
                 try:
-                    type(steps[i].op).undo_many([s.op for s in batch], k)
+                    _undo_batch(batch, k)
                 except PartlyDone as e:  # those dealt with (not always a prefix) are made again with the rest
-                    dealt = {id(op) for op in e.done}
-                    done.extend(s for s in batch if id(s.op) in dealt)
-                    at = i + next(n for n, s in enumerate(batch) if id(s.op) not in dealt)
+                    dealt = _dealt(batch, e)
+                    done.extend(dealt)
+                    at = i + next(n for n, s in enumerate(batch) if s not in dealt)
                     raise e.cause from None
             else:
                 _run(steps[i], k)
@@ -121,6 +177,12 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                 faults.point("stepped", n + 1)
             journal.done_many(i, batch)
         except Exception as e:  # noqa: BLE001 - any failure rolls back
+            if background is not None:  # what it did is undone too (a failure of its own is not the first)
+                try:
+                    background.settle(done, journal)
+                except Exception:  # noqa: BLE001
+                    pass
+                background = None
             try:
                 journal.rollback()
             except OSError:
@@ -140,6 +202,16 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
         i += len(batch)
         if progress is not None:
             progress(i, total, steps[i - 1])
+
+
+def _in_background(batch: list[Step]) -> bool:
+    """A removal batch whose ops say their one request is long (`undo_in_background`)."""
+    return batch[0].action == "remove" and getattr(type(batch[0].op), "undo_in_background", False)
+
+
+def _alongside(batch: list[Step]) -> bool:
+    """May this batch run while a background one does? Removals whose ops need no RTNL lock."""
+    return batch[0].action == "remove" and all(getattr(type(s.op), "undo_alongside", False) for s in batch)
 
 
 def _key(step: Step):

@@ -565,6 +565,7 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
         view.read_links_of(["", *(op.ns for op in before if op.kind == "netns")])  # (every mark: two processes)
         view.want_sysctls(before)
         plan = diff([], before, view, read_children=False)  # (a namespace's mark, not its inside)
+        plan.steps = host_ends_first(plan.steps)
         blockers = [b for s in plan.steps if s.action == "remove" and s.op.kind == "firewall"
                     for b in s.op.blockers(view)]
         if blockers:
@@ -596,6 +597,30 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
         state.remove()
         forget_failed_logs(state)
         return plan, True
+
+
+#: removals that a topology's host interfaces may go before, in a `down` (files and firewall rules)
+_BEFORE_FILES = frozenset({"etc", "firewall", "host-setting"})
+
+
+def host_ends_first(steps: list) -> list:
+    """A `down`'s steps, with the removal of the topology's host interfaces (its bridge ports and
+    bridges, one request) moved before the removal of its /etc files when only files, firewall rules
+    and host settings come between: the executor makes the interfaces' request in a thread and removes
+    the files and firewall rules while the kernel works (a third of a second at 4,000 containers).
+    Processes are still stopped first, and namespaces removed after: an unmounted namespace could not
+    be given back as it was if the interfaces' request failed."""
+    at = next((n for n, s in enumerate(steps) if s.op.kind in ("veth", "bridge") and s.op.batch_key()), None)
+    if at is None:
+        return steps
+    key = steps[at].op.batch_key()
+    end = at
+    while end < len(steps) and steps[end].op.kind in ("veth", "bridge") and steps[end].op.batch_key() == key:
+        end += 1
+    first = at
+    while first > 0 and steps[first - 1].op.kind in _BEFORE_FILES:
+        first -= 1
+    return steps[:first] + steps[at:end] + steps[first:at] + steps[end:]
 
 
 def force_down(name: str, k, progress=None) -> tuple[Plan, bool]:

@@ -138,3 +138,86 @@ def _contents(k) -> dict:
     return {ref: (sorted((n, link.get("kind"), link.get("alias")) for n, link in ns["links"].items()),
                   sorted(ns["addrs"]), sorted(ns["routes"], key=repr))
             for ref, ns in k.state["ns"].items()}
+
+
+TOPO_FULL = TOPO + """
+    container e { net br0; run "sleep 1000" }
+"""
+
+
+def _record(tmp_path):
+    """A recording kernel with TOPO_FULL made, and the `down` plan of it as `down` orders it."""
+    from pipenet.backends.recording import RecordingKernel
+    from pipenet.engine.executor import execute
+    from pipenet.engine.journal import Journal
+    from pipenet.engine.session import host_ends_first
+    from pipenet.lang import load_text
+    from pipenet.plan.compile import compile_topology
+    from pipenet.plan.diff import diff
+
+    ops, _ns = compile_topology(load_text(textwrap.dedent(TOPO_FULL), "db.pn"))
+    k = RecordingKernel()
+    up = diff(ops, [])
+    execute(up, k, Journal(str(tmp_path / "j1")))
+    removal = diff([], up.final)
+    removal.steps = host_ends_first(removal.steps)
+    return k, removal
+
+
+def _everything(k) -> tuple:
+    return _contents(k), {d: dict(f) for d, f in k.state.get("etc", {}).items()}, \
+        {ref: dict(ns.get("sysctls", {})) for ref, ns in k.state["ns"].items()}
+
+
+def test_down_removes_the_host_interfaces_first_then_files_firewall_host_settings_and_namespaces(tmp_path):
+    k, removal = _record(tmp_path)
+    kinds = [s.op.kind for s in removal.steps]
+    squeezed = [kind for n, kind in enumerate(kinds) if n == 0 or kinds[n - 1] != kind]
+    assert squeezed == ["process", "veth", "bridge", "etc", "firewall", "host-setting", "netns"], squeezed
+    from pipenet.engine.executor import execute
+    from pipenet.engine.journal import Journal
+
+    execute(removal, k, Journal(str(tmp_path / "j2")))
+    assert set(k.state["ns"]) == {""} and not any(k.state.get("etc", {}).values())
+    assert not [n for n in k.state["ns"][""]["links"] if n != "lo"]
+
+
+@pytest.mark.parametrize("fail", ["the host interfaces' request", "a file removal while it runs"])
+def test_a_failure_while_the_host_interfaces_go_in_a_thread_rolls_everything_back(tmp_path, monkeypatch, fail):
+    """The host interfaces' request runs in a thread while files and firewall rules go: when it fails (after
+    the others went on), or when one of those fails while it runs, everything done is made again, the
+    thread's part included."""
+    import threading
+    import time
+
+    from pipenet.engine.executor import execute
+    from pipenet.engine.journal import Journal
+
+    k, removal = _record(tmp_path)
+    before = _everything(k)
+    where: dict[str, str] = {}
+    real_del, real_etc = k.link_del_many, k.etc_restore
+
+    def link_del_many(*a, **kw):
+        where["links"] = threading.current_thread().name
+        time.sleep(0.3)  # (the kernel at work: the files go meanwhile)
+        if fail.startswith("the host"):
+            raise OSError(5, "Input/output error")
+        return real_del(*a, **kw)
+
+    def etc_restore(directory, *a, **kw):
+        where.setdefault("etc", threading.current_thread().name)
+        if fail.startswith("a file") and directory.endswith("db@c"):
+            raise OSError(13, "Permission denied")
+        return real_etc(directory, *a, **kw)
+
+    monkeypatch.setattr(k, "link_del_many", link_del_many)
+    monkeypatch.setattr(k, "etc_restore", etc_restore)
+    t0 = time.monotonic()
+    with pytest.raises(ApplyFailed) as e:
+        execute(removal, k, Journal(str(tmp_path / "j2")))
+    assert "rolled back" in str(e.value)
+    assert where["links"] != threading.main_thread().name and where["etc"] == threading.main_thread().name
+    assert ("Input/output error" if fail.startswith("the host") else "Permission denied") in str(e.value)
+    assert time.monotonic() - t0 >= 0.3
+    assert _everything(k) == before

@@ -118,6 +118,7 @@ class CreateBridge(Op):
     kind: ClassVar[str] = "bridge"
     destroys_children: ClassVar[bool] = True
     repairable: ClassVar[bool] = True
+    undo_in_background: ClassVar[bool] = True  # (removed with the bridge ports: see `_undo_host_ends`)
     name: str
     mtu: int | None = None
     owner: str = ""
@@ -186,6 +187,9 @@ class AddVeth(Op):
     """
 
     kind: ClassVar[str] = "veth"
+    # a topology's host ends are removed in one request that keeps the kernel busy for seconds at
+    # thousands of ports: the executor makes it in a thread, while the steps that need no RTNL go on
+    undo_in_background: ClassVar[bool] = True
     destroys_children: ClassVar[bool] = True
     repairable: ClassVar[bool] = True
     node: str
