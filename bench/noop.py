@@ -21,7 +21,9 @@ the split of that work (median of --runs):
   start   the rest of the command's wall time: Python's start-up, imports,
           the topology's lock, the answer printed;
 then the same work in one process, step by step: the operations made from
-the JSON, every namespace opened, read, every operation checked.
+the JSON, every namespace opened, read, every operation checked; and the
+least that read can cost (`raw_floor`: the same dumps received with nothing
+decoded, in two processes and in one), the floor the no-op is compared with.
 With PYTHONPATH=OLD_TREE it measures another copy of pipenet (the same
 commands, for a before-and-after in the same minutes). Everything runs
 inside a holder's private network and mount namespaces
@@ -107,7 +109,71 @@ def phases(path: str) -> dict[str, float]:
         k.close()
     out.update({"s_ops": s1 - s0, "s_open": s2 - s1, "s_read": s3 - s2, "s_check": s4 - s3,
                 "namespaces": len(view._ns)})
+    out.update(raw_floor(sorted(r for r in view._ns if r)))
     return out
+
+
+def raw_floor(refs: list[str]) -> dict[str, float]:
+    """The least the live read can cost in this design, the kernel's part with as little Python as can
+    be: the host's link dump, then every namespace opened (a descriptor, a `setns`, a socket) and its
+    three dumps (links, addresses, IPv4 routes) received, nothing decoded, shared by two processes as
+    `up` shares them; and the namespaces in one process."""
+    import socket
+    import struct
+
+    from pipenet.backends import linux
+    from pipenet.backends import nlmsg as M
+    from pipenet.backends.netns import RUN_DIR
+
+    dump = 0x301  # NLM_F_REQUEST | NLM_F_DUMP
+    reqs = [M.frame(M.RTM_GETLINK, dump, 1, M.ifinfo() + M.u32(M.IFLA_EXT_MASK, M.RTEXT_FILTER_SKIP_STATS)),
+            M.frame(M.RTM_GETADDR, dump, 2, M.ifaddr(0, 0, 0)),
+            M.frame(M.RTM_GETROUTE, dump, 3, M.rtmsg(socket.AF_INET, 0, 0, 0, 0, 0))]
+    buf = bytearray(1 << 16)
+    header = struct.Struct("=IH")
+
+    def receive(s, req) -> None:
+        s.send(req)
+        while True:
+            n, off = s.recv_into(buf), 0
+            while off < n:
+                length, kind = header.unpack_from(buf, off)
+                if kind in (2, 3):  # NLMSG_ERROR, NLMSG_DONE
+                    return
+                off += (length + 3) & ~3
+
+    root = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+    def read(names: list[str]) -> None:
+        for name in names:
+            fd = os.open(os.path.join(RUN_DIR, name), os.O_RDONLY | os.O_CLOEXEC)
+            linux.setns(fd, linux.CLONE_NEWNET)
+            s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
+            linux.setns(root, linux.CLONE_NEWNET)
+            for req in reqs:
+                receive(s, req)
+            s.close()
+            os.close(fd)
+
+    t0 = time.perf_counter()
+    host = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
+    host.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    receive(host, reqs[0])
+    host.close()
+    t1 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            read(refs[1::2])
+        finally:
+            os._exit(0)
+    read(refs[0::2])
+    os.waitpid(pid, 0)
+    t2 = time.perf_counter()
+    read(refs)
+    t3 = time.perf_counter()
+    os.close(root)
+    return {"f_host": t1 - t0, "f_two": t2 - t1, "f_one": t3 - t2}
 
 
 def inside(sizes: list[int], runs: int) -> dict:
@@ -163,6 +229,18 @@ def table(results: dict) -> str:
         lines.append(f"| {int(n):,} | {1000 * m['s_ops']:.0f} ms | {1000 * m['s_open']:.0f} ms | "
                      f"{1000 * m['s_read']:.0f} ms | {1000 * m['s_check']:.0f} ms | {per * m['s_open']:.0f}, "
                      f"{per * m['s_read']:.0f}, {per * m['s_check']:.0f} us |")
+    lines += ["", "The least this read can cost (`raw_floor`: the kernel's part, nothing decoded, no operation "
+              "made or checked):", "",
+              "| N containers | the host's link dump | every namespace opened and its three dumps received, two "
+              "processes | the same, one process | per namespace | host dump and two processes | no-op `up` / that |",
+              "|---|---|---|---|---|---|---|"]
+    for n, m in results.items():
+        if "f_host" not in m:
+            continue
+        both = m["f_host"] + m["f_two"]
+        lines.append(f"| {int(n):,} | {1000 * m['f_host']:.0f} ms | {1000 * m['f_two']:.0f} ms | "
+                     f"{1000 * m['f_one']:.0f} ms | {1e6 * m['f_one'] / m['namespaces']:.0f} us | "
+                     f"{1000 * both:.0f} ms | {m['noop'] / both:.1f}x |")
     return "\n".join(lines)
 
 
