@@ -276,13 +276,28 @@ class Kernel:
             members = {n for n, m in links.items() if m.get_attr("IFLA_GROUP") == group}
             if members and members <= wanted:
                 joining = [n for n in join if n in wanted and n not in members]
-                for name in joining:
-                    h.nl.link_set_group(name, group)
-                h.nl.group_del(group)
+                moved = []
+                try:
+                    for name in joining:
+                        h.nl.link_set_group(name, group)
+                        moved.append(name)
+                    h.nl.group_del(group)
+                except BaseException:
+                    for name in moved:  # (the request failed whole: each back in its own group)
+                        try:
+                            h.nl.link_set_group(name, links[name].get_attr("IFLA_GROUP") or 0)
+                        except OSError:
+                            pass
+                    raise
                 wanted -= members | set(joining)
         for name in names:
             if name in wanted:
-                self.link_del(ns, name)
+                try:
+                    self.link_del(ns, name)
+                except Exception as e:
+                    dealt = [n for n in names if n not in wanted]
+                    raise PartlyDone(dealt, e) from e
+                wanted.discard(name)
 
     def link_forget(self, ns: str, name: str) -> None:
         if ns in self.ns.handles:

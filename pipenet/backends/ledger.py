@@ -90,14 +90,17 @@ class Ledger:
             if entry is None or topology not in entry["users"]:
                 return
             del entry["users"][topology]
+            # the value is put back before the ledger forgets this topology's hold: a write that fails
+            # (or a run killed between the two) leaves the hold recorded, so the next `down` (or this
+            # run's rollback) still knows the original value; saved first, a failed write lost it
             if not entry["users"]:
                 del settings[name]
-                self._save(settings)
                 if entry.get("original") is not None:
                     self.set(name, entry["original"])
+                self._save(settings)
                 return
-            self._save(settings)
             self.set(name, next(iter(entry["users"].values())))
+            self._save(settings)
 
     def holders(self, name: str) -> dict[str, str]:
         return dict(self.load().get(name, {}).get("users", {}))

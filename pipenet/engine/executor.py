@@ -129,6 +129,7 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
     steps = plan.steps
     total = len(steps)
     background: _Background | None = None
+    threads: list[threading.Thread] = []  # (every background batch's, waited for on Ctrl-C)
     i = 0
     while i < total or background is not None:
         batch = _batch(steps, i) if i < total else []
@@ -139,7 +140,7 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                 bg, background = background, None
                 bg.settle(done, journal)
                 if progress is not None:
-                    progress(bg.first + len(bg.batch), total, bg.batch[-1])
+                    progress(len(done), total, bg.batch[-1])
                 if not batch:
                     break
                 at = i
@@ -160,6 +161,7 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                     raise e.cause from None
             elif len(batch) > 1 and background is None and _in_background(batch):
                 background = _Background(batch, i, k, len(done))
+                threads.append(background.thread)
                 i += len(batch)
                 continue
             elif len(batch) > 1:
@@ -176,7 +178,11 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
             for n in range(i, i + len(batch)):
                 faults.point("stepped", n + 1)
             journal.done_many(i, batch)
-        except Exception as e:  # noqa: BLE001 - any failure rolls back
+        except BaseException as e:  # noqa: BLE001 - any failure rolls back
+            if not isinstance(e, Exception):  # Ctrl-C: the kernel's work under way is waited for, then it goes on
+                for thread in threads:
+                    _wait(thread)
+                raise
             if background is not None:  # what it did is undone too (a failure of its own is not the first)
                 try:
                     background.settle(done, journal)
@@ -201,7 +207,16 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                               f"rolled back, the system is as it was before") from e
         i += len(batch)
         if progress is not None:
-            progress(i, total, steps[i - 1])
+            progress(len(done), total, steps[i - 1])  # (not counting a background batch still under way)
+
+
+def _wait(thread: threading.Thread) -> None:
+    """Join a thread whatever interruptions come meanwhile (its work is the kernel's, under way)."""
+    while thread.is_alive():
+        try:
+            thread.join()
+        except KeyboardInterrupt:
+            continue
 
 
 def _in_background(batch: list[Step]) -> bool:

@@ -605,11 +605,13 @@ _BEFORE_FILES = frozenset({"etc", "firewall", "host-setting"})
 
 def host_ends_first(steps: list) -> list:
     """A `down`'s steps, with the removal of the topology's host interfaces (its bridge ports and
-    bridges, one request) moved before the removal of its /etc files when only files, firewall rules
-    and host settings come between: the executor makes the interfaces' request in a thread and removes
-    the files and firewall rules while the kernel works (a third of a second at 4,000 containers).
-    Processes are still stopped first, and namespaces removed after: an unmounted namespace could not
-    be given back as it was if the interfaces' request failed."""
+    bridges, one request) moved before the removal of its /etc files and firewall rules when only
+    files, firewall rules and host settings come between: the executor makes the interfaces' request
+    in a thread and removes the files and rules while the kernel works (a third of a second at 4,000
+    containers). Host settings go before it (a sysctl may name one of the topology's bridges, and one
+    such as ip_forward waits for the RTNL lock that request holds); processes are still stopped first,
+    and namespaces removed after: an unmounted namespace could not be given back as it was if the
+    interfaces' request failed."""
     at = next((n for n, s in enumerate(steps) if s.op.kind in ("veth", "bridge") and s.op.batch_key()), None)
     if at is None:
         return steps
@@ -620,7 +622,10 @@ def host_ends_first(steps: list) -> list:
     first = at
     while first > 0 and steps[first - 1].op.kind in _BEFORE_FILES:
         first -= 1
-    return steps[:first] + steps[at:end] + steps[first:at] + steps[end:]
+    between = steps[first:at]
+    settings = [s for s in between if s.op.kind == "host-setting"]
+    others = [s for s in between if s.op.kind != "host-setting"]
+    return steps[:first] + settings + steps[at:end] + others + steps[end:]
 
 
 def force_down(name: str, k, progress=None) -> tuple[Plan, bool]:

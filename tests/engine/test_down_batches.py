@@ -26,6 +26,10 @@ TOPO = """
     container b { net br0 }
     container c { net br1 }
     container d { interface eth0 on br0; interface eth1 on br1 }
+    for i in 1..6 {
+        container f${i} { net br1 }
+    }
+    host { sysctl net.ipv4.conf.br0.proxy_arp 1 }
 """
 
 # `pipenet down db` in this process, with every netlink request's description written to stdout as JSON
@@ -68,9 +72,13 @@ def _links(netns) -> set[str]:
 
 
 def test_down_removes_the_bridges_and_their_ports_in_one_request_and_leaves_the_world_as_before(netns, tmp_path):
+    """Ten namespaces (their unmounts shared by threads), a host sysctl on one of the topology's own
+    bridges (put back before the bridge goes), and everything as before after."""
     before = snapshot.settled_world(netns)
+    proxy_arp = "/proc/sys/net/ipv4/conf/br0/proxy_arp"
     _up(netns, tmp_path)
     assert {"br0", "br1"} <= _links(netns)
+    assert netns.out(["cat", proxy_arp]).strip() == "1"
     requests = _down_spied(netns)
     group = port_group("db")
     assert requests.count(f"delete interface group {group}") == 1
@@ -112,7 +120,7 @@ def test_a_namespace_batch_that_fails_partway_is_made_again_and_the_message_name
     removal = diff([], up.final)
     kinds = [s.op.kind for s in removal.steps]
     first_ns = kinds.index("netns")
-    assert kinds[first_ns:] == ["netns"] * 4  # one batch, after the interfaces
+    assert kinds[first_ns:] == ["netns"] * 10  # one batch, after the interfaces
     real = k.netns_delete
     calls = []
 
@@ -127,7 +135,7 @@ def test_a_namespace_batch_that_fails_partway_is_made_again_and_the_message_name
         execute(removal, k, Journal(str(tmp_path / "j2")))
     assert f"step {first_ns + 3} of {len(removal.steps)} failed" in str(e.value)
     assert "rolled back" in str(e.value)
-    assert ("netns_delete_many", 4) in k.batches
+    assert ("netns_delete_many", 10) in k.batches
     # the two removed before the failure are back, with their addresses and routes (made again after the
     # interfaces they sit on: those were removed before the namespaces)
     assert _contents(k) == made
@@ -169,11 +177,11 @@ def _everything(k) -> tuple:
         {ref: dict(ns.get("sysctls", {})) for ref, ns in k.state["ns"].items()}
 
 
-def test_down_removes_the_host_interfaces_first_then_files_firewall_host_settings_and_namespaces(tmp_path):
+def test_down_puts_host_settings_back_then_removes_the_host_interfaces_files_firewall_and_namespaces(tmp_path):
     k, removal = _record(tmp_path)
     kinds = [s.op.kind for s in removal.steps]
     squeezed = [kind for n, kind in enumerate(kinds) if n == 0 or kinds[n - 1] != kind]
-    assert squeezed == ["process", "veth", "bridge", "etc", "firewall", "host-setting", "netns"], squeezed
+    assert squeezed == ["process", "host-setting", "veth", "bridge", "etc", "firewall", "netns"], squeezed
     from pipenet.engine.executor import execute
     from pipenet.engine.journal import Journal
 
@@ -221,3 +229,90 @@ def test_a_failure_while_the_host_interfaces_go_in_a_thread_rolls_everything_bac
     assert ("Input/output error" if fail.startswith("the host") else "Permission denied") in str(e.value)
     assert time.monotonic() - t0 >= 0.3
     assert _everything(k) == before
+
+
+def test_ctrl_c_while_the_host_interfaces_go_in_a_thread_waits_for_the_kernel_s_work(tmp_path, monkeypatch):
+    """An interruption during a step made alongside the thread's request is raised only once that request
+    is over (the kernel's work under way is never abandoned; the journal then says what was started)."""
+    import time
+
+    from pipenet.engine.executor import execute
+    from pipenet.engine.journal import Journal
+
+    k, removal = _record(tmp_path)
+    finished = []
+    real_del = k.link_del_many
+
+    def link_del_many(*a, **kw):
+        time.sleep(0.3)
+        real_del(*a, **kw)
+        finished.append(time.monotonic())
+
+    def etc_restore(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(k, "link_del_many", link_del_many)
+    monkeypatch.setattr(k, "etc_restore", etc_restore)
+    with pytest.raises(KeyboardInterrupt):
+        execute(removal, k, Journal(str(tmp_path / "j2")))
+    assert finished and finished[0] <= time.monotonic()
+    assert not [n for n in k.state["ns"][""]["links"] if n.startswith("pn")]  # the ports did go
+
+
+def test_a_topology_of_bridges_alone_goes_down(netns, tmp_path):
+    """Bridges without ports are removed in one batch too (it has no port to take the namespace from)."""
+    path = tmp_path / "bo.pn"
+    path.write_text("topology bo\nbridge br0 { address 10.93.0.1/24 }\nbridge br1 { address 10.94.0.1/24 }\n")
+    r = netns.pipenet("up", str(path))
+    assert r.returncode == 0, r.stderr
+    r = netns.pipenet("down", "bo")
+    assert r.returncode == 0, r.stderr
+    assert not {"br0", "br1"} & _links(netns)
+
+
+def test_a_host_interface_removal_that_stops_partway_makes_again_those_removed(tmp_path, monkeypatch):
+    """One by one (the group holds someone else's interface), the third removal fails: the two removed
+    before it are made again, with their namespaces' addresses."""
+    from pipenet.engine.executor import execute
+    from pipenet.engine.journal import Journal
+    from pipenet.errors import PartlyDone
+
+    k, removal = _record(tmp_path)
+    before = _everything(k)
+
+    def link_del_many(ns, names, group, aliases=None, join=()):
+        for name in names[:2]:
+            k._drop_link(ns, name)
+        raise PartlyDone(names[:2], OSError(16, "Device or resource busy"))
+
+    monkeypatch.setattr(k, "link_del_many", link_del_many)
+    with pytest.raises(ApplyFailed) as e:
+        execute(removal, k, Journal(str(tmp_path / "j2")))
+    assert "Device or resource busy" in str(e.value) and "rolled back" in str(e.value)
+    assert _everything(k) == before
+
+
+def test_a_host_setting_that_cannot_be_put_back_stays_in_the_ledger_with_its_original_value(tmp_path):
+    """Before, the ledger forgot the topology's hold before it wrote the original value back: a write that
+    failed (the sysctl's interface gone) lost the original for good, and a second `down` succeeded without
+    restoring anything."""
+    from pipenet.backends.ledger import Ledger
+
+    values = {"net.ipv4.conf.br0.proxy_arp": "0"}
+    broken = []
+
+    def set_(name, value):
+        if broken:
+            raise OSError(2, "No such file or directory")
+        values[name] = value
+
+    ledger = Ledger(str(tmp_path), values.get, set_)
+    ledger.acquire("db", "net.ipv4.conf.br0.proxy_arp", "1")
+    assert values["net.ipv4.conf.br0.proxy_arp"] == "1"
+    broken.append(True)
+    with pytest.raises(OSError):
+        ledger.release("db", "net.ipv4.conf.br0.proxy_arp")
+    assert ledger.load()["net.ipv4.conf.br0.proxy_arp"] == {"original": "0", "users": {"db": "1"}}
+    broken.clear()
+    ledger.release("db", "net.ipv4.conf.br0.proxy_arp")
+    assert values["net.ipv4.conf.br0.proxy_arp"] == "0" and ledger.load() == {}

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from pipenet.backends.objects import mark_topology
+from pipenet.errors import PartlyDone
 from pipenet.plan.names import port_group
 from pipenet.plan.ops.base import OK, Op, changed, foreign, ip_cmd, missing, q
 
@@ -106,11 +107,16 @@ def _undo_host_ends(ops: list, k) -> None:
     ports = [o for o in ops if o.kind == "veth"]
     bridges = [o for o in ops if o.kind == "bridge"]
     group = ports[0].group if ports else None
-    k.link_del_many(ops[0].ns, [o.name for o in ops], group,
-                    [o.mark_of(o.end_key) if o.kind == "veth" else o.mark_of() for o in ops],
-                    join=tuple(o.name for o in bridges))
-    for o in ports:
-        k.link_forget(o.peer_ns, o.peer)
+    try:
+        k.link_del_many(ports[0].ns if ports else "", [o.name for o in ops], group,
+                        [o.mark_of(o.end_key) if o.kind == "veth" else o.mark_of() for o in ops],
+                        join=tuple(o.name for o in bridges))
+    except PartlyDone as e:  # (the executor needs the ops dealt with)
+        dealt = set(e.done)
+        raise PartlyDone([o for o in ops if o.name in dealt], e.cause) from e.cause
+    finally:
+        for o in ports:
+            k.link_forget(o.peer_ns, o.peer)
 
 
 @dataclass
