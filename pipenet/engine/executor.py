@@ -83,7 +83,7 @@ def rollback(done: list[Step], k) -> list[str]:
 class _Background:
     """A removal batch done in a thread while the steps after it go on: a topology's host interfaces,
     whose one request keeps the kernel busy for seconds at thousands of ports (and holds its RTNL
-    lock, so that only steps that do not need it go on meanwhile: files, unmounts, the firewall)."""
+    lock, so that only steps that do not need it go on meanwhile: files, firewall rules)."""
 
     def __init__(self, batch: list[Step], first: int, k, position: int):
         self.batch, self.first = batch, first
@@ -170,7 +170,8 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                 except PartlyDone as e:  # those dealt with (not always a prefix) are made again with the rest
                     dealt = _dealt(batch, e)
                     done.extend(dealt)
-                    at = i + next(n for n, s in enumerate(batch) if s not in dealt)
+                    ids = {id(s) for s in dealt}
+                    at = i + next(n for n, s in enumerate(batch) if id(s) not in ids)
                     raise e.cause from None
             else:
                 _run(steps[i], k)
