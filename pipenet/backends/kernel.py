@@ -101,17 +101,20 @@ class Kernel:
     def netns_delete(self, name: str, mark: str | None = None) -> bool:
         """Remove a namespace pipenet made; one without `mark` (someone else's, made under the same
         name) is left alone and False returned."""
-        if mark is not None and self.ns.exists(name) and self.netns_mark(name) != mark:
+        if self._not_ours(name, mark):
             return False
         self.ns.delete(name)
         return True
+
+    def _not_ours(self, name: str, mark: str | None) -> bool:
+        """Is there a namespace at `name` that does not carry `mark` (someone else's)?"""
+        return mark is not None and self.ns.exists(name) and self.netns_mark(name) != mark
 
     def netns_delete_many(self, specs: list[tuple[str, str | None]]) -> list[str]:
         """`netns_delete` of each (name, mark): those that do not carry their mark are left alone; the
         names of those removed are returned. When one cannot be removed, PartlyDone names those dealt
         with (removed, or left alone as not pipenet's)."""
-        names = [name for name, mark in specs
-                 if not (mark is not None and self.ns.exists(name) and self.netns_mark(name) != mark)]
+        names = [name for name, mark in specs if not self._not_ours(name, mark)]
         try:
             self.ns.delete_many(names)
         except PartlyDone as e:

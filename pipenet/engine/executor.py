@@ -132,7 +132,7 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
     threads: list[threading.Thread] = []  # (every background batch's, waited for on Ctrl-C)
     i = 0
     while i < total or background is not None:
-        batch = _batch(steps, i) if i < total else []
+        batch = batch_at(steps, i) if i < total else []
         at = i  # the step being worked on, for the message when it fails
         try:
             if background is not None and (not batch or not _alongside(batch)):
@@ -159,7 +159,7 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                     done.extend(batch[:len(e.done)])
                     at = i + len(e.done)
                     raise e.cause from None
-            elif len(batch) > 1 and background is None and _in_background(batch):
+            elif len(batch) > 1 and background is None and in_background(batch):
                 background = _Background(batch, i, k, len(done))
                 threads.append(background.thread)
                 i += len(batch)
@@ -220,7 +220,7 @@ def _wait(thread: threading.Thread) -> None:
             continue
 
 
-def _in_background(batch: list[Step]) -> bool:
+def in_background(batch: list[Step]) -> bool:
     """A removal batch whose ops say their one request is long (`undo_in_background`)."""
     return batch[0].action == "remove" and getattr(type(batch[0].op), "undo_in_background", False)
 
@@ -246,7 +246,7 @@ def _together(op, first, action: str) -> bool:
     return type(op) is type(first)
 
 
-def _batch(steps: list[Step], i: int) -> list[Step]:
+def batch_at(steps: list[Step], i: int) -> list[Step]:
     """Consecutive removals that can be done in one kernel request, or applies made in one go (same
     action, op kind and batch key)."""
     first = steps[i]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from pipenet.engine import inputs
 from pipenet.engine import journal as journals
-from pipenet.engine.executor import execute, rollback
+from pipenet.engine.executor import batch_at, execute, in_background, rollback
 from pipenet.engine.journal import Journal
 from pipenet.engine.live import LiveView
 from pipenet.engine.records import recorded_ops
@@ -599,7 +599,7 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
         return plan, True
 
 
-#: removals that a topology's host interfaces may go before, in a `down` (files and firewall rules)
+#: removals that a topology's host interfaces may move before, in a `down`
 _BEFORE_FILES = frozenset({"etc", "firewall", "host-setting"})
 
 
@@ -611,14 +611,11 @@ def host_ends_first(steps: list) -> list:
     containers). Host settings go before it (a sysctl may name one of the topology's bridges, and one
     such as ip_forward waits for the RTNL lock that request holds); processes are still stopped first,
     and namespaces removed after: an unmounted namespace could not be given back as it was if the
-    interfaces' request failed."""
-    at = next((n for n, s in enumerate(steps) if s.op.kind in ("veth", "bridge") and s.op.batch_key()), None)
+    interfaces' request failed. The request is the executor's own batch (`in_background`, `batch_at`)."""
+    at = next((n for n, s in enumerate(steps) if in_background([s]) and s.op.batch_key()), None)
     if at is None:
         return steps
-    key = steps[at].op.batch_key()
-    end = at
-    while end < len(steps) and steps[end].op.kind in ("veth", "bridge") and steps[end].op.batch_key() == key:
-        end += 1
+    end = at + len(batch_at(steps, at))
     first = at
     while first > 0 and steps[first - 1].op.kind in _BEFORE_FILES:
         first -= 1
