@@ -8,6 +8,7 @@ recording backend (`pipenet.backends.recording`) in fast unit tests.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import socket
 import struct
@@ -53,6 +54,25 @@ def _qdisc(kind: str, options: bytes) -> objects.Qdisc:
     except struct.error:
         pass
     return objects.Qdisc(kind)
+
+
+class Raw:
+    """A namespace's dumps as received (`Kernel.read_raw`): each message as (buffer, offset, type), and
+    one digest of them all with the namespace's inode. The digest covers every byte the kernel sent
+    but each message's flags, sequence number and port, and a link's counters and per-family data
+    (`Netlink.dump_raw`: they change by themselves, and decoding never reads them), so two reads of a
+    namespace in which nothing pipenet reads changed have the same digest, and any change to what
+    decoding reads of its links, addresses or routes (a flag, an address, an alias, a route of any
+    table) gives another."""
+
+    __slots__ = ("inode", "links", "addrs", "routes", "digest")
+
+    def __init__(self, inode: int, links: list, addrs: list, routes: list, plain: list):
+        self.inode, self.links, self.addrs, self.routes = inode, links, addrs, routes
+        h = hashlib.blake2b(inode.to_bytes(8, "little"), digest_size=16)
+        for buf in plain:
+            h.update(buf)
+        self.digest = h.hexdigest()
 
 
 class Kernel:
@@ -356,6 +376,10 @@ class Kernel:
         """Open these namespaces together, ahead of reading them (see Namespaces.open_many)."""
         self.ns.open_many(refs)
 
+    def room_for(self, namespaces: int) -> None:
+        """Make room at once for this many namespaces to be opened (a few at a time, later)."""
+        self.ns.room_for(namespaces)
+
     def split_work(self, in_child, here):
         """(here(), in_child()), the second run in a forked child at the same time, its result sent back
         pickled: two CPUs for work that is mostly Python decoding netlink replies (threads cannot share
@@ -406,7 +430,7 @@ class Kernel:
         if inode is None:
             return None
         view = objects.Namespace(inode=inode)
-        self._links_into(view, ref, self.ns.fresh(ref, inode))
+        self._links_into(view, ref, self.ns.fresh(ref, inode).nl.links())
         return view
 
     def read_links_many(self, refs: list[str], split_at: int | None = None) -> dict[str, objects.Namespace | None]:
@@ -441,10 +465,11 @@ class Kernel:
         if "lo" in view.links:
             self._marks[ref] = (view.inode, view.links["lo"].alias)
 
-    def _links_into(self, view: objects.Namespace, ref: str, h) -> None:
-        """The links of the namespace at `ref` (handle `h`) into `view`; its loopback's mark remembered."""
+    def _links_into(self, view: objects.Namespace, ref: str, replies: list) -> None:
+        """The links of the namespace at `ref` (its link dump's `replies`) into `view`; its loopback's
+        mark remembered."""
         names: dict[int, str] = {}
-        raw = [(m.fields, m.attrs) for m in h.nl.links()]  # (the replies' dicts read directly: a few
+        raw = [(m.fields, m.attrs) for m in replies]  # (the replies' dicts read directly: a few
         for f, a in raw:                                     # hundred thousand lookups on 4,000 namespaces)
             names[f["index"]] = a.get("IFLA_IFNAME")
         Link = objects.Link
@@ -470,11 +495,39 @@ class Kernel:
             view = objects.Namespace(inode=inode, links=known.links)
         else:
             view = objects.Namespace(inode=inode)
-            self._links_into(view, ref, h)
+            self._links_into(view, ref, h.nl.links())
+        return self._addresses_routes_into(view, h.nl.addrs(), h.nl.routes(socket.AF_UNSPEC, main_only=True))
+
+    def read_raw(self, ref: str) -> Raw | None:
+        """A namespace's three dumps (links, addresses, every table's routes) received and not decoded,
+        with their digest (`Raw`); None when there is no namespace at `ref`. `decode_raw` makes of them
+        what `read_namespace` returns. What the no-op `up` reads of every namespace: one whose digest is
+        the one its last full check saw need not be decoded (`engine.live`)."""
+        inode = self.ns.live_inode(ref)
+        if inode is None:
+            return None
+        nl = self.ns.fresh(ref, inode).nl
+        plain: list = []
+        links = nl.links(raw=True, plain=plain)
+        addrs = nl.addrs(raw=True, plain=plain)
+        return Raw(inode, links, addrs, nl.routes(socket.AF_UNSPEC, raw=True, plain=plain), plain)
+
+    def decode_raw(self, ref: str, raw: Raw) -> objects.Namespace:
+        """`read_namespace` of what `read_raw` received."""
+        from pipenet.backends.netlink import Netlink
+
+        view = objects.Namespace(inode=raw.inode)
+        self._links_into(view, ref, Netlink.decode_frames(raw.links, "list links"))
+        return self._addresses_routes_into(view, Netlink.decode_frames(raw.addrs, "list addresses"),
+                                           Netlink.decode_frames(raw.routes, "list routes", Netlink.main_unicast))
+
+    def _addresses_routes_into(self, view: objects.Namespace, addrs: list, routes: list) -> objects.Namespace:
+        """The decoded replies of an address dump and a route dump (the main table's unicast routes) into
+        `view`, whose links are read."""
         names = {link.index: name for name, link in view.links.items()}
         Address, Route = objects.Address, objects.Route
         addresses = view.addresses
-        for m in h.nl.addrs():
+        for m in addrs:
             f, a = m.fields, m.attrs
             ip = a.get("IFA_LOCAL") or a.get("IFA_ADDRESS")
             if ip is None:
@@ -483,16 +536,16 @@ class Kernel:
             index = f["index"]
             addresses.append(Address(names.get(index, f"#{index}"), ip, f["prefixlen"], a.get("IFA_PROTO") or 0,
                                      bool(flags & nlmsg.IFA_F_TENTATIVE)))
-        routes = view.routes
-        for m in h.nl.routes(socket.AF_UNSPEC, main_only=True):
+        out = view.routes
+        for m in routes:
             f, a = m.fields, m.attrs
             if a.get("RTA_TABLE") != 254 or f["type"] != 1:  # the main table's unicast routes
                 continue
             dst_len = f["dst_len"]
             oif = a.get("RTA_OIF")
-            routes.append(Route("default" if dst_len == 0 else f"{a.get('RTA_DST')}/{dst_len}", a.get("RTA_GATEWAY"),
-                                names.get(oif) if oif else None, a.get("RTA_PRIORITY") or 0, f["proto"],
-                                6 if f["family"] == socket.AF_INET6 else 4))
+            out.append(Route("default" if dst_len == 0 else f"{a.get('RTA_DST')}/{dst_len}", a.get("RTA_GATEWAY"),
+                             names.get(oif) if oif else None, a.get("RTA_PRIORITY") or 0, f["proto"],
+                             6 if f["family"] == socket.AF_INET6 else 4))
         return view
 
     def read_qdiscs(self, ref: str) -> dict[str, objects.Qdisc]:

@@ -52,6 +52,29 @@ NETLINK_EXT_ACK = 11  # an error carries the kernel's own words (NLMSGERR_ATTR_M
 _HDR = M.HDR
 _S32 = struct.Struct("=i")
 _TIMEVAL = struct.Struct("@ll")  # struct timeval
+#: a link dump's request: without statistics (smaller messages, and nothing pipenet reads is lost)
+_LINKS = M.ifinfo() + M.u32(M.IFLA_EXT_MASK, M.RTEXT_FILTER_SKIP_STATS)
+_UNSEEN = bytes(10)  # a message's flags, sequence number and port, as `dump_raw` hands them on
+#: what a link's message says that changes by itself and that no check reads: its counters (any packet
+#: in or out) and its per-family data (IPv6's own counters, and its reachable time, drawn anew by the
+#: kernel every five minutes); `dump_raw` hands them on zeroed
+_LINK_NOISE = frozenset({7, 23, M.IFLA_AF_SPEC})  # IFLA_STATS, IFLA_STATS64, IFLA_AF_SPEC
+_ATTR = struct.Struct("=HH")
+
+
+def _quieten(b: bytearray, off: int, end: int) -> None:
+    """Zero the payload of each top-level attribute of the link message at `off` that is noise
+    (`_LINK_NOISE`): never one `nlmsg.decode` reads, so what decoding makes of the message is the same
+    whatever these held. An attribute whose length does not fit ends the walk (decoding refuses it)."""
+    pos = off + 16 + M.IFINFO.size
+    unpack = _ATTR.unpack_from
+    while pos + 4 <= end:
+        n, t = unpack(b, pos)
+        if n < 4 or pos + n > end:
+            return
+        if t & 0x3FFF in _LINK_NOISE:
+            b[pos + 4:pos + n] = bytes(n - 4)
+        pos += (n + 3) & ~3
 
 
 def _error(data: bytes, off: int) -> int:
@@ -184,19 +207,25 @@ class Netlink:
         except OSError as e:
             raise NetlinkError(e.errno or errno_mod.EIO, what, "the request could not be sent") from None
 
+    def _read(self, what: str) -> bytes:
+        """One receive buffer. No answer within TIMEOUT_SECONDS, a socket error, an empty read:
+        NetlinkError."""
+        try:
+            data = _receive(self.sock)
+        except (socket.timeout, BlockingIOError):  # (SO_RCVTIMEO ran out: EAGAIN)
+            raise NetlinkError(errno_mod.ETIMEDOUT, what, f"no answer within {TIMEOUT_SECONDS} s") from None
+        except OSError as e:  # ENOBUFS: the kernel dropped replies its socket had no room for
+            raise NetlinkError(e.errno or errno_mod.EIO, what, "the answer could not be read") from None
+        if not data:
+            raise NetlinkError(errno_mod.EBADMSG, what, "an empty read from the netlink socket")
+        return data
+
     def _answers(self, what: str):
         """Each receive buffer, with every message in it (offset, length, type, flags, seq), for as long
         as the caller asks. A buffer whose lengths do not fit, no answer within TIMEOUT_SECONDS, a
         socket error: NetlinkError."""
         while True:
-            try:
-                data = _receive(self.sock)
-            except (socket.timeout, BlockingIOError):  # (SO_RCVTIMEO ran out: EAGAIN)
-                raise NetlinkError(errno_mod.ETIMEDOUT, what, f"no answer within {TIMEOUT_SECONDS} s") from None
-            except OSError as e:  # ENOBUFS: the kernel dropped replies its socket had no room for
-                raise NetlinkError(e.errno or errno_mod.EIO, what, "the answer could not be read") from None
-            if not data:
-                raise NetlinkError(errno_mod.EBADMSG, what, "an empty read from the netlink socket")
+            data = self._read(what)
             try:
                 found = M.messages(data)
             except ValueError as e:
@@ -214,6 +243,78 @@ class Netlink:
             if not interrupted:
                 return replies
         raise NetlinkError(errno_mod.EAGAIN, what, f"the dump was interrupted {DUMP_RETRIES} times")
+
+    def dump_raw(self, mtype: int, body: bytes, what: str, plain: list | None = None) -> list:
+        """A dump's replies undecoded, each as (buffer, offset, type) (`decode_frames` decodes them later,
+        if they are needed at all), with the guarantees of `request` (a refusal raised, an interrupted
+        dump read again, lengths checked, other sequence numbers and types skipped): the no-op `up`
+        reads every namespace's three dumps this way, and the layers of `request` cost more than the
+        kernel's own work on a namespace's few messages. `plain`, when given, gets a copy of every
+        buffer of the dump (of the read that was not interrupted) with each message's flags, sequence
+        number and port zeroed, and a link's counters and per-family data (`_quieten`): they change
+        from one read to the next when nothing pipenet reads does, so two reads of a namespace in
+        which nothing it checks changed give the same bytes (`kernel.Raw`'s digest)."""
+        want = _reply_type(mtype)
+        unpack = _HDR.unpack_from
+        for _ in range(DUMP_RETRIES):
+            bufs: list | None = [] if plain is not None else None
+            with self.lock:
+                seq = self._next_seq()
+                self._send(M.frame(mtype, NLM_F_REQUEST | NLM_F_DUMP, seq, body), what)
+                out: list = []
+                interrupted = done = False
+                while not done:
+                    data = self._read(what)
+                    copy = bytearray(data) if bufs is not None else None
+                    off, size = 0, len(data)
+                    while off < size:
+                        if off + 16 > size:
+                            raise NetlinkError(errno_mod.EBADMSG, what, f"a netlink header cut short ({size - off} "
+                                               f"bytes at offset {off})")
+                        length, t, fl, mseq, _pid = unpack(data, off)
+                        if length < 16 or off + length > size:
+                            raise NetlinkError(errno_mod.EBADMSG, what, f"a netlink message of {length} bytes at "
+                                               f"offset {off} of a {size}-byte buffer")
+                        if mseq == seq:
+                            if fl & NLM_F_DUMP_INTR:
+                                interrupted = True
+                            if t == want:
+                                out.append((data, off, t))
+                            elif t == NLMSG_ERROR or t == NLMSG_DONE:
+                                try:
+                                    err = _error(data, off) if t == NLMSG_ERROR else _done_code(data, off)
+                                except (ValueError, struct.error, IndexError) as e:
+                                    raise NetlinkError(errno_mod.EBADMSG, what, str(e) or type(e).__name__) from None
+                                if err < 0:
+                                    raise NetlinkError(-err, what, _ext_ack(data, off))
+                                done = True
+                        if copy is not None:
+                            copy[off + 6:off + 16] = _UNSEEN
+                            if t == M.RTM_NEWLINK and mseq == seq:
+                                _quieten(copy, off, off + length)
+                        off += (length + 3) & ~3
+                    if bufs is not None:
+                        bufs.append(copy)
+            if not interrupted:
+                if plain is not None:
+                    plain.extend(bufs)
+                return out
+        raise NetlinkError(errno_mod.EAGAIN, what, f"the dump was interrupted {DUMP_RETRIES} times")
+
+    @staticmethod
+    def decode_frames(frames: list, what: str, keep=None) -> list:
+        """The replies of `dump_raw` decoded, as `request` would have returned them."""
+        out = []
+        for data, off, t in frames:
+            try:
+                if keep is not None and not keep(data, off):
+                    continue
+                m = M.decode(data, off, t)
+            except (ValueError, struct.error, IndexError) as e:
+                raise NetlinkError(errno_mod.EBADMSG, what, str(e) or type(e).__name__) from None
+            if m is not None:
+                out.append(m)
+        return out
 
     def _request_once(self, mtype: int, flags: int, body: bytes, what: str, keep=None,
                       only: dict | None = None) -> tuple[list, bool]:
@@ -249,10 +350,11 @@ class Netlink:
                     return replies, interrupted
 
     # ---- links ------------------------------------------------------------------------------------
-    def links(self) -> list:
-        # without statistics: smaller messages, and nothing pipenet reads is lost
-        return self.request(M.RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP,
-                            M.ifinfo() + M.u32(M.IFLA_EXT_MASK, M.RTEXT_FILTER_SKIP_STATS), "list links")
+    def links(self, raw: bool = False, plain: list | None = None) -> list:
+        """Every interface (`raw`: undecoded, `dump_raw`, which fills `plain`)."""
+        if raw:
+            return self.dump_raw(M.RTM_GETLINK, _LINKS, "list links", plain)
+        return self.request(M.RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, _LINKS, "list links")
 
     def link_marks(self) -> list:
         """Every interface with its name, mark (alias) and group only: what deleting interfaces by
@@ -468,7 +570,9 @@ class Netlink:
         self.request(M.RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, self._addr_msg(ifname, ip, prefixlen),
                      f"remove {ip}/{prefixlen} from {ifname}")
 
-    def addrs(self, family: int = 0) -> list:
+    def addrs(self, family: int = 0, raw: bool = False, plain: list | None = None) -> list:
+        if raw:
+            return self.dump_raw(M.RTM_GETADDR, M.ifaddr(family, 0, 0), "list addresses", plain)
         return self.request(M.RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, M.ifaddr(family, 0, 0), "list addresses")
 
     # ---- routes -------------------------------------------------------------------------------------
@@ -504,11 +608,17 @@ class Netlink:
         self.request(M.RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, self._route_msg(dest, via, dev, metric, proto),
                      f"delete route {dest or 'default'}")
 
-    def routes(self, family: int = socket.AF_INET, main_only: bool = False) -> list:
+    def routes(self, family: int = socket.AF_INET, main_only: bool = False, raw: bool = False,
+               plain: list | None = None) -> list:
         """The routes of every table (or, `main_only`, the main table's unicast routes: what pipenet makes,
-        the rest skipped by their fixed header before they are decoded)."""
+        the rest skipped by their fixed header before they are decoded; `raw`: every table's, undecoded,
+        `main_unicast` being the test to decode them with)."""
+        if raw:
+            return self.dump_raw(M.RTM_GETROUTE, M.rtmsg(family, 0, 0, 0, 0, 0), "list routes", plain)
         return self.request(M.RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, M.rtmsg(family, 0, 0, 0, 0, 0),
                             "list routes", keep=_main_unicast if main_only else None)
+
+    main_unicast = staticmethod(_main_unicast)
 
     # ---- qdiscs -----------------------------------------------------------------------------------
     def qdiscs(self) -> list:

@@ -13,9 +13,12 @@ very same checks, so "drift" has one definition.
 
 from __future__ import annotations
 
+import os
+import struct
 from dataclasses import dataclass, field
 
 from pipenet.backends import objects
+from pipenet.plan.ops.base import REGISTRY
 
 
 @dataclass
@@ -51,10 +54,20 @@ def parse_save(text: str) -> dict[str, Section]:
 class LiveView:
     """The kernel's state as the operations of one command need it (see the module docstring)."""
 
-    def __init__(self, k):
+    def __init__(self, k, memo: dict[str, str] | None = None):
         self.k = k
         self._ns: dict[str, objects.Namespace | None] = {}
         self._links: dict[str, objects.Namespace | None] = {}  # namespaces read for their links only
+        # With `memo` ({ref: digest} of the namespaces at the last check that found every operation
+        # live as made, `engine.verified`), every namespace but the host's is read raw and decoded
+        # only when an operation needs it; `digests` are those read in this command.
+        self.memo = memo
+        self._raw: dict[str, object | None] = {}
+        self.digests: dict[str, str | None] = {}
+        self.unsettled: set[str] = set()  # read twice in this command (two processes), differently
+        # namespaces whose part of a check another step of this command does (`all_live`: the host's
+        # ends of bridge ports, checked once the host is read; their containers' ends, where those are)
+        self.elsewhere: set[str] = set()
         self._qdiscs: dict[str, dict] = {}
         self._fw: dict[str, dict[str, Section]] = {}
         self._sysctl: dict[tuple[str, str], str | None] = {}
@@ -67,8 +80,63 @@ class LiveView:
     def namespace(self, ref: str) -> objects.Namespace | None:
         """The namespace at `ref` in full: links, addresses and routes."""
         if ref not in self._ns:
-            self._ns[ref] = self.k.read_namespace(ref, self._links.get(ref))
+            if self.memo is not None and ref:  # (decoded from what was read for its digest)
+                raw = self._raw[ref] if ref in self._raw else self._read_raw(ref)
+                self._ns[ref] = self.k.decode_raw(ref, raw) if raw is not None else None
+            else:
+                self._ns[ref] = self.k.read_namespace(ref, self._links.get(ref))
         return self._ns[ref]
+
+    # ---- digests: what the no-op `up` need not decode ----------------------------------------------
+    def _read_raw(self, ref: str):
+        raw = self._raw[ref] = self.k.read_raw(ref)
+        got = raw.digest if raw is not None else None
+        if ref in self.digests and self.digests[ref] != got:
+            self.unsettled.add(ref)  # (another process read it otherwise: its checks saw another state)
+        self.digests[ref] = got
+        return raw
+
+    def digest(self, ref: str) -> str | None:
+        """The digest of the namespace at `ref` (`Kernel.read_raw`: its three dumps, not decoded), read
+        once; None when there is no namespace there. One given by another process of this command
+        (`given`) is not read again for its digest alone."""
+        if ref not in self.digests:
+            self._read_raw(ref)
+        return self.digests[ref]
+
+    def read_digests(self, refs) -> None:
+        """The digest of each of these namespaces, every one not open yet opened in one go (not those
+        whose part of the checks is done elsewhere)."""
+        todo = [r for r in refs if r and r not in self.digests and r not in self.elsewhere]
+        self.k.open_namespaces(todo)
+        for ref in todo:
+            self._read_raw(ref)
+
+    def given(self, digests: dict[str, str | None], unsettled=()) -> None:
+        """Digests read by another process of this command (and the namespaces it found unsettled)."""
+        self.unsettled.update(unsettled)
+        for ref, got in digests.items():
+            if ref in self.digests and self.digests[ref] != got:
+                self.unsettled.add(ref)
+            else:
+                self.digests[ref] = got
+
+    def settled(self) -> dict[str, str]:
+        """{ref: digest} of every namespace read in this command the same way each time it was read: what
+        the next command may vouch for, when every check of this one found things live as made."""
+        return {r: d for r, d in self.digests.items() if r and d is not None and r not in self.unsettled}
+
+    def vouched(self, ref: str) -> bool:
+        """Is the namespace at `ref` now, byte for byte, what the last check that found every operation
+        live as made read there (`memo`)? Then every check that reads only its links, addresses and
+        routes answers as it did then (`Op.vouched_by`), and it is not decoded. Never the host's, whose
+        dump changes by itself (a bridge port's hold timer)."""
+        if ref in self.elsewhere:
+            return True
+        if not ref or self.memo is None or not isinstance(ref, str):
+            return False
+        want = self.memo.get(ref)
+        return want is not None and self.digest(ref) == want
 
     def links(self, ref: str) -> objects.Namespace | None:
         """The namespace at `ref` with its inode and links only (its loopback's mark among them): what
@@ -76,6 +144,8 @@ class LiveView:
         (they are empty): ask `namespace` for them."""
         if ref in self._ns:
             return self._ns[ref]
+        if self.memo is not None and ref:  # (read raw for its digest: decoded in full)
+            return self.namespace(ref)
         if ref not in self._links:
             self._links[ref] = self.k.read_links(ref)
         return self._links[ref]
@@ -95,6 +165,8 @@ class LiveView:
         """Drop what was read of a namespace (it is about to change)."""
         self._ns.pop(ref, None)
         self._links.pop(ref, None)
+        self._raw.pop(ref, None)
+        self.digests.pop(ref, None)
         self._qdiscs.pop(ref, None)
         self._fw.pop(ref, None)
         for key in [x for x in self._sysctl if x[0] == ref]:
@@ -205,26 +277,147 @@ def check_all(ops, view: LiveView) -> dict:
         return {**a, **b}
 
 
-def _all_ok(docs: list, view: LiveView, state=None) -> bool:
+def _scope(d: dict) -> list:
+    """The namespaces that alone decide the check of a record's entry (`Op.vouched_by`)."""
+    cls = REGISTRY.get(d.get("kind"))
+    return [d.get(f, "") for f in cls.vouched_by] if cls is not None else []
+
+
+def _all_ok(docs: list, view: LiveView, state=None, refs: list[str] | None = None) -> bool:
+    """Is every entry of `docs` live as made? An entry whose namespaces are all vouched for
+    (`LiveView.vouched`) is not even made into an operation: the memo says its check is as it was.
+    `refs`: the namespaces to read first, in one go (by default, every one the entries name)."""
     from pipenet.engine.records import recorded_ops
 
+    if view.memo is not None:
+        if refs is None:
+            refs = sorted({r for d in docs if isinstance(d, dict) for r in _scope(d) if isinstance(r, str)})
+        view.read_digests(refs)
+        docs = [d for d in docs if not (isinstance(d, dict) and _vouched(d, view))]
     ops = recorded_ops({"ops": docs}, state)
     view.want_sysctls(ops)
     return all(op.check(view).ok for op in ops)
 
 
+def _vouched(d: dict, view: LiveView) -> bool:
+    scope = _scope(d)
+    return bool(scope) and all(view.vouched(r) for r in scope)
+
+
+#: namespaces a process takes at a time from the queue the two share (`all_live`), and entries
+#: checked anywhere (`Op.anywhere`)
+CHUNK, CHUNK_ANYWHERE = 16, 250
+
+
+class _Queue:
+    """Work shared out by two processes as they go: the numbers 0 .. n-1 written into a pipe before the
+    fork, each process reading the next one when it is free (a read of 4 bytes from a pipe is atomic),
+    so neither waits for the other, whatever else the machine does meanwhile."""
+
+    WORD = struct.Struct("=I")
+
+    def __init__(self, n: int):
+        self.rfd, wfd = os.pipe()
+        try:
+            os.write(wfd, b"".join(self.WORD.pack(i) for i in range(n)))  # (n <= 8,192: 32 KB, in one write)
+        finally:
+            os.close(wfd)
+
+    def __iter__(self):
+        while True:
+            got = os.read(self.rfd, 4)
+            if len(got) < 4:
+                return
+            yield self.WORD.unpack(got)[0]
+
+    def close(self) -> None:
+        os.close(self.rfd)
+
+
 def all_live(docs: list, view: LiveView, state=None) -> bool:
     """Is every operation of a record (its JSON, `record["ops"]`) live as made? The question of the
-    unchanged-file fast path, which needs a yes or no, not the drift: past SPLIT_AT operations each
-    process turns only its own half of the JSON into operations and sends back one boolean, not a
-    verdict per operation. The same checks as `check_all`, so the answer is `not status.drift(...)`
-    exactly (each process stops at its first operation that is not live as made); a record that
-    cannot be read raises as in `recorded_ops`."""
+    unchanged-file fast path, which needs a yes or no, not the drift. The same checks as `check_all`,
+    so the answer is `not status.drift(...)` exactly; a record that cannot be read raises as in
+    `recorded_ops`.
+
+    Every namespace is read (raw, `LiveView.digest`), and the entries whose namespaces are byte for byte
+    what the last such check saw (`view.memo`, `engine.verified`) are not checked again; afterwards
+    `view.settled()` is what the next check may vouch for. Past SPLIT_AT entries the work is shared by
+    two processes. This one checks what needs the host (its link dump, the largest read of all: the
+    bridges, the host's own settings and firewall, and the host's end of each bridge port) while a
+    forked child starts on the namespaces; then both take the rest from one queue (`_Queue`), a few
+    namespaces or a few hundred entries that may be checked anywhere (the /etc files) at a time, until
+    none is left. A pair with one end in the host and the other in a namespace is checked end by end
+    (`view.elsewhere`): the host's end here, the other where its namespace is read."""
+    if view.memo is None:
+        view.memo = {}
     if len(docs) < SPLIT_AT:
         return _all_ok(docs, view, state)
+    host, homes, ports, anywhere = [], {}, {}, []
+    for d in docs:
+        cls = REGISTRY.get(d.get("kind")) if isinstance(d, dict) else None
+        if cls is None:
+            host.append(d)  # (recorded_ops says what is wrong with it)
+            continue
+        scope = [d.get(f, "") for f in cls.vouched_by]
+        ns = d.get("ns")
+        if "" in scope and any(isinstance(r, str) and r for r in scope):
+            ports.setdefault(next(r for r in scope if isinstance(r, str) and r), []).append(d)
+        elif isinstance(ns, str) and ns:
+            homes.setdefault(ns, []).append(d)
+        elif cls.anywhere:
+            anywhere.append(d)
+        else:
+            host.append(d)
+    refs = sorted(set(homes) | set(ports))
+    size = max(CHUNK, -(-len(refs) // 4096))
+    tasks = [refs[i:i + size] for i in range(0, len(refs), size)]
+    tasks += [anywhere[i:i + CHUNK_ANYWHERE] for i in range(0, len(anywhere), CHUNK_ANYWHERE)]
+    nspace = -(-len(refs) // size)  # (the first tasks are namespaces, the rest entries)
+    view.k.room_for(len(refs))  # (this process opens its namespaces a chunk at a time)
+    queue = _Queue(len(tasks))
+    parent = os.getpid()
 
-    def place(d) -> str:
-        return _place(d.get("kind"), d.get("ns", ""), d.get("peer_ns")) if isinstance(d, dict) else ""
+    def namespaces(v: LiveView, some: list[str]) -> bool:
+        """The entries of these namespaces; of each pair with an end in the host, the other end only."""
+        if not _all_ok([d for r in some for d in homes.get(r, ())], v, state, some):
+            return False
+        v.elsewhere = {""}
+        try:
+            return _all_ok([d for r in some for d in ports.get(r, ())], v, state, some)
+        finally:
+            v.elsewhere = set()
 
-    a, b = _shared(docs, place, view, lambda part, v: _all_ok(part, v, state))
-    return a and b
+    def task(v: LiveView, i: int) -> bool:
+        return namespaces(v, tasks[i]) if i < nspace else _all_ok(tasks[i], v, state, [])
+
+    def host_ends(v: LiveView) -> bool:
+        v.elsewhere = set(ports)  # (the other ends are checked where their namespaces are read)
+        try:
+            return _all_ok([d for r in ports for d in ports[r]], v, state, [])
+        finally:
+            v.elsewhere = set()
+
+    done_here: set[int] = set()
+
+    def mine(i: int) -> bool:
+        done_here.add(i)
+        return task(view, i)
+
+    def here() -> bool:
+        return _all_ok(host, view, state) and host_ends(view) and all(mine(i) for i in queue)
+
+    def in_child():
+        other = LiveView(view.k, view.memo)
+        if os.getpid() != parent:
+            ok = all(task(other, i) for i in queue)
+        else:  # (the child failed, or there is none: what this process did not do is done now)
+            ok = all(task(other, i) for i in range(len(tasks)) if i not in done_here)
+        return ok, other.digests, other.unsettled
+
+    try:
+        mine, (theirs, digests, unsettled) = view.k.split_work(in_child, here)
+    finally:
+        queue.close()
+    view.given(digests, unsettled)
+    return mine and theirs

@@ -198,7 +198,8 @@ class StateDir:
         """Remove the record, the journal, the lock, the logs and the nodes' own files, then the topology's
         directory (the state root stays: pipenet may not be the one that made it)."""
         faults.point("unlink", self.record_path)
-        for name in ("record.json", "journal.jsonl", "lock", "claim.json", ".reserve", "inputs.json"):
+        for name in ("record.json", "journal.jsonl", "lock", "claim.json", ".reserve", "inputs.json",
+                     "verified.json"):
             try:
                 os.unlink(os.path.join(self.path, name))
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):

@@ -91,6 +91,7 @@ def live_as_recorded(name: str, k) -> bool:
     """Is every operation of the record live, as made? (The proof the fast path of an unchanged file
     needs: the file says what it said, and the system is what that made. A runtime override is not:
     `up` resets it.)"""
+    from pipenet.engine import verified
     from pipenet.engine.live import all_live
     from pipenet.gcpause import gc_paused
 
@@ -99,4 +100,9 @@ def live_as_recorded(name: str, k) -> bool:
         record = state.load()
         if record is None or record.get("down") or record.get("runtime"):
             return False
-        return all_live(record.get("ops", []), LiveView(k), state)
+        memo = verified.load(state, record)
+        view = LiveView(k, memo)
+        if not all_live(record.get("ops", []), view, state):
+            return False
+        verified.save(state, record, memo, view.settled())
+        return True

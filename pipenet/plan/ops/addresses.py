@@ -45,6 +45,8 @@ class AddAddress(Op):
     def undo(self, k):
         k.addr_del(self.ns, self.ifname, self.ip, self.prefixlen)
 
+    vouched_by: ClassVar[tuple[str, ...]] = ("ns",)
+
     def check(self, view):
         live = view.namespace(self.ns)
         found = [a for a in (live.addresses_of(self.ifname) if live is not None else ())
@@ -103,6 +105,8 @@ class AddRoute(Op):
 
     def undo(self, k):
         k.route_del(self.ns, self.dest, self.via, self.dev, self.metric)
+
+    vouched_by: ClassVar[tuple[str, ...]] = ("ns",)
 
     def check(self, view):
         live = view.namespace(self.ns)

@@ -170,6 +170,14 @@ class Op:
     #: fields that say how the object is made, not what it is: left out of `identity`, so a record written
     #: before such a field existed still names the same object (no re-making after an upgrade)
     unidentified: ClassVar[tuple[str, ...]] = ()
+    #: the fields naming the namespaces whose links, addresses and routes alone decide `check` (nothing
+    #: else of the system, no file, setting or firewall): when each is byte for byte what the last check
+    #: that found everything live as made read there (`LiveView.vouched`), the check would answer as it
+    #: did then, and the no-op `up` skips it (`engine.live.all_live`)
+    vouched_by: ClassVar[tuple[str, ...]] = ()
+    #: True when `check` reads no interface, address or route of any namespace (files only): the no-op's
+    #: check may do it in either of its processes (`engine.live.all_live`)
+    anywhere: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

@@ -27,6 +27,7 @@ def heredoc(path: str, content: str) -> str:
 @dataclass
 class WriteEtc(Op):
     kind: ClassVar[str] = "etc"
+    anywhere: ClassVar[bool] = True  # (its check reads its files only)
     undo_alongside: ClassVar[bool] = True  # (files only: may go on while the kernel removes interfaces)
     repairable: ClassVar[bool] = True
     learns: ClassVar[bool] = True

@@ -62,6 +62,8 @@ class CreateNamespace(Op):
             dealt = set(e.done)
             raise PartlyDone([o for o in ops if o.ns in dealt], e.cause) from e.cause
 
+    vouched_by: ClassVar[tuple[str, ...]] = ("ns",)
+
     def check(self, view):
         live = view.links(self.ns)  # (its mark is its loopback's: addresses and routes need not be read)
         if live is None:

@@ -1,0 +1,72 @@
+"""What the last check that found a topology live as made read in each of its namespaces: a digest each.
+
+The no-op `up` (an unchanged file) must prove that the live system is what
+the record says before it answers "nothing to change", and at thousands of
+containers most of that proof was decoding every namespace's netlink dumps
+and checking the same answers again. After a check that finds every
+operation live as made, pipenet keeps here the digest of each namespace's
+three dumps as it read them (`kernel.Raw`: links, addresses, routes, with the
+namespace's inode). The next check still reads every namespace from the
+kernel, but decodes and checks again only those whose dumps differ in any
+byte; an operation decided by its namespaces' dumps alone (`Op.vouched_by`)
+in one that has not changed would answer as it did, and is not checked.
+What the dumps do not hold (the host's interfaces, files, firewall rules,
+settings, processes) is checked every time.
+
+`verified.json` beside the record: {"version", "key", "namespaces": {ref:
+digest}}. The key is the record's generation and time of writing and
+pipenet's own code (`inputs.code_fingerprint`): a record written again, or
+another pipenet, and the digests are not used. A file that cannot be read or
+does not have this shape is no memo at all: everything is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from pipenet.engine.state import StateDir
+from pipenet.fsutil import write_atomic
+
+NAME = "verified.json"
+VERSION = 1
+
+
+def _key(record: dict) -> list | None:
+    from pipenet.engine.inputs import code_fingerprint
+
+    written = record.get("written")
+    if not isinstance(written, (int, float)) or isinstance(written, bool):
+        return None
+    return [record.get("generation"), written, code_fingerprint()]
+
+
+def load(state: StateDir, record: dict) -> dict[str, str]:
+    """{namespace ref: digest} kept for this record by the last check that found it all live, or {}."""
+    key = _key(record)
+    if key is None:
+        return {}
+    try:
+        with open(os.path.join(state.path, NAME), "rb") as f:
+            kept = json.loads(f.read(64 << 20))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(kept, dict) or kept.get("version") != VERSION or kept.get("key") != key:
+        return {}
+    found = kept.get("namespaces")
+    if not isinstance(found, dict):
+        return {}
+    return {r: d for r, d in found.items() if isinstance(r, str) and r and isinstance(d, str)}
+
+
+def save(state: StateDir, record: dict, memo: dict[str, str], settled: dict[str, str]) -> None:
+    """Keep `settled` (`LiveView.settled` of a check that found everything live) when it is not what
+    `memo` already holds. A failure to write is no failure of the command: the next check decodes."""
+    key = _key(record)
+    if key is None or settled == memo:
+        return
+    data = json.dumps({"version": VERSION, "key": key, "namespaces": settled}, sort_keys=True).encode()
+    try:
+        write_atomic(os.path.join(state.path, NAME), data, 0o600, durable=False)
+    except OSError:
+        pass
