@@ -82,3 +82,29 @@ def test_on_the_kernel_a_batch_stops_at_a_name_that_is_taken_and_keeps_what_it_m
     assert {"bx@a", "bx@b"} <= names and "bx@c" not in names  # the third never tried
     for name in ("bx@a", "bx@b"):
         netns.run(["ip", "netns", "del", name])
+
+
+def test_room_for_many_namespaces_never_touches_a_descriptor_in_use(tmp_path):
+    """`_room` grows the descriptor table with one descriptor placed high up: one already open at or
+    above that number (a namespace's, opened earlier in the run) is left as it was."""
+    import fcntl
+    import os
+
+    from pipenet.backends.netns import _room
+
+    probe = os.open("/dev/null", os.O_RDONLY)
+    os.close(probe)
+    target = probe + 300 + 64  # (where `_room(300)` puts its descriptor: the lowest free is `probe`)
+    f = tmp_path / "held"
+    f.write_text("mine")
+    first = os.open(f, os.O_RDONLY)
+    held = fcntl.fcntl(first, fcntl.F_DUPFD, target)
+    os.close(first)
+    assert held == target
+    try:
+        before = set(os.listdir("/proc/self/fd"))
+        _room(300)
+        assert os.fstat(held).st_ino == f.stat().st_ino and os.pread(held, 4, 0) == b"mine"
+        assert set(os.listdir("/proc/self/fd")) == before  # (its own descriptor closed again)
+    finally:
+        os.close(held)
