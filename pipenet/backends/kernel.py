@@ -499,18 +499,19 @@ class Kernel:
         return self._addresses_routes_into(view, h.nl.addrs(), h.nl.routes(socket.AF_UNSPEC, main_only=True))
 
     def read_raw(self, ref: str) -> Raw | None:
-        """A namespace's three dumps (links, addresses, every table's routes) received and not decoded,
+        """A namespace's three dumps (links, addresses, the main table's routes) received, not decoded,
         with their digest (`Raw`); None when there is no namespace at `ref`. `decode_raw` makes of them
         what `read_namespace` returns. What the no-op `up` reads of every namespace: one whose digest is
         the one its last full check saw need not be decoded (`engine.live`)."""
         inode = self.ns.live_inode(ref)
         if inode is None:
             return None
-        nl = self.ns.fresh(ref, inode).nl
+        h = self.ns.fresh(ref, inode)
+        inode, nl = h.inode, h.nl  # (the namespace read: the one at `ref` when it was opened)
         plain: list = []
         links = nl.links(raw=True, plain=plain)
         addrs = nl.addrs(raw=True, plain=plain)
-        return Raw(inode, links, addrs, nl.routes(socket.AF_UNSPEC, raw=True, plain=plain), plain)
+        return Raw(inode, links, addrs, nl.main_routes_raw(plain), plain)
 
     def decode_raw(self, ref: str, raw: Raw) -> objects.Namespace:
         """`read_namespace` of what `read_raw` received."""

@@ -49,6 +49,7 @@ CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
 SOL_NETLINK = 270
 NETLINK_CAP_ACK = 10  # acks carry only the request's header, not the whole request
 NETLINK_EXT_ACK = 11  # an error carries the kernel's own words (NLMSGERR_ATTR_MSG)
+NETLINK_GET_STRICT_CHK = 12  # dump requests are checked strictly, and their filters applied
 _HDR = M.HDR
 _S32 = struct.Struct("=i")
 _TIMEVAL = struct.Struct("@ll")  # struct timeval
@@ -60,6 +61,9 @@ _UNSEEN = bytes(10)  # a message's flags, sequence number and port, as `dump_raw
 #: kernel every five minutes); `dump_raw` hands them on zeroed
 _LINK_NOISE = frozenset({7, 23, M.IFLA_AF_SPEC})  # IFLA_STATS, IFLA_STATS64, IFLA_AF_SPEC
 _ATTR = struct.Struct("=HH")
+_ZEROS = memoryview(bytes(1 << 16))  # (zeroing from a slice of it allocates nothing)
+#: a dump of the main table's routes, both families (its filter applied under strict checking)
+_MAIN_ROUTES = M.rtmsg(socket.AF_UNSPEC, 0, RT_TABLE_MAIN, 0, 0, 0) + M.u32(M.RTA_TABLE, RT_TABLE_MAIN)
 
 
 def _quieten(b: bytearray, off: int, end: int) -> None:
@@ -68,12 +72,16 @@ def _quieten(b: bytearray, off: int, end: int) -> None:
     whatever these held. An attribute whose length does not fit ends the walk (decoding refuses it)."""
     pos = off + 16 + M.IFINFO.size
     unpack = _ATTR.unpack_from
+    left = len(_LINK_NOISE)  # (each comes once: the walk stops after the last)
     while pos + 4 <= end:
         n, t = unpack(b, pos)
         if n < 4 or pos + n > end:
             return
         if t & 0x3FFF in _LINK_NOISE:
-            b[pos + 4:pos + n] = bytes(n - 4)
+            b[pos + 4:pos + n] = _ZEROS[:n - 4]
+            left -= 1
+            if not left:
+                return
         pos += (n + 3) & ~3
 
 
@@ -129,15 +137,15 @@ def _reply_type(mtype: int) -> int | None:
 _BUFFERS = threading.local()
 
 
-def _receive(sock) -> bytes:
-    """One datagram, read into the calling thread's reusable 1 MB buffer and copied out at its size:
-    `recv(1 << 20)` allocates a 1 MB object per read, which cost more than the read itself (a
-    thousand namespaces' dumps took twice as long; bench/noop.py)."""
+def _receive(sock, copy=bytes) -> bytes:
+    """One datagram, read into the calling thread's reusable 1 MB buffer and copied out at its size
+    (as `copy`, bytes or bytearray): `recv(1 << 20)` allocates a 1 MB object per read, which cost more
+    than the read itself (a thousand namespaces' dumps took twice as long; bench/noop.py)."""
     buf = getattr(_BUFFERS, "buf", None)
     if buf is None:
         buf = _BUFFERS.buf = memoryview(bytearray(1 << 20))
     n = sock.recv_into(buf)
-    return bytes(buf[:n])
+    return copy(buf[:n])
 
 
 class NetlinkError(OSError):
@@ -159,6 +167,7 @@ class Netlink:
         self.seq = 0
         self.lock = threading.Lock()
         self.index: dict[str, int] = {}
+        self.strict: bool | None = None  # (NETLINK_GET_STRICT_CHK: None until asked for)
 
     @classmethod
     def open_here(cls, big: bool = True) -> Netlink:
@@ -207,11 +216,11 @@ class Netlink:
         except OSError as e:
             raise NetlinkError(e.errno or errno_mod.EIO, what, "the request could not be sent") from None
 
-    def _read(self, what: str) -> bytes:
-        """One receive buffer. No answer within TIMEOUT_SECONDS, a socket error, an empty read:
-        NetlinkError."""
+    def _read(self, what: str, copy=bytes) -> bytes:
+        """One receive buffer (as `copy`: bytes, or a bytearray to change). No answer within
+        TIMEOUT_SECONDS, a socket error, an empty read: NetlinkError."""
         try:
-            data = _receive(self.sock)
+            data = _receive(self.sock, copy)
         except (socket.timeout, BlockingIOError):  # (SO_RCVTIMEO ran out: EAGAIN)
             raise NetlinkError(errno_mod.ETIMEDOUT, what, f"no answer within {TIMEOUT_SECONDS} s") from None
         except OSError as e:  # ENOBUFS: the kernel dropped replies its socket had no room for
@@ -249,23 +258,25 @@ class Netlink:
         if they are needed at all), with the guarantees of `request` (a refusal raised, an interrupted
         dump read again, lengths checked, other sequence numbers and types skipped): the no-op `up`
         reads every namespace's three dumps this way, and the layers of `request` cost more than the
-        kernel's own work on a namespace's few messages. `plain`, when given, gets a copy of every
-        buffer of the dump (of the read that was not interrupted) with each message's flags, sequence
-        number and port zeroed, and a link's counters and per-family data (`_quieten`): they change
-        from one read to the next when nothing pipenet reads does, so two reads of a namespace in
-        which nothing it checks changed give the same bytes (`kernel.Raw`'s digest)."""
+        kernel's own work on a namespace's few messages. `plain`, when given, gets every buffer of the
+        dump (of the read that was not interrupted) with each message's flags, sequence number and
+        port zeroed, and a link's counters and per-family data (`_quieten`): they change from one read
+        to the next when nothing pipenet reads does, so two reads of a namespace in which nothing it
+        checks changed give the same bytes (`kernel.Raw`'s digest). The replies are in those same
+        buffers: decoding reads nothing that is zeroed."""
         want = _reply_type(mtype)
         unpack = _HDR.unpack_from
+        quiet = plain is not None  # (the buffers are then quietened in place, the replies' own included:
+        kind = bytearray if quiet else bytes  # decoding reads nothing that is zeroed)
         for _ in range(DUMP_RETRIES):
-            bufs: list | None = [] if plain is not None else None
+            bufs: list = []
             with self.lock:
                 seq = self._next_seq()
                 self._send(M.frame(mtype, NLM_F_REQUEST | NLM_F_DUMP, seq, body), what)
                 out: list = []
                 interrupted = done = False
                 while not done:
-                    data = self._read(what)
-                    copy = bytearray(data) if bufs is not None else None
+                    data = self._read(what, kind)
                     off, size = 0, len(data)
                     while off < size:
                         if off + 16 > size:
@@ -288,15 +299,14 @@ class Netlink:
                                 if err < 0:
                                     raise NetlinkError(-err, what, _ext_ack(data, off))
                                 done = True
-                        if copy is not None:
-                            copy[off + 6:off + 16] = _UNSEEN
-                            if t == M.RTM_NEWLINK and mseq == seq:
-                                _quieten(copy, off, off + length)
+                        if quiet and mseq == seq:  # (another request's message keeps its own: it differs)
+                            data[off + 6:off + 16] = _UNSEEN
+                            if t == M.RTM_NEWLINK:
+                                _quieten(data, off, off + length)
                         off += (length + 3) & ~3
-                    if bufs is not None:
-                        bufs.append(copy)
+                    bufs.append(data)
             if not interrupted:
-                if plain is not None:
+                if quiet:
                     plain.extend(bufs)
                 return out
         raise NetlinkError(errno_mod.EAGAIN, what, f"the dump was interrupted {DUMP_RETRIES} times")
@@ -619,6 +629,22 @@ class Netlink:
                             "list routes", keep=_main_unicast if main_only else None)
 
     main_unicast = staticmethod(_main_unicast)
+
+    def main_routes_raw(self, plain: list | None = None) -> list:
+        """The main table's routes (both families) undecoded (`dump_raw`), the kernel asked to send only
+        that table (a table filter, which it applies under strict checking, turned on for this socket
+        the first time): a container's local table, its broadcast and local routes, is most of an
+        unfiltered dump, and nothing pipenet reads. Where strict checking cannot be had (before Linux
+        4.20), every table's, as `routes(raw=True)`."""
+        if self.strict is None:
+            try:
+                self.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+                self.strict = True
+            except OSError:
+                self.strict = False
+        if not self.strict:
+            return self.routes(socket.AF_UNSPEC, raw=True, plain=plain)
+        return self.dump_raw(M.RTM_GETROUTE, _MAIN_ROUTES, "list routes", plain)
 
     # ---- qdiscs -----------------------------------------------------------------------------------
     def qdiscs(self) -> list:

@@ -306,7 +306,8 @@ class Namespaces:
     def _open(self, ref: str, back: bool = True) -> Handle:
         """A handle on the namespace at `ref`; the thread is switched back to the root namespace after,
         unless `back` is off (the caller, opening many in a row, does it once at the end)."""
-        fd = os.open(self.path(ref), os.O_RDONLY | os.O_CLOEXEC)
+        # (O_NONBLOCK: a FIFO someone left at the path must not stop the thread; a namespace ignores it)
+        fd = os.open(self.path(ref), os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
             linux.setns(fd, linux.CLONE_NEWNET)
             try:

@@ -75,6 +75,8 @@ class LiveView:
 
     # ---- namespaces ---------------------------------------------------------------------------
     def exists(self, ref: str) -> bool:
+        if ref and self.memo is not None:  # (read for its digest, not decoded)
+            return self.digest(ref) is not None
         return ref == "" or self.links(ref) is not None
 
     def namespace(self, ref: str) -> objects.Namespace | None:
@@ -131,9 +133,11 @@ class LiveView:
         live as made read there (`memo`)? Then every check that reads only its links, addresses and
         routes answers as it did then (`Op.vouched_by`), and it is not decoded. Never the host's, whose
         dump changes by itself (a bridge port's hold timer)."""
+        if not isinstance(ref, str):
+            return False
         if ref in self.elsewhere:
             return True
-        if not ref or self.memo is None or not isinstance(ref, str):
+        if not ref or self.memo is None:
             return False
         want = self.memo.get(ref)
         return want is not None and self.digest(ref) == want
@@ -279,7 +283,8 @@ def check_all(ops, view: LiveView) -> dict:
 
 def _scope(d: dict) -> list:
     """The namespaces that alone decide the check of a record's entry (`Op.vouched_by`)."""
-    cls = REGISTRY.get(d.get("kind"))
+    kind = d.get("kind")
+    cls = REGISTRY.get(kind) if isinstance(kind, str) else None
     return [d.get(f, "") for f in cls.vouched_by] if cls is not None else []
 
 
@@ -309,17 +314,27 @@ def _vouched(d: dict, view: LiveView) -> bool:
 CHUNK, CHUNK_ANYWHERE = 16, 250
 
 
+#: at most this many tasks (16 KB in the pipe: a pipe holds at least 64 KB, or 4 KB for a user past
+#: the kernel's soft limit on pipe pages, when `_Queue.full` says so and one process does it all)
+MAX_TASKS = 4096
+
+
 class _Queue:
     """Work shared out by two processes as they go: the numbers 0 .. n-1 written into a pipe before the
     fork, each process reading the next one when it is free (a read of 4 bytes from a pipe is atomic),
-    so neither waits for the other, whatever else the machine does meanwhile."""
+    so neither waits for the other, whatever else the machine does meanwhile. `full`: all of them are
+    in the pipe (written without waiting: a pipe too small for them is not waited on forever)."""
 
     WORD = struct.Struct("=I")
 
     def __init__(self, n: int):
         self.rfd, wfd = os.pipe()
+        data = b"".join(self.WORD.pack(i) for i in range(n))
         try:
-            os.write(wfd, b"".join(self.WORD.pack(i) for i in range(n)))  # (n <= 8,192: 32 KB, in one write)
+            os.set_blocking(wfd, False)
+            self.full = os.write(wfd, data) == len(data) if data else True
+        except BlockingIOError:
+            self.full = False
         finally:
             os.close(wfd)
 
@@ -329,6 +344,11 @@ class _Queue:
             if len(got) < 4:
                 return
             yield self.WORD.unpack(got)[0]
+
+    def drain(self) -> None:
+        """Take every task left (a process that found something not live as made: the other stops)."""
+        for _ in self:
+            pass
 
     def close(self) -> None:
         os.close(self.rfd)
@@ -355,7 +375,8 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
         return _all_ok(docs, view, state)
     host, homes, ports, anywhere = [], {}, {}, []
     for d in docs:
-        cls = REGISTRY.get(d.get("kind")) if isinstance(d, dict) else None
+        kind = d.get("kind") if isinstance(d, dict) else None
+        cls = REGISTRY.get(kind) if isinstance(kind, str) else None
         if cls is None:
             host.append(d)  # (recorded_ops says what is wrong with it)
             continue
@@ -370,12 +391,16 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
         else:
             host.append(d)
     refs = sorted(set(homes) | set(ports))
-    size = max(CHUNK, -(-len(refs) // 4096))
+    size = max(CHUNK, -(-len(refs) // (MAX_TASKS * 3 // 4)))
     tasks = [refs[i:i + size] for i in range(0, len(refs), size)]
-    tasks += [anywhere[i:i + CHUNK_ANYWHERE] for i in range(0, len(anywhere), CHUNK_ANYWHERE)]
-    nspace = -(-len(refs) // size)  # (the first tasks are namespaces, the rest entries)
-    view.k.room_for(len(refs))  # (this process opens its namespaces a chunk at a time)
+    nspace = len(tasks)  # (the first tasks are namespaces, the rest entries)
+    most = max(CHUNK_ANYWHERE, -(-len(anywhere) // (MAX_TASKS // 4)))
+    tasks += [anywhere[i:i + most] for i in range(0, len(anywhere), most)]
     queue = _Queue(len(tasks))
+    if not queue.full:
+        queue.close()
+        return _all_ok(docs, view, state)
+    view.k.room_for(len(refs))  # (this process opens its namespaces a chunk at a time)
     parent = os.getpid()
 
     def namespaces(v: LiveView, some: list[str]) -> bool:
@@ -400,24 +425,34 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
 
     done_here: set[int] = set()
 
-    def mine(i: int) -> bool:
+    def take(i: int) -> bool:
         done_here.add(i)
         return task(view, i)
 
+    said: list[bool] = []  # (this process's answer, once it has one)
+
     def here() -> bool:
-        return _all_ok(host, view, state) and host_ends(view) and all(mine(i) for i in queue)
+        ok = _all_ok(host, view, state) and host_ends(view) and all(take(i) for i in queue)
+        if not ok:
+            queue.drain()  # (the answer is no: the child need not go on)
+        said.append(ok)
+        return ok
 
     def in_child():
         other = LiveView(view.k, view.memo)
         if os.getpid() != parent:
             ok = all(task(other, i) for i in queue)
-        else:  # (the child failed, or there is none: what this process did not do is done now)
+            if not ok:
+                queue.drain()
+        elif said == [False]:
+            ok = False  # (the answer is no already)
+        else:  # the child failed, or there is none (the recording kernel): what this process did not do
             ok = all(task(other, i) for i in range(len(tasks)) if i not in done_here)
         return ok, other.digests, other.unsettled
 
     try:
-        mine, (theirs, digests, unsettled) = view.k.split_work(in_child, here)
+        ours, (theirs, digests, unsettled) = view.k.split_work(in_child, here)
     finally:
         queue.close()
     view.given(digests, unsettled)
-    return mine and theirs
+    return ours and theirs

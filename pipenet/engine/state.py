@@ -93,6 +93,7 @@ class StateDir:
         self.topology = check_name(topology)
         self.root = root or state_root()
         self.path = os.path.join(self.root, topology)
+        self._read: bytes | None = None  # (the record's bytes, as `load` last read them)
 
     @property
     def record_path(self) -> str:
@@ -137,6 +138,7 @@ class StateDir:
                              f"root, or use a sandbox") from None
         except OSError as e:
             raise self.corrupt(f"cannot be read ({e.strerror})") from None
+        self._read = data
         try:
             record = json.loads(data)
         except (ValueError, RecursionError):
@@ -161,6 +163,13 @@ class StateDir:
         if record["topology"] != self.topology:
             raise self.corrupt(f"belongs to topology {record['topology']!r}")
         return record
+
+    def digest_read(self) -> str | None:
+        """SHA-256 of the record's bytes as `load` last read them (None before): what a cache of
+        answers about this very record is keyed by (`engine.verified`)."""
+        import hashlib
+
+        return hashlib.sha256(self._read).hexdigest() if self._read is not None else None
 
     def corrupt(self, what: str) -> CorruptState:
         return CorruptState(f"{self.record_path} {what}; `pipenet down --force {self.topology}` removes what "

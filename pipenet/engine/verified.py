@@ -14,10 +14,14 @@ What the dumps do not hold (the host's interfaces, files, firewall rules,
 settings, processes) is checked every time.
 
 `verified.json` beside the record: {"version", "key", "namespaces": {ref:
-digest}}. The key is the record's generation and time of writing and
-pipenet's own code (`inputs.code_fingerprint`): a record written again, or
-another pipenet, and the digests are not used. A file that cannot be read or
-does not have this shape is no memo at all: everything is checked.
+digest}}. The key is the record's generation, its time of writing and the
+SHA-256 of its bytes as read, and pipenet's own code
+(`inputs.code_fingerprint`): a record written again or changed in any byte
+(edited, restored from a copy), or another pipenet, and the digests are not
+used. A file that cannot be read or does not have this shape is no memo at
+all: everything is checked. `plan` writes it too (a cache of what it read,
+never a change to the system): it runs without the topology's lock, and what
+it writes is keyed by the record it read.
 """
 
 from __future__ import annotations
@@ -32,18 +36,19 @@ NAME = "verified.json"
 VERSION = 1
 
 
-def _key(record: dict) -> list | None:
+def _key(state: StateDir, record: dict) -> list | None:
     from pipenet.engine.inputs import code_fingerprint
 
     written = record.get("written")
-    if not isinstance(written, (int, float)) or isinstance(written, bool):
+    read = state.digest_read()
+    if not isinstance(written, (int, float)) or isinstance(written, bool) or read is None:
         return None
-    return [record.get("generation"), written, code_fingerprint()]
+    return [record.get("generation"), written, read, code_fingerprint()]
 
 
 def load(state: StateDir, record: dict) -> dict[str, str]:
     """{namespace ref: digest} kept for this record by the last check that found it all live, or {}."""
-    key = _key(record)
+    key = _key(state, record)
     if key is None:
         return {}
     try:
@@ -62,7 +67,7 @@ def load(state: StateDir, record: dict) -> dict[str, str]:
 def save(state: StateDir, record: dict, memo: dict[str, str], settled: dict[str, str]) -> None:
     """Keep `settled` (`LiveView.settled` of a check that found everything live) when it is not what
     `memo` already holds. A failure to write is no failure of the command: the next check decodes."""
-    key = _key(record)
+    key = _key(state, record)
     if key is None or settled == memo:
         return
     data = json.dumps({"version": VERSION, "key": key, "namespaces": settled}, sort_keys=True).encode()

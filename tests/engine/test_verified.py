@@ -80,6 +80,30 @@ def test_a_second_check_decodes_and_checks_nothing_of_an_unchanged_namespace(tmp
     assert view.settled() == memo
 
 
+def test_a_container_with_settings_is_not_decoded_to_see_that_it_exists(tmp_path):
+    """A sysctl's check asks whether its namespace exists: with the memo, the digest answers that (the
+    namespace was read), and a vouched-for namespace is still not decoded."""
+    text = ("topology memo\nbridge br0 { address 10.61.0.1/16 }\nfor i in 1..3 {\n"
+            "    container c${i} { net br0; forwarding on; sysctl net.ipv4.conf.all.rp_filter 0 }\n}\n")
+    from pipenet.backends.recording import RecordingKernel
+    from pipenet.engine.executor import execute
+    from pipenet.engine.journal import Journal
+    from pipenet.lang import load_text
+    from pipenet.plan.compile import compile_topology
+    from pipenet.plan.diff import diff
+
+    ops, _ns = compile_topology(load_text(text, "memo.pn"))
+    k = RecordingKernel()
+    plan = diff(ops, [])
+    execute(plan, k, Journal(str(tmp_path / "journal")))
+    docs = [op.to_json() for op in plan.final]
+    assert sum(d["kind"] == "sysctl" for d in docs) >= 3
+    memo = _memo(k, docs)
+    k.reads.clear()
+    assert all_live(docs, LiveView(k, memo))
+    assert not [r for r in k.reads if r[0] == "decoded"], k.reads
+
+
 # drift made on the recording kernel after the memo was taken
 DRIFTS = {
     "an address in a container": lambda k: k.addr_del("memo@c1", "eth0", *_addr(k, "memo@c1")),
@@ -138,50 +162,104 @@ def test_the_memo_is_kept_for_its_record_and_code_only(tmp_path, monkeypatch):
 
     monkeypatch.setenv("PIPENET_STATE_DIR", str(tmp_path / "state"))
     state = StateDir("memo")
-    state.ensure()
-    record = {"generation": 3, "written": 1234.5}
+    record = {"topology": "memo", "ops": [], "ns": {}, "generation": 3}
+    state.save(record)
+    record = state.load()
     verified.save(state, record, {}, {"memo@c1": "aa", "memo@c2": "bb"})
-    assert verified.load(state, record) == {"memo@c1": "aa", "memo@c2": "bb"}
-    assert verified.load(state, dict(record, generation=4)) == {}  # (the record was written again)
-    assert verified.load(state, dict(record, written=1234.6)) == {}
-    assert verified.load(state, {"generation": 3}) == {}  # (a record without its time: no memo)
+
+    def again() -> dict:
+        fresh = StateDir("memo")
+        return verified.load(fresh, fresh.load())
+
+    assert again() == {"memo@c1": "aa", "memo@c2": "bb"}
+    state.save(record)  # (written again: another time)
+    assert again() == {}
+    record = state.load()
+    verified.save(state, record, {}, {"memo@c1": "aa"})
+    assert again() == {"memo@c1": "aa"}
+    # the same generation and time, another byte (edited by hand, or restored from a copy): not used
+    path = tmp_path / "state" / "memo" / "record.json"
+    text = path.read_text()
+    path.write_text(text.replace('"ops": []', '"ops": [ ]'))
+    assert json.loads(path.read_text())["written"] == record["written"] and again() == {}
+    path.write_text(text)
+    assert again() == {"memo@c1": "aa"}
     monkeypatch.setattr(inputs, "_CODE", ["another pipenet"])
-    assert verified.load(state, record) == {}
+    assert again() == {}
     monkeypatch.setattr(inputs, "_CODE", [])
-    path = tmp_path / "state" / "memo" / verified.NAME
+    memo = tmp_path / "state" / "memo" / verified.NAME
+    key = verified._key(state, record)
     for broken in (b"", b"{", b"[]", json.dumps({"version": 1, "key": None, "namespaces": {}}).encode(),
-                   json.dumps({"version": 1, "key": verified._key(record), "namespaces": []}).encode()):
-        path.write_bytes(broken)
-        assert verified.load(state, record) == {}
-    path.write_bytes(json.dumps({"version": 1, "key": verified._key(record),
-                                 "namespaces": {"memo@c1": "aa", "": "bb", "memo@c3": 7}}).encode())
-    assert verified.load(state, record) == {"memo@c1": "aa"}  # (what is not a digest of a namespace: dropped)
+                   json.dumps({"version": 1, "key": key, "namespaces": []}).encode()):
+        memo.write_bytes(broken)
+        assert again() == {}
+    memo.write_bytes(json.dumps({"version": 1, "key": key, "namespaces": {"memo@c1": "aa", "": "bb",
+                                                                         "memo@c3": 7}}).encode())
+    assert again() == {"memo@c1": "aa"}  # (what is not a digest of a namespace: dropped)
     state.remove()
-    assert not path.exists()
+    assert not memo.exists()
 
 
-def test_what_the_digest_leaves_out_is_never_what_decoding_reads():
-    """A link's counters and per-family data are zeroed before its message is digested (they change by
-    themselves); that is safe only while decoding reads none of them."""
-    from pipenet.backends import netlink, nlmsg
+class _Forking:
+    """A recording kernel whose `split_work` forks, as the real one does: the child's share of the
+    queue is its own, and its digests come back pickled."""
 
-    link_attrs = nlmsg._SHAPES[nlmsg.RTM_NEWLINK][2]
-    assert netlink._LINK_NOISE and not set(link_attrs) & netlink._LINK_NOISE
+    @staticmethod
+    def make(k, fail: bool = False):
+        import os
+        import pickle
+
+        from pipenet.backends.recording import RecordingKernel
+
+        class Forking(RecordingKernel):
+            def split_work(self, in_child, here):
+                rfd, wfd = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    code = 0
+                    try:
+                        os.close(rfd)
+                        if fail:
+                            raise SystemExit(3)
+                        data = memoryview(pickle.dumps(in_child()))
+                        while data:
+                            data = data[os.write(wfd, data):]
+                    except BaseException:  # noqa: BLE001
+                        code = 1
+                    os._exit(code)
+                os.close(wfd)
+                try:
+                    mine, chunks = here(), []
+                    while True:
+                        chunk = os.read(rfd, 1 << 20)
+                        if not chunk:
+                            break
+                        chunks.append(chunk)
+                finally:
+                    os.close(rfd)
+                    _, status = os.waitpid(pid, 0)
+                theirs = pickle.loads(b"".join(chunks)) if status == 0 else in_child()
+                return mine, theirs
+
+        out = Forking()
+        out.__dict__.update(k.__dict__)
+        return out
 
 
-def test_a_link_message_is_digested_without_its_noise():
-    from pipenet.backends import netlink, nlmsg
-
-    def message(stats: bytes, alias: str) -> bytearray:
-        attrs = (nlmsg.string(nlmsg.IFLA_IFNAME, "eth0") + nlmsg.attr(23, stats)
-                 + nlmsg.string(nlmsg.IFLA_IFALIAS, alias) + nlmsg.nested(nlmsg.IFLA_AF_SPEC, nlmsg.attr(10, stats)))
-        return bytearray(nlmsg.frame(nlmsg.RTM_NEWLINK, 2, 1, nlmsg.ifinfo(index=2) + attrs))
-
-    a, b, c = message(bytes(8), "x"), message(b"\x07" * 8, "x"), message(bytes(8), "y")
-    for m in (a, b, c):
-        netlink._quieten(m, 0, len(m))
-    assert a == b  # (the counters differ: the same bytes once quietened)
-    assert a != c  # (the alias, which decoding reads, is kept)
+@pytest.mark.parametrize("fail", [False, True], ids=["child", "child fails"])
+@pytest.mark.parametrize("case", ["nothing", *DRIFTS])
+def test_two_real_processes_share_the_check_and_never_hide_drift(tmp_path, case, fail):
+    """The child takes its own share of the queue (and, when it dies, this process does what it did not
+    do itself); its digests come back and are merged; drift in any share is seen."""
+    k, docs = _applied(tmp_path)
+    memo = _memo(k, docs)
+    k = _Forking.make(k, fail)
+    if case != "nothing":
+        DRIFTS[case](k)
+    view = LiveView(k, memo)
+    assert all_live(docs, view) is (case == "nothing")
+    if case == "nothing":
+        assert view.settled() == memo
 
 
 # ---- the real kernel ---------------------------------------------------------------------------------------
