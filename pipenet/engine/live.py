@@ -365,9 +365,9 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
     `view.settled()` is what the next check may vouch for. Past SPLIT_AT entries the work is shared by
     two processes. This one checks what needs the host (its link dump, the largest read of all: the
     bridges, the host's own settings and firewall, and the host's end of each bridge port) while a
-    forked child starts on the namespaces; then both take the rest from one queue (`_Queue`), a few
-    namespaces or a few hundred entries that may be checked anywhere (the /etc files) at a time, until
-    none is left. A pair with one end in the host and the other in a namespace is checked end by end
+    forked child starts on the entries that may be checked anywhere (the /etc files); then both take
+    the rest from one queue (`_Queue`), a few hundred entries or a few namespaces at a time, until none
+    is left. A pair with one end in the host and the other in a namespace is checked end by end
     (`view.elsewhere`): the host's end here, the other where its namespace is read."""
     if view.memo is None:
         view.memo = {}
@@ -391,11 +391,14 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
         else:
             host.append(d)
     refs = sorted(set(homes) | set(ports))
-    size = max(CHUNK, -(-len(refs) // (MAX_TASKS * 3 // 4)))
-    tasks = [refs[i:i + size] for i in range(0, len(refs), size)]
-    nspace = len(tasks)  # (the first tasks are namespaces, the rest entries)
+    # The entries checked anywhere come first: the child takes them while this process reads the host,
+    # whose link dump (thousands of bridge ports) holds the kernel's lock that every namespace's link
+    # dump needs: a namespace read meanwhile took three to four times as long (bench/noop.py).
     most = max(CHUNK_ANYWHERE, -(-len(anywhere) // (MAX_TASKS // 4)))
-    tasks += [anywhere[i:i + most] for i in range(0, len(anywhere), most)]
+    tasks: list = [anywhere[i:i + most] for i in range(0, len(anywhere), most)]
+    first = len(tasks)  # (then the namespaces, a few at a time)
+    size = max(CHUNK, -(-len(refs) // (MAX_TASKS * 3 // 4)))
+    tasks += [refs[i:i + size] for i in range(0, len(refs), size)]
     queue = _Queue(len(tasks))
     if not queue.full:
         queue.close()
@@ -414,7 +417,7 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
             v.elsewhere = set()
 
     def task(v: LiveView, i: int) -> bool:
-        return namespaces(v, tasks[i]) if i < nspace else _all_ok(tasks[i], v, state, [])
+        return _all_ok(tasks[i], v, state, []) if i < first else namespaces(v, tasks[i])
 
     def host_ends(v: LiveView) -> bool:
         v.elsewhere = set(ports)  # (the other ends are checked where their namespaces are read)
