@@ -21,11 +21,17 @@ MAX_FILE = 1 << 20
 
 
 def _safe(directory: str, name: str) -> str:
-    if "/" in name or name in (".", ".."):
-        raise ValueError(f"bad file name {name!r}")
+    _valid(directory, (name,))
+    return f"{directory}/{name}"
+
+
+def _valid(directory: str, names) -> None:
+    """ValueError unless `directory` is one level under /etc/netns and each name a plain file name."""
     if not directory.startswith(ETC_NETNS + "/") or "/" in directory[len(ETC_NETNS) + 1:]:
         raise ValueError(f"bad directory {directory!r}")
-    return os.path.join(directory, name)
+    for name in names:
+        if "/" in name or name in (".", ".."):
+            raise ValueError(f"bad file name {name!r}")
 
 
 def entry(path: str) -> tuple | None:
@@ -67,8 +73,7 @@ def inspect(directory: str, names: list[str], known: dict | None = None) -> dict
     Read through one descriptor of the directory, never following a link. A file whose inode, size
     and modification time are those in `known` (what `write` returned) reads as ("same",) without
     being opened: a thousand nodes' files are looked at by every `status`."""
-    for name in names:
-        _safe(directory, name)
+    _valid(directory, names)
     if _real_dir(ETC_NETNS) is None:
         return None
     try:

@@ -65,8 +65,18 @@ class _Worker:
         self.pending: collections.deque = collections.deque()
         self.current = None  # the job the worker last took (under `lock`)
         self.wake: queue.SimpleQueue = queue.SimpleQueue()
-        self.t = threading.Thread(target=self._loop, name="pipenet-netns", daemon=True)
-        self.t.start()
+        self.t: threading.Thread | None = None  # (started by the first job: see `_room`)
+
+    def _start(self) -> None:
+        """Start the thread (on the first job: a process that never switches namespaces has none, and
+        `_room` grows the descriptor table before it exists). A thread interrupted (Ctrl-C) while it
+        started is kept if it runs; one that does not is started again by the next job."""
+        t = threading.Thread(target=self._loop, name="pipenet-netns", daemon=True)
+        try:
+            t.start()
+        finally:
+            if t.ident is not None:  # (started, whatever interrupted the call)
+                self.t = t
 
     def _loop(self):
         while True:
@@ -92,6 +102,8 @@ class _Worker:
         """fn() on the worker thread. An interruption (Ctrl-C) while it runs waits for it to end first: a
         kernel change under way is finished, and known to be, before the interruption goes on (a caller
         that stops at once would leave the worker changing the kernel behind its back)."""
+        if self.t is None:
+            self._start()
         box: list = []  # the answer: the worker fills it before it lets `done` go
         done = threading.Lock()
         done.acquire()
@@ -117,8 +129,9 @@ class _Worker:
         raise value
 
     def stop(self):
-        self.pending.append((None, None, None))
-        self.wake.put(True)
+        if self.t is not None:
+            self.pending.append((None, None, None))
+            self.wake.put(True)
 
 
 class _Inline:
@@ -168,7 +181,8 @@ def _room(extra: int) -> None:
     each growth waits for an RCU grace period: the first 2,000 namespaces a process opened (4,000
     descriptors) cost 40 to 50 us each, against 13 us once the table was large enough. One descriptor
     duplicated at the highest number needed makes it one growth (F_DUPFD: the lowest free number from
-    there, so no descriptor in use is touched), then closed."""
+    there, so no descriptor in use is touched), then closed; made before the worker thread has started
+    (it starts with its first job), not even that one waits."""
     if extra < 256:
         return
     probe = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)  # (the lowest free descriptor)

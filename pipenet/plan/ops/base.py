@@ -175,8 +175,8 @@ class Op:
     #: that found everything live as made read there (`LiveView.vouched`), the check would answer as it
     #: did then, and the no-op `up` skips it (`engine.live.all_live`)
     vouched_by: ClassVar[tuple[str, ...]] = ()
-    #: True when `check` reads no interface, address or route of any namespace (files only): the no-op's
-    #: check may do it in either of its processes (`engine.live.all_live`)
+    #: True when `check` reads no interface, address or route of any namespace (files, settings, the
+    #: firewall): the no-op's check may do it in either of its processes (`engine.live.all_live`)
     anywhere: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kw):

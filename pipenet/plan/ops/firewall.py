@@ -27,6 +27,7 @@ def tagged(rule: str, tag: str) -> bool:
 @dataclass
 class Firewall(Op):
     kind: ClassVar[str] = "firewall"
+    anywhere: ClassVar[bool] = True  # (its check reads `iptables-save`, no interface)
     undo_alongside: ClassVar[bool] = True  # (iptables-restore: nfnetlink, not the RTNL lock)
     repairable: ClassVar[bool] = True
     learns: ClassVar[bool] = True

@@ -81,6 +81,7 @@ class HostSetting(Op):
     """A host-wide sysctl, held in the ledger shared by every topology (see the module docstring)."""
 
     kind: ClassVar[str] = "host-setting"
+    anywhere: ClassVar[bool] = True  # (its check reads a file under /proc/sys, no interface)
     adoptable: ClassVar[bool] = False
     repairable: ClassVar[bool] = True
     topology: str
