@@ -318,3 +318,36 @@ def test_a_no_op_keeps_the_memo_and_drift_is_still_seen_planned_and_repaired(net
     assert json.loads(netns.out(["cat", "/run/pipenet/memo/verified.json"]))["key"] != kept["key"]
     assert netns.pipenet("down", "memo").returncode == 0
     assert netns.run(["test", "-e", "/run/pipenet/memo/verified.json"], check=False).returncode != 0
+
+
+def test_a_childs_answer_is_taken_when_whole_and_the_child_leaves_no_zombie():
+    """`Kernel.split_work` takes the child's answer by its length (not at the pipe's end, which comes only
+    once the child has exited), waits for its exit in a thread, and does the child's share itself when
+    the child fails."""
+    import os
+    import time
+
+    from pipenet.backends.kernel import Kernel
+
+    k = Kernel()
+    try:
+        def child():
+            return {"pid": os.getpid(), "big": "x" * 300_000}  # (more than a pipe holds at once)
+
+        mine, theirs = k.split_work(child, lambda: "here")
+        assert mine == "here" and theirs["pid"] != os.getpid() and len(theirs["big"]) == 300_000
+        for _ in range(200):  # (reaped by the thread: no zombie left behind)
+            if not os.path.exists(f"/proc/{theirs['pid']}"):
+                break
+            time.sleep(0.01)
+        assert not os.path.exists(f"/proc/{theirs['pid']}")
+
+        def failing():
+            if os.getpid() != parent:
+                raise RuntimeError("the child fails")
+            return "done here"
+
+        parent = os.getpid()
+        assert k.split_work(failing, lambda: "here") == ("here", "done here")
+    finally:
+        k.close()
