@@ -1,5 +1,5 @@
 """`python -m pipenet` is the same as the `pipenet` console script."""
 
-from pipenet.cli.dispatch import main
+from pipenet.cli.dispatch import run
 
-main()
+run()

@@ -144,3 +144,27 @@ def test_usage_errors_still_come_from_typer():
     assert r.returncode == 2 and "Missing argument 'file'" in r.stderr
     r = subprocess.run([sys.executable, "-m", "pipenet", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("pipenet ")
+
+
+def test_the_program_ends_without_teardown_unless_something_waits_for_the_exit():
+    """`run` ends the process once the command is done (the interpreter's teardown skipped), its output
+    flushed; not when an atexit handler (say, a temporary directory's clean-up) or a thread that is not a
+    daemon is waiting for the exit."""
+    fast = ("import sys; sys.stdout.write('said'); from pipenet.cli.dispatch import _done\n"
+            "_done()\nprint('went on')\n")
+    r = subprocess.run([sys.executable, "-c", fast], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout == "said", r
+    waits = ("import atexit, sys; atexit.register(lambda: print('at exit'))\n" + fast)
+    r = subprocess.run([sys.executable, "-c", waits], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout == "saidwent on\nat exit\n", r
+    thread = ("import threading, time; t = threading.Thread(target=time.sleep, args=(0.2,)); t.start()\n" + fast)
+    r = subprocess.run([sys.executable, "-c", thread], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout == "saidwent on\n", r
+
+
+def test_the_program_keeps_its_exit_code_when_it_ends_early():
+    code = ("import sys; from pipenet.cli import dispatch\n"
+            "def main():\n    sys.stderr.write('refused\\n'); sys.exit(3)\n"
+            "dispatch.main = main\ndispatch.run()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 3 and r.stderr == "refused\n", r
