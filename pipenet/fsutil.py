@@ -58,7 +58,10 @@ def locked_dir(path: str):
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)  # (a forked child's copy of the descriptor would keep it held)
+        finally:
+            os.close(fd)
 
 
 def make_private_dir(path: str) -> None:

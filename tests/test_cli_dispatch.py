@@ -168,3 +168,16 @@ def test_the_program_keeps_its_exit_code_when_it_ends_early():
             "dispatch.main = main\ndispatch.run()\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 3 and r.stderr == "refused\n", r
+
+
+def test_the_early_end_with_a_closed_output_or_a_profiler():
+    """Started with its output closed (sys.stdout is None), the program still ends as it should; under a
+    profiler it ends normally, so the profiler can report."""
+    import os
+
+    code = "from pipenet.cli.dispatch import _done\n_done(0)\n"
+    r = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       preexec_fn=lambda: os.close(1))
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "cProfile", "-m", "pipenet", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and "function calls" in r.stdout, r.stdout[-500:]

@@ -27,7 +27,8 @@ def _safe(directory: str, name: str) -> str:
 
 def _valid(directory: str, names) -> None:
     """ValueError unless `directory` is one level under /etc/netns and each name a plain file name."""
-    if not directory.startswith(ETC_NETNS + "/") or "/" in directory[len(ETC_NETNS) + 1:]:
+    last = directory[len(ETC_NETNS) + 1:]
+    if not directory.startswith(ETC_NETNS + "/") or "/" in last or last in ("", ".", ".."):
         raise ValueError(f"bad directory {directory!r}")
     for name in names:
         if "/" in name or name in (".", ".."):

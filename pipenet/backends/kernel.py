@@ -57,6 +57,14 @@ def _qdisc(kind: str, options: bytes) -> objects.Qdisc:
     return objects.Qdisc(kind)
 
 
+def _reap(pid: int) -> None:
+    """Wait for a child's exit (none to wait for, under an inherited SIGCHLD=SIG_IGN, is no error)."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
 class Raw:
     """A namespace's dumps as received (`Kernel.read_raw`): each message as (buffer, offset, type), and
     one digest of them all with the namespace's inode. The digest covers every byte the kernel sent
@@ -425,7 +433,10 @@ class Kernel:
             raise
         os.close(rfd)
         if whole:  # (its exit is waited for meanwhile, so it leaves no zombie)
-            threading.Thread(target=os.waitpid, args=(pid, 0), name="pipenet-reap", daemon=True).start()
+            try:
+                threading.Thread(target=_reap, args=(pid,), name="pipenet-reap", daemon=True).start()
+            except RuntimeError:  # (no thread to be had: waited for here)
+                _reap(pid)
             try:
                 return mine, pickle.loads(memoryview(got)[_SIZE.size:])
             except Exception:  # noqa: BLE001 - its share, done here

@@ -66,17 +66,23 @@ class _Worker:
         self.current = None  # the job the worker last took (under `lock`)
         self.wake: queue.SimpleQueue = queue.SimpleQueue()
         self.t: threading.Thread | None = None  # (started by the first job: see `_room`)
+        self.starting = threading.Lock()
 
     def _start(self) -> None:
         """Start the thread (on the first job: a process that never switches namespaces has none, and
-        `_room` grows the descriptor table before it exists). A thread interrupted (Ctrl-C) while it
-        started is kept if it runs; one that does not is started again by the next job."""
-        t = threading.Thread(target=self._loop, name="pipenet-netns", daemon=True)
-        try:
-            t.start()
-        finally:
-            if t.ident is not None:  # (started, whatever interrupted the call)
-                self.t = t
+        `_room` grows the descriptor table before it exists), once: two callers at once start one, and
+        a thread an interruption (Ctrl-C) caught while it was starting is kept, since it runs."""
+        with self.starting:
+            if self.t is not None:
+                return
+            t = threading.Thread(target=self._loop, name="pipenet-netns", daemon=True)
+            try:
+                t.start()
+            except BaseException:
+                if t.ident is not None or t in getattr(threading, "_limbo", {}):
+                    self.t = t  # (it was made: it takes the jobs)
+                raise
+            self.t = t
 
     def _loop(self):
         while True:

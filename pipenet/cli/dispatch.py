@@ -144,14 +144,15 @@ def _done(code: int = 0) -> None:
     import threading
 
     ncallbacks = getattr(atexit, "_ncallbacks", None)
-    if ncallbacks is None or ncallbacks() or any(
+    if ncallbacks is None or ncallbacks() or sys.getprofile() or sys.gettrace() or any(
             not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
-        return
+        return  # (a profiler or a debugger does its work after the program returns)
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return  # (the output could not be written whole: the normal exit says so)
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # (None: started with that descriptor closed)
+                stream.flush()
+    except Exception:  # noqa: BLE001 - the output could not be written whole: the normal exit says so
+        return
     os._exit(code)
 
 

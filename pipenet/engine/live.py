@@ -386,7 +386,7 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
             ports.setdefault(next(r for r in scope if isinstance(r, str) and r), []).append(d)
         elif isinstance(ns, str) and ns:
             homes.setdefault(ns, []).append(d)
-        elif cls.anywhere:
+        elif cls.anywhere and not ns:  # (in no namespace, or the host's: its check needs no handle here)
             anywhere.append(d)
         else:
             host.append(d)

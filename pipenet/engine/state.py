@@ -246,7 +246,16 @@ class StateDir:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            os.close(fd)
+            _unlock_and_close(fd)
+
+
+def _unlock_and_close(fd: int) -> None:
+    """Release a flock, then close: a forked child (the no-op's second process, still exiting) holds a
+    copy of the descriptor, and closing ours alone would leave the lock held until it has."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def all_topologies(root: str | None = None) -> list[str]:

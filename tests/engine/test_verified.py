@@ -351,3 +351,67 @@ def test_a_childs_answer_is_taken_when_whole_and_the_child_leaves_no_zombie():
         assert k.split_work(failing, lambda: "here") == ("here", "done here")
     finally:
         k.close()
+
+
+def test_a_lock_is_free_once_released_even_while_a_forked_child_still_holds_its_descriptor(tmp_path, monkeypatch):
+    """The no-op's child may still be exiting (holding copies of every descriptor, the topology's lock
+    among them) when the parent is done: the lock is released, not only closed."""
+    import fcntl
+    import os
+    import time
+
+    from pipenet.engine.state import StateDir
+
+    monkeypatch.setenv("PIPENET_STATE_DIR", str(tmp_path / "state"))
+    state = StateDir("memo")
+    with state.lock():
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(1.0)
+            os._exit(0)
+    try:
+        fd = os.open(os.path.join(state.path, "lock"), os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # (raises while the child's copy holds it)
+        finally:
+            os.close(fd)
+    finally:
+        os.waitpid(pid, 0)
+
+
+def test_the_worker_thread_starts_once_and_a_missing_child_is_no_error():
+    import threading
+
+    from pipenet.backends.kernel import _reap
+    from pipenet.backends.netns import _Worker
+
+    before = set(threading.enumerate())
+    w = _Worker()
+    assert w.t is None  # (no job yet: no thread)
+    go = threading.Barrier(4)
+    results = []
+
+    def call():
+        go.wait()
+        results.append(w.run(lambda: threading.current_thread().name))
+
+    callers = [threading.Thread(target=call) for _ in range(4)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert results == ["pipenet-netns"] * 4
+    assert [t.name for t in set(threading.enumerate()) - before if t.is_alive()] == ["pipenet-netns"]
+    w.stop()
+    w.t.join(5)
+    assert not w.t.is_alive()
+    _reap(2 ** 22 + 12345)  # (not a child of this process: nothing to wait for, no error)
+
+
+def test_an_etc_directory_must_be_one_level_under_etc_netns():
+    from pipenet.backends.files import _safe
+
+    for bad in ("/etc/netns/..", "/etc/netns/.", "/etc/netns/", "/etc/netns/a/b", "/etc/x"):
+        with pytest.raises(ValueError):
+            _safe(bad, "hosts")
+    assert _safe("/etc/netns/memo@c1", "hosts") == "/etc/netns/memo@c1/hosts"

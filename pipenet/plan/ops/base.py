@@ -176,7 +176,8 @@ class Op:
     #: did then, and the no-op `up` skips it (`engine.live.all_live`)
     vouched_by: ClassVar[tuple[str, ...]] = ()
     #: True when `check` reads no interface, address or route of any namespace (files, settings, the
-    #: firewall): the no-op's check may do it in either of its processes (`engine.live.all_live`)
+    #: firewall): the no-op's check may do it in either of its processes (`engine.live.all_live`), when
+    #: the op is in no namespace or the host's (one in a container's is checked with that namespace)
     anywhere: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kw):
