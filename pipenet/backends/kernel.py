@@ -57,6 +57,16 @@ def _qdisc(kind: str, options: bytes) -> objects.Qdisc:
     return objects.Qdisc(kind)
 
 
+def _received_then_decoded(nl) -> list:
+    """A namespace's links: the whole dump received, then decoded. While the host's dump of thousands of
+    bridge ports is being sent, every other netlink dump on the machine (the other process's reads of
+    its namespaces) runs about twenty times slower; decoding between its parts drew that out by half
+    as long again (the no-op at 4,000 containers: about 10 ms sooner done this way)."""
+    from pipenet.backends.netlink import Netlink
+
+    return Netlink.decode_frames(nl.links(raw=True), "list links")
+
+
 def _reap(pid: int) -> None:
     """Wait for a child's exit (none to wait for, under an inherited SIGCHLD=SIG_IGN, is no error)."""
     try:
@@ -452,7 +462,7 @@ class Kernel:
         if inode is None:
             return None
         view = objects.Namespace(inode=inode)
-        self._links_into(view, ref, self.ns.fresh(ref, inode).nl.links())
+        self._links_into(view, ref, _received_then_decoded(self.ns.fresh(ref, inode).nl))
         return view
 
     def read_links_many(self, refs: list[str], split_at: int | None = None) -> dict[str, objects.Namespace | None]:
@@ -517,7 +527,7 @@ class Kernel:
             view = objects.Namespace(inode=inode, links=known.links)
         else:
             view = objects.Namespace(inode=inode)
-            self._links_into(view, ref, h.nl.links())
+            self._links_into(view, ref, _received_then_decoded(h.nl))
         return self._addresses_routes_into(view, h.nl.addrs(), h.nl.routes(socket.AF_UNSPEC, main_only=True))
 
     def read_raw(self, ref: str) -> Raw | None:
