@@ -58,10 +58,16 @@ def locked_dir(path: str):
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_UN)  # (a forked child's copy of the descriptor would keep it held)
-        finally:
-            os.close(fd)
+        unlock_and_close(fd)
+
+
+def unlock_and_close(fd: int) -> None:
+    """Release a flock, then close: a forked child (the no-op's second process, still exiting) holds a
+    copy of the descriptor, and closing ours alone would leave the lock held until it has."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def make_private_dir(path: str) -> None:

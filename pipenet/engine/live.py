@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import struct
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pipenet.backends import objects
@@ -164,6 +165,16 @@ class LiveView:
     def placeholder(self, ref: str) -> bool:
         """Is there something at /run/netns/REF that is not a namespace (a plain file someone left)?"""
         return bool(ref) and not ref.startswith("/") and self.k.netns_placeholder(ref)
+
+    @contextmanager
+    def checked_elsewhere(self, refs):
+        """Meanwhile, the interfaces in these namespaces are taken as checked by another step of this
+        command (`vouched`): of a pair with an end in each, only the other end is checked here."""
+        self.elsewhere = set(refs)
+        try:
+            yield
+        finally:
+            self.elsewhere = set()
 
     def forget(self, ref: str) -> None:
         """Drop what was read of a namespace (it is about to change)."""
@@ -392,8 +403,8 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
             host.append(d)
     refs = sorted(set(homes) | set(ports))
     # The entries checked anywhere come first: the child takes them while this process reads the host,
-    # whose link dump (thousands of bridge ports) holds the kernel's lock that every namespace's link
-    # dump needs: a namespace read meanwhile took three to four times as long (bench/noop.py).
+    # whose link dump (thousands of bridge ports) makes every other netlink dump on the machine about
+    # twenty times slower while it is sent (docs/performance.md, the fifth pass).
     most = max(CHUNK_ANYWHERE, -(-len(anywhere) // (MAX_TASKS // 4)))
     tasks: list = [anywhere[i:i + most] for i in range(0, len(anywhere), most)]
     first = len(tasks)  # (then the namespaces, a few at a time)
@@ -410,21 +421,15 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
         """The entries of these namespaces; of each pair with an end in the host, the other end only."""
         if not _all_ok([d for r in some for d in homes.get(r, ())], v, state, some):
             return False
-        v.elsewhere = {""}
-        try:
+        with v.checked_elsewhere({""}):
             return _all_ok([d for r in some for d in ports.get(r, ())], v, state, some)
-        finally:
-            v.elsewhere = set()
 
     def task(v: LiveView, i: int) -> bool:
         return _all_ok(tasks[i], v, state, []) if i < first else namespaces(v, tasks[i])
 
     def host_ends(v: LiveView) -> bool:
-        v.elsewhere = set(ports)  # (the other ends are checked where their namespaces are read)
-        try:
+        with v.checked_elsewhere(ports):  # (the other ends are checked where their namespaces are read)
             return _all_ok([d for r in ports for d in ports[r]], v, state, [])
-        finally:
-            v.elsewhere = set()
 
     done_here: set[int] = set()
 

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 
 from pipenet import faults
 from pipenet.errors import CorruptState, UsageError
-from pipenet.fsutil import make_private_dir, remove_tree, write_atomic
+from pipenet.fsutil import make_private_dir, remove_tree, unlock_and_close, write_atomic
 
 RECORD_VERSION = 2
 #: every key a record holds, with the type it must have
@@ -94,6 +94,7 @@ class StateDir:
         self.root = root or state_root()
         self.path = os.path.join(self.root, topology)
         self._read: bytes | None = None  # (the record's bytes, as `load` last read them)
+        self._read_digest: str | None = None  # (their SHA-256, once asked for)
 
     @property
     def record_path(self) -> str:
@@ -138,7 +139,7 @@ class StateDir:
                              f"root, or use a sandbox") from None
         except OSError as e:
             raise self.corrupt(f"cannot be read ({e.strerror})") from None
-        self._read = data
+        self._read, self._read_digest = data, None
         try:
             record = json.loads(data)
         except (ValueError, RecursionError):
@@ -169,7 +170,9 @@ class StateDir:
         answers about this very record is keyed by (`engine.verified`)."""
         import hashlib
 
-        return hashlib.sha256(self._read).hexdigest() if self._read is not None else None
+        if self._read_digest is None and self._read is not None:  # (once: the memo is read and written)
+            self._read_digest = hashlib.sha256(self._read).hexdigest()
+        return self._read_digest
 
     def corrupt(self, what: str) -> CorruptState:
         return CorruptState(f"{self.record_path} {what}; `pipenet down --force {self.topology}` removes what "
@@ -246,16 +249,7 @@ class StateDir:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            _unlock_and_close(fd)
-
-
-def _unlock_and_close(fd: int) -> None:
-    """Release a flock, then close: a forked child (the no-op's second process, still exiting) holds a
-    copy of the descriptor, and closing ours alone would leave the lock held until it has."""
-    try:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            unlock_and_close(fd)
 
 
 def all_topologies(root: str | None = None) -> list[str]:
