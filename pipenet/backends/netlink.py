@@ -546,10 +546,27 @@ class Netlink:
     def group_members(self, group: int) -> list[str]:
         return [m.get_attr("IFLA_IFNAME") for m in self.links() if m.get_attr("IFLA_GROUP") == group]
 
-    def link_set_group(self, name: str, group: int) -> None:
-        """Move an interface into a netdev group (to be removed with it by `group_del`)."""
-        self.request(M.RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK,
-                     self._set_msg(name) + M.u32(M.IFLA_GROUP, group), f"set {name} group {group}")
+    def link_set_group(self, name: str, group: int, snooping: int | None = None) -> None:
+        """Move an interface into a netdev group (to be removed with it by `group_del`). `snooping`: a
+        bridge's multicast snooping (IFLA_BR_MCAST_SNOOPING) set in the same request."""
+        body = self._set_msg(name) + M.u32(M.IFLA_GROUP, group)
+        what = f"set {name} group {group}"
+        if snooping is not None:
+            body += M.nested(M.IFLA_LINKINFO, M.string(M.IFLA_INFO_KIND, "bridge"),
+                             M.nested(M.IFLA_INFO_DATA, M.u8(M.IFLA_BR_MCAST_SNOOPING, snooping)))
+            what += f" mcast_snooping {snooping}"
+        self.request(M.RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body, what)
+
+    def bridge_snooping(self, name: str) -> int | None:
+        """A bridge's multicast snooping (IFLA_BR_MCAST_SNOOPING: 1 or 0; None when the kernel does not say)."""
+        body = M.ifinfo() + M.string(M.IFLA_IFNAME, name) + M.u32(M.IFLA_EXT_MASK, M.RTEXT_FILTER_SKIP_STATS)
+        for m in self.request(M.RTM_GETLINK, NLM_F_REQUEST, body, f"interface {name}",
+                              only={M.IFLA_LINKINFO: ("IFLA_LINKINFO", bytes)}):
+            info = m.get_attr("IFLA_LINKINFO")
+            data = M.attrs_of(info).get(M.IFLA_INFO_DATA) if info else None
+            value = M.first(data, M.IFLA_BR_MCAST_SNOOPING) if data else None
+            return value[0] if value else None
+        return None
 
     def group_del(self, group: int) -> None:
         """Delete every interface of a netdev group in one request (one batched unregister)."""

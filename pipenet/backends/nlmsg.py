@@ -48,6 +48,7 @@ VETH_INFO_PEER = 1
 IFLA_MACVLAN_MODE = 1
 IFLA_VLAN_ID = 1
 IFLA_BRPORT_MODE = 4
+IFLA_BR_MCAST_SNOOPING = 23
 IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS, IFA_PROTO = 1, 2, 8, 11
 IFA_F_NODAD, IFA_F_TENTATIVE, IFA_F_DADFAILED = 0x02, 0x40, 0x08
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_TABLE = 1, 4, 5, 6, 15
@@ -185,7 +186,7 @@ def attrs_of(b: bytes) -> dict[int, bytes]:
     return out
 
 
-def _first(b: bytes, kind: int) -> bytes | None:
+def first(b: bytes, kind: int) -> bytes | None:
     """The value of the first attribute `kind` of an attribute run (None: there is none before the
     run ends or turns malformed). A bridge port's data holds some forty attributes and pipenet reads
     one of the first: this stops there, where `attrs_of` would walk them all (a few thousand ports)."""
@@ -214,7 +215,7 @@ def _linkinfo(b: bytes) -> dict:
         out["data"] = bytes(a[IFLA_INFO_DATA])
     slave = a.get(IFLA_INFO_SLAVE_DATA)
     if slave is not None:
-        mode = _first(slave, IFLA_BRPORT_MODE)
+        mode = first(slave, IFLA_BRPORT_MODE)
         if mode:
             out["hairpin"] = bool(mode[0])
     return out

@@ -83,8 +83,8 @@ def test_down_removes_the_bridges_and_their_ports_in_one_request_and_leaves_the_
     group = port_group("db")
     assert requests.count(f"delete interface group {group}") == 1
     assert not [w for w in requests if w.startswith("delete ") and "group" not in w], requests  # none one by one
-    assert sorted(w for w in requests if w.endswith(f"group {group}") and w.startswith("set ")) == [
-        f"set br0 group {group}", f"set br1 group {group}"]
+    assert sorted(w for w in requests if f" group {group}" in w and w.startswith("set ")) == [
+        f"set br0 group {group} mcast_snooping 0", f"set br1 group {group} mcast_snooping 0"]
     assert not {"br0", "br1"} & _links(netns)
     assert snapshot.diff(before, snapshot.settled_world(netns)) == []  # namespaces, /etc/netns and all
 
@@ -100,6 +100,39 @@ def test_an_interface_put_into_the_topology_s_group_by_someone_else_survives_dow
     assert {"fx", "fy"} <= left
     assert not {"br0", "br1"} & left and not [n for n in left if n.startswith("pn")]
     assert f"group {group}" in netns.out(["ip", "-d", "link", "show", "dev", "fx"])
+
+
+FAILING_GROUP_DEL = SPY.replace("netlink.Netlink.request = request", """netlink.Netlink.request = request
+def group_del(self, group):
+    raise netlink.NetlinkError(5, f"delete interface group {group}", "refused for the test")
+netlink.Netlink.group_del = group_del""")
+
+
+def test_a_refused_group_request_leaves_each_bridge_with_its_group_and_multicast_snooping(netns, tmp_path):
+    """The topology's bridges join its ports' group with their multicast snooping off (each port's
+    release would otherwise re-arm the snooping timers of every other port); when the request that
+    removes them is refused, each bridge is given back its own group and its snooping, as it was (br1's
+    snooping turned off by hand beforehand stays off), and a later `down` removes everything."""
+    before = snapshot.settled_world(netns)
+    _up(netns, tmp_path)
+    netns.run(["ip", "link", "set", "dev", "br1", "type", "bridge", "mcast_snooping", "0"])
+    shown = {b: netns.out(["ip", "-d", "link", "show", "dev", b]) for b in ("br0", "br1")}
+    assert "mcast_snooping 1" in shown["br0"] and "mcast_snooping 0" in shown["br1"]
+    r = netns.run([sys.executable, "-c", FAILING_GROUP_DEL], check=False)
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["code"] not in (0, None) and "refused for the test" in r.stderr, r.stderr
+    group = port_group("db")
+    assert f"set br0 group {group} mcast_snooping 0" in out["requests"], out["requests"]
+    assert f"set br1 group {group}" in out["requests"], out["requests"]  # (its snooping was off already)
+    assert "set br0 group 0 mcast_snooping 1" in out["requests"], out["requests"]
+    for b in ("br0", "br1"):
+        now = netns.out(["ip", "-d", "link", "show", "dev", b])
+        assert "group default" in now, now
+        want = "mcast_snooping 1" if b == "br0" else "mcast_snooping 0"
+        assert want in now, now
+    assert netns.pipenet("status", "db").returncode == 0
+    assert netns.pipenet("down", "db").returncode == 0
+    assert snapshot.diff(before, snapshot.settled_world(netns)) == []
 
 
 def test_a_namespace_batch_that_fails_partway_is_made_again_and_the_message_names_the_step(tmp_path, monkeypatch):

@@ -48,6 +48,11 @@ def test_the_dual_stack_docker_example_passes_over_both_families_and_leaves_noth
     assert "--to-destination [fd00:17::2]:80" in v6
     assert "-A FORWARD -j DOCKER-USER" in v6  # Docker's IPv6 chains are still there
     assert netns.out(["sysctl", "-n", "net.bridge.bridge-nf-call-ip6tables"]).strip() == "1"
+    # the IPv6 above crossed bridge ports whose host ends have no IPv6 of their own (Kernel.veth_add)
+    ports = [l.split(": ")[1].split("@")[0] for l in netns.out(["ip", "-o", "link", "show", "master", "docker0"]).splitlines()]
+    assert len(ports) >= 2, ports
+    for port in ports:
+        assert netns.out(["cat", f"/proc/sys/net/ipv6/conf/{port}/disable_ipv6"]).strip() == "1", port
     status = netns.pipenet("status", NAME, "--json")
     assert status.returncode == 0 and json.loads(status.stdout)["drift"] == [], status.stdout
     assert netns.pipenet("down", NAME).returncode == 0

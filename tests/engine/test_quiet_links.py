@@ -61,6 +61,16 @@ def test_nodes_without_ipv6_have_no_link_local_address_on_any_segment(netns, tmp
     assert len(quiet_names) == 6, ports  # two bridges, four ports (a, b twice, c)
     for line in host.splitlines():
         assert line.split()[1] not in quiet_names or "fe80" not in line, line
+    # every bridge port's host end, on a bridge with IPv6 as well, has IPv6 off (no multicast route of
+    # its own in the host's table: each removal walks that table), before it ever came up
+    lan6 = netns.out(["ip", "-o", "link", "show", "master", "lan6"]).splitlines()
+    port_names = quiet_names[2:] + [l.split(": ")[1].split("@")[0] for l in lan6]
+    assert len(port_names) == 5, lan6
+    local6 = netns.out(["ip", "-6", "route", "show", "table", "local"])
+    for name in port_names:
+        assert netns.out(["cat", f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6"]).strip() == "1", name
+        assert f"dev {name} " not in local6 + " ", (name, local6)
+    assert "dev lan6" in local6  # (the bridge itself keeps its IPv6)
     # nothing to change the second time, and down leaves the world as it was
     r = netns.pipenet("plan", str(path))
     assert r.returncode == 0 and "nothing to do" in r.stderr, r.stderr
