@@ -21,7 +21,7 @@ from pipenet.errors import PartlyDone
 
 TC_H_ROOT = 0xFFFFFFFF
 _SIZE = struct.Struct("=Q")  # (the length of a child's answer, before it: `split_work`)
-#: from this many namespaces on, `read_links_many` reads them in two processes at once
+#: from this many namespaces on, `read_marks_many` reads them in two processes at once
 SPLIT_LINKS_AT = 400
 
 
@@ -243,7 +243,7 @@ class Kernel:
         # addresses) in one send.
         h.nl.link_add(name, "veth", up=False, mtu=mtu, mac=mac, master=master, peer=p, group=group)
         try:
-            if master and ns == "":
+            if ns == "" and (master or group):  # (a port's group: also one made again without its bridge)
                 self._port_without_ipv6(name)
             h.nl.link_set(name, up=True, alias=alias, quiet=quiet)
             if peer_quiet:
@@ -488,27 +488,41 @@ class Kernel:
         self._links_into(view, ref, _received_then_decoded(self.ns.fresh(ref, inode).nl))
         return view
 
-    def read_links_many(self, refs: list[str], split_at: int | None = None) -> dict[str, objects.Namespace | None]:
-        """`read_links` of each ref, from `split_at` (SPLIT_LINKS_AT) refs on in two processes at once
-        (`split_work`): what `down` verifies before it removes anything is every namespace's mark, and
-        reading 4,000 namespaces' links is mostly Python decoding their replies (about 1 s in one
-        process). The child opens its half of the namespaces itself; this process keeps only a
-        descriptor on each of them (`Namespaces.hold`: the unmount of a namespace that is still held is
-        fast, see `Namespaces.delete`), and remembers each loopback's mark by its namespace's inode,
-        exactly as its own reads do, so a namespace replaced meanwhile (another inode) is read again."""
+    def read_mark(self, ref: str) -> objects.Namespace | None:
+        """A namespace's inode and its loopback alone, for its mark (`Netlink.loopback_mark`: one small
+        request, not a dump of every interface). None when there is no namespace at `ref`."""
+        inode = self.ns.live_inode(ref)
+        if inode is None:
+            return None
+        view = objects.Namespace(inode=inode)
+        view.links["lo"] = objects.Link("lo", 1, up=True, alias=self.ns.fresh(ref, inode).nl.loopback_mark())
+        self._remember_mark(ref, view)
+        return view
+
+    def read_marks_many(self, refs: list[str], split_at: int | None = None) -> dict[str, objects.Namespace | None]:
+        """What `down` checks before it removes anything: the host's links in full (`read_links`: its
+        interfaces are removed one by one, each checked), and of every other namespace of `refs` its mark
+        alone (`read_mark`: what is inside goes with it). From `split_at` (SPLIT_LINKS_AT) namespaces on,
+        a forked child reads the marks while this process reads the host (at 4,000 containers, 0.17 s and
+        0.19 s), keeping only a descriptor on each of the child's namespaces (`Namespaces.hold`: the unmount of a
+        namespace that is still held is fast, see `Namespaces.delete`), and remembering each loopback's
+        mark by its namespace's inode, exactly as its own reads do, so a namespace replaced meanwhile
+        (another inode) is read again."""
         split_at = SPLIT_LINKS_AT if split_at is None else split_at
         refs = list(dict.fromkeys(refs))
+        others = [r for r in refs if r]
 
-        def read(some: list[str]) -> dict[str, objects.Namespace | None]:
-            self.ns.open_many(some)
-            return {r: self.read_links(r) for r in some}
+        def host() -> dict[str, objects.Namespace | None]:
+            return {"": self.read_links("")} if "" in refs else {}
 
-        if len(refs) < max(split_at, 2):
-            return read(refs)
-        half = len(refs) // 2  # (this half also has the host, if asked: the child pays for the fork)
-        mine, theirs = refs[:half], refs[half:]
-        self.ns.hold(theirs)
-        out, got = self.split_work(lambda: read(theirs), lambda: read(mine))
+        def marks() -> dict[str, objects.Namespace | None]:
+            self.ns.open_many(others)
+            return {r: self.read_mark(r) for r in others}
+
+        if len(others) < max(split_at, 2):
+            return {**host(), **marks()}
+        self.ns.hold(others)
+        out, got = self.split_work(marks, host)
         for ref, view in got.items():
             if view is not None:
                 self._remember_mark(ref, view)

@@ -55,6 +55,7 @@ _S32 = struct.Struct("=i")
 _TIMEVAL = struct.Struct("@ll")  # struct timeval
 #: a link dump's request: without statistics (smaller messages, and nothing pipenet reads is lost)
 _LINKS = M.ifinfo() + M.u32(M.IFLA_EXT_MASK, M.RTEXT_FILTER_SKIP_STATS)
+_LOOPBACK = M.ifinfo(1) + M.u32(M.IFLA_EXT_MASK, M.RTEXT_FILTER_SKIP_STATS)
 _UNSEEN = bytes(10)  # a message's flags, sequence number and port, as `dump_raw` hands them on
 #: what a link's message says that changes by itself and that no check reads: its counters (any packet
 #: in or out) and its per-family data (IPv6's own counters, and its reachable time, drawn anew by the
@@ -365,6 +366,15 @@ class Netlink:
         if raw:
             return self.dump_raw(M.RTM_GETLINK, _LINKS, "list links", plain)
         return self.request(M.RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, _LINKS, "list links")
+
+    def loopback_mark(self) -> str | None:
+        """The alias of this namespace's loopback (pipenet's mark on a namespace it made), by a request for
+        index 1, which the loopback has in every namespace: one message, three attributes decoded, where
+        a dump sends every interface in full (what `down` reads of each namespace it deletes)."""
+        for m in self.request(M.RTM_GETLINK, NLM_F_REQUEST, _LOOPBACK, "loopback", only=M.LINK_MARK_ATTRS):
+            if m.get_attr("IFLA_IFNAME") == "lo":
+                return m.get_attr("IFLA_IFALIAS")
+        return None
 
     def link_marks(self) -> list:
         """Every interface with its name, mark (alias) and group only: what deleting interfaces by

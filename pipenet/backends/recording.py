@@ -337,8 +337,12 @@ class RecordingKernel:
                 up=bool(l.get("up")), master=l.get("master"), alias=l.get("alias"), hairpin=l.get("hairpin"))
         return view
 
-    def read_links_many(self, refs, split_at=None):
-        return {r: self.read_links(r) for r in dict.fromkeys(refs)}
+    def read_marks_many(self, refs, split_at=None):
+        out = {r: self.read_links(r) for r in dict.fromkeys(refs)}
+        for ref, view in out.items():
+            if ref and view is not None:
+                view.links = {n: l for n, l in view.links.items() if n == "lo"}
+        return out
 
     def read_namespace(self, ref, known=None):
         ns = self.state["ns"].get(ref)

@@ -69,6 +69,7 @@ class LiveView:
         # namespaces whose part of a check another step of this command does (`all_live`: the host's
         # ends of bridge ports, checked once the host is read; their containers' ends, where those are)
         self.elsewhere: set[str] = set()
+        self.going: set[str] = set()  # namespaces `down` removes, read for their marks alone (`read_marks_of`)
         self._qdiscs: dict[str, dict] = {}
         self._fw: dict[str, dict[str, Section]] = {}
         self._sysctl: dict[tuple[str, str], str | None] = {}
@@ -136,12 +137,17 @@ class LiveView:
         dump changes by itself (a bridge port's hold timer)."""
         if not isinstance(ref, str):
             return False
-        if ref in self.elsewhere:
+        if ref in self.elsewhere or ref in self.going:
             return True
         if not ref or self.memo is None:
             return False
         want = self.memo.get(ref)
         return want is not None and self.digest(ref) == want
+
+    def goes(self, ref: str) -> bool:
+        """Is the namespace at `ref` one this `down` removes (`read_marks_of`)? Its end of a pair is then
+        neither read nor checked: it is there exactly when the other end is (the kernel removes both)."""
+        return isinstance(ref, str) and ref in self.going
 
     def links(self, ref: str) -> objects.Namespace | None:
         """The namespace at `ref` with its inode and links only (its loopback's mark among them): what
@@ -155,12 +161,16 @@ class LiveView:
             self._links[ref] = self.k.read_links(ref)
         return self._links[ref]
 
-    def read_links_of(self, refs: list[str]) -> None:
-        """Read the links of all these namespaces now, in one go (`Kernel.read_links_many`: two processes
-        from a few hundred on): `down`, which checks every namespace's mark before it removes anything."""
+    def read_marks_of(self, refs: list[str]) -> None:
+        """`down`, which checks every namespace's mark before it removes anything, and these are the
+        namespaces it removes (with the host's, "", whose links are all read): each read now for its mark
+        alone, in one go (`Kernel.read_marks_many`: two processes from a few hundred on). What is inside
+        one goes with it, so its end of a pair is taken as checked (`vouched`): of a bridge port, only
+        the host's end is read, and the kernel removes the other with it."""
         todo = [r for r in refs if r not in self._links and r not in self._ns]
         if todo:
-            self._links.update(self.k.read_links_many(todo))
+            self._links.update(self.k.read_marks_many(todo))
+        self.going.update(r for r in todo if r)
 
     def placeholder(self, ref: str) -> bool:
         """Is there something at /run/netns/REF that is not a namespace (a plain file someone left)?"""

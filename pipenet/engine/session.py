@@ -562,7 +562,7 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
             return Plan([], []), bool(notes)
         view = LiveView(k)
         before = recorded_ops(record, state)
-        view.read_links_of(["", *(op.ns for op in before if op.kind == "netns")])  # (every mark: two processes)
+        view.read_marks_of(["", *(op.ns for op in before if op.kind == "netns")])  # (every mark: two processes)
         view.want_sysctls(before)
         plan = diff([], before, view, read_children=False)  # (a namespace's mark, not its inside)
         plan.steps = host_ends_first(plan.steps)

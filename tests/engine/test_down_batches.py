@@ -42,6 +42,11 @@ def request(self, mtype, flags, body, what, *a, **kw):
     seen.append(what)
     return real(self, mtype, flags, body, what, *a, **kw)
 netlink.Netlink.request = request
+real_raw = netlink.Netlink.dump_raw
+def dump_raw(self, mtype, body, what, *a, **kw):
+    seen.append(what)
+    return real_raw(self, mtype, body, what, *a, **kw)
+netlink.Netlink.dump_raw = dump_raw
 sys.argv = ["pipenet", "down", "db"]
 code = 0
 try:
@@ -81,6 +86,9 @@ def test_down_removes_the_bridges_and_their_ports_in_one_request_and_leaves_the_
     assert netns.out(["cat", proxy_arp]).strip() == "1"
     requests = _down_spied(netns)
     group = port_group("db")
+    # each namespace read for its mark alone (its loopback), the host's links twice (checked, then
+    # read again just before its ports' request), no namespace's dump of its interfaces
+    assert requests.count("loopback") == 10 and requests.count("list links") == 2, requests
     assert requests.count(f"delete interface group {group}") == 1
     assert not [w for w in requests if w.startswith("delete ") and "group" not in w], requests  # none one by one
     assert sorted(w for w in requests if f" group {group}" in w and w.startswith("set ")) == [

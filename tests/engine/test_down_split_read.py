@@ -1,5 +1,6 @@
-"""`down` reads every namespace's links (their marks) in two processes past a few hundred namespaces
-(`Kernel.read_links_many`): it must refuse exactly what the one-process read refuses.
+"""`down` reads every namespace's mark (its loopback's alias) in two processes past a few hundred namespaces
+(`Kernel.read_marks_many`: the host's links here, the namespaces' marks in a forked child): it must
+refuse exactly what the one-process read refuses.
 
 The driver runs in a fresh Python inside the test world, once with the split read forced from two
 namespaces on and once with it never used, against the same damaged lab: a namespace whose loopback

@@ -274,7 +274,8 @@ class AddVeth(Op):
     def check(self, view):
         # Each end is checked in its own namespace alone; an end whose namespace is byte for byte what
         # the last check that found everything live as made read there (`view.vouched`: a bridge port's
-        # container, on a no-op `up`) was as wanted then and is now, and is not read again.
+        # container, on a no-op `up`) was as wanted then and is now, and is not read again; nor is one
+        # whose namespace `down` removes (`view.goes`), which is there when the other end is.
         sure_a, sure_b = view.vouched(self.ns), view.vouched(self.peer_ns)
         a, bad_a = (None, None) if sure_a else _own(view, self.ns, self.name, self.mark_of(self.end_key), "veth", "")
         b, bad_b = (None, None) if sure_b else _own(view, self.peer_ns, self.peer, self.mark_of(self.peer_key),
@@ -284,6 +285,10 @@ class AddVeth(Op):
         if bad_b is not None:
             return bad_b
         has_a, has_b = sure_a or a is not None, sure_b or b is not None
+        goes_a, goes_b = view.goes(self.ns), view.goes(self.peer_ns)  # (`down`: see LiveView.goes)
+        if goes_a != goes_b:
+            has_a = has_b if goes_a else has_a
+            has_b = has_a if goes_b else has_b
         if not has_a and not has_b:
             return missing(f"veth {self.name} -- {self.peer}")
         if not has_a or not has_b:  # one end moved away: only making the pair again helps
@@ -338,6 +343,8 @@ class AddVeth(Op):
         out = [ip_cmd(self.ns, "link", "add", "name", self.name, *opts, "type", "veth", *peer)]
         if self.master:
             out.append(ip_cmd(self.ns, "link", "set", "dev", self.name, "master", self.master))
+        if self.ns == "" and (self.master or self.group):  # (a bridge port's host end: Kernel.veth_add)
+            out.append(f"sysctl -q -w net/ipv6/conf/{q(self.name)}/disable_ipv6=1")
         quiet = ["addrgenmode", "none"] if self.quiet else []
         out.append(ip_cmd(self.ns, "link", "set", "dev", self.name, "alias", self.mark_of(self.end_key), *quiet, "up"))
         if self.peer_quiet:  # (before it comes up: its peer is up, so it has carrier at once)
