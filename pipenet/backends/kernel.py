@@ -499,12 +499,13 @@ class Kernel:
         self._remember_mark(ref, view)
         return view
 
-    def read_marks_many(self, refs: list[str], split_at: int | None = None) -> dict[str, objects.Namespace | None]:
+    def read_marks_many(self, refs: list[str], split_at: int | None = None,
+                        meanwhile=None) -> dict[str, objects.Namespace | None]:
         """What `down` checks before it removes anything: the host's links in full (`read_links`: its
         interfaces are removed one by one, each checked), and of every other namespace of `refs` its mark
         alone (`read_mark`: what is inside goes with it). From `split_at` (SPLIT_LINKS_AT) namespaces on,
         a forked child reads the marks while this process reads the host (at 4,000 containers, 0.17 s and
-        0.19 s), keeping only a descriptor on each of the child's namespaces (`Namespaces.hold`: the unmount of a
+        0.19 s; then `meanwhile()`, work of the caller's that reads no namespace), keeping only a descriptor on each of the child's namespaces (`Namespaces.hold`: the unmount of a
         namespace that is still held is fast, see `Namespaces.delete`), and remembering each loopback's
         mark by its namespace's inode, exactly as its own reads do, so a namespace replaced meanwhile
         (another inode) is read again."""
@@ -513,7 +514,10 @@ class Kernel:
         others = [r for r in refs if r]
 
         def host() -> dict[str, objects.Namespace | None]:
-            return {"": self.read_links("")} if "" in refs else {}
+            out = {"": self.read_links("")} if "" in refs else {}
+            if meanwhile is not None:
+                meanwhile()
+            return out
 
         def marks() -> dict[str, objects.Namespace | None]:
             self.ns.open_many(others)

@@ -337,8 +337,10 @@ class RecordingKernel:
                 up=bool(l.get("up")), master=l.get("master"), alias=l.get("alias"), hairpin=l.get("hairpin"))
         return view
 
-    def read_marks_many(self, refs, split_at=None):
+    def read_marks_many(self, refs, split_at=None, meanwhile=None):
         out = {r: self.read_links(r) for r in dict.fromkeys(refs)}
+        if meanwhile is not None:
+            meanwhile()
         for ref, view in out.items():
             if ref and view is not None:
                 view.links = {n: l for n, l in view.links.items() if n == "lo"}

@@ -161,15 +161,15 @@ class LiveView:
             self._links[ref] = self.k.read_links(ref)
         return self._links[ref]
 
-    def read_marks_of(self, refs: list[str]) -> None:
+    def read_marks_of(self, refs: list[str], meanwhile=None) -> None:
         """`down`, which checks every namespace's mark before it removes anything, and these are the
         namespaces it removes (with the host's, "", whose links are all read): each read now for its mark
         alone, in one go (`Kernel.read_marks_many`: two processes from a few hundred on). What is inside
         one goes with it, so its end of a pair is taken as checked (`vouched`): of a bridge port, only
-        the host's end is read, and the kernel removes the other with it."""
+        the host's end is read, and the kernel removes the other with it. `meanwhile()`: work that needs
+        no namespace read, done here while a forked child reads them (or after, in one process)."""
         todo = [r for r in refs if r not in self._links and r not in self._ns]
-        if todo:
-            self._links.update(self.k.read_marks_many(todo))
+        self._links.update(self.k.read_marks_many(todo, meanwhile=meanwhile))
         self.going.update(r for r in todo if r)
 
     def placeholder(self, ref: str) -> bool:

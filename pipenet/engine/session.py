@@ -562,9 +562,11 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
             return Plan([], []), bool(notes)
         view = LiveView(k)
         before = recorded_ops(record, state)
-        view.read_marks_of(["", *(op.ns for op in before if op.kind == "netns")])  # (every mark: two processes)
+        files: dict = {}  # (the /etc files' checks, made while a forked child reads the namespaces' marks)
+        view.read_marks_of(["", *(op.ns for op in before if op.kind == "netns")],  # (every mark: two processes)
+                           meanwhile=lambda: files.update((op.key, op.check(view)) for op in before if op.kind == "etc"))
         view.want_sysctls(before)
-        plan = diff([], before, view, read_children=False)  # (a namespace's mark, not its inside)
+        plan = diff([], before, view, read_children=False, known=files)  # (a namespace's mark, not its inside)
         plan.steps = host_ends_first(plan.steps)
         blockers = [b for s in plan.steps if s.action == "remove" and s.op.kind == "firewall"
                     for b in s.op.blockers(view)]

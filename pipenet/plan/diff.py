@@ -96,13 +96,15 @@ def _check(op: Op, view, cache: dict[str, Verdict]) -> Verdict:
     return known
 
 
-def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool = True) -> Plan:
+def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool = True,
+         known: dict[str, Verdict] | None = None) -> Plan:
     """read_children=False: what the kernel removes along with a removal is taken from the record, not
     checked live (so a rollback makes it again as recorded): `down`, where that is the inside of each
-    namespace it deletes."""
+    namespace it deletes. `known`: verdicts of recorded ops already checked against `view` in this
+    command (by key)."""
     rec = {op.key: op for op in recorded}
     want = {op.key: op for op in desired}
-    verdicts: dict[str, Verdict] = {}
+    verdicts: dict[str, Verdict] = dict(known or {})
     conflicts: list[str] = []
     remove: set[str] = set()  # recorded, live and pipenet's, to be removed explicitly
     gone: set[str] = set()  # recorded keys whose object is (or will be) gone from the kernel
@@ -203,9 +205,12 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
 
 def _cascade(op: Op, children: dict[str, list[Op]], position: dict[str, int]) -> list[Op]:
     """Every recorded op the kernel removes along with `op`, in recorded (dependency) order."""
+    todo = children.get(op.key)
+    if not todo:
+        return []  # (most of a `down`'s twelve thousand removals at 4,000 containers)
     out: list[Op] = []
     seen: set[str] = set()
-    todo = list(children.get(op.key, ()))
+    todo = list(todo)
     while todo:
         c = todo.pop(0)
         if c.key in seen:

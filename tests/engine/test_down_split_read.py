@@ -4,9 +4,9 @@ refuse exactly what the one-process read refuses.
 
 The driver runs in a fresh Python inside the test world, once with the split read forced from two
 namespaces on and once with it never used, against the same damaged lab: a namespace whose loopback
-mark was changed, one whose mark was removed, one deleted under pipenet, and one replaced by a foreign
-namespace of the same name. Both runs must leave the same namespaces, with the same interfaces inside,
-and count the same removals; the split run must really have forked (the read was shared out).
+mark was changed, one whose mark was removed, one deleted under pipenet, one replaced by a foreign
+namespace of the same name, and one whose /etc file was replaced by a symlink. Both runs must leave
+the same namespaces, with the same interfaces inside, and count the same removals; the split run must really have forked (the read was shared out).
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ DRIVER = textwrap.dedent("""
     ip("netns", "delete", "sr@c5")                                           # replaced by a foreign one
     ip("netns", "add", "sr@c5")
     ip("-n", "sr@c5", "link", "add", "x0", "type", "veth", "peer", "name", "x1")
+    import os
+    os.remove("/etc/netns/sr@c6/hosts")                                       # an /etc file replaced by a
+    os.symlink("/etc/hostname", "/etc/netns/sr@c6/hosts")                     # symlink: never written through
     deadline = time.monotonic() + 10  # (the kernel removes the deleted namespace's pair asynchronously)
     while len(ip("-o", "link", "show", "master", "br0").splitlines()) != 6 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -56,7 +59,10 @@ DRIVER = textwrap.dedent("""
     left = sorted(n for n in ip("netns", "list").split() if n.startswith("sr@"))
     inside = {n: sorted(l.split(":")[1].strip().split("@")[0] for l in ip("-n", n, "-o", "link").splitlines())
               for n in left}
-    print(json.dumps({"left": left, "inside": inside, "forks": len(forks),
+    etc6 = sorted(os.listdir("/etc/netns/sr@c6")) if os.path.isdir("/etc/netns/sr@c6") else None
+    link6 = os.path.islink("/etc/netns/sr@c6/hosts")
+    subprocess.run(["rm", "-rf", "/etc/netns/sr@c6"], check=True)
+    print(json.dumps({"left": left, "inside": inside, "forks": len(forks), "etc6": etc6, "link6": link6,
                       "counts": sorted(f"{a} {w} {n}" for (a, w), n in change.counts.items()),
                       "bridge": ip("-o", "link", "show", "type", "bridge").count("br0")}))
     for n in left:
@@ -83,3 +89,6 @@ def test_the_split_read_refuses_exactly_what_the_single_read_refuses(netns, tmp_
     assert split["counts"] == single["counts"]
     assert {"remove namespaces 4", "remove veth pairs 6"} <= set(split["counts"])  # c1, c6, c7, c8
     assert split["bridge"] == single["bridge"] == 0
+    # the /etc files are checked in this process while the child reads the marks: c6's, one of them a
+    # symlink pipenet did not make, are left whole in both runs
+    assert split["link6"] and single["link6"] and split["etc6"] == single["etc6"] and "hosts" in split["etc6"]

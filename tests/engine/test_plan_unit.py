@@ -81,6 +81,35 @@ def test_down_removes_only_top_level_objects():
     assert {"netns", "bridge", "veth"} <= kinds
 
 
+def test_verdicts_known_before_the_diff_are_taken_as_they_are(tmp_path):
+    """`down` checks the /etc files while a forked child reads the namespaces' marks, and hands those
+    verdicts to the diff (`known`): each is used as it is (not checked again), a foreign one keeps its
+    object, and the others are checked live."""
+    from pipenet.plan.ops import OK
+    from pipenet.plan.ops.base import foreign
+
+    k = RecordingKernel()
+    ops = ops_for(BASE)
+    apply_plan(k, diff(ops, []), tmp_path)
+    etc = [op for op in ops if op.kind == "etc"]
+    assert len(etc) >= 2
+    view = LiveView(k)
+    known = {etc[0].key: foreign("replaced for the test"), etc[1].key: OK}
+    checked = []
+    real = type(etc[1]).check
+    type(etc[1]).check = lambda self, v: checked.append(self.key) or real(self, v)
+    try:
+        plan = diff([], ops, view, read_children=False, known=known)
+    finally:
+        type(etc[1]).check = real
+    removed = {s.op.key for s in plan.steps}
+    assert etc[0].key not in removed and etc[1].key in removed
+    assert plan.verdicts[etc[0].key].state == "foreign"
+    assert etc[0].key not in checked and etc[1].key not in checked
+    assert {op.key for op in etc[2:]} <= set(checked)
+    assert "netns:a" in removed
+
+
 def test_apply_then_down_restores_the_recorded_kernel(tmp_path):
     k = RecordingKernel()
     before = k.snapshot()
