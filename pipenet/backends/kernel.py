@@ -12,6 +12,8 @@ import hashlib
 import os
 import socket
 import struct
+import time
+from typing import Callable
 
 from pipenet.backends import nlmsg, objects
 from pipenet.backends.netlink import NetlinkError
@@ -23,6 +25,10 @@ TC_H_ROOT = 0xFFFFFFFF
 _SIZE = struct.Struct("=Q")  # (the length of a child's answer, before it: `split_work`)
 #: from this many namespaces on, `read_marks_many` reads them in two processes at once
 SPLIT_LINKS_AT = 400
+#: `link_del_many` reads the interfaces again when what it read before it was let go is older than this
+#: (seconds): what it removes is what it read just before (the journal's header of a `down` of 4,000
+#: containers takes about 0.1 s to write meanwhile)
+READ_FRESH = 0.3
 
 
 
@@ -323,15 +329,25 @@ class Kernel:
         return True
 
     def link_del_many(self, ns: str, names: list[str], group: int | None, aliases: list[str] | None = None,
-                      join: tuple[str, ...] = ()) -> None:
+                      join: tuple[str, ...] = (), ready: Callable[[], None] | None = None) -> None:
         """Delete these interfaces; in one request when they are exactly the members of their group
         and every member carries its mark (a group may hold interfaces pipenet did not make: then one
         by one, checking each mark, never those). `join`: interfaces among `names` (bridges) that are
-        moved into the group first, when the group's request is to be made, so that it takes them too."""
+        moved into the group first, when the group's request is to be made, so that it takes them too.
+
+        `ready()`, when given, is waited for after the interfaces are read and before anything is
+        changed (it raises when nothing is to be changed after all): the executor has them read in a
+        thread while it writes the journal (`executor._Background`). A read older than READ_FRESH when
+        it returns is made again."""
         h = self._h(ns)
         marks = dict(zip(names, aliases)) if aliases is not None else {}
-        wanted = set(names)
+        started = time.monotonic()
         links = {m.get_attr("IFLA_IFNAME"): m for m in h.nl.link_marks()}
+        if ready is not None:
+            ready()
+            if time.monotonic() - started > READ_FRESH:
+                links = {m.get_attr("IFLA_IFNAME"): m for m in h.nl.link_marks()}
+        wanted = set(names)
         for name in list(wanted):
             m = links.get(name)
             if m is None or (name in marks and m.get_attr("IFLA_IFALIAS") != marks[name]):

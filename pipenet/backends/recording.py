@@ -233,7 +233,9 @@ class RecordingKernel:
         self._drop_link(ns, name)
         return True
 
-    def link_del_many(self, ns, names, group, aliases=None, join=()):
+    def link_del_many(self, ns, names, group, aliases=None, join=(), ready=None):
+        if ready is not None:
+            ready()
         self._call("link_del_many", ns, len(names))
         marks = dict(zip(names, aliases)) if aliases is not None else {}
         for name in names:

@@ -321,7 +321,9 @@ def test_a_host_interface_removal_that_stops_partway_makes_again_those_removed(t
     k, removal = _record(tmp_path)
     before = _everything(k)
 
-    def link_del_many(ns, names, group, aliases=None, join=()):
+    def link_del_many(ns, names, group, aliases=None, join=(), ready=None):
+        if ready is not None:
+            ready()
         for name in names[:2]:
             k._drop_link(ns, name)
         raise PartlyDone(names[:2], OSError(16, "Device or resource busy"))
@@ -357,3 +359,88 @@ def test_a_host_setting_that_cannot_be_put_back_stays_in_the_ledger_with_its_ori
     broken.clear()
     ledger.release("db", "net.ipv4.conf.br0.proxy_arp")
     assert values["net.ipv4.conf.br0.proxy_arp"] == "0" and ledger.load() == {}
+
+
+def test_the_host_interfaces_are_read_while_the_journal_is_written_and_changed_only_in_their_turn(tmp_path,
+                                                                                                monkeypatch):
+    """The removal of a topology's host interfaces reads them in a thread that starts before the journal's
+    header is written; it changes nothing until its own start line is in the journal, after the steps
+    before it (processes, host settings)."""
+    import threading
+
+    from pipenet.engine.executor import execute
+    from pipenet.engine.journal import Journal
+
+    k, removal = _record(tmp_path)
+    events: list[str] = []
+    read = threading.Event()
+    real_begin, real_start, real_del = Journal.begin, Journal.start_many, k.link_del_many
+
+    def begin(self, *a, **kw):
+        assert read.wait(5)  # (the thread has read before the header is written)
+        events.append("journal begun")
+        return real_begin(self, *a, **kw)
+
+    def start_many(self, i, batch):
+        events.append(f"start {batch[0].op.kind}")
+        return real_start(self, i, batch)
+
+    def link_del_many(*a, ready=None, **kw):
+        events.append("read")
+        read.set()
+
+        def let_go():
+            ready()
+            events.append("let go")
+
+        return real_del(*a, ready=let_go, **kw)
+
+    monkeypatch.setattr(Journal, "begin", begin)
+    monkeypatch.setattr(Journal, "start_many", start_many)
+    monkeypatch.setattr(k, "link_del_many", link_del_many)
+    execute(removal, k, Journal(str(tmp_path / "j2")))
+    at = events.index
+    assert at("read") < at("journal begun") < at("start process") < at("start host-setting") < at("start veth") \
+        < at("let go"), events
+    assert not [n for n in k.state["ns"][""]["links"] if n.startswith("pn")]  # (and the ports did go)
+
+
+def test_a_failure_before_the_host_interfaces_turn_calls_their_read_off_and_changes_nothing(tmp_path, monkeypatch):
+    from pipenet.engine.executor import execute
+    from pipenet.engine.journal import Journal
+
+    k, removal = _record(tmp_path)
+    before = _everything(k)
+    ended: list[str] = []
+    real_del = k.link_del_many
+
+    def link_del_many(*a, **kw):
+        try:
+            return real_del(*a, **kw)
+        except BaseException as e:
+            ended.append(type(e).__name__)
+            raise
+
+    def sysctl_set(ns, key, value):  # (the host setting put back just before the interfaces' turn)
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(k, "link_del_many", link_del_many)
+    monkeypatch.setattr(k, "sysctl_set", sysctl_set)
+    with pytest.raises(ApplyFailed) as e:
+        execute(removal, k, Journal(str(tmp_path / "j2")))
+    assert "Permission denied" in str(e.value) and "rolled back" in str(e.value)
+    assert ended == ["_CalledOff"]  # (and it was waited for: it ended before execute did)
+    assert not [c for c in k.calls if c[0] == "link_del_many"]  # (called off before its request)
+    assert _everything(k) == before
+
+
+def test_a_read_ahead_that_waited_too_long_is_read_again(netns, tmp_path):
+    """What the interfaces' request removes is what was read just before it: a read older than READ_FRESH
+    when its turn comes is made again (forced here with READ_FRESH below zero)."""
+    _up(netns, tmp_path)
+    spy = SPY.replace("sys.argv = ", "import pipenet.backends.kernel as K\nK.READ_FRESH = -1\nsys.argv = ")
+    r = netns.run([sys.executable, "-c", spy], check=False)
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["code"] in (0, None), r.stderr
+    assert out["requests"].count("list links") == 3, out["requests"]  # (checked, read ahead, read again)
+    assert not {"br0", "br1"} & _links(netns)
