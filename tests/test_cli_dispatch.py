@@ -181,3 +181,19 @@ def test_the_early_end_with_a_closed_output_or_a_profiler():
     assert r.returncode == 0, r.stderr
     r = subprocess.run([sys.executable, "-m", "cProfile", "-m", "pipenet", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and "function calls" in r.stdout, r.stdout[-500:]
+
+
+def test_down_and_a_no_op_up_end_without_teardown(netns, tmp_path):
+    """Nothing `down` or a no-op `up` imports registers an exit handler (`concurrent.futures` imports
+    `logging`, which does: the multi-machine coordinator imports it only when it runs), so each ends as
+    soon as it has said what it had to (about 0.03 s of a `down` of 4,000 containers). The first `up`
+    reads the file with lark, which imports `logging`: it ends normally."""
+    path = tmp_path / "q.pn"
+    path.write_text("topology q\nbridge br0 { address 10.61.0.1/24 }\ncontainer a { net br0 }\n")
+    spy = ("import os, sys\nreal = os._exit\n"
+           "def ended(code):\n    sys.stderr.write('ended early\\n'); sys.stderr.flush(); real(code)\n"
+           "os._exit = ended\nsys.argv = ['pipenet'] + sys.argv[1:]\n"
+           "from pipenet.cli.dispatch import run\nrun()\n")
+    for args, early in ((["up", str(path)], False), (["up", str(path)], True), (["down", "q"], True)):
+        r = netns.run([sys.executable, "-c", spy, *args], check=False)
+        assert r.returncode == 0 and ("ended early" in r.stderr) == early, (args, r.stderr)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from pipenet.backends.ssh import Remotes, Result
@@ -96,6 +95,8 @@ def _remotes(machines: dict) -> Remotes:
 
 def _each(remotes: Remotes, names, call) -> dict[str, Result]:
     """call(remote) on every machine at once; {machine: result}."""
+    from concurrent.futures import ThreadPoolExecutor  # (not at import: it imports logging, whose exit
+                                                       # handler keeps every command from ending at once)
     names = list(names)
     with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
         futures = {m: pool.submit(call, remotes.by_name[m]) for m in names}
@@ -118,6 +119,8 @@ def _payload(action: str, **kw) -> str:
 def _round(talks: dict, key: str, timeout: float) -> dict[str, dict | None]:
     """The next thing every machine still talking says, at once: {machine: it, or None when that machine
     ended instead (its Talk's result says why)}."""
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=max(1, len(talks))) as pool:
         futures = {m: pool.submit(t.receive, key, timeout) for m, t in talks.items() if t.open}
         return {m: f.result() for m, f in futures.items()}
