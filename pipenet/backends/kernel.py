@@ -25,10 +25,11 @@ TC_H_ROOT = 0xFFFFFFFF
 _SIZE = struct.Struct("=Q")  # (the length of a child's answer, before it: `split_work`)
 #: from this many namespaces on, `read_marks_many` reads them in two processes at once
 SPLIT_LINKS_AT = 400
-#: `link_del_many`, let go in its step's turn, reads the host's interfaces anew when this process's last
-#: read of them (the command's checks) is older than this (seconds); at 4,000 containers `down` checks
-#: them, plans and writes its journal in about 0.25 s, and a read of them takes 0.17 s
-READ_FRESH = 0.3
+#: `link_del_many`, let go in its step's turn, reads the host's interfaces anew when this process's read
+#: of them for its checks (`read_links`) was asked for longer ago than this (seconds): at 4,000 containers
+#: `down` asks for it about 0.55 s before that turn (the read itself, the namespaces' marks read meanwhile,
+#: the plan, the journal), and a read anew would add 0.17 s
+READ_FRESH = 1.0
 
 
 
@@ -513,9 +514,10 @@ class Kernel:
         if inode is None:
             return None
         view = objects.Namespace(inode=inode)
+        asked = time.monotonic()  # (how old the read is counts from its request)
         self._links_into(view, ref, _received_then_decoded(self.ns.fresh(ref, inode).nl))
         if ref == "":
-            self._host_seen = (time.monotonic(), {n: (link.alias, link.group) for n, link in view.links.items()})
+            self._host_seen = (asked, {n: (link.alias, link.group) for n, link in view.links.items()})
         return view
 
     def read_mark(self, ref: str) -> objects.Namespace | None:
