@@ -85,51 +85,16 @@ class _Background:
     whose one request keeps the kernel busy for seconds at thousands of ports (and holds its RTNL
     lock, so that only steps that do not need it go on meanwhile: files, firewall rules)."""
 
-    def __init__(self, batch: list[Step], first: int, k, position: int, ahead: bool = False):
+    def __init__(self, batch: list[Step], first: int, k, position: int):
         self.batch, self.first = batch, first
         self.position = position  # where its steps go in `done`: after those done before it started
         self.error: BaseException | None = None
-        # `ahead`: started before its turn (before the journal is written), it reads what it needs, then
-        # waits to be let go (`go`) before it changes anything, or is called off (`call_off`)
-        self.gate = threading.Event() if ahead else None
-        self.called_off = False
         self.thread = threading.Thread(target=self._run, args=(k,), daemon=True)
         self.thread.start()
 
-    @staticmethod
-    def ahead_of(steps: list[Step], k) -> _Background | None:
-        """The batch of `steps` whose removal reads the live system ahead (`undo_reads_ahead`: a topology's
-        host interfaces, read in full before their request), started now: its read goes on while the
-        journal's header is written (about 0.1 s each at 4,000 containers)."""
-        i = next((n for n, s in enumerate(steps) if s.action == "remove"
-                  and getattr(type(s.op), "undo_reads_ahead", False)), None)
-        if i is None:
-            return None
-        batch = batch_at(steps, i)
-        if len(batch) < 2 or not in_background(batch):
-            return None
-        return _Background(batch, i, k, 0, ahead=True)
-
-    def go(self, position: int) -> None:
-        """Its turn: what it read may now be changed (its steps go in `done` at `position`)."""
-        self.position = position
-        self.gate.set()
-
-    def call_off(self) -> None:
-        """It is not to change anything after all (an earlier step failed): it stops before it does, and is
-        waited for."""
-        self.called_off = True
-        self.gate.set()
-        _wait(self.thread)
-
-    def _ready(self) -> None:
-        self.gate.wait()
-        if self.called_off:
-            raise _CalledOff()
-
     def _run(self, k) -> None:
         try:
-            _undo_batch(self.batch, k, self._ready if self.gate is not None else None)
+            _undo_batch(self.batch, k)
         except BaseException as e:  # noqa: BLE001 - handed to the main thread by `settle`
             self.error = e
 
@@ -146,17 +111,9 @@ class _Background:
         journal.done_many(self.first, self.batch)
 
 
-class _CalledOff(Exception):
-    """A batch started ahead was called off before it changed anything."""
-
-
-def _undo_batch(batch: list[Step], k, ready: Callable[[], None] | None = None) -> None:
-    """`undo_many` of a removal batch; PartlyDone carries the ops dealt with (not always a prefix).
-    `ready`: see `_Background` (only for ops that read ahead)."""
-    if ready is None:
-        type(batch[0].op).undo_many([s.op for s in batch], k)
-    else:
-        type(batch[0].op).undo_many([s.op for s in batch], k, ready=ready)
+def _undo_batch(batch: list[Step], k) -> None:
+    """`undo_many` of a removal batch; PartlyDone carries the ops dealt with (not always a prefix)."""
+    type(batch[0].op).undo_many([s.op for s in batch], k)
 
 
 def _dealt(batch: list[Step], e: PartlyDone) -> list[Step]:
@@ -167,18 +124,12 @@ def _dealt(batch: list[Step], e: PartlyDone) -> list[Step]:
 def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = None, command: str = "up",
             progress: Callable[[int, int, Step], None] | None = None) -> None:
     """Apply every step of `plan`; raise ApplyFailed (rolled back) or Leftovers (not all undone)."""
-    steps = plan.steps
-    ahead = _Background.ahead_of(steps, k)  # (reads while the journal is written; changes nothing yet)
-    try:
-        journal.begin(plan.steps, base, meta, command)
-    except BaseException:
-        if ahead is not None:
-            ahead.call_off()
-        raise
+    journal.begin(plan.steps, base, meta, command)
     done: list[Step] = []
+    steps = plan.steps
     total = len(steps)
     background: _Background | None = None
-    threads: list[threading.Thread] = [ahead.thread] if ahead is not None else []  # (waited for on Ctrl-C)
+    threads: list[threading.Thread] = []  # (every background batch's, waited for on Ctrl-C)
     i = 0
     while i < total or background is not None:
         batch = batch_at(steps, i) if i < total else []
@@ -209,12 +160,8 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                     at = i + len(e.done)
                     raise e.cause from None
             elif len(batch) > 1 and background is None and in_background(batch):
-                if ahead is not None and ahead.first == i and ahead.batch[0] is batch[0] and len(ahead.batch) == len(batch):
-                    background, ahead = ahead, None
-                    background.go(len(done))
-                else:
-                    background = _Background(batch, i, k, len(done))
-                    threads.append(background.thread)
+                background = _Background(batch, i, k, len(done))
+                threads.append(background.thread)
                 i += len(batch)
                 continue
             elif len(batch) > 1:
@@ -233,9 +180,6 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                 faults.point("stepped", n + 1)
             journal.done_many(i, batch)
         except BaseException as e:  # noqa: BLE001 - any failure rolls back
-            if ahead is not None:  # (not let go yet: it has changed nothing)
-                ahead.call_off()
-                ahead = None
             if not isinstance(e, Exception):  # Ctrl-C: the kernel's work under way is waited for, then it goes on
                 for thread in threads:
                     _wait(thread)
@@ -265,8 +209,6 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
         i += len(batch)
         if progress is not None:
             progress(len(done), total, steps[i - 1])  # (not counting a background batch still under way)
-    if ahead is not None:  # (never reached: cannot happen, as its batch is one of the plan's)
-        ahead.call_off()
 
 
 def _wait(thread: threading.Thread) -> None:

@@ -6,7 +6,8 @@ The driver runs in a fresh Python inside the test world, once with the split rea
 namespaces on and once with it never used, against the same damaged lab: a namespace whose loopback
 mark was changed, one whose mark was removed, one deleted under pipenet, one replaced by a foreign
 namespace of the same name, and one whose /etc file was replaced by a symlink. Both runs must leave
-the same namespaces, with the same interfaces inside, and count the same removals; the split run must really have forked (the read was shared out).
+the same namespaces, with the same interfaces inside, and count the same removals; the split run must
+really have forked (the read was shared out).
 """
 
 from __future__ import annotations

@@ -98,20 +98,19 @@ def _own(view, ns: str, name: str, mark: str, kind: str, what: str):
     return link, None
 
 
-def _undo_host_ends(ops: list, k, ready=None) -> None:
+def _undo_host_ends(ops: list, k) -> None:
     """Remove a topology's host interfaces together: its bridge ports (the host ends of its veth pairs,
     in their netdev group) and its bridges, which the kernel backend moves into that group first so
     that one request removes all of them, in one batched unregister (each bridge removed on its own
     after its ports waited about 40 ms for the kernel: 0.3 s of a `down` of 4,000 containers on four
-    bridges). Every interface is still removed only if it carries its mark. `ready`: see
-    `Kernel.link_del_many` (the executor reads the interfaces ahead, `undo_reads_ahead`)."""
+    bridges). Every interface is still removed only if it carries its mark."""
     ports = [o for o in ops if o.kind == "veth"]
     bridges = [o for o in ops if o.kind == "bridge"]
     group = ports[0].group if ports else None
     try:
         k.link_del_many(ports[0].ns if ports else "", [o.name for o in ops], group,
                         [o.mark_of(o.end_key) if o.kind == "veth" else o.mark_of() for o in ops],
-                        join=tuple(o.name for o in bridges), ready=ready)
+                        join=tuple(o.name for o in bridges))
     except PartlyDone as e:  # (the executor needs the ops dealt with)
         dealt = set(e.done)
         raise PartlyDone([o for o in ops if o.name in dealt], e.cause) from e.cause
@@ -126,7 +125,6 @@ class CreateBridge(Op):
     destroys_children: ClassVar[bool] = True
     repairable: ClassVar[bool] = True
     undo_in_background: ClassVar[bool] = True  # (removed with the bridge ports: see `_undo_host_ends`)
-    undo_reads_ahead: ClassVar[bool] = True
     name: str
     mtu: int | None = None
     owner: str = ""
@@ -198,8 +196,6 @@ class AddVeth(Op):
     # a topology's host ends are removed in one request that keeps the kernel busy for seconds at
     # thousands of ports: the executor makes it in a thread, while the steps that need no RTNL go on
     undo_in_background: ClassVar[bool] = True
-    # ...and reads the host's interfaces for it while the journal is written (`executor._Background`)
-    undo_reads_ahead: ClassVar[bool] = True
     destroys_children: ClassVar[bool] = True
     repairable: ClassVar[bool] = True
     node: str
