@@ -61,6 +61,22 @@ def locked_dir(path: str):
         unlock_and_close(fd)
 
 
+def write_if_possible(path: str, data: bytes) -> None:
+    """Write `data` to an existing file (a setting under /proc/sys), leaving it as it was when it cannot
+    be opened or written: for settings that only spare the kernel work (no IPv6 in the kernel, or a
+    sandbox without /proc/sys, is no error). /proc/sys/net shows the namespace of the calling thread."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.write(fd, data)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def unlock_and_close(fd: int) -> None:
     """Release a flock, then close: a forked child (the no-op's second process, still exiting) holds a
     copy of the descriptor, and closing ours alone would leave the lock held until it has."""

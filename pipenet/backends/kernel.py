@@ -19,15 +19,16 @@ from pipenet.backends.netlink import NetlinkError
 from pipenet.backends.objects import PIPENET_PROTO
 from pipenet.backends.netns import Handle, Namespaces
 from pipenet.errors import PartlyDone
+from pipenet.fsutil import write_if_possible
 
 TC_H_ROOT = 0xFFFFFFFF
 _SIZE = struct.Struct("=Q")  # (the length of a child's answer, before it: `split_work`)
 #: from this many namespaces on, `read_marks_many` reads them in two processes at once
 SPLIT_LINKS_AT = 400
-#: `link_del_many`, let go in its step's turn, reads the host's interfaces anew when this process's read
-#: of them for its checks (`read_links`) was asked for longer ago than this (seconds): at 4,000 containers
-#: `down` asks for it about 0.55 s before that turn (the read itself, the namespaces' marks read meanwhile,
-#: the plan, the journal), and a read anew would add 0.17 s
+#: `link_del_many` reads the host's interfaces anew when this process's read of them for its checks
+#: (`read_links`) was asked for longer ago than this (seconds): at 4,000 containers `down` asks for it
+#: about 0.55 s before its ports' request (the read itself, the namespaces' marks read meanwhile, the
+#: plan, the journal), and a read anew would add 0.17 s
 READ_FRESH = 1.0
 
 
@@ -105,9 +106,9 @@ class Kernel:
         self.ns = Namespaces(run_dir)
         self.state_root = state_root  # where the host-settings ledger lives (given by the engine)
         self._features: dict[str, bool] = {}
-        # the host's interfaces as this process last read them for a check: (when, {name: (mark, group)}),
-        # taken (once) by `link_del_many`
-        self._host_seen: tuple[float, dict[str, tuple[str | None, int]]] | None = None
+        # the host's links as this process last read them for a check (`read_links`), with when that read
+        # was asked for: what `link_del_many` compares while it is fresh (`_h` voids it)
+        self._host_seen: tuple[float, objects.Namespace] | None = None
         self._marks: dict[str, tuple[int, str | None]] = {}  # ref: (inode, its loopback's mark) read
 
     def close(self) -> None:
@@ -278,16 +279,7 @@ class Kernel:
         of their number). Written from this thread, which is in the host's namespace (the namespace
         worker never makes veth pairs); a kernel without IPv6, or a sysctl that cannot be written (a
         sandbox without /proc/sys), leaves the port as it was."""
-        try:
-            fd = os.open(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", os.O_WRONLY | os.O_CLOEXEC)
-        except OSError:
-            return
-        try:
-            os.write(fd, b"1")
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        write_if_possible(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", b"1")
 
     def link_add(self, ns: str, name: str, kind: str, *, parent_ns: str | None = None, parent: str | None = None,
                  settings: dict | None = None, spec=None, mac: str | None = None, mtu: int | None = None,
@@ -359,7 +351,7 @@ class Kernel:
             return {n for n in names if n in links and (n not in marks or links[n][0] == marks[n])}
 
         fresh = seen is None or time.monotonic() - seen[0] > READ_FRESH
-        links = read() if fresh else seen[1]
+        links = read() if fresh else {n: (link.alias, link.group) for n, link in seen[1].links.items()}
         wanted = ours(links)
         if group and wanted:
             members = {n for n, m in links.items() if m[1] == group}
@@ -515,7 +507,7 @@ class Kernel:
         asked = time.monotonic()  # (how old the read is counts from its request)
         self._links_into(view, ref, _received_then_decoded(self.ns.fresh(ref, inode).nl))
         if ref == "":
-            self._host_seen = (asked, {n: (link.alias, link.group) for n, link in view.links.items()})
+            self._host_seen = (asked, view)
         return view
 
     def read_mark(self, ref: str) -> objects.Namespace | None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pipenet.backends import linux
 from pipenet.errors import PartlyDone
 from pipenet.backends.netlink import Netlink
+from pipenet.fsutil import write_if_possible
 
 RUN_DIR = "/run/netns"
 UNMOUNTERS = 4  # threads sharing the unmounts of a `delete_many` (see there)
@@ -162,16 +163,7 @@ def _no_dad_default() -> None:
     cached entry per existing namespace (about 3 ms at 1,000 namespaces, 5 ms at 4,000), so a node
     without IPv6 gets its quiet interfaces one by one, by netlink (`addrgenmode none` on each before it
     comes up), rather than from its namespace's default."""
-    try:  # /proc/sys shows the namespace of the thread that opens it
-        fd = os.open("/proc/sys/net/ipv6/conf/default/accept_dad", os.O_WRONLY | os.O_CLOEXEC)
-    except OSError:
-        return  # no IPv6 at all
-    try:
-        os.write(fd, b"0")
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_if_possible("/proc/sys/net/ipv6/conf/default/accept_dad", b"0")  # (this thread's namespace)
 
 
 def _raise_nofile() -> None:

@@ -286,9 +286,10 @@ class AddVeth(Op):
             return bad_b
         has_a, has_b = sure_a or a is not None, sure_b or b is not None
         goes_a, goes_b = view.goes(self.ns), view.goes(self.peer_ns)  # (`down`: see LiveView.goes)
-        if goes_a != goes_b:
-            has_a = has_b if goes_a else has_a
-            has_b = has_a if goes_b else has_b
+        if goes_a and not goes_b:
+            has_a = has_b
+        elif goes_b and not goes_a:
+            has_b = has_a
         if not has_a and not has_b:
             return missing(f"veth {self.name} -- {self.peer}")
         if not has_a or not has_b:  # one end moved away: only making the pair again helps
