@@ -175,6 +175,12 @@ class Kernel:
             raise PartlyDone([name for name, _ in specs if name not in failed], e.cause) from e.cause
         return names
 
+    def netns_restore(self, name: str) -> bool:
+        """Mount back the namespace this run removed at /run/netns/NAME, the same one, with what is still
+        in it (`Namespaces.restore`): how a rollback gives back a namespace `down` had removed. False when
+        it cannot (none removed there in this run, or the name taken meanwhile)."""
+        return self.ns.restore(name)
+
     def netns_exists(self, ref: str) -> bool:
         return self.ns.exists(ref)
 

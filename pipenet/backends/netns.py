@@ -206,7 +206,7 @@ class Namespaces:
         self._run_dev: int | None = None
         self.retired: list[Handle] = []  # handles of namespaces deleted in this run (see `delete`)
         self.held: dict[str, int] = {}  # ref: a descriptor only, on a namespace read by another process
-        self.retired_fds: list[int] = []  # ...of those deleted in this run
+        self.retired_fds: list[tuple[str, int]] = []  # (ref, descriptor) of those deleted in this run
 
     def close(self) -> None:
         for ref, h in list(self.handles.items()):
@@ -219,7 +219,7 @@ class Namespaces:
         for h in self.retired:
             h.close()
         self.retired.clear()
-        for fd in [*self.held.values(), *self.retired_fds]:
+        for fd in [*self.held.values(), *(fd for _, fd in self.retired_fds)]:
             os.close(fd)
         self.held.clear()
         self.retired_fds.clear()
@@ -437,9 +437,11 @@ class Namespaces:
 
     def delete(self, name: str) -> None:
         """Unmount and remove /run/netns/NAME. The kernel frees the namespace when its last reference
-        goes, asynchronously; pipenet's own handle on it is kept until `close`, so that the unmount is
-        not the last reference: an unmount that is waits for the kernel (an RCU grace period slowed by
-        the cleanup of the namespaces freed before it), 0.7 to 1.3 ms each, against 0.07 ms."""
+        goes, asynchronously; pipenet's own handle on it (or a descriptor, opened now if it had none) is
+        kept until `close`, so that the unmount is not the last reference: an unmount that is waits for
+        the kernel (an RCU grace period slowed by the cleanup of the namespaces freed before it), 0.7 to
+        1.3 ms each, against 0.07 ms. And so that a rollback in this run can mount the very namespace
+        back, with everything still in it (`restore`)."""
         self._retire(name)
         self._unmount(name)
 
@@ -475,13 +477,43 @@ class Namespaces:
             raise PartlyDone([n for n in names if n not in failed], next(iter(failed.values())))
 
     def _retire(self, name: str) -> None:
-        """Keep the handle and descriptor of a namespace being deleted until `close` (see `delete`)."""
+        """Keep the handle and descriptor of a namespace being deleted until `close` (see `delete`); one
+        this process has neither of gets a descriptor now (nothing when no namespace is there)."""
         h = self.handles.pop(name, None)
         if h is not None:
             self.retired.append(h)
         fd = self.held.pop(name, None)
+        if fd is None and h is None and self.live_inode(name) is not None:
+            try:
+                fd = os.open(self.path(name), os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+            except OSError:
+                fd = None  # (gone meanwhile)
         if fd is not None:
-            self.retired_fds.append(fd)
+            self.retired_fds.append((name, fd))
+
+    def restore(self, name: str) -> bool:
+        """Mount back at /run/netns/NAME the namespace this run deleted there (`delete` kept a descriptor
+        on it): the same namespace, with whatever is still in it, as a rollback puts it back. False when
+        this run deleted none there, or something else is at that path now (nothing is touched)."""
+        fd = next((h.fd for h in reversed(self.retired) if h.ref == name), None)
+        if fd is None:
+            fd = next((d for ref, d in reversed(self.retired_fds) if ref == name), None)
+        if fd is None or os.path.lexists(self.path(name)):
+            return False
+        if self._run_dev is None:
+            self._run_dev = os.stat(self.run_dir).st_dev
+        if os.fstat(fd).st_dev == self._run_dev:
+            return False  # (a file that was never a namespace: nothing to mount)
+        self._prepare_run_dir()
+        path = self.path(name)
+        made = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+        os.close(made)
+        try:
+            linux.mount(f"/proc/self/fd/{fd}", path, "none", linux.MS_BIND)
+        except BaseException:
+            os.unlink(path)
+            raise
+        return True
 
     def _unmount(self, name: str) -> None:
         path = self.path(name)

@@ -57,6 +57,7 @@ class RecordingKernel:
         self.fail_on = fail_on  # make the Nth mutating call fail
         self.batches: list[tuple[str, int]] = []  # (call, how many) of each batched creation
         self.reads: list[tuple[str, str]] = []  # (what, namespace) of every live read, as the kernel's dumps
+        self.retired: dict[str, tuple] = {}  # name: (namespace, its pairs' other ends) removed in this run
         self._inode = 100
 
     @staticmethod
@@ -156,11 +157,36 @@ class RecordingKernel:
         if ns is None or (mark is not None and ns["links"]["lo"].get("alias") != mark):
             return False
         del self.state["ns"][name]
+        peers = []  # (what lived only through it: the other ends of its pairs, kept for `netns_restore`)
         for lname, link in list(ns["links"].items()):
             peer = link.get("peer")
-            if peer and peer[0] in self.state["ns"]:
-                self.state["ns"][peer[0]]["links"].get(peer[1], {})["peer"] = None
+            if peer and peer[0] in self.state["ns"] and peer[1] in self.state["ns"][peer[0]]["links"]:
+                other = self.state["ns"][peer[0]]
+                peers.append((peer[0], peer[1], copy.deepcopy(other["links"][peer[1]]),
+                              {a: p for a, p in other["addrs"].items() if a[0] == peer[1]},
+                              {r for r in other["routes"] if r[2] == peer[1] or r[4] == peer[1]}))
+                other["links"][peer[1]]["peer"] = None
                 self._drop_link(peer[0], peer[1])
+        self.retired[name] = (ns, peers)
+        return True
+
+    def netns_restore(self, name):
+        """The namespace this run removed at `name` mounted back, as the kernel backend does from the
+        descriptor it kept: the same one (its inode), with what was in it, and the other ends of its
+        pairs (alive as long as it was)."""
+        self._call("netns_restore", name)
+        kept = self.retired.pop(name, None)
+        if kept is None or name in self.state["ns"]:
+            return False
+        ns, peers = kept
+        self.state["ns"][name] = ns
+        for ref, pname, link, addrs, routes in peers:
+            other = self.state["ns"].get(ref)
+            if other is None or pname in other["links"]:
+                continue
+            other["links"][pname] = link
+            other["addrs"].update(addrs)
+            other["routes"] |= routes
         return True
 
     def netns_delete_many(self, specs):

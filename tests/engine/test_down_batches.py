@@ -117,6 +117,46 @@ def group_del(self, group):
 netlink.Netlink.group_del = group_del""")
 
 
+# the ports' request refused once the namespaces are gone from /run/netns (removed while it runs)
+REFUSED_AFTER_NAMESPACES = SPY.replace("netlink.Netlink.request = request", """netlink.Netlink.request = request
+import os, time
+def group_del(self, group):
+    deadline = time.monotonic() + 10
+    while os.path.exists("/run/netns/db@a") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    seen.append("namespaces gone meanwhile: " + ",".join(sorted(os.listdir("/run/netns"))))
+    raise netlink.NetlinkError(5, f"delete interface group {group}", "refused for the test")
+netlink.Netlink.group_del = group_del""")
+
+
+def test_the_namespaces_go_while_the_ports_request_runs_and_a_refusal_mounts_the_same_ones_back(netns, tmp_path):
+    """`down` unmounts the namespaces while the kernel removes the host interfaces (an unmount needs no
+    RTNL lock); this run keeps a descriptor on each, so when the request is refused, the rollback mounts
+    back the very namespaces (the same inodes, a setting made by hand inside one still there), not new
+    ones remade from the record; the world is as it was after `up`, and a later `down` removes it."""
+    before = snapshot.settled_world(netns)
+    _up(netns, tmp_path)
+    netns.run(["ip", "netns", "exec", "db@a", "sysctl", "-q", "-w", "net.ipv4.ip_default_ttl=33"])
+    names = sorted(n for n in netns.out(["ls", "/run/netns"]).split() if n.startswith("db@"))  # (and the world's own)
+    assert len(names) == 10
+
+    def inodes() -> dict:
+        return dict(zip(names, netns.out(["stat", "-L", "-c", "%i", *(f"/run/netns/{n}" for n in names)]).split()))
+
+    was, up_world = inodes(), snapshot.settled_world(netns)
+    r = netns.run([sys.executable, "-c", REFUSED_AFTER_NAMESPACES], check=False)
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["code"] not in (0, None) and "refused for the test" in r.stderr and "rolled back" in r.stderr, r.stderr
+    left = [w for w in out["requests"] if w.startswith("namespaces gone meanwhile: ")]
+    assert len(left) == 1 and "db@" not in left[0], out["requests"]  # (none of the topology's left while it ran)
+    assert inodes() == was
+    assert netns.out(["ip", "netns", "exec", "db@a", "sysctl", "-n", "net.ipv4.ip_default_ttl"]).strip() == "33"
+    assert snapshot.diff(up_world, snapshot.settled_world(netns)) == []
+    assert netns.pipenet("status", "db").returncode == 0
+    assert netns.pipenet("down", "db").returncode == 0
+    assert snapshot.diff(before, snapshot.settled_world(netns)) == []
+
+
 def test_a_refused_group_request_leaves_each_bridge_with_its_group_and_multicast_snooping(netns, tmp_path):
     """The topology's bridges join its ports' group with their multicast snooping off (each port's
     release would otherwise re-arm the snooping timers of every other port); when the request that
@@ -299,6 +339,45 @@ def test_ctrl_c_while_the_host_interfaces_go_in_a_thread_waits_for_the_kernel_s_
         execute(removal, k, Journal(str(tmp_path / "j2")))
     assert finished and finished[0] <= time.monotonic()
     assert not [n for n in k.state["ns"][""]["links"] if n.startswith("pn")]  # the ports did go
+
+
+# in the world: remove two of the topology's namespaces, put a plain file where one of them was, then
+# ask for both back (the kernel backend, as a rollback would)
+RESTORE = """
+import json, os
+from pipenet.backends.kernel import Kernel
+k = Kernel()
+before = {n: os.stat("/run/netns/" + n).st_ino for n in ("db@a", "db@b")}
+k.netns_delete_many([("db@a", None), ("db@b", None)])
+gone = [os.path.exists("/run/netns/" + n) for n in ("db@a", "db@b")]
+open("/run/netns/db@b", "w").write("someone else's")
+back = {n: k.netns_restore(n) for n in ("db@a", "db@b", "db@c")}
+print(json.dumps({"before": before, "gone": gone, "back": back,
+                  "a": os.stat("/run/netns/db@a").st_ino, "b": open("/run/netns/db@b").read()}))
+k.close()
+"""
+
+
+def test_a_removed_namespace_is_mounted_back_only_where_its_name_is_still_free(netns, tmp_path):
+    """`netns_restore` mounts back the namespace this run removed (the same inode, its interfaces inside);
+    a name someone took meanwhile, or one this run never removed, is left exactly as it is."""
+    _up(netns, tmp_path)
+    r = netns.run([sys.executable, "-c", RESTORE])
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["gone"] == [False, False]
+    assert out["back"] == {"db@a": True, "db@b": False, "db@c": False}
+    assert out["a"] == out["before"]["db@a"] and out["b"] == "someone else's"
+    assert "eth0" in netns.out(["ip", "-n", "db@a", "-o", "link", "show"])
+    netns.run(["rm", "/run/netns/db@b"])
+    assert netns.pipenet("down", "db").returncode == 0  # (db@b is gone: the rest goes as usual)
+
+
+def test_the_recording_kernel_mounts_a_removed_namespace_back_with_its_pairs(tmp_path):
+    k, _removal = _record(tmp_path)
+    before = _everything(k)
+    assert k.netns_delete("db@a") and "db@a" not in k.state["ns"]
+    assert k.netns_restore("db@a") and not k.netns_restore("db@a") and not k.netns_restore("db@zz")
+    assert _everything(k) == before
 
 
 def test_a_topology_of_bridges_alone_goes_down(netns, tmp_path):

@@ -50,9 +50,19 @@ class CreateNamespace(Op):
     def undo(self, k):
         k.netns_delete(self.ns, self.mark_of())
 
+    def remake(self, k, observed=None):
+        """A removal rolled back: the very namespace mounted back when this run removed it (the kernel
+        backend keeps a descriptor on each), with whatever is still in it; made anew otherwise."""
+        if not k.netns_restore(self.ns):
+            self.apply(k)
+
     def batch_key(self):
         """Namespaces are removed together (`undo_many`: their unmounts share RCU grace periods)."""
         return "netns"
+
+    # An unmount needs no RTNL lock, and each namespace stays held by this run until it ends (`remake`
+    # can mount it back): the namespaces go while the kernel removes the host interfaces (`down`).
+    undo_alongside: ClassVar[bool] = True
 
     @staticmethod
     def undo_many(ops: list, k) -> None:
