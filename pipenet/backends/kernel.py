@@ -175,11 +175,11 @@ class Kernel:
             raise PartlyDone([name for name, _ in specs if name not in failed], e.cause) from e.cause
         return names
 
-    def netns_restore(self, name: str) -> bool:
-        """Mount back the namespace this run removed at /run/netns/NAME, the same one, with what is still
-        in it (`Namespaces.restore`): how a rollback gives back a namespace `down` had removed. False when
-        it cannot (none removed there in this run, or the name taken meanwhile)."""
-        return self.ns.restore(name)
+    def netns_restore(self, name: str, inode: int | None = None) -> bool:
+        """Mount back the namespace (of that inode) this run removed at /run/netns/NAME, the same one,
+        with what is still in it (`Namespaces.restore`): how a rollback gives back a namespace it had
+        removed. False when this run removed none such; OSError (EBUSY) when the name was taken since."""
+        return self.ns.restore(name, inode)
 
     def netns_exists(self, ref: str) -> bool:
         return self.ns.exists(ref)
@@ -390,8 +390,9 @@ class Kernel:
                 wanted.discard(name)
 
     def link_forget(self, ns: str, name: str) -> None:
-        if ns in self.ns.handles:
-            self.ns.handles[ns].nl.forget(name)
+        h = self.ns.handles.get(ns)  # (one read: the main thread may retire it meanwhile)
+        if h is not None:
+            h.nl.forget(name)
 
     def link_set(self, ns: str, name: str, **kw) -> None:
         self._h(ns).nl.link_set(name, **kw)

@@ -491,21 +491,27 @@ class Namespaces:
         if fd is not None:
             self.retired_fds.append((name, fd))
 
-    def restore(self, name: str) -> bool:
+    def restore(self, name: str, inode: int | None = None) -> bool:
         """Mount back at /run/netns/NAME the namespace this run deleted there (`delete` kept a descriptor
-        on it): the same namespace, with whatever is still in it, as a rollback puts it back. False when
-        this run deleted none there, or something else is at that path now (nothing is touched)."""
-        fd = next((h.fd for h in reversed(self.retired) if h.ref == name), None)
-        if fd is None:
-            fd = next((d for ref, d in reversed(self.retired_fds) if ref == name), None)
-        if fd is None or os.path.lexists(self.path(name)):
+        on it): the same namespace, with whatever is still in it, as a rollback puts it back. `inode`:
+        the one to give back (a run may have deleted two under one name: one it removed, one it made and
+        undid); without it, the last deleted. False when this run deleted no such namespace there.
+        Raises (EBUSY) when it did but something else is at that path now: nothing is touched, and the
+        caller must not make a namespace there instead (its contents would go into someone else's)."""
+        kept = [(h.fd, h.inode) for h in self.retired if h.ref == name]
+        kept += [(fd, os.fstat(fd).st_ino) for ref, fd in self.retired_fds if ref == name]
+        nsfs = os.fstat(self.root.fd).st_dev
+        kept = [(fd, ino) for fd, ino in kept if os.fstat(fd).st_dev == nsfs]  # (namespaces only)
+        if inode is not None:
+            kept = [(fd, ino) for fd, ino in kept if ino == inode]
+        if not kept:
             return False
-        if self._run_dev is None:
-            self._run_dev = os.stat(self.run_dir).st_dev
-        if os.fstat(fd).st_dev == self._run_dev:
-            return False  # (a file that was never a namespace: nothing to mount)
-        self._prepare_run_dir()
+        fd = kept[-1][0]
         path = self.path(name)
+        if os.path.lexists(path):
+            raise OSError(errno.EBUSY, f"{path} was taken by something else while pipenet had the namespace "
+                                       f"it removed there; that namespace could not be mounted back")
+        self._prepare_run_dir()
         made = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
         os.close(made)
         try:

@@ -57,7 +57,7 @@ class RecordingKernel:
         self.fail_on = fail_on  # make the Nth mutating call fail
         self.batches: list[tuple[str, int]] = []  # (call, how many) of each batched creation
         self.reads: list[tuple[str, str]] = []  # (what, namespace) of every live read, as the kernel's dumps
-        self.retired: dict[str, tuple] = {}  # name: (namespace, its pairs' other ends) removed in this run
+        self.retired: dict[str, list] = {}  # name: [(namespace, its pairs' other ends)] removed in this run
         self._inode = 100
 
     @staticmethod
@@ -118,7 +118,7 @@ class RecordingKernel:
                 other["master"] = None
 
     def close(self):
-        pass
+        self.retired.clear()  # (the kernel backend's descriptors close with it: nothing to mount back)
 
     # ---- namespaces ----------------------------------------------------------------------------------
     def netns_names(self):
@@ -167,18 +167,22 @@ class RecordingKernel:
                               {r for r in other["routes"] if r[2] == peer[1] or r[4] == peer[1]}))
                 other["links"][peer[1]]["peer"] = None
                 self._drop_link(peer[0], peer[1])
-        self.retired[name] = (ns, peers)
+        self.retired.setdefault(name, []).append((ns, peers))
         return True
 
-    def netns_restore(self, name):
-        """The namespace this run removed at `name` mounted back, as the kernel backend does from the
-        descriptor it kept: the same one (its inode), with what was in it, and the other ends of its
-        pairs (alive as long as it was)."""
+    def netns_restore(self, name, inode=None):
+        """The namespace this run removed at `name` (of that inode; else the last) mounted back, as the
+        kernel backend does from the descriptor it kept: the same one, with what was in it, and the other
+        ends of its pairs (alive as long as it was). EBUSY when the name was taken since."""
         self._call("netns_restore", name)
-        kept = self.retired.pop(name, None)
-        if kept is None or name in self.state["ns"]:
+        kept = [(n, (ns, peers)) for n, (ns, peers) in enumerate(self.retired.get(name, []))
+                if inode is None or ns["inode"] == inode]
+        if not kept:
             return False
-        ns, peers = kept
+        if name in self.state["ns"]:
+            raise OSError(errno.EBUSY, f"/run/netns/{name} was taken by something else")
+        n, (ns, peers) = kept[-1]
+        del self.retired[name][n]
         self.state["ns"][name] = ns
         for ref, pname, link, addrs, routes in peers:
             other = self.state["ns"].get(ref)

@@ -8,6 +8,7 @@ unmount waits for an RCU grace period that unmounts made together share (docs/pe
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import textwrap
@@ -122,7 +123,7 @@ REFUSED_AFTER_NAMESPACES = SPY.replace("netlink.Netlink.request = request", """n
 import os, time
 def group_del(self, group):
     deadline = time.monotonic() + 10
-    while os.path.exists("/run/netns/db@a") and time.monotonic() < deadline:
+    while any(n.startswith("db@") for n in os.listdir("/run/netns")) and time.monotonic() < deadline:
         time.sleep(0.01)
     seen.append("namespaces gone meanwhile: " + ",".join(sorted(os.listdir("/run/netns"))))
     raise netlink.NetlinkError(5, f"delete interface group {group}", "refused for the test")
@@ -351,7 +352,12 @@ before = {n: os.stat("/run/netns/" + n).st_ino for n in ("db@a", "db@b")}
 k.netns_delete_many([("db@a", None), ("db@b", None)])
 gone = [os.path.exists("/run/netns/" + n) for n in ("db@a", "db@b")]
 open("/run/netns/db@b", "w").write("someone else's")
-back = {n: k.netns_restore(n) for n in ("db@a", "db@b", "db@c")}
+back = {}
+for n in ("db@a", "db@b", "db@c"):
+    try:
+        back[n] = k.netns_restore(n)
+    except OSError as e:
+        back[n] = e.errno
 print(json.dumps({"before": before, "gone": gone, "back": back,
                   "a": os.stat("/run/netns/db@a").st_ino, "b": open("/run/netns/db@b").read()}))
 k.close()
@@ -360,12 +366,13 @@ k.close()
 
 def test_a_removed_namespace_is_mounted_back_only_where_its_name_is_still_free(netns, tmp_path):
     """`netns_restore` mounts back the namespace this run removed (the same inode, its interfaces inside);
-    a name someone took meanwhile, or one this run never removed, is left exactly as it is."""
+    a name someone took meanwhile is left exactly as it is and refused loudly (EBUSY: a rollback must not
+    make a namespace of its own there), and one this run never removed is not restored."""
     _up(netns, tmp_path)
     r = netns.run([sys.executable, "-c", RESTORE])
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["gone"] == [False, False]
-    assert out["back"] == {"db@a": True, "db@b": False, "db@c": False}
+    assert out["back"] == {"db@a": True, "db@b": errno.EBUSY, "db@c": False}
     assert out["a"] == out["before"]["db@a"] and out["b"] == "someone else's"
     assert "eth0" in netns.out(["ip", "-n", "db@a", "-o", "link", "show"])
     netns.run(["rm", "/run/netns/db@b"])
@@ -375,8 +382,62 @@ def test_a_removed_namespace_is_mounted_back_only_where_its_name_is_still_free(n
 def test_the_recording_kernel_mounts_a_removed_namespace_back_with_its_pairs(tmp_path):
     k, _removal = _record(tmp_path)
     before = _everything(k)
+    inode = k.state["ns"]["db@a"]["inode"]
     assert k.netns_delete("db@a") and "db@a" not in k.state["ns"]
-    assert k.netns_restore("db@a") and not k.netns_restore("db@a") and not k.netns_restore("db@zz")
+    assert not k.netns_restore("db@a", inode + 1000)  # (not the one removed there)
+    assert k.netns_restore("db@a", inode) and not k.netns_restore("db@a") and not k.netns_restore("db@zz")
+    assert _everything(k) == before
+
+
+QUIET = """
+    topology q
+    bridge br0 { address 10.81.0.1/24 }
+    bridge lan6 { address fd00:81::1/64 }
+    container a { net br0 }
+    container z { net lan6 }
+"""
+LOUD = """
+    topology q
+    bridge br0 { address 10.81.0.1/24 }
+    bridge lan6 { address fd00:81::1/64 }
+    container a { interface eth0 on br0; interface eth1 on lan6 }
+    container z { net lan6 }
+    p2p a:eth2 10.83.0.1/30 -- z:eth2 10.83.0.2/30
+"""
+
+
+def test_a_rolled_back_up_that_replaced_a_namespace_mounts_back_the_one_it_removed(tmp_path, monkeypatch):
+    """An edit that makes container a's namespace another one (it gains IPv6, so it is no longer quiet):
+    `up` removes the old namespace and makes a new one under the same name; when a later step fails, the
+    rollback undoes the new one and mounts back the old one (by its inode), not the new one it just undid
+    with what this run put inside it."""
+    from pipenet.backends.recording import RecordingKernel
+    from pipenet.engine.executor import execute
+    from pipenet.engine.journal import Journal
+    from pipenet.lang import load_text
+    from pipenet.plan.compile import compile_topology
+    from pipenet.plan.diff import diff
+
+    k = RecordingKernel()
+    first = diff(compile_topology(load_text(textwrap.dedent(QUIET), "q.pn"))[0], [])
+    execute(first, k, Journal(str(tmp_path / "j1")))
+    before = _everything(k)
+    inode = k.state["ns"]["q@a"]["inode"]
+    edit = diff(compile_topology(load_text(textwrap.dedent(LOUD), "q.pn"))[0], first.final)
+    assert [s.action for s in edit.steps if s.op.key == "netns:a"] == ["remove", "apply"]
+    last = edit.steps[-1].op
+    real = type(last).apply
+
+    def apply(self, k):
+        if self is last:
+            raise OSError(5, "Input/output error")
+        return real(self, k)
+
+    monkeypatch.setattr(type(last), "apply", apply)
+    with pytest.raises(ApplyFailed) as e:
+        execute(edit, k, Journal(str(tmp_path / "j2")))
+    assert "rolled back" in str(e.value)
+    assert k.state["ns"]["q@a"]["inode"] == inode
     assert _everything(k) == before
 
 

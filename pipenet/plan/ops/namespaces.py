@@ -52,8 +52,9 @@ class CreateNamespace(Op):
 
     def remake(self, k, observed=None):
         """A removal rolled back: the very namespace mounted back when this run removed it (the kernel
-        backend keeps a descriptor on each), with whatever is still in it; made anew otherwise."""
-        if not k.netns_restore(self.ns):
+        backend keeps a descriptor on each; by its inode, as a run may also have made and undone
+        another under the same name), with whatever is still in it; made anew otherwise."""
+        if not k.netns_restore(self.ns, self.saved.get("inode")):
             self.apply(k)
 
     def batch_key(self):
