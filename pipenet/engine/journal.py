@@ -35,6 +35,9 @@ from pipenet.plan.diff import Step
 
 JOURNAL_VERSION = 2
 
+#: the header's encoder: plain data (no cycle to look for: 15% of the 6 MB header of a `down` at 4,000)
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
 
 class Journal:
     def __init__(self, path: str):
@@ -44,8 +47,8 @@ class Journal:
     def begin(self, steps: list[Step], base: int, meta: dict | None = None, command: str = "up") -> None:
         from pipenet.backends import linux
 
-        head = json.dumps({"journal": JOURNAL_VERSION, "command": command, "base": base, "pid": os.getpid(),
-                           "meta": meta or {}, "plan": [s.to_json() for s in steps]}, separators=(",", ":"))
+        head = _encode({"journal": JOURNAL_VERSION, "command": command, "base": base, "pid": os.getpid(),
+                        "meta": meta or {}, "plan": [s.to_json() for s in steps]})
         faults.point("write", self.path)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:

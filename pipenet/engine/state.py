@@ -39,7 +39,7 @@ _RECORD_SHAPE = {"topology": str, "ops": list, "ns": dict, "generation": int, "v
 
 
 #: the C encoder, made once (json.dumps with options makes a new encoder each call: a third slower here)
-_encode = json.JSONEncoder(sort_keys=True).encode
+_encode = json.JSONEncoder(sort_keys=True, check_circular=False).encode  # (plain data: no cycle to look for)
 
 
 def readable_json(record: dict) -> str:

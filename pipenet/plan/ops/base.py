@@ -304,9 +304,10 @@ class Op:
             if n in d:
                 v = d[n]
                 args[n] = _frozen(v) if isinstance(v, list) else v
-        unknown = set(d) - set(names) - {"kind"}
-        if unknown:
-            raise ValueError(f"operation {kind} has unknown fields {', '.join(sorted(unknown))}")
+        if len(args) + 1 != len(d):  # (a field that is not the op's: every name of `d` not taken, but kind)
+            unknown = set(d) - set(names) - {"kind"}
+            if unknown:
+                raise ValueError(f"operation {kind} has unknown fields {', '.join(sorted(unknown))}")
         try:
             op = cls(**args)
         except TypeError as e:
