@@ -27,13 +27,15 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from pipenet.backends.ssh import Remotes, Result
 from pipenet.engine.state import state_root
 from pipenet.errors import ApplyFailed, Conflict, InvalidTopology, Leftovers, UsageError
 from pipenet.fsutil import write_atomic
-from pipenet.ir import Topology
-from pipenet.validate.machines import LOCAL
+
+if TYPE_CHECKING:  # (every `down` and `up` asks this module whether a run spans machines: the IR and the
+    from pipenet.ir import Topology  # validators are imported only by what needs them, 25 ms a command)
 
 #: how long one machine may take to answer for its facts, and to apply or remove its slice
 FACTS_SECONDS = 60
@@ -82,6 +84,7 @@ def spanned() -> list[str]:
 def machines_of(topo: Topology) -> dict[str, tuple[str | None, str | None]]:
     """{machine: (ssh destination, remote pipenet)} of every machine with a slice (`local`: no ssh)."""
     from pipenet.plan.slice import machines_used
+    from pipenet.validate.machines import LOCAL
 
     declared = topo.machine_map
     return {m: (None, None) if m == LOCAL else (declared[m].ssh, declared[m].pipenet) for m in machines_used(topo)}
@@ -390,6 +393,8 @@ def listening(name: str, topo: Topology):
 def node_machine(node: str, topology: str | None) -> tuple[str, str, tuple] | None:
     """(topology, machine, (ssh destination, program)) of a node up on another machine, from the
     journals of the topologies this machine coordinates; None when no journal has it there."""
+    from pipenet.validate.machines import LOCAL
+
     for name in [topology] if topology else spanned():
         data = journal(name) or {}
         m = (data.get("nodes") or {}).get(node)
