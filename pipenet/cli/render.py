@@ -223,6 +223,14 @@ class Progress:
             self.bar.__exit__(None, None, None)
             self.bar = None
 
+    def idle(self) -> None:
+        """The executor waits for a long kernel request (the host interfaces of a `down`): the summary's
+        imports (rich's console and table, 0.04 s) are made now, not after the request."""
+        import importlib
+
+        importlib.import_module("rich.table")
+        output.console(stderr=True)
+
     def __call__(self, done, total, step):
         if not self.tty or total < self.MIN_STEPS:
             return

@@ -138,6 +138,7 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
             if background is not None and (not batch or not _alongside(batch)):
                 at = background.first
                 bg, background = background, None
+                _idle(progress)
                 bg.settle(done, journal)
                 if progress is not None:
                     progress(len(done), total, bg.batch[-1])
@@ -209,6 +210,17 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
         i += len(batch)
         if progress is not None:
             progress(len(done), total, steps[i - 1])  # (not counting a background batch still under way)
+
+
+def _idle(progress) -> None:
+    """Tell the caller's progress (`idle()`, when it has one) that this thread has nothing to do until
+    the kernel's request under way ends: what the command needs after the run can be made meanwhile."""
+    idle = getattr(progress, "idle", None)
+    if idle is not None:
+        try:
+            idle()
+        except Exception:  # noqa: BLE001 - only a head start: the same work is done later if need be
+            pass
 
 
 def _wait(thread: threading.Thread) -> None:
