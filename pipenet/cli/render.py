@@ -223,7 +223,7 @@ class Progress:
             self.bar.__exit__(None, None, None)
             self.bar = None
 
-    def idle(self) -> None:
+    def kernel_at_work(self) -> None:
         """The executor waits for a long kernel request (the host interfaces of a `down`): the summary's
         imports (rich's console and table, 0.04 s) are made now, not after the request."""
         import importlib

@@ -123,7 +123,9 @@ def _dealt(batch: list[Step], e: PartlyDone) -> list[Step]:
 
 def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = None, command: str = "up",
             progress: Callable[[int, int, Step], None] | None = None) -> None:
-    """Apply every step of `plan`; raise ApplyFailed (rolled back) or Leftovers (not all undone)."""
+    """Apply every step of `plan`; raise ApplyFailed (rolled back) or Leftovers (not all undone).
+    `progress(done, total, step)` is told of each step made; a `progress.kernel_at_work()`, if it has
+    one, is called when only the kernel's long request (a background batch) is left to wait for."""
     journal.begin(plan.steps, base, meta, command)
     done: list[Step] = []
     steps = plan.steps
@@ -138,7 +140,7 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
             if background is not None and (not batch or not _alongside(batch)):
                 at = background.first
                 bg, background = background, None
-                _idle(progress)
+                _kernel_at_work(progress)
                 bg.settle(done, journal)
                 if progress is not None:
                     progress(len(done), total, bg.batch[-1])
@@ -212,13 +214,14 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
             progress(len(done), total, steps[i - 1])  # (not counting a background batch still under way)
 
 
-def _idle(progress) -> None:
-    """Tell the caller's progress (`idle()`, when it has one) that this thread has nothing to do until
-    the kernel's request under way ends: what the command needs after the run can be made meanwhile."""
-    idle = getattr(progress, "idle", None)
-    if idle is not None:
+def _kernel_at_work(progress) -> None:
+    """Tell the caller's progress (its `kernel_at_work()`, when it has one) that this thread has nothing
+    to do until the kernel's request under way ends (once per background batch: one in a `down`), so
+    what the command needs after the run can be made meanwhile."""
+    hook = getattr(progress, "kernel_at_work", None)
+    if hook is not None:
         try:
-            idle()
+            hook()
         except Exception:  # noqa: BLE001 - only a head start: the same work is done later if need be
             pass
 

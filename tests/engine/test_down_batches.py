@@ -314,31 +314,31 @@ def test_a_failure_while_the_host_interfaces_go_in_a_thread_rolls_everything_bac
     assert _everything(k) == before
 
 
-def test_the_progress_is_told_once_while_the_executor_waits_for_the_host_interfaces_request(tmp_path, monkeypatch):
-    """`idle()`: the executor has nothing left to do but wait for the kernel's request (the CLI makes its
-    summary's imports then); called once, while that request is still under way, and never for a run
-    without such a request."""
+def test_the_progress_is_told_while_the_executor_waits_for_the_host_interfaces_request(tmp_path, monkeypatch):
+    """`kernel_at_work()`: the executor has nothing left to do but wait for the kernel's request (the CLI
+    makes its summary's imports then); called once, while that request is still under way (the request
+    here waits for that call), and never for a run without such a request."""
     import threading
-    import time
 
     from pipenet.engine.executor import execute
     from pipenet.engine.journal import Journal
 
     k, removal = _record(tmp_path)
     real_del = k.link_del_many
-    finished = threading.Event()
+    told, finished = threading.Event(), threading.Event()
 
     def link_del_many(*a, **kw):
-        time.sleep(0.3)
+        told.wait(5)  # (the kernel at work until the executor says it waits for it)
         real_del(*a, **kw)
         finished.set()
 
     class Progress:
         def __init__(self):
-            self.idle_calls, self.steps = [], 0
+            self.calls, self.steps = [], 0
 
-        def idle(self):
-            self.idle_calls.append(not finished.is_set())  # (the request still under way)
+        def kernel_at_work(self):
+            self.calls.append(not finished.is_set())  # (the request still under way)
+            told.set()
 
         def __call__(self, done, total, step):
             self.steps += 1
@@ -346,7 +346,7 @@ def test_the_progress_is_told_once_while_the_executor_waits_for_the_host_interfa
     monkeypatch.setattr(k, "link_del_many", link_del_many)
     seen = Progress()
     execute(removal, k, Journal(str(tmp_path / "j2")), progress=seen)
-    assert seen.idle_calls == [True] and seen.steps > 0
+    assert seen.calls == [True] and seen.steps > 0 and finished.is_set()
     from pipenet.backends.recording import RecordingKernel
     from pipenet.lang import load_text
     from pipenet.plan.compile import compile_topology
@@ -355,7 +355,7 @@ def test_the_progress_is_told_once_while_the_executor_waits_for_the_host_interfa
     again = Progress()
     execute(diff(compile_topology(load_text(textwrap.dedent(TOPO), "db.pn"))[0], []), RecordingKernel(),
             Journal(str(tmp_path / "j3")), progress=again)
-    assert again.idle_calls == [] and again.steps > 0
+    assert again.calls == [] and again.steps > 0
 
 
 def test_ctrl_c_while_the_host_interfaces_go_in_a_thread_waits_for_the_kernel_s_work(tmp_path, monkeypatch):
