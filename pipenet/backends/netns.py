@@ -166,6 +166,18 @@ def _no_dad_default() -> None:
     write_if_possible("/proc/sys/net/ipv6/conf/default/accept_dad", b"0")  # (this thread's namespace)
 
 
+def _mount_at(source: str, path: str) -> None:
+    """A namespace (`source`: a /proc path to it) given the name `path`, as `ip netns add` does: an empty
+    file made there (never one that exists), then a bind mount on it; the file goes again if the mount
+    fails."""
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
+    try:
+        linux.mount(source, path, "none", linux.MS_BIND)
+    except BaseException:
+        os.unlink(path)
+        raise
+
+
 def _raise_nofile() -> None:
     """Each open namespace costs two descriptors; lift the soft limit to the hard one."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -277,7 +289,7 @@ class Namespaces:
         self._prepare_run_dir()
         path = self.path(name)
         nsfd = nl = None
-        created = mounted = False
+        mounted = False
         try:
             linux.unshare(linux.CLONE_NEWNET)
             try:
@@ -287,17 +299,13 @@ class Namespaces:
                 nl = Netlink.open_here(big=False)
                 nl.index["lo"] = 1  # loopback is always the first interface of a new namespace
                 nl.link_set("lo", up=True, alias=mark)
-                fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-                os.close(fd)
-                created = True
-                linux.mount("/proc/thread-self/ns/net", path, "none", linux.MS_BIND)
+                _mount_at("/proc/thread-self/ns/net", path)
                 mounted = True
             finally:
                 self._back()
         except BaseException:
             if mounted:
                 linux.umount(path, linux.MNT_DETACH)
-            if created:
                 os.unlink(path)
             if nl is not None:
                 nl.close()
@@ -498,27 +506,18 @@ class Namespaces:
         undid); without it, the last deleted. False when this run deleted no such namespace there.
         Raises (EBUSY) when it did but something else is at that path now: nothing is touched, and the
         caller must not make a namespace there instead (its contents would go into someone else's)."""
-        kept = [(h.fd, h.inode) for h in self.retired if h.ref == name]
-        kept += [(fd, os.fstat(fd).st_ino) for ref, fd in self.retired_fds if ref == name]
         nsfs = os.fstat(self.root.fd).st_dev
-        kept = [(fd, ino) for fd, ino in kept if os.fstat(fd).st_dev == nsfs]  # (namespaces only)
-        if inode is not None:
-            kept = [(fd, ino) for fd, ino in kept if ino == inode]
+        kept = [fd for fd in [*(h.fd for h in self.retired if h.ref == name),
+                              *(fd for ref, fd in self.retired_fds if ref == name)]
+                if (st := os.fstat(fd)).st_dev == nsfs and inode in (None, st.st_ino)]  # (namespaces only)
         if not kept:
             return False
-        fd = kept[-1][0]
         path = self.path(name)
         if os.path.lexists(path):
             raise OSError(errno.EBUSY, f"{path} was taken by something else while pipenet had the namespace "
                                        f"it removed there; that namespace could not be mounted back")
         self._prepare_run_dir()
-        made = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-        os.close(made)
-        try:
-            linux.mount(f"/proc/self/fd/{fd}", path, "none", linux.MS_BIND)
-        except BaseException:
-            os.unlink(path)
-            raise
+        _mount_at(f"/proc/self/fd/{kept[-1]}", path)
         return True
 
     def _unmount(self, name: str) -> None:
