@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from pipenet import results
 from pipenet.errors import PipenetError, UsageError
+from pipenet.gcpause import paused
 
 if TYPE_CHECKING:
     from pipenet.ir import Topology
@@ -208,6 +209,7 @@ class Lab:
         return self.path if self.path is not None else TEXT
 
     # -- plan, up, down ---------------------------------------------------------------------------------
+    @paused
     def plan(self) -> results.Plan:
         """What `up` would do: the file against the record and the live system (a topology across machines:
         each machine's, its steps' keys named `MACHINE/KEY`)."""
@@ -240,6 +242,7 @@ class Lab:
 
         return place.call(here)
 
+    @paused
     def up(self, sandbox: bool = False, progress=None) -> results.Change:
         """Bring the live system to what the file says (see `pipenet up`); in a sandbox with `sandbox`, or
         in the one the lab already lives in."""
@@ -354,6 +357,7 @@ class Lab:
         sb.save(self.name, rec)
         return value
 
+    @paused
     def down(self, force: bool = False, progress=None) -> results.Change:
         """Remove what the lab made that is live and carries its mark (`force`: by the marks alone, for a
         record that cannot be trusted). A lab in a sandbox: the sandbox ends too."""
