@@ -36,3 +36,26 @@ def paused(fn):
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+#: Set by the `pipenet` program (`cli.dispatch.run`), whose process ends as soon as its command is done
+#: (`os._exit`, no interpreter teardown).
+ENDS_WITH_COMMAND = False
+
+
+def paused_to_the_end(fn):
+    """`paused`, for a command of the `pipenet` program (`up`, `down`, `plan`, their summary included):
+    when the process ends with the command (ENDS_WITH_COMMAND), the collector is not resumed at all. Resumed,
+    its first pass would go over everything the command made and still holds, just before the exit
+    frees it all at once (6 to 9 ms at 4,000 containers). Called any other way (the tests, a program
+    of the user's), it is `paused`."""
+    inner = paused(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not ENDS_WITH_COMMAND:
+            return inner(*args, **kwargs)
+        gc.disable()
+        return fn(*args, **kwargs)
+
+    return wrapper

@@ -16,10 +16,10 @@ from typing import Optional, Sequence
 
 from pipenet.cli import output
 from pipenet.cli.glue import Exit, call, lab_of, topology_arg
-from pipenet.gcpause import paused
+from pipenet.gcpause import paused_to_the_end
 
 
-@paused  # (the summary shown too: the collector resumes as the process ends)
+@paused_to_the_end  # (the summary shown too)
 def plan(file: str, format: str = "text", var: Sequence[str] = (), json: bool = False) -> None:
     """Show what `up` would do against the live system, in order (sh: the equivalent commands)."""
     from pipenet.cli import render
@@ -33,7 +33,7 @@ def plan(file: str, format: str = "text", var: Sequence[str] = (), json: bool = 
     render.plan(call(lab.plan), file, format)
 
 
-@paused  # (the summary shown too: the collector resumes as the process ends)
+@paused_to_the_end  # (the summary shown too)
 def up(file: str, sandbox: bool = False, var: Sequence[str] = ()) -> None:
     """Bring the live system to what FILE says: create what is missing, change what differs, remove the rest."""
     from pipenet.cli import render
@@ -44,7 +44,7 @@ def up(file: str, sandbox: bool = False, var: Sequence[str] = ()) -> None:
     render.change(f"{change.topology} is up", change)
 
 
-@paused  # (the summary shown too: the collector resumes as the process ends)
+@paused_to_the_end  # (the summary shown too)
 def down(target: str, force: bool = False, sandbox: bool = False) -> None:
     """Remove everything the topology made, and only that; safe to run twice, and after a crash.
     --force: when the record cannot be trusted, remove what carries the topology's marks. --sandbox (the

@@ -159,6 +159,9 @@ def _done(code: int = 0) -> None:
 def run() -> None:
     """The `pipenet` program (the console script, `python -m pipenet`): `main`, then the end of the
     process without the interpreter's teardown (`_done`). `main` itself returns, for callers that go on."""
+    from pipenet import gcpause
+
+    gcpause.ENDS_WITH_COMMAND = True
     try:
         main()
     except SystemExit as e:  # (how a command ends with its exit code)

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from pipenet.gcpause import gc_paused, paused
+from pipenet import gcpause
+from pipenet.gcpause import gc_paused, paused, paused_to_the_end
 
 TOPOLOGY = """topology gcp
 bridge br0 { address 10.64.0.1/24 }
@@ -101,8 +102,47 @@ def test_up_plan_and_down_run_their_stages_with_the_collector_paused(lab, monkey
     assert gc.isenabled()  # (resumed once each returned)
 
 
-def test_the_cli_commands_are_paused_for_their_summary_too():
+def test_a_command_of_the_program_leaves_the_collector_off_when_its_process_ends_with_it(monkeypatch):
+    seen = []
+
+    @paused_to_the_end
+    def command():
+        seen.append(gc.isenabled())
+
+    try:
+        command()  # (called as a library would: resumed after)
+        assert seen == [False] and gc.isenabled()
+        monkeypatch.setattr(gcpause, "ENDS_WITH_COMMAND", True)  # (what `pipenet`'s own entry point sets)
+        command()
+        assert seen == [False, False]
+        assert not gc.isenabled()  # (the process ends now: no pass over what the command made)
+    finally:
+        gc.enable()
+
+
+def test_the_cli_commands_up_down_and_plan_are_paused_to_the_end(monkeypatch):
     from pipenet.cli import commands
 
+    monkeypatch.setattr(gcpause, "ENDS_WITH_COMMAND", True)
     for fn in (commands.up, commands.down, commands.plan):
-        assert getattr(fn, "__wrapped__", None) is not None, fn.__name__
+        seen = []
+        monkeypatch.setattr(commands, "lab_of", lambda *a, **kw: seen.append(gc.isenabled()) or 1 / 0)
+        monkeypatch.setattr(commands, "call", lambda f: seen.append(gc.isenabled()) or 1 / 0)
+        try:
+            with pytest.raises(ZeroDivisionError):
+                fn("x.pn")
+            assert seen == [False], fn.__name__
+        finally:
+            gc.enable()
+
+
+def test_the_program_says_its_process_ends_with_its_command():
+    import subprocess
+    import sys
+
+    code = ("import pipenet.cli.dispatch as d, pipenet.gcpause as g, sys\n"
+            "d.main = lambda: print(g.ENDS_WITH_COMMAND)\n"
+            "print(g.ENDS_WITH_COMMAND)\n"
+            "d.run()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]
