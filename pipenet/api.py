@@ -109,11 +109,14 @@ class _Kernel:
 
 @contextmanager
 def kernel():
+    from pipenet.gcpause import leaving
+
     k = _Kernel()
     try:
         yield k
     finally:
-        k.close()
+        if not leaving():  # (the process ends now: its exit closes them all at once)
+            k.close()
 
 
 def set_variables(variables: dict | None) -> None:

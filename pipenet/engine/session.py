@@ -30,6 +30,7 @@ from pipenet.engine.live import LiveView
 from pipenet.engine.records import recorded_ops
 from pipenet.engine.state import StateDir, all_topologies
 from pipenet.errors import ApplyFailed, Conflict, CorruptState, Leftovers, PipenetError, UsageError
+from pipenet.gcpause import keep
 from pipenet.plan.diff import Plan, diff
 from pipenet.plan.ops import Op
 
@@ -457,6 +458,7 @@ def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None,
         claims.drop(p.topo.name)
         forget_failed_logs(state)
         inputs.remember(path, loaded[0], loaded[1], k)  # the record now matches this text
+        keep(p)
         return p, time.perf_counter() - t0
 
 
@@ -598,6 +600,7 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
             journal.finish()
         state.remove()
         forget_failed_logs(state)
+        keep(record, before, view, plan)
         return plan, True
 
 

@@ -93,7 +93,7 @@ def live_as_recorded(name: str, k) -> bool:
     `up` resets it.)"""
     from pipenet.engine import verified
     from pipenet.engine.live import all_live
-    from pipenet.gcpause import gc_paused
+    from pipenet.gcpause import gc_paused, keep
 
     state = StateDir(name)
     with gc_paused():  # (the record's JSON, its operations and every namespace read: no cycles among them)
@@ -105,4 +105,5 @@ def live_as_recorded(name: str, k) -> bool:
         if not all_live(record.get("ops", []), view, state):
             return False
         verified.save(state, record, memo, view.settled())
+        keep(record, view)  # (the answer is yes: the command ends here)
         return True

@@ -103,6 +103,7 @@ def test_up_plan_and_down_run_their_stages_with_the_collector_paused(lab, monkey
 
 
 def test_a_command_of_the_program_leaves_the_collector_off_when_its_process_ends_with_it(monkeypatch):
+    monkeypatch.setattr(gcpause, "_LEAVING", False)  # (put back after: the command sets it)
     seen = []
 
     @paused_to_the_end
@@ -124,6 +125,7 @@ def test_the_cli_commands_up_down_and_plan_are_paused_to_the_end(monkeypatch):
     from pipenet.cli import commands
 
     monkeypatch.setattr(gcpause, "ENDS_WITH_COMMAND", True)
+    monkeypatch.setattr(gcpause, "_LEAVING", False)  # (put back after: the commands set it)
     for fn in (commands.up, commands.down, commands.plan):
         seen = []
         monkeypatch.setattr(commands, "lab_of", lambda *a, **kw: seen.append(gc.isenabled()) or 1 / 0)
@@ -146,3 +148,54 @@ def test_the_program_says_its_process_ends_with_its_command():
             "d.run()\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_keep_holds_only_in_a_command_whose_process_ends_with_it(monkeypatch):
+    import weakref
+
+    class Big:
+        pass
+
+    monkeypatch.setattr(gcpause, "_KEPT", [])
+    a = Big()
+    ref = weakref.ref(a)
+    gcpause.keep(a)
+    del a
+    assert ref() is None  # (a library's caller or a test: nothing held)
+    monkeypatch.setattr(gcpause, "_LEAVING", True)
+    b = Big()
+    ref = weakref.ref(b)
+    gcpause.keep(b)
+    del b
+    assert ref() is not None  # (held for the exit to free)
+
+
+def test_the_kernel_is_closed_unless_the_process_ends_with_the_command(monkeypatch):
+    from pipenet import api
+
+    closed = []
+    monkeypatch.setattr(api._Kernel, "close", lambda self: closed.append(1))
+    with api.kernel():
+        pass
+    assert closed == [1]
+    monkeypatch.setattr(gcpause, "_LEAVING", True)
+    with api.kernel():
+        pass
+    assert closed == [1]  # (the exit closes its sockets and descriptors at once)
+
+
+def test_a_command_paused_to_the_end_is_leaving(monkeypatch):
+    monkeypatch.setattr(gcpause, "_LEAVING", False)
+    seen = []
+
+    @paused_to_the_end
+    def command():
+        seen.append(gcpause.leaving())
+
+    try:
+        command()
+        monkeypatch.setattr(gcpause, "ENDS_WITH_COMMAND", True)
+        command()
+    finally:
+        gc.enable()
+    assert seen == [False, True]
