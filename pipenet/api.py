@@ -109,13 +109,13 @@ class _Kernel:
 
 @contextmanager
 def kernel():
-    from pipenet.gcpause import leaving
+    from pipenet.gcpause import kept
 
     k = _Kernel()
     try:
         yield k
     finally:
-        if not leaving():  # (the process ends now: its exit closes them all at once)
+        if not kept(k):  # (kept: the command ends its process, whose exit closes them all at once)
             k.close()
 
 

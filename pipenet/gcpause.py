@@ -30,7 +30,7 @@ def paused(fn):
     reads) and makes next to no cycles. Left on, the collector's full passes rescan all of it again and
     again: at 4,000 containers three or four passes of 20 to 50 ms each before `down`'s request is
     even sent (83 ms of `down`, 191 ms of `up`, for some 400 and 800 objects in cycles found), all of
-    it on the way to the kernel. The cycles are collected when the command returns."""
+    it on the way to the kernel. The collector resumes when the outermost pause ends."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -71,9 +71,15 @@ _KEPT: list = []
 
 def leaving() -> bool:
     """Is this the `up`, `down` or `plan` of a `pipenet` process that ends with it (`paused_to_the_end`)?
-    Then what the exit frees at once need not be freed one by one before it: the namespaces' sockets
-    and descriptors (`api.kernel`), the record and the live reads (`keep`)."""
+    Then what the exit frees at once need not be freed one by one before it (`keep`)."""
     return _LEAVING
+
+
+def kept(obj) -> bool:
+    """Was `obj` itself given to `keep`? (`api.kernel` leaves such a kernel's thousands of namespace
+    sockets and descriptors to the exit; one that was not kept, say the no-op's check that found a
+    change before the full `up` opens another, is closed as ever.)"""
+    return _LEAVING and any(o is obj for objs in _KEPT for o in objs)
 
 
 def keep(*objs) -> None:

@@ -148,15 +148,16 @@ def test_usage_errors_still_come_from_typer():
 
 def test_the_program_ends_without_teardown_unless_something_waits_for_the_exit():
     """`run` ends the process once the command is done (the interpreter's teardown skipped), its output
-    flushed; not when an atexit handler (say, a temporary directory's clean-up) or a thread that is not a
-    daemon is waiting for the exit."""
+    flushed and its atexit handlers run (say, a temporary directory's clean-up, or logging's); not when a
+    thread that is not a daemon is waiting for the exit."""
     fast = ("import sys; sys.stdout.write('said'); from pipenet.cli.dispatch import _done\n"
             "_done()\nprint('went on')\n")
     r = subprocess.run([sys.executable, "-c", fast], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout == "said", r
-    waits = ("import atexit, sys; atexit.register(lambda: print('at exit'))\n" + fast)
+    waits = ("import atexit, sys; atexit.register(lambda: print('at exit'))\n"
+             "atexit.register(lambda: print('registered last, run first'))\n" + fast)
     r = subprocess.run([sys.executable, "-c", waits], capture_output=True, text=True)
-    assert r.returncode == 0 and r.stdout == "saidwent on\nat exit\n", r
+    assert r.returncode == 0 and r.stdout == "saidregistered last, run first\nat exit\n", r
     thread = ("import threading, time; t = threading.Thread(target=time.sleep, args=(0.2,)); t.start()\n" + fast)
     r = subprocess.run([sys.executable, "-c", thread], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout == "saidwent on\n", r
@@ -184,16 +185,15 @@ def test_the_early_end_with_a_closed_output_or_a_profiler():
 
 
 def test_down_and_a_no_op_up_end_without_teardown(netns, tmp_path):
-    """Nothing `down` or a no-op `up` imports registers an exit handler (`concurrent.futures` imports
-    `logging`, which does: the multi-machine coordinator imports it only when it runs), so each ends as
-    soon as it has said what it had to (about 0.03 s of a `down` of 4,000 containers). The first `up`
-    reads the file with lark, which imports `logging`: it ends normally."""
+    """Each ends as soon as it has said what it had to (about 0.03 s of a `down` of 4,000 containers), the
+    first `up` too, though it reads the file with lark, which imports `logging`, whose exit handler runs
+    first (`_done`)."""
     path = tmp_path / "q.pn"
     path.write_text("topology q\nbridge br0 { address 10.61.0.1/24 }\ncontainer a { net br0 }\n")
     spy = ("import os, sys\nreal = os._exit\n"
            "def ended(code):\n    sys.stderr.write('ended early\\n'); sys.stderr.flush(); real(code)\n"
            "os._exit = ended\nsys.argv = ['pipenet'] + sys.argv[1:]\n"
            "from pipenet.cli.dispatch import run\nrun()\n")
-    for args, early in ((["up", str(path)], False), (["up", str(path)], True), (["down", "q"], True)):
+    for args, early in ((["up", str(path)], True), (["up", str(path)], True), (["down", "q"], True)):
         r = netns.run([sys.executable, "-c", spy, *args], check=False)
         assert r.returncode == 0 and ("ended early" in r.stderr) == early, (args, r.stderr)

@@ -137,17 +137,19 @@ def admin_path(path: str) -> str:
 def _done(code: int = 0) -> None:
     """The command has finished and said what it had to: end the process now, without the interpreter's
     teardown (every module and object freed one by one: 10 to 15 ms of a no-op `up` at thousands of
-    containers), unless something asked to run at exit (an `atexit` handler: a temporary directory's
-    clean-up registers one) or a thread that is not a daemon is still running."""
+    containers, more after a full `up`), once what asked to run at exit has run (an `atexit` handler: a
+    temporary directory's clean-up, `logging`'s, which lark's import registers), unless a thread that
+    is not a daemon is still running, or a profiler or a debugger waits for the program's return."""
     import atexit
     import os
     import threading
 
-    ncallbacks = getattr(atexit, "_ncallbacks", None)
-    if ncallbacks is None or ncallbacks() or sys.getprofile() or sys.gettrace() or any(
+    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
+    if run_exitfuncs is None or sys.getprofile() or sys.gettrace() or any(
             not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         return  # (a profiler or a debugger does its work after the program returns)
     try:
+        run_exitfuncs()  # (as the normal exit would, in the same order: last registered first)
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:  # (None: started with that descriptor closed)
                 stream.flush()

@@ -458,7 +458,7 @@ def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None,
         claims.drop(p.topo.name)
         forget_failed_logs(state)
         inputs.remember(path, loaded[0], loaded[1], k)  # the record now matches this text
-        keep(p)
+        keep(p, k)
         return p, time.perf_counter() - t0
 
 
@@ -600,7 +600,7 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
             journal.finish()
         state.remove()
         forget_failed_logs(state)
-        keep(record, before, view, plan)
+        keep(record, before, view, plan, k)
         return plan, True
 
 

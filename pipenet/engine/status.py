@@ -105,5 +105,5 @@ def live_as_recorded(name: str, k) -> bool:
         if not all_live(record.get("ops", []), view, state):
             return False
         verified.save(state, record, memo, view.settled())
-        keep(record, view)  # (the answer is yes: the command ends here)
+        keep(record, view, k)  # (the answer is yes: the command ends here)
         return True

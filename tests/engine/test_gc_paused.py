@@ -170,18 +170,22 @@ def test_keep_holds_only_in_a_command_whose_process_ends_with_it(monkeypatch):
     assert ref() is not None  # (held for the exit to free)
 
 
-def test_the_kernel_is_closed_unless_the_process_ends_with_the_command(monkeypatch):
+def test_the_kernel_is_closed_unless_kept_by_a_command_that_ends_its_process(monkeypatch):
     from pipenet import api
 
     closed = []
     monkeypatch.setattr(api._Kernel, "close", lambda self: closed.append(1))
-    with api.kernel():
-        pass
+    monkeypatch.setattr(gcpause, "_KEPT", [])
+    with api.kernel() as k:
+        gcpause.keep(k)  # (a library's caller or a test: nothing is kept)
     assert closed == [1]
     monkeypatch.setattr(gcpause, "_LEAVING", True)
     with api.kernel():
-        pass
-    assert closed == [1]  # (the exit closes its sockets and descriptors at once)
+        pass  # (the no-op's check that found a change: the full `up` opens another kernel)
+    assert closed == [1, 1]
+    with api.kernel() as k:
+        gcpause.keep(k)
+    assert closed == [1, 1]  # (the exit closes its sockets and descriptors at once)
 
 
 def test_a_command_paused_to_the_end_is_leaving(monkeypatch):
