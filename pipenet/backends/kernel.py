@@ -18,13 +18,14 @@ from pipenet.backends import nlmsg, objects
 from pipenet.backends.netlink import NetlinkError
 from pipenet.backends.objects import PIPENET_PROTO
 from pipenet.backends.netns import Handle, Namespaces
+from pipenet.backends.taskpipe import TaskPipe
 from pipenet.errors import PartlyDone
 from pipenet.fsutil import write_if_possible
 
 TC_H_ROOT = 0xFFFFFFFF
 _SIZE = struct.Struct("=Q")  # (the length of a child's answer, before it: `split_work`)
-#: from this many namespaces on, `read_marks_many` reads them in two processes at once
-SPLIT_LINKS_AT = 400
+#: from this many namespaces on, `read_marks_many` reads them in two processes at once, this many at a time
+SPLIT_LINKS_AT, MARK_CHUNK = 400, 64
 #: `link_del_many` reads the host's interfaces anew when this process's read of them for its checks
 #: (`read_links`) was asked for longer ago than this (seconds): at 4,000 containers `down` asks for it
 #: about 0.55 s before its ports' request (the read itself, the namespaces' marks read meanwhile, the
@@ -528,40 +529,82 @@ class Kernel:
         self._remember_mark(ref, view)
         return view
 
-    def read_marks_many(self, refs: list[str], split_at: int | None = None,
-                        meanwhile=None) -> dict[str, objects.Namespace | None]:
+    def read_marks_many(self, refs: list[str], split_at: int | None = None, meanwhile=()
+                        ) -> tuple[dict[str, objects.Namespace | None], dict]:
         """What `down` checks before it removes anything: the host's links in full (`read_links`: its
         interfaces are removed one by one, each checked), and of every other namespace of `refs` its mark
-        alone (`read_mark`: what is inside goes with it). From `split_at` (SPLIT_LINKS_AT) namespaces on,
-        a forked child reads the marks while this process reads the host, then does `meanwhile()`, work
-        of the caller's that reads no namespace (at 4,000 containers: 0.25 s in the child; 0.17 s for the
-        host, then 0.08 s of `down`'s /etc checks). This process keeps only a descriptor on each of the
-        child's namespaces (`Namespaces.hold`: the unmount of a namespace that is still held is fast, see
+        alone (`read_mark`: what is inside goes with it); with the union of the dicts `meanwhile`'s
+        functions return, work of the caller's that reads no namespace and takes no lock of the kernel's
+        (`down`'s /etc checks, a few hundred at a time).
+
+        From `split_at` (SPLIT_LINKS_AT) namespaces on, this process reads the host while a forked child
+        starts on the rest, then both take it from one queue (`TaskPipe`): first the caller's work, then
+        the marks, MARK_CHUNK namespaces at a time. In that order because the host's link dump and a
+        loopback's read both need the kernel's RTNL lock, and while the first is sent (0.14 s at 4,000
+        bridge ports, most of it the kernel looking up each port's peer namespace) every other link read
+        on the machine waits for it, twenty times slower (docs/performance.md, the eighth pass): the
+        child does what needs no such lock meanwhile. This process keeps only a descriptor on each
+        namespace (`Namespaces.hold`: the unmount of a namespace that is still held is fast, see
         `Namespaces.delete`), and remembers each loopback's mark by its namespace's inode, exactly as its
         own reads do, so a namespace replaced meanwhile (another inode) is read again."""
         split_at = SPLIT_LINKS_AT if split_at is None else split_at
         refs = list(dict.fromkeys(refs))
         others = [r for r in refs if r]
+        work = list(meanwhile or ())
+        chunks = [others[i:i + MARK_CHUNK] for i in range(0, len(others), MARK_CHUNK)]
 
         def host() -> dict[str, objects.Namespace | None]:
-            out = {"": self.read_links("")} if "" in refs else {}
-            if meanwhile is not None:
-                meanwhile()
-            return out
+            return {"": self.read_links("")} if "" in refs else {}
 
-        def marks() -> dict[str, objects.Namespace | None]:
-            self.ns.open_many(others)
-            return {r: self.read_mark(r) for r in others}
+        def do(i: int, marks: dict, extra: dict) -> None:
+            if i < len(work):
+                extra.update(work[i]())
+                return
+            chunk = chunks[i - len(work)]
+            self.ns.open_many(chunk)
+            for r in chunk:
+                marks[r] = self.read_mark(r)
 
-        if len(others) < max(split_at, 2):
-            return {**host(), **marks()}
+        queue = TaskPipe(len(work) + len(chunks)) if len(others) >= max(split_at, 2) else None
+        if queue is None or not queue.full:
+            if queue is not None:
+                queue.close()
+            out, extra = host(), {}
+            for i in range(len(work) + len(chunks)):
+                do(i, out, extra)
+            return out, extra
         self.ns.hold(others)
-        out, got = self.split_work(marks, host)
+        parent = os.getpid()
+        done_here: set[int] = set()
+
+        def here():
+            out, extra = host(), {}
+            for i in queue:
+                done_here.add(i)
+                do(i, out, extra)
+            return out, extra
+
+        def in_child():
+            marks, extra = {}, {}
+            if os.getpid() != parent:
+                for i in queue:
+                    do(i, marks, extra)
+            else:  # the child failed, or there is none: what this process did not do
+                for i in range(len(work) + len(chunks)):
+                    if i not in done_here:
+                        do(i, marks, extra)
+            return marks, extra
+
+        try:
+            (out, extra), (got, theirs) = self.split_work(in_child, here)
+        finally:
+            queue.close()
         for ref, view in got.items():
             if view is not None:
                 self._remember_mark(ref, view)
         out.update(got)
-        return out
+        extra.update(theirs)
+        return out, extra
 
     def _remember_mark(self, ref: str, view: objects.Namespace) -> None:
         """A namespace's loopback mark, by its inode: `netns_mark` answers from it in this command."""

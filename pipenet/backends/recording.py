@@ -367,7 +367,7 @@ class RecordingKernel:
                 up=bool(l.get("up")), master=l.get("master"), alias=l.get("alias"), hairpin=l.get("hairpin"))
         return view
 
-    def read_marks_many(self, refs, split_at=None, meanwhile=None):
+    def read_marks_many(self, refs, split_at=None, meanwhile=()):
         out = {}
         for r in dict.fromkeys(refs):
             if r == "":
@@ -380,9 +380,10 @@ class RecordingKernel:
                 continue
             alias = ns["links"].get("lo", {}).get("alias")
             out[r] = objects.Namespace(inode=ns["inode"], links={"lo": objects.Link("lo", 1, up=True, alias=alias)})
-        if meanwhile is not None:
-            meanwhile()
-        return out
+        extra: dict = {}
+        for fn in meanwhile or ():
+            extra.update(fn())
+        return out, extra
 
     def read_namespace(self, ref, known=None):
         ns = self.state["ns"].get(ref)

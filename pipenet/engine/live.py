@@ -14,11 +14,11 @@ very same checks, so "drift" has one definition.
 from __future__ import annotations
 
 import os
-import struct
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pipenet.backends import objects
+from pipenet.backends.taskpipe import MAX_TASKS, TaskPipe
 from pipenet.plan.ops.base import REGISTRY
 
 
@@ -161,16 +161,19 @@ class LiveView:
             self._links[ref] = self.k.read_links(ref)
         return self._links[ref]
 
-    def read_marks_of(self, refs: list[str], meanwhile=None) -> None:
+    def read_marks_of(self, refs: list[str], meanwhile=()) -> dict:
         """`down`, which checks every namespace's mark before it removes anything, and these are the
         namespaces it removes (with the host's, "", whose links are all read): each read now for its mark
         alone, in one go (`Kernel.read_marks_many`: two processes from a few hundred on). What is inside
         one goes with it, so its end of a pair is taken as checked (`vouched`): of a bridge port, only
-        the host's end is read, and the kernel removes the other with it. `meanwhile()`: work that needs
-        no namespace read, done here while a forked child reads them (or after, in one process)."""
+        the host's end is read, and the kernel removes the other with it. `meanwhile`: functions that
+        read no namespace and take no lock of the kernel's, each returning a dict, done while the marks
+        are read (shared by both processes); the union of their dicts is returned."""
         todo = [r for r in refs if r not in self._links and r not in self._ns]
-        self._links.update(self.k.read_marks_many(todo, meanwhile=meanwhile))
+        got, extra = self.k.read_marks_many(todo, meanwhile=meanwhile)
+        self._links.update(got)
         self.going.update(r for r in todo if r)
+        return extra
 
     def placeholder(self, ref: str) -> bool:
         """Is there something at /run/netns/REF that is not a namespace (a plain file someone left)?"""
@@ -335,46 +338,6 @@ def _vouched(d: dict, view: LiveView) -> bool:
 CHUNK, CHUNK_ANYWHERE = 16, 250
 
 
-#: at most this many tasks (16 KB in the pipe: a pipe holds at least 64 KB, or 4 KB for a user past
-#: the kernel's soft limit on pipe pages, when `_Queue.full` says so and one process does it all)
-MAX_TASKS = 4096
-
-
-class _Queue:
-    """Work shared out by two processes as they go: the numbers 0 .. n-1 written into a pipe before the
-    fork, each process reading the next one when it is free (a read of 4 bytes from a pipe is atomic),
-    so neither waits for the other, whatever else the machine does meanwhile. `full`: all of them are
-    in the pipe (written without waiting: a pipe too small for them is not waited on forever)."""
-
-    WORD = struct.Struct("=I")
-
-    def __init__(self, n: int):
-        self.rfd, wfd = os.pipe()
-        data = b"".join(self.WORD.pack(i) for i in range(n))
-        try:
-            os.set_blocking(wfd, False)
-            self.full = os.write(wfd, data) == len(data) if data else True
-        except BlockingIOError:
-            self.full = False
-        finally:
-            os.close(wfd)
-
-    def __iter__(self):
-        while True:
-            got = os.read(self.rfd, 4)
-            if len(got) < 4:
-                return
-            yield self.WORD.unpack(got)[0]
-
-    def drain(self) -> None:
-        """Take every task left (a process that found something not live as made: the other stops)."""
-        for _ in self:
-            pass
-
-    def close(self) -> None:
-        os.close(self.rfd)
-
-
 def all_live(docs: list, view: LiveView, state=None) -> bool:
     """Is every operation of a record (its JSON, `record["ops"]`) live as made? The question of the
     unchanged-file fast path, which needs a yes or no, not the drift. The same checks as `check_all`,
@@ -387,7 +350,7 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
     two processes. This one checks what needs the host (its link dump, the largest read of all: the
     bridges, the host's own settings and firewall, and the host's end of each bridge port) while a
     forked child starts on the entries that may be checked anywhere (the /etc files); then both take
-    the rest from one queue (`_Queue`), a few hundred entries or a few namespaces at a time, until none
+    the rest from one queue (`TaskPipe`), a few hundred entries or a few namespaces at a time, until none
     is left. A pair with one end in the host and the other in a namespace is checked end by end
     (`view.elsewhere`): the host's end here, the other where its namespace is read."""
     if view.memo is None:
@@ -420,7 +383,7 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
     first = len(tasks)  # (then the namespaces, a few at a time)
     size = max(CHUNK, -(-len(refs) // (MAX_TASKS * 3 // 4)))
     tasks += [refs[i:i + size] for i in range(0, len(refs), size)]
-    queue = _Queue(len(tasks))
+    queue = TaskPipe(len(tasks))
     if not queue.full:
         queue.close()
         return _all_ok(docs, view, state)

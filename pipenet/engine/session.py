@@ -564,9 +564,11 @@ def down(name: str, k, progress=None) -> tuple[Plan, bool]:
             return Plan([], []), bool(notes)
         view = LiveView(k)
         before = recorded_ops(record, state)
-        files: dict = {}  # (the /etc files' checks, made while a forked child reads the namespaces' marks)
-        view.read_marks_of(["", *(op.ns for op in before if op.kind == "netns")],  # (every mark: two processes)
-                           meanwhile=lambda: files.update((op.key, op.check(view)) for op in before if op.kind == "etc"))
+        # every mark (two processes), the /etc files' checks made meanwhile, 250 at a time
+        etc = [op for op in before if op.kind == "etc"]
+        files = view.read_marks_of(["", *(op.ns for op in before if op.kind == "netns")],
+                                   meanwhile=[lambda some=etc[i:i + 250]: {op.key: op.check(view) for op in some}
+                                              for i in range(0, len(etc), 250)])
         view.want_sysctls(before)
         plan = diff([], before, view, read_children=False, known=files)  # (a namespace's mark, not its inside)
         plan.steps = host_ends_first(plan.steps)

@@ -90,6 +90,49 @@ def test_the_split_read_refuses_exactly_what_the_single_read_refuses(netns, tmp_
     assert split["counts"] == single["counts"]
     assert {"remove namespaces 4", "remove veth pairs 6"} <= set(split["counts"])  # c1, c6, c7, c8
     assert split["bridge"] == single["bridge"] == 0
-    # the /etc files are checked in this process while the child reads the marks: c6's, one of them a
+    # the /etc files are checked while the marks are read (by either process): c6's, one of them a
     # symlink pipenet did not make, are left whole in both runs
     assert split["link6"] and single["link6"] and split["etc6"] == single["etc6"] and "hosts" in split["etc6"]
+
+
+SHARED = textwrap.dedent("""
+    import json, os, subprocess, sys, time
+    import pipenet.backends.kernel as K
+
+    K.MARK_CHUNK = 2
+    names = [f"tq{i}" for i in range(6)]
+    for n in names:
+        subprocess.run(["ip", "netns", "add", n], check=True)
+        subprocess.run(["ip", "-n", n, "link", "set", "dev", "lo", "alias", f"mark of {n}"], check=True)
+
+    def work(i):
+        def fn():
+            time.sleep(0.05)  # (long enough that both processes take some of it)
+            return {str(i): os.getpid()}
+        return fn
+
+    k = K.Kernel()
+    try:
+        marks, extra = k.read_marks_many(["", *names], split_at=2, meanwhile=[work(i) for i in range(8)])
+        remembered = {n: k.netns_mark(n) for n in names}
+    finally:
+        k.close()
+    for n in names:
+        subprocess.run(["ip", "netns", "delete", n], check=True)
+    print(json.dumps({"marks": {r: v.links["lo"].alias for r, v in marks.items() if r}, "remembered": remembered,
+                      "host": marks.get("") is not None and "lo" in marks[""].links, "extra": sorted(extra),
+                      "processes": len(set(extra.values()))}))
+""")
+
+
+def test_the_marks_and_the_caller_s_work_are_shared_by_both_processes_and_all_come_back(netns):
+    """`read_marks_many` past `split_at`: the caller's work first, then the marks, taken from one queue by
+    this process (once it has read the host) and a forked child; every mark and every piece of work
+    comes back, whichever process did it, and the child's marks are remembered here as this process's."""
+    r = netns.run([sys.executable, "-c", SHARED], check=False, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.splitlines()[-1])
+    want = {f"tq{i}": f"mark of tq{i}" for i in range(6)}
+    assert got["marks"] == want and got["remembered"] == want and got["host"]
+    assert got["extra"] == [str(i) for i in range(8)]
+    assert got["processes"] == 2  # (both took some of the work)
