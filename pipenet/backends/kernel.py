@@ -18,7 +18,7 @@ from pipenet.backends import nlmsg, objects
 from pipenet.backends.netlink import NetlinkError
 from pipenet.backends.objects import PIPENET_PROTO
 from pipenet.backends.netns import Handle, Namespaces
-from pipenet.backends.taskpipe import TaskPipe
+from pipenet.backends.taskpipe import MAX_TASKS, TaskPipe
 from pipenet.errors import PartlyDone
 from pipenet.fsutil import write_if_possible
 
@@ -489,7 +489,7 @@ class Kernel:
             whole = want is not None and len(got) == want
         except BaseException:
             os.close(rfd)
-            os.waitpid(pid, 0)
+            _reap(pid)
             raise
         os.close(rfd)
         if whole:  # (its exit is waited for meanwhile, so it leaves no zombie)
@@ -501,7 +501,7 @@ class Kernel:
                 return mine, pickle.loads(memoryview(got)[_SIZE.size:])
             except Exception:  # noqa: BLE001 - its share, done here
                 return mine, in_child()
-        os.waitpid(pid, 0)
+        _reap(pid)
         return mine, in_child()  # (the child failed: its share, done here)
 
     def read_links(self, ref: str) -> objects.Namespace | None:
@@ -543,15 +543,17 @@ class Kernel:
         loopback's read both need the kernel's RTNL lock, and while the first is sent (0.14 s at 4,000
         bridge ports, most of it the kernel looking up each port's peer namespace) every other link read
         on the machine waits for it, twenty times slower (docs/performance.md, the eighth pass): the
-        child does what needs no such lock meanwhile. This process keeps only a descriptor on each
-        namespace (`Namespaces.hold`: the unmount of a namespace that is still held is fast, see
-        `Namespaces.delete`), and remembers each loopback's mark by its namespace's inode, exactly as its
-        own reads do, so a namespace replaced meanwhile (another inode) is read again."""
+        child does what needs no such lock meanwhile. This process keeps a descriptor on every namespace
+        (`Namespaces.hold`: the unmount of a namespace that is still held is fast, see `Namespaces.delete`)
+        and opens a handle (a descriptor and a socket) on each it reads itself; it remembers each
+        loopback's mark by its namespace's inode, exactly as its own reads do, so a namespace replaced
+        meanwhile (another inode) is read again."""
         split_at = SPLIT_LINKS_AT if split_at is None else split_at
         refs = list(dict.fromkeys(refs))
         others = [r for r in refs if r]
         work = list(meanwhile or ())
-        chunks = [others[i:i + MARK_CHUNK] for i in range(0, len(others), MARK_CHUNK)]
+        size = max(MARK_CHUNK, -(-len(others) // (MAX_TASKS // 2)))  # (at most half the queue's room)
+        chunks = [others[i:i + size] for i in range(0, len(others), size)]
 
         def host() -> dict[str, objects.Namespace | None]:
             return {"": self.read_links("")} if "" in refs else {}
@@ -574,6 +576,7 @@ class Kernel:
                 do(i, out, extra)
             return out, extra
         self.ns.hold(others)
+        self.ns.room_for(len(others))  # (this process opens the namespaces it reads a chunk at a time)
         parent = os.getpid()
         done_here: set[int] = set()
 

@@ -402,8 +402,8 @@ class Namespaces:
         _room(2 * n)
 
     def hold(self, refs: list[str]) -> None:
-        """Keep a descriptor on each of these namespaces (no socket: another process reads them), so that
-        their deletion in this run is not their last reference (see `delete`)."""
+        """Keep a descriptor on each of these namespaces (a descriptor alone: a forked child may read them),
+        so that their deletion in this run is not their last reference (see `delete`)."""
         _room(len(refs))
         for ref in refs:
             if ref and ref not in self.handles and ref not in self.held:
