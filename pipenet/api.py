@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from pipenet import results
 from pipenet.errors import PipenetError, UsageError
-from pipenet.gcpause import paused
+from pipenet.gcpause import kept, paused
 
 if TYPE_CHECKING:
     from pipenet.ir import Topology
@@ -109,8 +109,6 @@ class _Kernel:
 
 @contextmanager
 def kernel():
-    from pipenet.gcpause import kept
-
     k = _Kernel()
     try:
         yield k

@@ -577,25 +577,17 @@ class Kernel:
             return out, extra
         self.ns.hold(others)
         self.ns.room_for(len(others))  # (this process opens the namespaces it reads a chunk at a time)
-        parent = os.getpid()
-        done_here: set[int] = set()
 
         def here():
             out, extra = host(), {}
             for i in queue:
-                done_here.add(i)
                 do(i, out, extra)
             return out, extra
 
         def in_child():
             marks, extra = {}, {}
-            if os.getpid() != parent:
-                for i in queue:
-                    do(i, marks, extra)
-            else:  # the child failed, or there is none: what this process did not do
-                for i in range(len(work) + len(chunks)):
-                    if i not in done_here:
-                        do(i, marks, extra)
+            for i in queue.for_child():
+                do(i, marks, extra)
             return marks, extra
 
         try:

@@ -13,7 +13,6 @@ very same checks, so "drift" has one definition.
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -388,7 +387,6 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
         queue.close()
         return _all_ok(docs, view, state)
     view.k.room_for(len(refs))  # (this process opens its namespaces a chunk at a time)
-    parent = os.getpid()
 
     def namespaces(v: LiveView, some: list[str]) -> bool:
         """The entries of these namespaces; of each pair with an end in the host, the other end only."""
@@ -404,16 +402,10 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
         with v.checked_elsewhere(ports):  # (the other ends are checked where their namespaces are read)
             return _all_ok([d for r in ports for d in ports[r]], v, state, [])
 
-    done_here: set[int] = set()
-
-    def take(i: int) -> bool:
-        done_here.add(i)
-        return task(view, i)
-
-    said: list[bool] = []  # (this process's answer, once it has one)
+    said: list[bool] = []  # (this process's answer, once it has one; in the forked child, never one)
 
     def here() -> bool:
-        ok = _all_ok(host, view, state) and host_ends(view) and all(take(i) for i in queue)
+        ok = _all_ok(host, view, state) and host_ends(view) and all(task(view, i) for i in queue)
         if not ok:
             queue.drain()  # (the answer is no: the child need not go on)
         said.append(ok)
@@ -421,14 +413,12 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
 
     def in_child():
         other = LiveView(view.k, view.memo)
-        if os.getpid() != parent:
-            ok = all(task(other, i) for i in queue)
+        if said == [False]:
+            ok = False  # (done here, after the child failed: the answer is no already)
+        else:
+            ok = all(task(other, i) for i in queue.for_child())
             if not ok:
                 queue.drain()
-        elif said == [False]:
-            ok = False  # (the answer is no already)
-        else:  # the child failed, or there is none (the recording kernel): what this process did not do
-            ok = all(task(other, i) for i in range(len(tasks)) if i not in done_here)
         return ok, other.digests, other.unsettled
 
     try:
