@@ -15,6 +15,7 @@ import struct
 import time
 
 from pipenet.backends import nlmsg, objects
+from pipenet.backends.hostlinks import HostLinks
 from pipenet.backends.netlink import NetlinkError
 from pipenet.backends.objects import PIPENET_PROTO
 from pipenet.backends.netns import Handle, Namespaces
@@ -73,6 +74,16 @@ def _received_then_decoded(nl) -> list:
     from pipenet.backends.netlink import Netlink
 
     return Netlink.decode_frames(nl.links(raw=True), "list links")
+
+
+def _link(f: dict, a: dict, names: dict) -> objects.Link:
+    """A decoded link message (its fixed header's fields and its attributes) as a Link; `names`: the
+    names of the namespace's interfaces by index (its bridge's among them)."""
+    info = a.get("IFLA_LINKINFO") or {}
+    master = a.get("IFLA_MASTER")
+    return objects.Link(a.get("IFLA_IFNAME"), f["index"], info.get("kind"), a.get("IFLA_ADDRESS"), a.get("IFLA_MTU"),
+                        bool(f["flags"] & 1), names.get(master) if master else None, a.get("IFLA_IFALIAS"),
+                        a.get("IFLA_GROUP") or 0, a.get("IFLA_LINK"), info.get("hairpin"), info.get("data"))
 
 
 def _reap(pid: int) -> None:
@@ -606,6 +617,40 @@ class Kernel:
         if "lo" in view.links:
             self._marks[ref] = (view.inode, view.links["lo"].alias)
 
+    def read_host_links(self, known: dict) -> objects.Namespace | None:
+        """The host's inode and links as the no-op reads them (`backends.hostlinks`): its bridges in full
+        (a dump of that kind alone), its bridge ports from the bridges' own dump, each vouched for by
+        `known` (the last full read's {name: [index, alias, group]}), anything else read from the kernel
+        as it is asked for. 0.02 s where the host's link dump takes 0.14 s at 4,000 bridge ports."""
+        from pipenet.backends.hostlinks import compose
+
+        inode = self.ns.live_inode("")
+        if inode is None:
+            return None
+        nl = self.ns.fresh("", inode).nl
+        bridges = nl.links_of_kind("bridge")
+        names = {m.fields["index"]: m.attrs.get("IFLA_IFNAME") for m in bridges}
+        ports = []
+        for m in nl.bridge_ports():
+            f, a = m.fields, m.attrs
+            ports.append((a.get("IFLA_IFNAME"), f["index"], a.get("IFLA_ADDRESS"), a.get("IFLA_MTU"),
+                          bool(f["flags"] & 1), a.get("IFLA_MASTER"), a.get("IFLA_LINK"), a.get("IFLA_PROTINFO")))
+
+        def one(m) -> objects.Link | None:
+            if m is None:
+                return None
+            master = m.attrs.get("IFLA_MASTER")
+            return _link(m.fields, m.attrs, links.names_of([master]) if master else {})
+
+        def everything() -> dict:
+            view = self.read_links("")
+            return dict(view.links) if view is not None else {}
+
+        links = HostLinks(compose([_link(m.fields, m.attrs, names) for m in bridges], ports, known),
+                          lambda name: one(nl.link(name=name)), lambda index: one(nl.link(index=index)),
+                          everything)
+        return objects.Namespace(inode=inode, links=links)
+
     def _links_into(self, view: objects.Namespace, ref: str, replies: list) -> None:
         """The links of the namespace at `ref` (its link dump's `replies`) into `view`; its loopback's
         mark remembered."""
@@ -666,7 +711,11 @@ class Kernel:
     def _addresses_routes_into(self, view: objects.Namespace, addrs: list, routes: list) -> objects.Namespace:
         """The decoded replies of an address dump and a route dump (the main table's unicast routes) into
         `view`, whose links are read."""
-        names = {link.index: name for name, link in view.links.items()}
+        links = view.links
+        if isinstance(links, HostLinks):  # (the host's, read in part: the names asked for, read if not held)
+            names = links.names_of({m.fields["index"] for m in addrs} | {m.attrs.get("RTA_OIF") for m in routes})
+        else:
+            names = {link.index: name for name, link in links.items()}
         Address, Route = objects.Address, objects.Route
         addresses = view.addresses
         for m in addrs:

@@ -384,6 +384,29 @@ class Netlink:
                             M.ifinfo() + M.u32(M.IFLA_EXT_MASK, M.RTEXT_FILTER_SKIP_STATS), "list links",
                             only=M.LINK_MARK_ATTRS)
 
+    def links_of_kind(self, kind: str) -> list:
+        """Every interface of one kind, in full (a filtered dump: the kernel fills nothing for the others)."""
+        return self.request(M.RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, _LINKS + M.of_kind(kind), f"list {kind}s")
+
+    def bridge_ports(self) -> list:
+        """Every bridge port as the bridge's own dump sends it (AF_BRIDGE): name, index, bridge, MTU, MAC,
+        state, peer index and hairpin mode, without the link dump's lookup of a veth's peer namespace
+        (`backends.hostlinks`)."""
+        return self.request(M.RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, M.bridge_ports(), "list bridge ports",
+                            only=M.BRIDGE_PORT_ATTRS)
+
+    def link(self, name: str | None = None, index: int = 0):
+        """One interface in full, by name or by index (one request, not a dump); None when there is none."""
+        skip = M.u32(M.IFLA_EXT_MASK, M.RTEXT_FILTER_SKIP_STATS)
+        body = M.ifinfo(index) + skip if name is None else M.ifinfo() + M.string(M.IFLA_IFNAME, name) + skip
+        try:
+            found = self.request(M.RTM_GETLINK, NLM_F_REQUEST, body, f"interface {name or f'#{index}'}")
+        except NetlinkError as e:
+            if e.errno == errno_mod.ENODEV:
+                return None
+            raise
+        return found[0] if found else None
+
     def link_index(self, name: str) -> int:
         """An interface's index, read from the reply's fixed header (no full decode), then cached."""
         idx = self.index.get(name)

@@ -38,7 +38,7 @@ NLM_F_CAPPED, NLM_F_ACK_TLVS = 0x100, 0x200  # on an error message: request body
 NLMSGERR_ATTR_MSG = 1
 
 # attribute numbers
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_PROTINFO = 1, 3, 4, 5, 10, 12
 IFLA_LINKINFO, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD, IFLA_EXT_MASK, IFLA_LINK_NETNSID = 18, 20, 27, 28, 29, 37
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 IFLA_INET6_ADDR_GEN_MODE, IFLA_AF_SPEC, AF_INET6_ATTR = 8, 26, 10
@@ -102,6 +102,17 @@ def nested(kind: int, *parts: bytes) -> bytes:
 
 def ifinfo(index: int = 0, flags: int = 0, change: int = 0) -> bytes:
     return IFINFO.pack(socket.AF_UNSPEC, 0, index, flags, change)
+
+
+def bridge_ports() -> bytes:
+    """The request body of the bridge's port dump: an ifinfomsg of family AF_BRIDGE."""
+    return IFINFO.pack(socket.AF_BRIDGE, 0, 0, 0, 0)
+
+
+def of_kind(kind: str) -> bytes:
+    """A link dump's filter: interfaces of this kind only (the kernel skips the others before it fills
+    anything for them)."""
+    return nested(IFLA_LINKINFO, string(IFLA_INFO_KIND, kind))
 
 
 def ifaddr(family: int, prefixlen: int, index: int) -> bytes:
@@ -221,6 +232,14 @@ def _linkinfo(b: bytes) -> dict:
     return out
 
 
+def _port_hairpin(b: bytes) -> bool:
+    """IFLA_PROTINFO of the bridge's port dump (AF_BRIDGE): whether hairpin mode is on."""
+    mode = first(b, IFLA_BRPORT_MODE)
+    if not mode:
+        raise ValueError("no port mode")
+    return bool(mode[0])
+
+
 def _tc_options(b: bytes) -> bytes:
     return bytes(b)
 
@@ -234,6 +253,11 @@ _LINK_ATTRS = {IFLA_ADDRESS: ("IFLA_ADDRESS", _mac_text), IFLA_IFNAME: ("IFLA_IF
 #: a link's name, mark and group only: what deleting interfaces by their marks needs (a bridge port's
 #: IFLA_LINKINFO, its forty-odd port attributes, is most of the decoding of a host with thousands)
 LINK_MARK_ATTRS = {k: v for k, v in _LINK_ATTRS.items() if k in (IFLA_IFNAME, IFLA_IFALIAS, IFLA_GROUP)}
+#: what the bridge's own dump of its ports (RTM_GETLINK, AF_BRIDGE) sends of each: no alias, kind or group,
+#: and no peer namespace (the link dump's costly part on a host of thousands of ports: `backends.hostlinks`)
+BRIDGE_PORT_ATTRS = {**{k: v for k, v in _LINK_ATTRS.items() if k in (IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU,
+                                                                       IFLA_MASTER, IFLA_LINK)},
+                     IFLA_PROTINFO: ("IFLA_PROTINFO", _port_hairpin)}
 _ADDR_ATTRS = {IFA_ADDRESS: ("IFA_ADDRESS", _ip_text), IFA_LOCAL: ("IFA_LOCAL", _ip_text),
                IFA_FLAGS: ("IFA_FLAGS", _u32_value), IFA_PROTO: ("IFA_PROTO", _u8_value)}
 _ROUTE_ATTRS = {RTA_DST: ("RTA_DST", _ip_text), RTA_OIF: ("RTA_OIF", _u32_value),

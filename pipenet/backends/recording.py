@@ -367,6 +367,36 @@ class RecordingKernel:
                 up=bool(l.get("up")), master=l.get("master"), alias=l.get("alias"), hairpin=l.get("hairpin"))
         return view
 
+    def read_host_links(self, known):
+        """What `Kernel.read_host_links` stands for here: the bridges, the ports `known` vouches for, and
+        anything else as it is asked for (each read recorded as the kernel backend makes it)."""
+        from pipenet.backends.hostlinks import HostLinks, compose
+
+        self.reads.append(("host links in part", ""))
+        full = self.read_links("")
+        self.reads.pop()  # (not a read of the host's links in full)
+        if full is None:
+            return None
+        every = full.links
+        bridges = [link for link in every.values() if link.kind == "bridge"]
+        index = {b.name: b.index for b in bridges}
+        ports = [(n, link.index, link.mac, link.mtu, link.up, index.get(link.master), link.peer_index, link.hairpin)
+                 for n, link in every.items() if link.master is not None]
+
+        def by_name(name):
+            self.reads.append(("link", name))
+            return every.get(name)
+
+        def by_index(i):
+            self.reads.append(("link", f"#{i}"))
+            return next((link for link in every.values() if link.index == i), None)
+
+        def everything():
+            return dict(self.read_links("").links)
+
+        return objects.Namespace(inode=full.inode, links=HostLinks(compose(bridges, ports, known), by_name,
+                                                                   by_index, everything))
+
     def read_marks_many(self, refs, split_at=None, meanwhile=()):
         out = {}
         for r in dict.fromkeys(refs):

@@ -54,8 +54,12 @@ def parse_save(text: str) -> dict[str, Section]:
 class LiveView:
     """The kernel's state as the operations of one command need it (see the module docstring)."""
 
-    def __init__(self, k, memo: dict[str, str] | None = None):
+    def __init__(self, k, memo: dict[str, str] | None = None, ports: dict[str, list] | None = None):
         self.k = k
+        # With `ports` ({name: [index, alias, group]} of the host's bridge ports as the last check that
+        # found everything live read them, `engine.verified`), the host's links are read from the
+        # bridges' own dump, without the peer namespaces' ids (`backends.hostlinks`).
+        self.ports = ports
         self._ns: dict[str, objects.Namespace | None] = {}
         self._links: dict[str, objects.Namespace | None] = {}  # namespaces read for their links only
         # With `memo` ({ref: digest} of the namespaces at the last check that found every operation
@@ -87,7 +91,8 @@ class LiveView:
                 raw = self._raw[ref] if ref in self._raw else self._read_raw(ref)
                 self._ns[ref] = self.k.decode_raw(ref, raw) if raw is not None else None
             else:
-                self._ns[ref] = self.k.read_namespace(ref, self._links.get(ref))
+                known = self.links(ref) if ref == "" and self.ports else self._links.get(ref)
+                self._ns[ref] = self.k.read_namespace(ref, known)
         return self._ns[ref]
 
     # ---- digests: what the no-op `up` need not decode ----------------------------------------------
@@ -157,8 +162,19 @@ class LiveView:
         if self.memo is not None and ref:  # (read raw for its digest: decoded in full)
             return self.namespace(ref)
         if ref not in self._links:
-            self._links[ref] = self.k.read_links(ref)
+            quick = ref == "" and self.ports  # (the host's, with its ports kept: `backends.hostlinks`)
+            self._links[ref] = self.k.read_host_links(self.ports) if quick else self.k.read_links(ref)
         return self._links[ref]
+
+    def host_ports(self) -> dict[str, list]:
+        """{name: [index, alias, group]} of the host's bridge ports as read in this command (of those
+        read in part, `backends.hostlinks`, what was held): what the next no-op may take from this one."""
+        from pipenet.backends.hostlinks import HostLinks, identities
+
+        got = self._ns.get("") or self._links.get("")
+        if got is None:
+            return {}
+        return identities(got.links.held() if isinstance(got.links, HostLinks) else got.links)
 
     def read_marks_of(self, refs: list[str], meanwhile=()) -> dict:
         """`down`, which checks every namespace's mark before it removes anything, and these are the
@@ -412,7 +428,7 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
         return ok
 
     def in_child():
-        other = LiveView(view.k, view.memo)
+        other = LiveView(view.k, view.memo, view.ports)
         if said == [False]:
             ok = False  # (done here, after the child failed: the answer is no already)
         else:

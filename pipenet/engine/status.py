@@ -100,10 +100,10 @@ def live_as_recorded(name: str, k) -> bool:
         record = state.load()
         if record is None or record.get("down") or record.get("runtime"):
             return False
-        memo = verified.load(state, record)
-        view = LiveView(k, memo)
+        memo, ports = verified.load_both(state, record)
+        view = LiveView(k, memo, ports)
         if not all_live(record.get("ops", []), view, state):
             return False
-        verified.save(state, record, memo, view.settled())
+        verified.save(state, record, memo, view.settled(), ports, view.host_ports())
         keep(record, view, k)  # (the answer is yes: the command ends here)
         return True

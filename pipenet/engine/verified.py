@@ -13,8 +13,15 @@ in one that has not changed would answer as it did, and is not checked.
 What the dumps do not hold (the host's interfaces, files, firewall rules,
 settings, processes) is checked every time.
 
+It keeps too, of each of the host's bridge ports, its index and what the
+bridges' own dump of their ports does not send (its alias, which is
+pipenet's mark, and its group): the next check reads the host's ports from
+that dump, a seventh of the cost of the host's link dump at 4,000 ports,
+and takes those from here for the port with the same name and index, the
+same interface (`backends.hostlinks`, which says what that trusts).
+
 `verified.json` beside the record: {"version", "key", "namespaces": {ref:
-digest}}. The key is the record's generation, its time of writing and the
+digest}, "ports": {name: [index, alias, group]}}. The key is the record's generation, its time of writing and the
 SHA-256 of its bytes as read, and pipenet's own code
 (`inputs.code_fingerprint`): a record written again or changed in any byte
 (edited, restored from a copy), or another pipenet, and the digests are not
@@ -33,7 +40,7 @@ from pipenet.engine.state import StateDir
 from pipenet.fsutil import write_atomic
 
 NAME = "verified.json"
-VERSION = 1
+VERSION = 2  # (2: with the host's bridge ports)
 
 
 def _key(state: StateDir, record: dict) -> list | None:
@@ -48,29 +55,47 @@ def _key(state: StateDir, record: dict) -> list | None:
 
 def load(state: StateDir, record: dict) -> dict[str, str]:
     """{namespace ref: digest} kept for this record by the last check that found it all live, or {}."""
+    return load_both(state, record)[0]
+
+
+def load_both(state: StateDir, record: dict) -> tuple[dict[str, str], dict[str, list]]:
+    """What `load` returns, and {name: [index, alias, group]} of the host's bridge ports as that check
+    read them (`backends.hostlinks`; {} when none were kept)."""
     key = _key(state, record)
     if key is None:
-        return {}
+        return {}, {}
     try:
         with open(os.path.join(state.path, NAME), "rb") as f:
             kept = json.loads(f.read(64 << 20))
     except (OSError, ValueError, RecursionError):
-        return {}
+        return {}, {}
     if not isinstance(kept, dict) or kept.get("version") != VERSION or kept.get("key") != key:
-        return {}
+        return {}, {}
     found = kept.get("namespaces")
     if not isinstance(found, dict):
-        return {}
-    return {r: d for r, d in found.items() if isinstance(r, str) and r and isinstance(d, str)}
+        return {}, {}
+    ports = kept.get("ports")
+    return ({r: d for r, d in found.items() if isinstance(r, str) and r and isinstance(d, str)},
+            {n: p for n, p in ports.items() if _identity(n, p)} if isinstance(ports, dict) else {})
 
 
-def save(state: StateDir, record: dict, memo: dict[str, str], settled: dict[str, str]) -> None:
-    """Keep `settled` (`LiveView.settled` of a check that found everything live) when it is not what
-    `memo` already holds. A failure to write is no failure of the command: the next check decodes."""
+def _identity(name, port) -> bool:
+    """Is this what `hostlinks.identities` keeps of a port: a name, and [index, alias, group]?"""
+    return (isinstance(name, str) and bool(name) and isinstance(port, list) and len(port) == 3
+            and type(port[0]) is int and port[0] > 0 and (port[1] is None or isinstance(port[1], str))
+            and type(port[2]) is int)
+
+
+def save(state: StateDir, record: dict, memo: dict[str, str], settled: dict[str, str],
+         ports: dict[str, list] | None = None, settled_ports: dict[str, list] | None = None) -> None:
+    """Keep `settled` (`LiveView.settled` of a check that found everything live) and `settled_ports`
+    (`LiveView.host_ports`) when they are not what `memo` and `ports` already hold. A failure to write
+    is no failure of the command: the next check decodes."""
     key = _key(state, record)
-    if key is None or settled == memo:
+    if key is None or (settled == memo and (settled_ports or {}) == (ports or {})):
         return
-    data = json.dumps({"version": VERSION, "key": key, "namespaces": settled}, sort_keys=True).encode()
+    data = json.dumps({"version": VERSION, "key": key, "namespaces": settled, "ports": settled_ports or {}},
+                      sort_keys=True).encode()
     try:
         write_atomic(os.path.join(state.path, NAME), data, 0o600, durable=False)
     except OSError:

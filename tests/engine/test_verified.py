@@ -41,9 +41,14 @@ def _applied(tmp_path, n: int = N):
 
 
 def _memo(k, docs) -> dict:
+    return _kept(k, docs)[0]
+
+
+def _kept(k, docs) -> tuple[dict, dict]:
+    """The memo of a clean check, and the host's bridge ports it read (`LiveView.host_ports`)."""
     view = LiveView(k, {})
     assert all_live(docs, view)
-    return view.settled()
+    return view.settled(), view.host_ports()
 
 
 def _made(monkeypatch) -> list:
@@ -115,7 +120,16 @@ DRIFTS = {
     "the host's end of a port, off its bridge": lambda k: k.link_set("", _host_end(k, "memo@c94"), nomaster=True),
     "the host's end of a port, down": lambda k: k.link_set("", _host_end(k, "memo@c1"), up=False),
     "the bridge": lambda k: k.link_del("", "br0"),
+    "the host's end of a port, another MTU": lambda k: k.link_set("", _host_end(k, "memo@c93"), mtu=1400),
+    "another interface under the name of a port's host end": lambda k: _replaced(k, "memo@c92"),
 }
+
+
+def _replaced(k, ref: str) -> None:
+    """The host's end of `ref`'s pair is another interface of the same name: another index, no mark."""
+    link = k.state["ns"][""]["links"][_host_end(k, ref)]
+    link["index"] += 100000
+    link["alias"] = None
 
 
 def _addr(k, ref: str) -> tuple[str, int]:
@@ -129,17 +143,49 @@ def _host_end(k, ref: str) -> str:
     return k.state["ns"][ref]["links"]["eth0"]["peer"][1]
 
 
+@pytest.mark.parametrize("ports", [True, False], ids=["ports kept", "host read in full"])
 @pytest.mark.parametrize("case", list(DRIFTS))
-def test_the_memo_never_hides_drift(tmp_path, case):
-    """With the memo of a clean check, `all_live` says yes exactly when `status` finds no drift."""
+def test_the_memo_never_hides_drift(tmp_path, case, ports):
+    """With the memo of a clean check, `all_live` says yes exactly when `status` finds no drift, whether
+    the host's ports are read from the bridges' dump (`backends.hostlinks`) or the host's links in full."""
     from pipenet.engine.records import recorded_ops
     from pipenet.engine.status import drift
 
     k, docs = _applied(tmp_path)
-    memo = _memo(k, docs)
+    memo, kept = _kept(k, docs)
+    assert len(kept) == N
     DRIFTS[case](k)
     found = drift(recorded_ops({"ops": docs}), LiveView(k))
     assert found, case
+    assert all_live(docs, LiveView(k, memo, kept if ports else None)) is False
+
+
+def test_with_the_ports_kept_the_host_is_not_read_in_full(tmp_path):
+    """The ports come from the bridges' dump, vouched for by name and index; only an interface that is
+    none of those is read, by name, as it is asked for; and the ports kept carry over unchanged."""
+    k, docs = _applied(tmp_path)
+    memo, kept = _kept(k, docs)
+    k.reads.clear()
+    view = LiveView(k, memo, kept)
+    assert all_live(docs, view)
+    assert ("links", "") not in k.reads and ("host links in part", "") in k.reads
+    assert not [r for r in k.reads if r[0] == "link"], k.reads  # (every port vouched for)
+    assert view.host_ports() == kept
+    _replaced(k, "memo@c5")
+    k.reads.clear()
+    view = LiveView(k, memo, kept)
+    assert all_live(docs, view) is False
+    assert ("link", _host_end(k, "memo@c5")) in k.reads and ("links", "") not in k.reads
+
+
+def test_what_the_ports_kept_trust(tmp_path):
+    """The one change to a port's host end the no-op with its ports kept does not see, as
+    `backends.hostlinks` says: its alias edited in place (the same interface, by its index). The full
+    read, which `status`, `plan` of a changed file and `down` make, sees it."""
+    k, docs = _applied(tmp_path)
+    memo, kept = _kept(k, docs)
+    k.link_set("", _host_end(k, "memo@c7"), alias="edited in place")
+    assert all_live(docs, LiveView(k, memo, kept)) is True
     assert all_live(docs, LiveView(k, memo)) is False
 
 
@@ -189,15 +235,41 @@ def test_the_memo_is_kept_for_its_record_and_code_only(tmp_path, monkeypatch):
     monkeypatch.setattr(inputs, "_CODE", [])
     memo = tmp_path / "state" / "memo" / verified.NAME
     key = verified._key(state, record)
-    for broken in (b"", b"{", b"[]", json.dumps({"version": 1, "key": None, "namespaces": {}}).encode(),
-                   json.dumps({"version": 1, "key": key, "namespaces": []}).encode()):
+    for broken in (b"", b"{", b"[]", json.dumps({"version": verified.VERSION, "key": None, "namespaces": {}}).encode(),
+                   json.dumps({"version": verified.VERSION, "key": key, "namespaces": []}).encode()):
         memo.write_bytes(broken)
         assert again() == {}
-    memo.write_bytes(json.dumps({"version": 1, "key": key, "namespaces": {"memo@c1": "aa", "": "bb",
+    memo.write_bytes(json.dumps({"version": verified.VERSION, "key": key, "namespaces": {"memo@c1": "aa", "": "bb",
                                                                          "memo@c3": 7}}).encode())
     assert again() == {"memo@c1": "aa"}  # (what is not a digest of a namespace: dropped)
     state.remove()
     assert not memo.exists()
+
+
+def test_the_ports_are_kept_beside_the_digests_and_only_in_their_shape(tmp_path, monkeypatch):
+    from pipenet.engine import verified
+    from pipenet.engine.state import StateDir
+
+    monkeypatch.setenv("PIPENET_STATE_DIR", str(tmp_path / "state"))
+    state = StateDir("memo")
+    state.save({"topology": "memo", "ops": [], "ns": {}, "generation": 1})
+    record = state.load()
+    ports = {"veth1": [7, "pipenet:memo:x", 3], "veth2": [8, None, 0]}
+    verified.save(state, record, {}, {"memo@c1": "aa"}, {}, ports)
+    fresh = StateDir("memo")
+    assert verified.load_both(fresh, fresh.load()) == ({"memo@c1": "aa"}, ports)
+    path = tmp_path / "state" / "memo" / verified.NAME
+    stamp = path.stat().st_mtime_ns
+    verified.save(state, record, {"memo@c1": "aa"}, {"memo@c1": "aa"}, ports, dict(ports))
+    assert path.stat().st_mtime_ns == stamp  # (nothing new: not written again)
+    kept = json.loads(path.read_text())
+    kept["ports"] = {**ports, "bad1": [0, "x", 0], "bad2": [7, 5, 0], "bad3": [7, "x"], "": [7, "x", 0],
+                     "bad4": [True, "x", 0], "bad5": "x"}
+    path.write_text(json.dumps(kept))
+    assert verified.load_both(fresh, fresh.load())[1] == ports
+    kept["ports"] = []
+    path.write_text(json.dumps(kept))
+    assert verified.load_both(fresh, fresh.load()) == ({"memo@c1": "aa"}, {})
 
 
 class _Forking:
@@ -252,14 +324,14 @@ def test_two_real_processes_share_the_check_and_never_hide_drift(tmp_path, case,
     """The child takes its own share of the queue (and, when it dies, this process does what it did not
     do itself); its digests come back and are merged; drift in any share is seen."""
     k, docs = _applied(tmp_path)
-    memo = _memo(k, docs)
+    memo, kept = _kept(k, docs)
     k = _Forking.make(k, fail)
     if case != "nothing":
         DRIFTS[case](k)
-    view = LiveView(k, memo)
+    view = LiveView(k, memo, kept)
     assert all_live(docs, view) is (case == "nothing")
     if case == "nothing":
-        assert view.settled() == memo
+        assert view.settled() == memo and view.host_ports() == kept
 
 
 # ---- the real kernel ---------------------------------------------------------------------------------------
