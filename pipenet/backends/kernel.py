@@ -630,11 +630,7 @@ class Kernel:
         nl = self.ns.fresh("", inode).nl
         bridges = nl.links_of_kind("bridge")
         names = {m.fields["index"]: m.attrs.get("IFLA_IFNAME") for m in bridges}
-        ports = []
-        for m in nl.bridge_ports():
-            f, a = m.fields, m.attrs
-            ports.append((a.get("IFLA_IFNAME"), f["index"], a.get("IFLA_ADDRESS"), a.get("IFLA_MTU"),
-                          bool(f["flags"] & 1), a.get("IFLA_MASTER"), a.get("IFLA_LINK"), a.get("IFLA_PROTINFO")))
+        ports = nl.bridge_ports()
 
         def one(m) -> objects.Link | None:
             if m is None:

@@ -154,7 +154,11 @@ class NetlinkError(OSError):
     gave them), or no answer came in time, or the answer did not fit its lengths (EBADMSG)."""
 
     def __init__(self, err: int, what: str, detail: str = ""):
-        reason = os.strerror(err) + (f" ({detail})" if detail else "")
+        try:
+            reason = os.strerror(err)
+        except (OverflowError, ValueError):  # (a code no C int holds: a reply that does not fit)
+            err, reason = errno_mod.EBADMSG, f"error code {err}"
+        reason += f" ({detail})" if detail else ""
         super().__init__(err, f"{what}: {reason}")
         self.what = what
         self.detail = detail
@@ -388,12 +392,15 @@ class Netlink:
         """Every interface of one kind, in full (a filtered dump: the kernel fills nothing for the others)."""
         return self.request(M.RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, _LINKS + M.of_kind(kind), f"list {kind}s")
 
-    def bridge_ports(self) -> list:
-        """Every bridge port as the bridge's own dump sends it (AF_BRIDGE): name, index, bridge, MTU, MAC,
-        state, peer index and hairpin mode, without the link dump's lookup of a veth's peer namespace
-        (`backends.hostlinks`)."""
-        return self.request(M.RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, M.bridge_ports(), "list bridge ports",
-                            only=M.BRIDGE_PORT_ATTRS)
+    def bridge_ports(self) -> list[tuple]:
+        """Every bridge port as the bridges' own dump sends it (AF_BRIDGE), without the link dump's lookup
+        of a veth's peer namespace (`backends.hostlinks`): (name, index, MAC, MTU, up, bridge's index,
+        peer's index, hairpin) each (`nlmsg.bridge_port`)."""
+        what = "list bridge ports"
+        try:
+            return [M.bridge_port(data, off) for data, off, _t in self.dump_raw(M.RTM_GETLINK, M.bridge_ports(), what)]
+        except (ValueError, struct.error, IndexError) as e:
+            raise NetlinkError(errno_mod.EBADMSG, what, str(e) or type(e).__name__) from None
 
     def link(self, name: str | None = None, index: int = 0):
         """One interface in full, by name or by index (one request, not a dump); None when there is none."""

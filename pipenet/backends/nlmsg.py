@@ -273,6 +273,47 @@ _SHAPES = {
 }
 
 
+def bridge_port(data: bytes, off: int) -> tuple:
+    """(name, index, MAC, MTU, up, bridge's index, peer's index, hairpin) of a message of the bridges'
+    port dump, read as `decode` with `BRIDGE_PORT_ATTRS` reads it (the same values, an attribute of the
+    wrong size absent, ValueError when a length does not fit) without the dicts: a host of thousands of
+    ports sends thousands of these to the no-op, and this reads one in a quarter of the time."""
+    if off < 0 or off + 16 > len(data):
+        raise ValueError("a bridge port's message: no room for its header")
+    length = HDR.unpack_from(data, off)[0]
+    end = off + length
+    if length < 16 + IFINFO.size or end > len(data):
+        raise ValueError(f"a bridge port's message of {length} bytes, {len(data) - off} there")
+    index, flags = IFINFO.unpack_from(data, off + 16)[2:4]
+    name = mac = mtu = master = peer = hairpin = None
+    pos = off + 16 + IFINFO.size
+    unpack, u32 = _ATTR.unpack_from, _U32.unpack_from
+    while pos < end:
+        if pos + 4 > end:
+            raise ValueError(f"a bridge port's message: {end - pos} stray bytes after its attributes")
+        n, kind = unpack(data, pos)
+        if n < 4 or pos + n > end:
+            raise ValueError(f"a bridge port's message: an attribute of {n} bytes at {pos - off}, in {length}")
+        kind &= 0x3FFF
+        if kind == IFLA_IFNAME:
+            name = _str_value(bytes(data[pos + 4:pos + n]))
+        elif n == 8 and kind in (IFLA_MTU, IFLA_MASTER, IFLA_LINK):
+            value = u32(data, pos + 4)[0]
+            if kind == IFLA_MTU:
+                mtu = value
+            elif kind == IFLA_MASTER:
+                master = value
+            else:
+                peer = value
+        elif kind == IFLA_ADDRESS:
+            mac = _mac_text(bytes(data[pos + 4:pos + n]))
+        elif kind == IFLA_PROTINFO:
+            mode = first(bytes(data[pos + 4:pos + n]), IFLA_BRPORT_MODE)
+            hairpin = bool(mode[0]) if mode else None
+        pos += (n + 3) & ~3
+    return name, index, mac, mtu, bool(flags & 1), master, peer, hairpin
+
+
 class Reply:
     """One decoded reply: its fixed header fields by name (m["index"]) and known attributes
     (m.get_attr("IFLA_IFNAME")), the way callers used to read pyroute2's messages."""

@@ -264,6 +264,15 @@ def test_a_dump_that_fails_says_so_in_its_done_message_with_the_kernels_words():
     assert e.value.errno == errno.EMSGSIZE and e.value.detail == "dump failed"
 
 
+@pytest.mark.parametrize("request_", ["links", "bridge ports"])
+def test_an_error_code_no_c_int_holds_is_a_bad_message(request_):
+    """-2**31 negated is past a C int (os.strerror would raise OverflowError): found by the fuzz."""
+    nl, _ = nl_with(replies=[done(error=-2**31)], timeout=True)
+    with pytest.raises(NetlinkError) as e:
+        REQUESTS[request_](nl)
+    assert e.value.errno == errno.EBADMSG and "error code 2147483648" in str(e.value)
+
+
 def test_a_dump_whose_done_message_has_no_code_ends_cleanly():
     nl, _ = nl_with(replies=[LINK + header(16, M.NLMSG_DONE, M.NLM_F_MULTI)])
     assert [m["index"] for m in nl.links()] == [4]
@@ -287,8 +296,35 @@ def test_decode_reads_a_message_in_the_middle_of_a_buffer_and_leaves_unknown_typ
     assert [(off, t) for off, _n, t, _f, _s in M.messages(data)] == [(0, M.RTM_NEWADDR), (len(ADDR), M.RTM_NEWLINK)]
 
 
+#: a message of the bridges' port dump (AF_BRIDGE), as br_fill_ifinfo makes it
+_PORT_BODY = (M.IFINFO.pack(socket.AF_BRIDGE, 1, 7, 0x11043, 0) + M.string(M.IFLA_IFNAME, "veth7")
+              + M.u32(M.IFLA_MASTER, 3) + M.u32(M.IFLA_MTU, 1400) + M.u8(16, 6) + M.mac(M.IFLA_ADDRESS, "0a:58:0a:00:00:07")
+              + M.u32(M.IFLA_LINK, 2)
+              + M.attr(M.IFLA_PROTINFO | 0x8000, M.u8(1, 3) + M.u16(2, 32) + M.u32(3, 2) + M.u8(M.IFLA_BRPORT_MODE, 1)))
+PORT = header(16 + len(_PORT_BODY), M.RTM_NEWLINK, M.NLM_F_MULTI) + _PORT_BODY
+
+
+def _port_by_decode(data: bytes, off: int) -> tuple:
+    """What `nlmsg.bridge_port` must read, by the general decoder."""
+    m = M.decode(data, off, M.RTM_NEWLINK, only=M.BRIDGE_PORT_ATTRS)
+    a = m.attrs
+    return (a.get("IFLA_IFNAME"), m["index"], a.get("IFLA_ADDRESS"), a.get("IFLA_MTU"), bool(m["flags"] & 1),
+            a.get("IFLA_MASTER"), a.get("IFLA_LINK"), a.get("IFLA_PROTINFO"))
+
+
+def test_a_bridge_port_reads_as_the_general_decoder_reads_it():
+    assert M.bridge_port(PORT, 0) == _port_by_decode(PORT, 0) == (
+        "veth7", 7, "0a:58:0a:00:00:07", 1400, True, 3, 2, True)
+    nl, _ = nl_with(replies=[PORT + PORT + done()], timeout=True)
+    assert nl.bridge_ports() == [M.bridge_port(PORT, 0)] * 2
+    nl, _ = nl_with(replies=[_with_length(PORT, len(PORT) + 40) + done()], timeout=True)
+    with pytest.raises(NetlinkError) as e:
+        nl.bridge_ports()
+    assert e.value.errno == errno.EBADMSG
+
+
 # ---- the fuzz ------------------------------------------------------------------------------------------------
-CORPUS = [LINK, LINK2, ADDR, ROUTE, QDISC, done(), ack(),
+CORPUS = [LINK, LINK2, ADDR, ROUTE, QDISC, PORT, done(), ack(),
           ack(error=-errno.EINVAL, flags=M.NLM_F_CAPPED | M.NLM_F_ACK_TLVS, tlvs=EXT_MSG),
           encoded(ifinfmsg, M.RTM_NEWLINK, {"index": 9}, [
               ("IFLA_IFNAME", "vc1"), ("IFLA_MASTER", 2), ("IFLA_LINK", 3), ("IFLA_LINK_NETNSID", 0),
@@ -348,6 +384,7 @@ REQUESTS = {
     "routes": lambda nl: nl.routes(socket.AF_UNSPEC, main_only=True),
     "qdiscs": lambda nl: nl.qdiscs(),
     "lookup": lambda nl: nl.link_index("eth0"),
+    "bridge ports": lambda nl: nl.bridge_ports(),
     "ack": lambda nl: nl.link_set("eth0", up=True),
 }
 
@@ -384,6 +421,13 @@ def test_fuzzed_replies_give_a_netlink_error_or_a_reading_never_anything_else():
                 else:
                     assert m is not None and isinstance(m.attrs, dict)
                     outcomes["decoded"] += 1
+            try:  # (the bridges' port dump's own reading: the general decoder's answer, or its refusal)
+                port = M.bridge_port(data, off)
+            except ValueError:
+                with pytest.raises(ValueError):
+                    _port_by_decode(data, off)
+            else:
+                assert port == _port_by_decode(data, off)
             try:
                 NL._ext_ack(data, off)
             except ValueError:  # (it never raises: the words are a courtesy)
