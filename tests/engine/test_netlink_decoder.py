@@ -298,8 +298,8 @@ def test_decode_reads_a_message_in_the_middle_of_a_buffer_and_leaves_unknown_typ
 
 #: a message of the bridges' port dump (AF_BRIDGE), as br_fill_ifinfo makes it
 _PORT_BODY = (M.IFINFO.pack(socket.AF_BRIDGE, 1, 7, 0x11043, 0) + M.string(M.IFLA_IFNAME, "veth7")
-              + M.u32(M.IFLA_MASTER, 3) + M.u32(M.IFLA_MTU, 1400) + M.u8(16, 6) + M.mac(M.IFLA_ADDRESS, "0a:58:0a:00:00:07")
-              + M.u32(M.IFLA_LINK, 2)
+              + M.u32(M.IFLA_MASTER, 3) + M.u32(M.IFLA_MTU, 1400) + M.u8(16, 6)
+              + M.mac(M.IFLA_ADDRESS, "0a:58:0a:00:00:07") + M.u32(M.IFLA_LINK, 2)
               + M.attr(M.IFLA_PROTINFO | 0x8000, M.u8(1, 3) + M.u16(2, 32) + M.u32(3, 2) + M.u8(M.IFLA_BRPORT_MODE, 1)))
 PORT = header(16 + len(_PORT_BODY), M.RTM_NEWLINK, M.NLM_F_MULTI) + _PORT_BODY
 
