@@ -327,13 +327,14 @@ def _scope(d: dict) -> list:
     return [d.get(f, "") for f in cls.vouched_by] if cls is not None else []
 
 
-def _all_ok(docs: list, view: LiveView, state=None, refs: list[str] | None = None) -> bool:
+def _all_ok(docs: list, view: LiveView, state=None, refs: list[str] | None = None, sifted: bool = False) -> bool:
     """Is every entry of `docs` live as made? An entry whose namespaces are all vouched for
     (`LiveView.vouched`) is not even made into an operation: the memo says its check is as it was.
-    `refs`: the namespaces to read first, in one go (by default, every one the entries name)."""
+    `refs`: the namespaces to read first, in one go (by default, every one the entries name).
+    `sifted`: none of `docs` is vouched for (the caller sifted them, `_unvouched`)."""
     from pipenet.engine.records import recorded_ops
 
-    if view.memo is not None:
+    if view.memo is not None and not sifted:
         if refs is None:
             refs = sorted({r for d in docs if isinstance(d, dict) for r in _scope(d) if isinstance(r, str)})
         view.read_digests(refs)
@@ -346,6 +347,60 @@ def _all_ok(docs: list, view: LiveView, state=None, refs: list[str] | None = Non
 def _vouched(d: dict, view: LiveView) -> bool:
     scope = _scope(d)
     return bool(scope) and all(view.vouched(r) for r in scope)
+
+
+def _partition(docs: list) -> tuple[list, dict, dict, list]:
+    """A record's entries as `all_live` shares them out: (those checked where the host is read, those of
+    each namespace, those of each pair with one end in the host and the other in that namespace, those
+    checked anywhere). The entries of a namespace and of its pairs are grouped by their scope (`_scope`,
+    a tuple), so that one question (`_unvouched`) answers for every entry of a scope. An entry that is not
+    what a record holds (no known kind, a scope that is not names) is checked with the host's, where
+    `recorded_ops` says what is wrong with it."""
+    host: list = []
+    homes: dict[str, dict[tuple, list]] = {}
+    ports: dict[str, dict[tuple, list]] = {}
+    anywhere: list = []
+    kinds: dict[str, tuple | None] = {}  # kind: (its vouched_by, whether it may be checked anywhere)
+    for d in docs:
+        kind = d.get("kind") if isinstance(d, dict) else None
+        if not isinstance(kind, str):
+            host.append(d)
+            continue
+        spec = kinds.get(kind, False)
+        if spec is False:
+            cls = REGISTRY.get(kind)
+            spec = kinds[kind] = (cls.vouched_by, cls.anywhere) if cls is not None else None
+        if spec is None:
+            host.append(d)
+            continue
+        fields, anywhere_ok = spec
+        scope = tuple(d.get(f, "") for f in fields)
+        if not all(type(r) is str for r in scope):
+            host.append(d)
+            continue
+        ns = d.get("ns")
+        if "" in scope and any(scope):
+            ports.setdefault(next(r for r in scope if r), {}).setdefault(scope, []).append(d)
+        elif isinstance(ns, str) and ns:
+            homes.setdefault(ns, {}).setdefault(scope, []).append(d)
+        elif anywhere_ok and not ns:  # (in no namespace, or the host's: its check needs no handle here)
+            anywhere.append(d)
+        else:
+            host.append(d)
+    return host, homes, ports, anywhere
+
+
+def _unvouched(groups: list, view: LiveView) -> list:
+    """The entries of `groups` ({scope: entries} each, `_partition`; None for none) whose scope is not all
+    vouched for: one question a scope, not one an entry."""
+    out: list = []
+    vouched = view.vouched
+    for by_scope in groups:
+        if by_scope:
+            for scope, entries in by_scope.items():
+                if not (scope and all(vouched(r) for r in scope)):
+                    out.extend(entries)
+    return out
 
 
 #: namespaces a process takes at a time from the queue the two share (`all_live`), and entries
@@ -362,8 +417,9 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
     Every namespace is read (raw, `LiveView.digest`), and the entries whose namespaces are byte for byte
     what the last such check saw (`view.memo`, `engine.verified`) are not checked again; afterwards
     `view.settled()` is what the next check may vouch for. Past SPLIT_AT entries the work is shared by
-    two processes. This one checks what needs the host (its link dump, the largest read of all: the
-    bridges, the host's own settings and firewall, and the host's end of each bridge port) while a
+    two processes. This one checks what needs the host (its links, read in full the first time and from
+    the bridges' dump of their ports once the memo holds them, `backends.hostlinks`: the bridges, the
+    host's own settings and firewall, and the host's end of each bridge port) while a
     forked child starts on the entries that may be checked anywhere (the /etc files); then both take
     the rest from one queue (`TaskPipe`), a few hundred entries or a few namespaces at a time, until none
     is left. A pair with one end in the host and the other in a namespace is checked end by end
@@ -372,23 +428,7 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
         view.memo = {}
     if len(docs) < SPLIT_AT:
         return _all_ok(docs, view, state)
-    host, homes, ports, anywhere = [], {}, {}, []
-    for d in docs:
-        kind = d.get("kind") if isinstance(d, dict) else None
-        cls = REGISTRY.get(kind) if isinstance(kind, str) else None
-        if cls is None:
-            host.append(d)  # (recorded_ops says what is wrong with it)
-            continue
-        scope = [d.get(f, "") for f in cls.vouched_by]
-        ns = d.get("ns")
-        if "" in scope and any(isinstance(r, str) and r for r in scope):
-            ports.setdefault(next(r for r in scope if isinstance(r, str) and r), []).append(d)
-        elif isinstance(ns, str) and ns:
-            homes.setdefault(ns, []).append(d)
-        elif cls.anywhere and not ns:  # (in no namespace, or the host's: its check needs no handle here)
-            anywhere.append(d)
-        else:
-            host.append(d)
+    host, homes, ports, anywhere = _partition(docs)
     refs = sorted(set(homes) | set(ports))
     # The entries checked anywhere come first: the child takes them while this process reads the host,
     # whose link dump (thousands of bridge ports) makes every other netlink dump on the machine about
@@ -406,17 +446,19 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
 
     def namespaces(v: LiveView, some: list[str]) -> bool:
         """The entries of these namespaces; of each pair with an end in the host, the other end only."""
-        if not _all_ok([d for r in some for d in homes.get(r, ())], v, state, some):
+        v.read_digests(some)
+        if not _all_ok(_unvouched([homes.get(r) for r in some], v), v, state, sifted=True):
             return False
         with v.checked_elsewhere({""}):
-            return _all_ok([d for r in some for d in ports.get(r, ())], v, state, some)
+            return _all_ok(_unvouched([ports.get(r) for r in some], v), v, state, sifted=True)
 
     def task(v: LiveView, i: int) -> bool:
         return _all_ok(tasks[i], v, state, []) if i < first else namespaces(v, tasks[i])
 
     def host_ends(v: LiveView) -> bool:
-        with v.checked_elsewhere(ports):  # (the other ends are checked where their namespaces are read)
-            return _all_ok([d for r in ports for d in ports[r]], v, state, [])
+        with v.checked_elsewhere(ports):  # (the other ends are checked where their namespaces are read;
+            # the host's never vouched for)
+            return _all_ok([d for r in ports for ds in ports[r].values() for d in ds], v, state, sifted=True)
 
     said: list[bool] = []  # (this process's answer, once it has one; in the forked child, never one)
 

@@ -151,3 +151,26 @@ def test_the_fast_paths_yes_or_no_is_the_drift_of_status(tmp_path, case):
     found = drift(recorded_ops({"ops": docs}), LiveView(k))
     assert (found == []) == (case == "nothing"), found
     assert all_live(docs, LiveView(k)) is (found == [])
+
+
+def test_entries_not_a_records_are_checked_with_the_host_s_and_refused_as_recorded_ops_refuses(tmp_path):
+    """`live._partition` groups a namespace's entries by their scope; an entry with no known kind, an
+    unhashable kind or a scope that is not names (a hand-edited record) goes with the host's, where
+    `recorded_ops` refuses it, as it refuses it anywhere."""
+    from pipenet.engine.live import LiveView, _partition, all_live
+    from pipenet.engine.records import recorded_ops
+
+    k, docs = _applied(tmp_path)
+    host, homes, ports, anywhere = _partition(docs)
+    assert sum(len(ds) for by in homes.values() for ds in by.values()) > 0 and ports and anywhere
+    assert all(isinstance(scope, tuple) for by in (*homes.values(), *ports.values()) for scope in by)
+    veth = next(d for d in docs if d["kind"] == "veth" and d["peer_ns"])
+    odd = [{"kind": ["veth"]}, {"kind": "no such kind"}, {**veth, "peer_ns": 7}, "not an entry"]
+    host2, homes2, ports2, _ = _partition(docs + odd)
+    assert host2 == host + odd and homes2 == homes and ports2 == ports
+    for bad in odd:
+        with pytest.raises(ValueError) as refused:
+            recorded_ops({"ops": docs + [bad]})
+        with pytest.raises(ValueError) as e:
+            all_live(docs + [bad], LiveView(k))
+        assert str(e.value) == str(refused.value)
