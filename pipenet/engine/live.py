@@ -355,39 +355,66 @@ def _partition(docs: list) -> tuple[list, dict, dict, list]:
     checked anywhere). The entries of a namespace and of its pairs are grouped by their scope (`_scope`,
     a tuple), so that one question (`_unvouched`) answers for every entry of a scope. An entry that is not
     what a record holds (no known kind, a scope that is not names) is checked with the host's, where
-    `recorded_ops` says what is wrong with it."""
+    `recorded_ops` says what is wrong with it. (Written for speed: 20,000 entries at 4,000 containers.)"""
     host: list = []
     homes: dict[str, dict[tuple, list]] = {}
     ports: dict[str, dict[tuple, list]] = {}
     anywhere: list = []
-    kinds: dict[str, tuple | None] = {}  # kind: (its vouched_by, whether it may be checked anywhere)
+    kinds: dict = {}  # kind: (its scope's reader, whether it may be checked anywhere), or None
     for d in docs:
         kind = d.get("kind") if isinstance(d, dict) else None
-        if not isinstance(kind, str):
+        if type(kind) is not str:
             host.append(d)
             continue
         spec = kinds.get(kind, False)
         if spec is False:
             cls = REGISTRY.get(kind)
-            spec = kinds[kind] = (cls.vouched_by, cls.anywhere) if cls is not None else None
-        if spec is None:
-            host.append(d)
-            continue
-        fields, anywhere_ok = spec
-        scope = tuple(d.get(f, "") for f in fields)
-        if not all(type(r) is str for r in scope):
+            spec = kinds[kind] = (_scope_reader(cls.vouched_by), cls.anywhere) if cls is not None else None
+        scope = spec[0](d) if spec is not None else None
+        if scope is None:
             host.append(d)
             continue
         ns = d.get("ns")
         if "" in scope and any(scope):
-            ports.setdefault(next(r for r in scope if r), {}).setdefault(scope, []).append(d)
-        elif isinstance(ns, str) and ns:
-            homes.setdefault(ns, {}).setdefault(scope, []).append(d)
-        elif anywhere_ok and not ns:  # (in no namespace, or the host's: its check needs no handle here)
-            anywhere.append(d)
+            group = ports.get(next(r for r in scope if r))
+            if group is None:
+                group = ports[next(r for r in scope if r)] = {}
+        elif type(ns) is str and ns:
+            group = homes.get(ns)
+            if group is None:
+                group = homes[ns] = {}
         else:
-            host.append(d)
+            (anywhere if spec[1] and not ns else host).append(d)  # (anywhere: in no namespace, or the host's)
+            continue
+        entries = group.get(scope)
+        if entries is None:
+            group[scope] = [d]
+        else:
+            entries.append(d)
     return host, homes, ports, anywhere
+
+
+def _scope_reader(fields: tuple):
+    """A function giving an entry's scope (`_scope`) as a tuple of names, or None when it is not one."""
+    if len(fields) == 1:
+        (a,) = fields
+
+        def one(d):
+            x = d.get(a, "")
+            return (x,) if type(x) is str else None
+        return one
+    if len(fields) == 2:
+        a, b = fields
+
+        def two(d):
+            x, y = d.get(a, ""), d.get(b, "")
+            return (x, y) if type(x) is str and type(y) is str else None
+        return two
+
+    def many(d):
+        scope = tuple(d.get(f, "") for f in fields)
+        return scope if all(type(r) is str for r in scope) else None
+    return many
 
 
 def _unvouched(groups: list, view: LiveView) -> list:
