@@ -10,9 +10,10 @@ mode without that search: 19 ms for the same 4,000.
 
 It does not send a port's alias (pipenet's mark), kind or group. Those come from `known`, what the last
 check that found every operation live as made read of the port with the same name and the same index
-(`engine.verified`). The kernel gives the interfaces of a namespace their indexes in turn and does not
-give one again (it allocates them cyclically, over two thousand million), so the same index is the
-same interface: a port deleted and made again, or another interface given its name, has another index,
+(`engine.verified`, which keeps every field of it a check reads: a port whose fields are all as then
+is not checked again, `LiveView.port_as_kept`). The kernel gives the interfaces of a namespace their
+indexes in turn and does not give one again (it allocates them cyclically, over two thousand million),
+so the same index is the same interface: a port deleted and made again, or another interface given its name, has another index,
 is not vouched for, and is read in full. What this trusts, then, is that nobody edited the alias of an
 interface pipenet made, in place: the one change to a port the no-op does not see. `status`, `plan` of
 a changed file and `down` read the host in full and see it (and `down` removes nothing whose mark is
@@ -28,11 +29,17 @@ from __future__ import annotations
 from pipenet.backends.objects import Link
 
 
+def identity(link: Link) -> list:
+    """What is kept of a bridge port (`engine.verified`): [index, alias, group, MAC, MTU, up, bridge,
+    peer's index, hairpin], every field of it a check reads but its name and kind (a veth)."""
+    return [link.index, link.alias, link.group, link.mac, link.mtu, link.up, link.master, link.peer_index,
+            link.hairpin]
+
+
 def identities(links: dict) -> dict[str, list]:
-    """{name: [index, alias, group]} of the veth bridge ports among `links`: what a later read of the
-    host's ports may take from this one (`known`)."""
-    return {name: [link.index, link.alias, link.group] for name, link in links.items()
-            if link.master is not None and link.kind == "veth"}
+    """{name: `identity`} of the veth bridge ports among `links`: what a later read of the host's ports
+    may take from this one (`known`)."""
+    return {name: identity(link) for name, link in links.items() if link.master is not None and link.kind == "veth"}
 
 
 def compose(bridges: list[Link], ports: list, known: dict) -> dict[str, Link]:
@@ -111,6 +118,10 @@ class HostLinks(dict):
     def held(self) -> dict[str, Link]:
         """What has been read so far (nothing more is read)."""
         return dict(dict.items(self))
+
+    def held_link(self, name: str) -> Link | None:
+        """The link `name` if it has been read (nothing more is read)."""
+        return dict.get(self, name)
 
     def names_of(self, indexes) -> dict[int, str]:
         """{index: name} of every link held, and of each of `indexes` not held, read by its index."""

@@ -166,9 +166,21 @@ class LiveView:
             self._links[ref] = self.k.read_host_links(self.ports) if quick else self.k.read_links(ref)
         return self._links[ref]
 
+    def port_as_kept(self, name) -> bool:
+        """Is the host's interface `name`, read from the bridges' dump (`backends.hostlinks`), exactly
+        what the last check that found everything live read there (`ports`): the same interface (its
+        index) with the same MAC, MTU, state, bridge, peer and hairpin mode? Then a check that reads
+        nothing but it answers as it did then, as for a namespace whose dumps are as then."""
+        from pipenet.backends.hostlinks import HostLinks, identity
+
+        kept = self.ports.get(name) if self.ports and isinstance(name, str) else None
+        got = self._links.get("") if kept is not None else None
+        link = got.links.held_link(name) if got is not None and isinstance(got.links, HostLinks) else None
+        return link is not None and identity(link) == kept
+
     def host_ports(self) -> dict[str, list]:
-        """{name: [index, alias, group]} of the host's bridge ports as read in this command (of those
-        read in part, `backends.hostlinks`, what was held): what the next no-op may take from this one."""
+        """{name: identity} of the host's bridge ports as read in this command (of those read in part,
+        `backends.hostlinks`, what was held): what the next no-op may take from this one."""
         from pipenet.backends.hostlinks import HostLinks, identities
 
         got = self._ns.get("") or self._links.get("")
@@ -417,6 +429,15 @@ def _scope_reader(fields: tuple):
     return many
 
 
+def _end_as_kept(d: dict, view: LiveView) -> bool:
+    """Is the host's end of this bridge port's pair (a veth entry) as the last check read it
+    (`LiveView.port_as_kept`)? Its check then answers as it did; the other end is checked elsewhere."""
+    if d.get("kind") != "veth":
+        return False
+    end = d.get("name") if d.get("ns") == "" else d.get("peer") if d.get("peer_ns") == "" else None
+    return view.port_as_kept(end)
+
+
 def _unvouched(groups: list, view: LiveView) -> list:
     """The entries of `groups` ({scope: entries} each, `_partition`; None for none) whose scope is not all
     vouched for: one question a scope, not one an entry."""
@@ -483,9 +504,11 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
         return _all_ok(tasks[i], v, state, []) if i < first else namespaces(v, tasks[i])
 
     def host_ends(v: LiveView) -> bool:
-        with v.checked_elsewhere(ports):  # (the other ends are checked where their namespaces are read;
-            # the host's never vouched for)
-            return _all_ok([d for r in ports for ds in ports[r].values() for d in ds], v, state, sifted=True)
+        """The host's end of each bridge port, but those exactly as the last check read them (the other
+        ends are checked where their namespaces are read)."""
+        with v.checked_elsewhere(ports):
+            return _all_ok([d for r in ports for ds in ports[r].values() for d in ds if not _end_as_kept(d, v)],
+                           v, state, sifted=True)
 
     said: list[bool] = []  # (this process's answer, once it has one; in the forked child, never one)
 

@@ -18,10 +18,14 @@ bridges' own dump of their ports does not send (its alias, which is
 pipenet's mark, and its group): the next check reads the host's ports from
 that dump, a seventh of the cost of the host's link dump at 4,000 ports,
 and takes those from here for the port with the same name and index, the
-same interface (`backends.hostlinks`, which says what that trusts).
+same interface (`backends.hostlinks`, which says what that trusts). With
+them, every other field of the port a check reads (MAC, MTU, state, bridge,
+peer, hairpin mode): a port whose fields are all as then is not checked
+again, as a namespace whose dumps are as then.
 
 `verified.json` beside the record: {"version", "key", "namespaces": {ref:
-digest}, "ports": {name: [index, alias, group]}}. The key is the record's generation, its time of writing and the
+digest}, "ports": {name: [index, alias, group, MAC, MTU, up, bridge, peer's
+index, hairpin]}}. The key is the record's generation, its time of writing and the
 SHA-256 of its bytes as read, and pipenet's own code
 (`inputs.code_fingerprint`): a record written again or changed in any byte
 (edited, restored from a copy), or another pipenet, and the digests are not
@@ -59,8 +63,8 @@ def load(state: StateDir, record: dict) -> dict[str, str]:
 
 
 def load_both(state: StateDir, record: dict) -> tuple[dict[str, str], dict[str, list]]:
-    """What `load` returns, and {name: [index, alias, group]} of the host's bridge ports as that check
-    read them (`backends.hostlinks`; {} when none were kept)."""
+    """What `load` returns, and {name: identity} of the host's bridge ports as that check read them
+    (`hostlinks.identity`; {} when none were kept)."""
     key = _key(state, record)
     if key is None:
         return {}, {}
@@ -79,11 +83,16 @@ def load_both(state: StateDir, record: dict) -> tuple[dict[str, str], dict[str, 
             {n: p for n, p in ports.items() if _identity(n, p)} if isinstance(ports, dict) else {})
 
 
+#: the types of what `hostlinks.identity` keeps of a port, field by field (None allowed where listed)
+_PORT_FIELDS = ((int, False), (str, True), (int, False), (str, True), (int, True), (bool, False), (str, True),
+                (int, True), (bool, True))
+
+
 def _identity(name, port) -> bool:
-    """Is this what `hostlinks.identities` keeps of a port: a name, and [index, alias, group]?"""
-    return (isinstance(name, str) and bool(name) and isinstance(port, list) and len(port) == 3
-            and type(port[0]) is int and port[0] > 0 and (port[1] is None or isinstance(port[1], str))
-            and type(port[2]) is int)
+    """Is this what `hostlinks.identities` keeps of a port: a name, and its `identity`?"""
+    return (isinstance(name, str) and bool(name) and isinstance(port, list) and len(port) == len(_PORT_FIELDS)
+            and all((v is None and none) or type(v) is t for v, (t, none) in zip(port, _PORT_FIELDS))
+            and port[0] > 0)
 
 
 def save(state: StateDir, record: dict, memo: dict[str, str], settled: dict[str, str],

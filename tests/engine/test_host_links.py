@@ -104,7 +104,8 @@ def test_drift_on_a_host_end_is_seen_with_the_ports_kept(netns, tmp_path):
     assert netns.pipenet("up", str(path)).returncode == 0
     assert "nothing to change" in netns.pipenet("up", str(path)).stderr  # (the full check: keeps the ports)
     kept = json.loads(netns.out(["cat", "/run/pipenet/hl/verified.json"]))
-    assert len(kept["ports"]) == 5 and all(len(p) == 3 and p[1].startswith("pipenet") for p in kept["ports"].values())
+    assert len(kept["ports"]) == 5
+    assert all(len(p) == 9 and p[1].startswith("pipenet") and p[6] in ("br0", "br1") for p in kept["ports"].values())
     for node, action, repair in (
             ("a1", ["nomaster"], "master br0"),
             ("a2", ["down"], "up"),

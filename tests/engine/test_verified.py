@@ -160,17 +160,24 @@ def test_the_memo_never_hides_drift(tmp_path, case, ports):
     assert all_live(docs, LiveView(k, memo, kept if ports else None)) is False
 
 
-def test_with_the_ports_kept_the_host_is_not_read_in_full(tmp_path):
+def test_with_the_ports_kept_the_host_is_not_read_in_full(tmp_path, monkeypatch):
     """The ports come from the bridges' dump, vouched for by name and index; only an interface that is
     none of those is read, by name, as it is asked for; and the ports kept carry over unchanged."""
     k, docs = _applied(tmp_path)
     memo, kept = _kept(k, docs)
     k.reads.clear()
     view = LiveView(k, memo, kept)
+    made = _made(monkeypatch)
     assert all_live(docs, view)
     assert ("links", "") not in k.reads and ("host links in part", "") in k.reads
     assert not [r for r in k.reads if r[0] == "link"], k.reads  # (every port vouched for)
     assert view.host_ports() == kept
+    assert not [m for m in made if m[0] == "veth"]  # (every port as kept: none checked again)
+    k.link_set("", _host_end(k, "memo@c9"), mtu=1400)
+    made.clear()
+    assert all_live(docs, LiveView(k, memo, kept)) is False
+    assert [m for m in made if m[0] == "veth"] == [("veth", "")]  # (that one only)
+    k.link_set("", _host_end(k, "memo@c9"), mtu=1500)
     _replaced(k, "memo@c5")
     k.reads.clear()
     view = LiveView(k, memo, kept)
@@ -254,7 +261,8 @@ def test_the_ports_are_kept_beside_the_digests_and_only_in_their_shape(tmp_path,
     state = StateDir("memo")
     state.save({"topology": "memo", "ops": [], "ns": {}, "generation": 1})
     record = state.load()
-    ports = {"veth1": [7, "pipenet:memo:x", 3], "veth2": [8, None, 0]}
+    ports = {"veth1": [7, "pipenet:memo:x", 3, "0a:58:0a:00:00:07", 1500, True, "br0", 2, False],
+             "veth2": [8, None, 0, None, None, False, None, None, None]}
     verified.save(state, record, {}, {"memo@c1": "aa"}, {}, ports)
     fresh = StateDir("memo")
     assert verified.load_both(fresh, fresh.load()) == ({"memo@c1": "aa"}, ports)
@@ -263,8 +271,10 @@ def test_the_ports_are_kept_beside_the_digests_and_only_in_their_shape(tmp_path,
     verified.save(state, record, {"memo@c1": "aa"}, {"memo@c1": "aa"}, ports, dict(ports))
     assert path.stat().st_mtime_ns == stamp  # (nothing new: not written again)
     kept = json.loads(path.read_text())
-    kept["ports"] = {**ports, "bad1": [0, "x", 0], "bad2": [7, 5, 0], "bad3": [7, "x"], "": [7, "x", 0],
-                     "bad4": [True, "x", 0], "bad5": "x"}
+    one = ports["veth1"]
+    kept["ports"] = {**ports, "bad1": [0, *one[1:]], "bad2": [7, 5, *one[2:]], "bad3": one[:3], "": one,
+                     "bad4": [True, *one[1:]], "bad5": "x", "bad6": [*one[:5], 1, *one[6:]],
+                     "bad7": [*one[:8], "on"], "bad8": [*one, 0]}
     path.write_text(json.dumps(kept))
     assert verified.load_both(fresh, fresh.load())[1] == ports
     kept["ports"] = []
