@@ -685,10 +685,12 @@ class Kernel:
         with their digest (`Raw`); None when there is no namespace at `ref`. `decode_raw` makes of them
         what `read_namespace` returns. What the no-op `up` reads of every namespace: one whose digest is
         the one its last full check saw need not be decoded (`engine.live`)."""
-        inode = self.ns.live_inode(ref)
-        if inode is None:
-            return None
-        h = self.ns.fresh(ref, inode)
+        h = self.ns.just_opened(ref)  # (opened a moment ago, in this chunk: the path need not be read again)
+        if h is None:
+            inode = self.ns.live_inode(ref)
+            if inode is None:
+                return None
+            h = self.ns.fresh(ref, inode)
         inode, nl = h.inode, h.nl  # (the namespace read: the one at `ref` when it was opened)
         plain: list = []
         links = nl.links(raw=True, plain=plain)

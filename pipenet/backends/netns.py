@@ -218,12 +218,14 @@ class Namespaces:
         self._run_dev: int | None = None
         self.retired: list[Handle] = []  # handles of namespaces deleted in this run (see `delete`)
         self.held: dict[str, int] = {}  # ref: a descriptor only, on a namespace read by another process
+        self._unread: set[str] = set()  # opened by `open_many` and not read yet (`just_opened`)
         self.retired_fds: list[tuple[str, int]] = []  # (ref, descriptor) of those deleted in this run
 
     def close(self) -> None:
         for ref, h in list(self.handles.items()):
             h.close()
         self.handles.clear()
+        self._unread.clear()
         self._close_retired()
         self.worker.stop()
 
@@ -243,6 +245,7 @@ class Namespaces:
         for ref, h in list(self.handles.items()):
             if ref != "":
                 self.handles.pop(ref)
+                self._unread.discard(ref)
                 h.close()  # (this process's copies of the descriptors)
         self._close_retired()
         self.root.nl.close()
@@ -364,6 +367,7 @@ class Namespaces:
         the rest: PartlyDone, with the handles of those made (which are kept, as `create` keeps them)."""
         for name, _, _ in specs:
             old = self.handles.pop(name, None)
+            self._unread.discard(name)
             if old is not None:
                 old.close()
         _room(2 * len(specs))
@@ -394,7 +398,18 @@ class Namespaces:
                 self._back()
             return out
 
-        self.handles.update(self.worker.run(open_all))
+        got = self.worker.run(open_all)
+        self.handles.update(got)
+        self._unread.update(got)
+
+    def just_opened(self, ref: str) -> Handle | None:
+        """The handle `open_many` has just opened on the namespace at `ref`, the first time it is asked
+        for (None after that, or if it opened none): the namespace that was at `ref` when it was opened,
+        moments ago, which a read that follows need not stat again (`Kernel.read_raw`)."""
+        if ref not in self._unread:
+            return None
+        self._unread.discard(ref)
+        return self.handles.get(ref)
 
     def room_for(self, n: int) -> None:
         """Room in this process's descriptor table for n more namespaces, made now (`_room`): for a
@@ -421,6 +436,7 @@ class Namespaces:
             now = inode if inode is not None else self.live_inode(ref)
             if now != h.inode:
                 self.handles.pop(ref, None)
+                self._unread.discard(ref)
                 h.close()
         return self.get(ref)
 
@@ -488,6 +504,7 @@ class Namespaces:
         """Keep the handle and descriptor of a namespace being deleted until `close` (see `delete`); one
         this process has neither of gets a descriptor now (nothing when no namespace is there)."""
         h = self.handles.pop(name, None)
+        self._unread.discard(name)
         if h is not None:
             self.retired.append(h)
         fd = self.held.pop(name, None)

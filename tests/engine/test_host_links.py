@@ -8,7 +8,7 @@ bridge's port, an interface by the index of an address) is read from the kernel 
 over every link reads them all; and an interface that took a port's name (the port renamed away) is not
 taken for the port. Through the CLI: with the ports kept in verified.json, drift on a port's host end
 (off its bridge, down, another MTU, another interface under its name) is still seen, planned and
-repaired, or refused.
+repaired, or refused. And a namespace read just after `open_many` opened it is not looked up again.
 """
 
 from __future__ import annotations
@@ -133,3 +133,48 @@ def test_drift_on_a_host_end_is_seen_with_the_ports_kept(netns, tmp_path):
     netns.run(["ip", "link", "set", "dev", end, "up"])
     assert "nothing to change" in netns.pipenet("up", str(path)).stderr
     assert netns.pipenet("down", "hl").returncode == 0
+
+
+JUST_OPENED = textwrap.dedent("""
+    import json, os, subprocess
+    from pipenet.backends import netns as N
+    from pipenet.backends.kernel import Kernel
+
+    for n in ("jo1", "jo2"):
+        subprocess.run(["ip", "netns", "add", n], check=True)
+    looks = []
+    real_stat = os.stat
+
+    def counted(path, *a, **kw):
+        if str(path).startswith("/run/netns/jo"):
+            looks.append(str(path))
+        return real_stat(path, *a, **kw)
+
+    N.os.stat = counted
+    k = Kernel()
+    k.open_namespaces(["jo1", "jo2"])
+    first = k.read_raw("jo1")
+    out = {"first": len(looks)}
+    again = k.read_raw("jo1")
+    out["again"] = len(looks)
+    out["same"] = first.digest == again.digest and first.inode == again.inode
+    old = k.ns.handles["jo2"].inode
+    subprocess.run(["ip", "netns", "delete", "jo2"], check=True)
+    subprocess.run(["ip", "netns", "add", "jo2"], check=True)
+    out["opened"] = k.read_raw("jo2").inode == old  # (the one at the path when it was opened)
+    out["now"] = k.read_raw("jo2").inode != old  # (the next read looks at the path: the new one)
+    k.close()
+    for n in ("jo1", "jo2"):
+        subprocess.run(["ip", "netns", "delete", n], check=True)
+    print(json.dumps(out))
+""")
+
+
+def test_a_namespace_read_just_after_it_is_opened_is_not_looked_up_again(netns):
+    """`Namespaces.just_opened`: the no-op's read of a namespace that `open_many` opened a moment before
+    takes the namespace it opened (one stat of its path fewer, 4,000 at 4,000 containers); any later read
+    looks at the path again, and sees a namespace made anew there."""
+    r = netns.run([sys.executable, "-c", JUST_OPENED], check=False, timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.splitlines()[-1])
+    assert got == {"first": 0, "again": 1, "same": True, "opened": True, "now": True}
