@@ -203,10 +203,11 @@ def raw_floor(refs: list[str]) -> dict[str, float]:
 
 
 def inside(sizes: list[int], runs: int) -> dict:
-    from engine import pipenet, quiesce, settle
+    from engine import pipenet, quiesce, settle, settle_first
 
     results = {}
     tmp = tempfile.mkdtemp(prefix="pipenet-noop-")
+    settle_first()  # (what an earlier run left for the kernel to free, freed: see engine.settle)
     for n in sizes:
         path = os.path.join(tmp, f"noop{n}.pn")
         with open(path, "w") as f:
