@@ -13,11 +13,15 @@ check that found every operation live as made read of the port with the same nam
 (`engine.verified`, which keeps every field of it a check reads: a port whose fields are all as then
 is not checked again, `LiveView.port_as_kept`). The kernel gives the interfaces of a namespace their
 indexes in turn and does not give one again (it allocates them cyclically, over two thousand million),
-so the same index is the same interface: a port deleted and made again, or another interface given its name, has another index,
-is not vouched for, and is read in full. What this trusts, then, is that nobody edited the alias of an
-interface pipenet made, in place: the one change to a port the no-op does not see. `status`, `plan` of
-a changed file and `down` read the host in full and see it (and `down` removes nothing whose mark is
-not there).
+so the same index is the same interface: a port deleted and made again, or another interface given
+its name, has another index, is not vouched for, and is read in full.
+
+What this trusts, then, is that nobody edited the alias of an interface pipenet made, in place, and
+that nobody made an interface with the name and the index of one of pipenet's ports once that port
+was gone (`ip link add ... index N`, or one moved in from another namespace, which keeps its index
+when it is free): the changes to a port the no-op does not see, until the record is written again
+(the memo carries what it read forward). `status`, `plan` of a changed file and `down` read the host
+in full and see them (and `down` removes nothing whose mark is not there).
 
 Anything else asked of the host's links is read from the kernel as it is asked: an interface by name
 or by index (one request each), or, for a question about all of them (a walk over every interface),
@@ -31,7 +35,8 @@ from pipenet.backends.objects import Link
 
 def identity(link: Link) -> list:
     """What is kept of a bridge port (`engine.verified`): [index, alias, group, MAC, MTU, up, bridge,
-    peer's index, hairpin], every field of it a check reads but its name and kind (a veth)."""
+    peer's index, hairpin], every field of its Link but its name, its kind (a veth) and its kind's data
+    (none for a veth): every field a check of it reads among them."""
     return [link.index, link.alias, link.group, link.mac, link.mtu, link.up, link.master, link.peer_index,
             link.hairpin]
 
@@ -70,10 +75,10 @@ class HostLinks(dict):
     def get(self, name, default=None):
         if dict.__contains__(self, name):
             return dict.__getitem__(self, name)
-        if self.whole or name in self._absent:
-            return default
+        if self.whole or not isinstance(name, str) or not 0 < len(name.encode()) < 16 or name in self._absent:
+            return default  # (a name no interface can have is not asked of the kernel)
         link = self._by_name(name)
-        if link is None:
+        if link is None or link.name != name:  # (the kernel also finds an interface by an alternative name)
             self._absent.add(name)
             return default
         dict.__setitem__(self, name, link)
@@ -114,6 +119,17 @@ class HostLinks(dict):
 
     def __reduce__(self):  # (sent to another process: as the plain dict of every link)
         return dict, (dict(dict.items(self.complete())),)
+
+    def __eq__(self, other) -> bool:
+        return dict.__eq__(self.complete(), other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def copy(self) -> dict[str, Link]:
+        return dict(self.items())
+
+    def __repr__(self) -> str:
+        return f"HostLinks({dict.__repr__(self)}, whole={self.whole})"
 
     def held(self) -> dict[str, Link]:
         """What has been read so far (nothing more is read)."""

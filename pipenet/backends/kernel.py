@@ -620,7 +620,8 @@ class Kernel:
     def read_host_links(self, known: dict) -> objects.Namespace | None:
         """The host's inode and links as the no-op reads them (`backends.hostlinks`): its bridges in full
         (a dump of that kind alone), its bridge ports from the bridges' own dump, each vouched for by
-        `known` (the last full read's {name: [index, alias, group]}), anything else read from the kernel
+        `known` ({name: `hostlinks.identity`} kept by the last check that found everything live; its
+        alias and group are what the last read in full saw), anything else read from the kernel
         as it is asked for. 0.02 s where the host's link dump takes 0.14 s at 4,000 bridge ports."""
         from pipenet.backends.hostlinks import compose
 

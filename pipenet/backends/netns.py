@@ -400,7 +400,7 @@ class Namespaces:
 
         got = self.worker.run(open_all)
         self.handles.update(got)
-        self._unread.update(got)
+        self._unread = set(got)  # (those of this call alone: an earlier call's are no longer "just")
 
     def just_opened(self, ref: str) -> Handle | None:
         """The handle `open_many` has just opened on the namespace at `ref`, the first time it is asked

@@ -309,7 +309,8 @@ def bridge_port(data: bytes, off: int) -> tuple:
             mac = _mac_text(bytes(data[pos + 4:pos + n]))
         elif kind == IFLA_PROTINFO:
             mode = first(bytes(data[pos + 4:pos + n]), IFLA_BRPORT_MODE)
-            hairpin = bool(mode[0]) if mode else None
+            if mode:  # (one without a mode reads as absent, as `decode` has it)
+                hairpin = bool(mode[0])
         pos += (n + 3) & ~3
     return name, index, mac, mtu, bool(flags & 1), master, peer, hairpin
 

@@ -69,6 +69,7 @@ class RecordingKernel:
         snap = copy.deepcopy(self.state)
         for ns in snap["ns"].values():
             ns.pop("inode", None)
+            ns.pop("next_index", None)
             for link in ns["links"].values():
                 link.pop("index", None)
         return snap
@@ -94,7 +95,11 @@ class RecordingKernel:
         links = self._ns(ref)["links"]
         if name in links:
             raise NetlinkError(errno.EEXIST, f"create {name}")
-        attrs["index"] = max((l.get("index", 1) for l in links.values()), default=1) + 1
+        # as the kernel: a namespace's indexes in turn, never one given again (`backends.hostlinks`)
+        ns = self._ns(ref)
+        ns["next_index"] = max(ns.get("next_index", 2), max((l.get("index", 1) for l in links.values()), default=1) + 1)
+        attrs["index"] = ns["next_index"]
+        ns["next_index"] += 1
         links[name] = attrs
 
     def _drop_link(self, ref: str, name: str) -> None:

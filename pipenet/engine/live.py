@@ -56,9 +56,10 @@ class LiveView:
 
     def __init__(self, k, memo: dict[str, str] | None = None, ports: dict[str, list] | None = None):
         self.k = k
-        # With `ports` ({name: [index, alias, group]} of the host's bridge ports as the last check that
+        # With `ports` ({name: `hostlinks.identity`} of the host's bridge ports as the last check that
         # found everything live read them, `engine.verified`), the host's links are read from the
-        # bridges' own dump, without the peer namespaces' ids (`backends.hostlinks`).
+        # bridges' own dump, without the peer namespaces' ids (`backends.hostlinks`), and a port whose
+        # fields are all as then is not checked again (`port_as_kept`).
         self.ports = ports
         self._ns: dict[str, objects.Namespace | None] = {}
         self._links: dict[str, objects.Namespace | None] = {}  # namespaces read for their links only
@@ -471,7 +472,8 @@ def all_live(docs: list, view: LiveView, state=None) -> bool:
     forked child starts on the entries that may be checked anywhere (the /etc files); then both take
     the rest from one queue (`TaskPipe`), a few hundred entries or a few namespaces at a time, until none
     is left. A pair with one end in the host and the other in a namespace is checked end by end
-    (`view.elsewhere`): the host's end here, the other where its namespace is read."""
+    (`view.elsewhere`): the host's end here (unless it is exactly as the last check read it,
+    `LiveView.port_as_kept`), the other where its namespace is read."""
     if view.memo is None:
         view.memo = {}
     if len(docs) < SPLIT_AT:

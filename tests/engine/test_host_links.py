@@ -98,11 +98,33 @@ def _host_end(netns, node: str) -> str:
     return line.split(":")[1].strip().split("@")[0]
 
 
+USED = textwrap.dedent("""
+    import json
+    from pipenet.backends.hostlinks import HostLinks
+    from pipenet.backends.kernel import Kernel
+    from pipenet.engine import verified
+    from pipenet.engine.live import LiveView, all_live
+    from pipenet.engine.state import StateDir
+
+    state = StateDir("hl")
+    record = state.load()
+    memo, ports = verified.load_both(state, record)
+    view = LiveView(Kernel(), memo, ports)
+    ok = all_live(record["ops"], view, state)
+    links = view.links("").links
+    print(json.dumps({"ports": len(ports), "ok": ok, "in part": isinstance(links, HostLinks) and not links.whole}))
+""")
+
+
 def test_drift_on_a_host_end_is_seen_with_the_ports_kept(netns, tmp_path):
     path = tmp_path / "hl.pn"
     path.write_text(LAB)
     assert netns.pipenet("up", str(path)).returncode == 0
     assert "nothing to change" in netns.pipenet("up", str(path)).stderr  # (the full check: keeps the ports)
+    r = netns.run([sys.executable, "-c", USED], check=False, timeout=60)
+    assert r.returncode == 0, r.stderr
+    # the ports come back from verified.json, and the check reads the host in part with them
+    assert json.loads(r.stdout.splitlines()[-1]) == {"ports": 5, "ok": True, "in part": True}
     kept = json.loads(netns.out(["cat", "/run/pipenet/hl/verified.json"]))
     assert len(kept["ports"]) == 5
     assert all(len(p) == 9 and p[1].startswith("pipenet") and p[6] in ("br0", "br1") for p in kept["ports"].values())
@@ -178,3 +200,47 @@ def test_a_namespace_read_just_after_it_is_opened_is_not_looked_up_again(netns):
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout.splitlines()[-1])
     assert got == {"first": 0, "again": 1, "same": True, "opened": True, "now": True}
+
+
+def test_host_links_answer_as_the_dict_of_a_full_read():
+    """`HostLinks` (no kernel: its readers are counted): what is held answers at once; another name is
+    read once, by name (a name no interface can have is not asked at all, nor is one the kernel finds
+    by an alternative name taken for it); a walk, a comparison or a copy reads everything first."""
+    import pickle
+
+    from pipenet.backends.hostlinks import HostLinks, compose, identities
+    from pipenet.backends.objects import Link
+
+    every = {"lo": Link("lo", 1, None, up=True), "br0": Link("br0", 2, "bridge", up=True),
+             "p1": Link("p1", 3, "veth", "0a:00:00:00:00:03", 1500, True, "br0", "mark-1", 0, 2, False),
+             "p2": Link("p2", 4, "veth", "0a:00:00:00:00:04", 1500, True, "br0", "mark-2", 0, 2, False),
+             "eth0": Link("eth0", 5, None, up=True)}
+    asked: list = []
+
+    def by_name(name):
+        asked.append(name)
+        return every.get("p2") if name == "alt-p2" else every.get(name)
+
+    def by_index(i):
+        asked.append(i)
+        return next((link for link in every.values() if link.index == i), None)
+
+    known = identities(every)
+    assert set(known) == {"p1", "p2"}
+    rows = [("p1", 3, "0a:00:00:00:00:03", 1500, True, 2, 2, False), ("p2", 9, "0a:00:00:00:00:04", 1500, True, 2, 2,
+                                                                       False)]
+    held = compose([every["br0"]], rows, known)
+    assert held == {"br0": every["br0"], "p1": every["p1"]}  # (p2's index is not the one kept: not taken)
+    links = HostLinks(held, by_name, by_index, lambda: dict(every))
+    assert links.get("p1") == every["p1"] and asked == []
+    assert links.get("p2") == every["p2"] and "p2" in links and asked == ["p2"]
+    assert links.get("nosuch") is None and "nosuch" not in links and asked == ["p2", "nosuch"]
+    for never in (None, 7, "", "x" * 16):
+        assert links.get(never) is None and never not in links
+    assert links.get("alt-p2") is None and asked[-1] == "alt-p2"  # (found by another name: not it)
+    assert links.names_of([2, 5, 0, None]) == {2: "br0", 3: "p1", 4: "p2", 5: "eth0"} and asked[-1] == 5
+    assert not links.whole and links.held_link("lo") is None
+    assert pickle.loads(pickle.dumps(links)) == every and links.whole  # (sent whole)
+    fresh = HostLinks(held, by_name, by_index, lambda: dict(every))
+    assert fresh == every and fresh.whole and fresh.copy() == every and len(fresh) == len(every)
+    assert sorted(HostLinks(held, by_name, by_index, lambda: dict(every))) == sorted(every)
