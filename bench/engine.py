@@ -319,6 +319,7 @@ def settle(n: int = 0, limit: float = 60.0) -> None:
         _free_one()  # (again and again: the kernel's cleanup of a thousand may stop halfway, until the next)
         time.sleep(0.25)
     time.sleep(max(0.0, 1.0 - (time.monotonic() - start)))
+    quiesce(first=0.0)  # and the machine idle: the kernel goes on with the freed interfaces after the count
 
 
 def _free_one() -> None:
@@ -333,11 +334,12 @@ def _cpu() -> tuple[int, int]:
     return sum(v), v[3] + v[4]  # total, idle + iowait
 
 
-def quiesce(limit: float = 15.0) -> None:
-    """Wait (at least a second, at most `limit`) until the machine is idle: after a large `up` the
-    kernel keeps working on the new interfaces for seconds (bridge port states, IPv6 address
-    configuration and its multicast flooded to every port), slowing every process."""
-    time.sleep(1.0)
+def quiesce(limit: float = 15.0, first: float = 1.0) -> None:
+    """Wait (at least `first` seconds, at most `limit` more) until the machine is idle: after a large
+    `up` the kernel keeps working on the new interfaces for seconds (bridge port states, IPv6 address
+    configuration and its multicast flooded to every port), and after a large teardown on what it freed,
+    slowing every process."""
+    time.sleep(first)
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         t0, i0 = _cpu()
