@@ -53,9 +53,16 @@ class IfAddr:
             return self.prefix
         return 32 if self.ip.version == 4 else 128
 
-    @property
+    @cached_property  # (asked for every route's gateway against every address: made once; not a field)
     def network(self) -> IPNetwork:
         return IPNetwork(f"{self.ip}/{self.prefixlen}").cidr
+
+    def reaches(self, ip: IPAddress) -> bool:
+        """Whether `ip` is on this address's network (`ip in self.network`, in integers: the planner asks
+        it of every route's gateway, and making the network costs more than the question)."""
+        if ip.version != self.ip.version:
+            return False
+        return (int(ip) ^ int(self.ip)) >> ((32 if ip.version == 4 else 128) - self.prefixlen) == 0
 
     @property
     def cidr(self) -> str:
@@ -210,7 +217,7 @@ class Interface:
     span: Span = _span()
     spans: Mapping[str, Span] = _spans()
 
-    @property
+    @cached_property  # (asked for ten times per container by the planner: made once; not a field)
     def addresses(self) -> tuple[IfAddr, ...]:
         """Every address of the interface: one, or an IPv4 and an IPv6 one (dual stack)."""
         return tuple(a for a in (self.address, self.address6) if a is not None)

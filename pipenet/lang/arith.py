@@ -9,9 +9,10 @@ on its own (`${net}.1.1`) but not used in arithmetic.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Callable
 
-_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(.))")
+_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(\S))")  # (blanks around anything are skipped, at the end too)
 
 #: Results are kept within this range, so arithmetic cannot build giant integers.
 LIMIT = 10**15
@@ -30,6 +31,21 @@ class ArithError(ValueError):
 
 def evaluate(text: str, lookup: Callable[[str, int], int | str]) -> int | str:
     """Evaluate `text`; `lookup(name, offset)` returns a variable's value or raises ArithError."""
+    tokens = _tokens(text)
+    if len(tokens) == 1 and tokens[0][0] == "name":  # `${i}`, the most common by far: what atom() does
+        return lookup(tokens[0][1], tokens[0][2])
+    parser = _Parser(tokens, lookup, len(text))
+    value = parser.expr()
+    if parser.i < len(tokens):
+        kind, val, off = tokens[parser.i]
+        raise ArithError(f"unexpected `{val}` in ${{...}}", off)
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[tuple[str, object, int], ...]:
+    """The expression's tokens (kind, value, offset), each text read once: a loop's body interpolates
+    the same few expressions thousands of times (an error is raised again each time, not kept)."""
     if len(text) > MAX_LENGTH:
         raise ArithError(f"the expression is longer than {MAX_LENGTH} characters", 0,
                          "use variables (let) for the parts")
@@ -53,12 +69,7 @@ def evaluate(text: str, lookup: Callable[[str, int], int | str]) -> int | str:
         pos = m.end()
     if not tokens:
         raise ArithError("empty ${}", 0, "write a variable or an expression, e.g. ${n + 1}")
-    parser = _Parser(tokens, lookup, len(text))
-    value = parser.expr()
-    if parser.i < len(tokens):
-        kind, val, off = tokens[parser.i]
-        raise ArithError(f"unexpected `{val}` in ${{...}}", off)
-    return value
+    return tuple(tokens)
 
 
 class _Parser:

@@ -399,14 +399,14 @@ class Compiler:
         c = self.t.container_map.get(node)
         if c is not None:
             for i in c.interfaces:
-                if any(a.prefix is not None and via in a.network for a in i.addresses):
+                if any(a.prefix is not None and a.reaches(via) for a in i.addresses):
                     out.append(self.iface_key[(node, i.name)])
         for link in self.t.p2p:
             for end, peer in ((link.a, link.b), (link.b, link.a)):
                 if end.node != node:
                     continue
                 if (peer.address is not None and peer.address.ip == via) or (
-                        end.address is not None and end.address.prefix is not None and via in end.address.network):
+                        end.address is not None and end.address.prefix is not None and end.address.reaches(via)):
                     out.append(self.iface_key[(node, end.ifname)])
         return out[:1]
 
