@@ -21,6 +21,15 @@ def test_check_clean_file_exits_0():
     assert "ok" in r.stderr and r.stdout == ""
 
 
+def test_check_counts_in_words(tmp_path):
+    """One of a thing is said in the singular (`1 bridge`), none or several in the plural."""
+    f = tmp_path / "one.pn"
+    f.write_text("topology one\nbridge b { address 10.0.0.1/24 }\ncontainer a { net b }\n")
+    r = pipenet("check", str(f))
+    assert r.returncode == 0, r.stderr
+    assert "(topology one: 1 bridge, 1 container, 0 p2p links)" in r.stderr, r.stderr
+
+
 def test_check_reports_every_error_and_exits_1(tmp_path):
     f = tmp_path / "bad.pn"
     f.write_text("bridge b { address 10.0.0.1/24 }\ncontainer a { net c }\ncontainer x { net b; address 10.1.1.1 }\n")

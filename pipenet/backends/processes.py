@@ -13,6 +13,7 @@ never killed.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -73,20 +74,20 @@ def start(ns_path: str | None, argv: list[str], hostname: str, etc: str | None, 
     os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
-        os.write(fd, f"--- pipenet: starting {' '.join(argv)} ---\n".encode())
+        os.write(fd, f"--- pipenet: starting {shlex.join(argv)} ---\n".encode())
         p = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
                              start_new_session=True, close_fds=True, env=process_env(marker), cwd="/",
                              preexec_fn=lambda: enter(ns_path, hostname or None, etc, binds))
     except FileNotFoundError:
-        raise FileNotFoundError(2, f"cannot start `{' '.join(argv)}`: {argv[0]}: command not found") from None
+        raise FileNotFoundError(2, f"cannot start `{shlex.join(argv)}`: {argv[0]}: command not found") from None
     except OSError as e:
-        raise OSError(e.errno, f"cannot start `{' '.join(argv)}`: {e.strerror}") from None
+        raise OSError(e.errno, f"cannot start `{shlex.join(argv)}`: {e.strerror}") from None
     finally:
         os.close(fd)
     time.sleep(0.02)
     code = p.poll()
     if code is not None and code != 0:
-        raise ProcessDied(f"`{' '.join(argv)}` exited at once with status {code}", log)
+        raise ProcessDied(f"`{shlex.join(argv)}` exited at once with status {code}", log)
     return {"pid": p.pid, "start": start_time(p.pid), "log": log}
 
 

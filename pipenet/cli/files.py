@@ -21,10 +21,15 @@ def check(file: str, json: bool = False, var: Sequence[str] = ()) -> None:
         output.diagnostics(report.diagnostics, report.sources)
     else:
         c = report.counts
-        output.message(f"{file}: ok (topology {report.topology}: {c['bridges']} bridges, {c['containers']} "
-                       f"containers, {c['p2p']} p2p links)")
+        output.message(f"{file}: ok (topology {report.topology}: {_counted(c['bridges'], 'bridge')}, "
+                       f"{_counted(c['containers'], 'container')}, {_counted(c['p2p'], 'p2p link')})")
     if not report.ok:
         raise Exit(1)
+
+
+def _counted(n: int, what: str) -> str:
+    """`1 bridge`, `2 bridges`, `0 bridges`."""
+    return f"{n} {what}" + ("" if n == 1 else "s")
 
 
 def fmt(file: str, check: bool = False) -> None:

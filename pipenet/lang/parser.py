@@ -299,7 +299,10 @@ def _diagnose(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
     if isinstance(e, UnexpectedCharacters):
         ch = text[e.pos_in_stream]
         msg = f"unexpected character `{ch}`"
-        if ch == "'":
+        if ch == '"':  # (a string may hold anything but a line's end: the lexer stops here only when it is open)
+            msg = "this string is never closed"
+            hint = 'end it with " on the same line (inside, write \\" for a quote)'
+        elif ch == "'":
             hint = 'strings use double quotes: "like this"'
         elif ch == "$":
             hint = "interpolation is written ${EXPR}, e.g. h${n}"

@@ -21,6 +21,8 @@ CASES = [
     ("missing-value", "bridge b {\n  mtu\n}\n", 2, 6, "expected an MTU like 1500", None),
     ("bad-char", "container a@b\n", 1, 12, "unexpected character `@`", None),
     ("single-quote", "container a { run 'ls' }\n", 1, 19, "unexpected character `'`", "double quotes"),
+    ("unclosed-string", 'container a {\n  run "echo hi\n}\n', 2, 7, "this string is never closed", "on the same line"),
+    ("unclosed-escaped", 'container a { run "x\\" }\n', 1, 19, "this string is never closed", 'write \\"'),
     ("bad-ipv4", BR + "container a { net br0; address 10.0.0.300 }\n", 2, 32, "is not an IPv4 address", None),
     ("bad-prefix", "bridge b { address 10.0.0.1/33 }\n", 1, 20, "`/33` is not a prefix length", None),
     ("bad-mac", BR + "container a { net br0; mac 02:42:zz:00:00:01 }\n", 2, 28, "expected a MAC address", None),

@@ -210,11 +210,13 @@ def test_process_lifecycle(netns, tmp_path):
 
 def test_a_command_that_cannot_start_rolls_up_back(netns, tmp_path):
     before = snapshot.take(netns.runner)
-    for cmd in ('"no-such-program --flag"', '"python3 -c \\"raise SystemExit(3)\\""'):
+    # the command named as a shell would read it back: its words quoted where they must be
+    for cmd, named in (('"no-such-program --flag"', "`no-such-program --flag`"),
+                       ('"python3 -c \\"raise SystemExit(3)\\""', "`python3 -c 'raise SystemExit(3)'`")):
         path = write(tmp_path, "bad.pn", f"bridge b0 {{ address 10.70.0.1/24 }}\ncontainer a {{ net b0; run {cmd} }}\n")
         r = netns.pipenet("up", path)
         assert r.returncode == 2, r.stderr
-        assert "rolled back" in r.stderr
+        assert "rolled back" in r.stderr and named in r.stderr, r.stderr
         assert snapshot.take(netns.runner) == before
 
 

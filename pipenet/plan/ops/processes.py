@@ -10,6 +10,7 @@ namespace.
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -50,7 +51,8 @@ class StartProcess(Op):
 
     @property
     def command(self) -> str:
-        return " ".join(self.argv)
+        """The command as a shell would read it back (`sh -c 'echo hi; exit 3'`, not the words run together)."""
+        return shlex.join(self.argv)
 
     @property
     def summary(self) -> str:
