@@ -146,6 +146,15 @@ def test_at_least_forty_kinds():
     assert len(CASES) >= 40
 
 
+def test_a_container_declared_twice_is_one_error():
+    """Said once, at the second declaration, not again for the interfaces the two have in common (their
+    `eth0`, its host end's name; a new user's trial found three errors for one mistake)."""
+    src = (BR + "bridge br1 { address 10.1.0.1/24 }\ncontainer b { net br1 }\ncontainer b { net br0 }\n")
+    topo, diags, sources = analyse(src, "t.pn")
+    assert [(d.span.line, d.message) for d in diags] == [(4, "container `b` is declared twice")], \
+        render(diags, sources)
+
+
 def test_every_error_in_one_run():
     src = (
         "bridgee x\n"                                   # syntax-level unknown keyword
