@@ -267,7 +267,7 @@ class Lab:
                     p, seconds = up(path, k, progress, loaded)
             finally:
                 _done(progress)
-            return results.Change.of(p.topo.name, p.plan.steps, seconds, p.notes)
+            return results.Change.of(p.topo.name, p.plan.steps, seconds, p.notes, p.beyond)
 
         if sandbox or place.sandboxed:
             return self._in_sandbox(place, here)
@@ -473,7 +473,7 @@ class Lab:
                         p2, seconds = up(path, k, progress, loaded)
                     finally:
                         _done(progress)
-                    change = results.Change.of(p2.topo.name, p2.plan.steps, seconds, p2.notes)
+                    change = results.Change.of(p2.topo.name, p2.plan.steps, seconds, p2.notes, p2.beyond)
                     p = prepare(path, k, loaded)
                 else:  # (what a runtime override did is not drift: it is tested as set)
                     from pipenet.engine.runtime import explained, overrides

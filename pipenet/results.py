@@ -83,9 +83,11 @@ class Change:
         return self.steps > 0
 
     @classmethod
-    def of(cls, topology: str, steps, seconds: float, notes=()) -> Change:
+    def of(cls, topology: str, steps, seconds: float, notes=(), beyond=()) -> Change:
+        """`beyond`: (action, kind) of each change made besides the plan's steps (`Prepared.beyond`)."""
         counts = Counter((s.action, KIND_NAMES.get(s.op.kind, s.op.kind)) for s in steps)
-        return cls(topology, dict(counts), len(steps), seconds, list(notes))
+        counts.update((a, KIND_NAMES.get(kind, kind)) for a, kind in beyond)
+        return cls(topology, dict(counts), len(steps) + len(beyond), seconds, list(notes))
 
     def to_json(self) -> dict:
         return {"topology": self.topology, "steps": self.steps, "seconds": round(self.seconds, 3),

@@ -121,6 +121,8 @@ def test_up_puts_back_the_file_state_and_says_what_it_reset(netns, tmp_path):
          "commands": ["ip netns exec rtlab@b tc qdisc del dev eth0 root"]}]
     r = netns.pipenet("up", path)
     assert r.returncode == 0, r.stderr
+    # and `up` counts what `plan` showed: the shaping it removed is one of its steps
+    assert f"{len(plan['steps'])} steps in" in r.stderr and "shaped interfaces" in r.stderr, r.stderr
     assert "reset what was set at runtime" in r.stderr and "a:eth0 (link down)" in r.stderr
     assert "b:eth0 (shape rate 1000000bit)" in r.stderr
     assert "state UP" in netns.out(["ip", "-n", "rtlab@a", "link", "show", "dev", "eth0"])

@@ -29,7 +29,7 @@ def change(title: str, c: Change) -> None:
         table.add_column(label, justify="right")
     for kind in sorted({k for _, k in c.counts}):
         table.add_row(kind, *[str(c.counts.get((a, kind), 0) or "") for a, _ in used])
-    table.caption = f"{c.steps} steps in {c.seconds:.2f} s"
+    table.caption = f"{c.steps} step{'' if c.steps == 1 else 's'} in {c.seconds:.2f} s"
     output.console(stderr=True).print(table)
 
 

@@ -230,7 +230,7 @@ def converse(request: dict, k, line: Line, path: str) -> dict | None:
     if done is None:
         return None
     p, seconds = done
-    change = results.Change.of(p.topo.name, p.plan.steps, seconds, p.notes).to_json()
+    change = results.Change.of(p.topo.name, p.plan.steps, seconds, p.notes, p.beyond).to_json()
     try:
         line.say({"applied": change})
         if line.hear().get("keep"):

@@ -273,16 +273,19 @@ def plan_shown(p) -> list:
     return steps
 
 
-def reset(record: dict | None, desired, k) -> list[str]:
+def reset(record: dict | None, desired, k) -> tuple[list[str], int]:
     """What `up` does of the overrides beyond its plan, and says: a shaping set at runtime on an interface
-    the file does not shape is removed (`_unshaped`). The notes name each override reset."""
+    the file does not shape is removed (`_unshaped`). The notes name each override reset; the count is of
+    the shapings removed (each one of `plan_shown`'s steps)."""
     runtime = overrides(record)
     if not runtime:
-        return []
+        return [], 0
+    removed = 0
     for ns, _, iface in _unshaped(record, desired):
         try:
             k.qdisc_del(ns, iface)
+            removed += 1
         except OSError:
             pass  # (the interface is gone with its node: nothing left to reset)
     words = [f"{x['node']}:{x['interface']} ({in_words(x)})" for x in listed(runtime)]
-    return [f"reset what was set at runtime, back to the file: {'; '.join(words)}"]
+    return [f"reset what was set at runtime, back to the file: {'; '.join(words)}"], removed

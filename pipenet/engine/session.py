@@ -57,6 +57,9 @@ class Prepared:
     state: StateDir
     view: LiveView
     notes: list[str] = field(default_factory=list)
+    #: (action, kind) of each change `up` made beyond its plan (a shaping set at runtime, removed), counted
+    #: with the plan's steps in what `up` says, as `plan` shows them among its steps
+    beyond: list = field(default_factory=list)
     ports: dict = field(default_factory=dict)
     published: list = field(default_factory=list)
     recorded_keys: set = field(default_factory=set)
@@ -442,8 +445,9 @@ def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None,
                 state.remove()
             return None
         t0 = time.perf_counter()
-        reset = runtime.reset(p.record, p.plan.final, k)  # (what the plan does not put right itself)
+        reset, removed = runtime.reset(p.record, p.plan.final, k)  # (what the plan does not put right itself)
         p.notes += reset
+        p.beyond += [("remove", "shape")] * removed
         if not p.plan.empty:
             _apply(p, k, path, progress)
         elif reset:  # the record, without its overrides
