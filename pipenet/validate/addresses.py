@@ -124,19 +124,25 @@ def check_segments(topo: Topology, idx: Index) -> list[Diagnostic]:
             b = idx.bridges.get(key[3:])
             for a in (b.addresses if b is not None else ()):
                 addrs[a.ip] = f"bridge {b.name}"
+        doubled: set[tuple[str, str]] = set()  # ports whose address was said to be used twice
         for p in ports:
             for a in (p.address, p.address6):
                 if a is None:
                     continue
                 prev = addrs.get(a.ip)
+                if prev is not None and prev.startswith("bridge "):
+                    continue  # the bridge's own address: said once, by `_static` ("... (the gateway)")
                 if prev is not None:
                     out.append(Diagnostic(f"address {a.ip} is used twice on one segment "
                                           f"({prev} and {p.node}:{p.ifname})", p.address_span,
                                           "every interface on a bridge or link needs its own address"))
+                    doubled.add((p.node, p.ifname))
                 else:
                     addrs[a.ip] = f"{p.node}:{p.ifname}"
             if p.mac is not None:
                 prev = macs.get(p.mac)
+                if prev is not None and not p.mac_written and (p.node, p.ifname) in doubled:
+                    continue  # a MAC made from the address said twice: one mistake, said once
                 if prev is not None:
                     out.append(Diagnostic(f"MAC {p.mac} is used twice on one segment ({prev} and {p.node}:{p.ifname})",
                                           p.mac_span, "every interface on a segment needs its own MAC"))

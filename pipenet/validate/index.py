@@ -29,6 +29,7 @@ class Port:
     address_span: Span
     mac_span: Span
     address6: IfAddr | None = None  # a dual-stack port's IPv6 address
+    mac_written: bool = True  # False: the allocator's (from the IPv4 address, as Docker does, or hashed)
 
 
 class Index:
@@ -54,7 +55,7 @@ class Index:
                 if KINDS[i.kind].on_bridge and i.bridge is not None:
                     self.segments.setdefault(f"br:{i.bridge}", []).append(
                         Port(c.name, i.name, i.address, i.mac, i.span, i.spans.get("address", i.span),
-                             i.spans.get("mac", i.span), i.address6))
+                             i.spans.get("mac", i.span), i.address6, "mac" in i.spans))
         for n, link in enumerate(topo.p2p):
             seg = self.segments.setdefault(f"p2p:{n}", [])
             for end in (link.a, link.b):

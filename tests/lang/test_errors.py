@@ -155,6 +155,23 @@ def test_a_container_declared_twice_is_one_error():
         render(diags, sources)
 
 
+def test_one_address_mistake_is_one_error():
+    """The bridge's own address taken by a port is said once (not again as an address used twice on the
+    segment), and two ports with one address once (not again for the MACs made from it); a MAC written
+    twice is still said."""
+    def errors(src):
+        topo, diags, sources = analyse(src, "t.pn")
+        return [(d.span.line, d.message) for d in diags]
+
+    assert errors(BR + "container a { net br0; address 10.0.0.1 }\n") == [
+        (2, "10.0.0.1 is bridge br0's own address (the gateway)")]
+    assert errors(BR + "container a { net br0; address 10.0.0.7 }\ncontainer b { net br0; address 10.0.0.7 }\n") == [
+        (3, "address 10.0.0.7 is used twice on one segment (a:eth0 and b:eth0)")]
+    assert errors(BR + "container a { net br0; address 10.0.0.7; mac 02:00:00:00:00:01 }\n"
+                  "container b { net br0; address 10.0.0.8; mac 02:00:00:00:00:01 }\n") == [
+        (3, "MAC 02:00:00:00:00:01 is used twice on one segment (a:eth0 and b:eth0)")]
+
+
 def test_every_error_in_one_run():
     src = (
         "bridgee x\n"                                   # syntax-level unknown keyword
