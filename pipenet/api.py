@@ -835,7 +835,8 @@ def _merged(name: str, answers: dict[str, dict], seconds: float) -> results.Chan
         for c in got.get("counts", ()):
             key = (c["action"], c["what"])
             change.counts[key] = change.counts.get(key, 0) + c["n"]
-        change.notes.append(f"machine {m}: {got.get('steps', 0)} steps in {got.get('seconds', 0)} s")
+        n = int(got.get("steps", 0))
+        change.notes.append(f"machine {m}: {n} step{'' if n == 1 else 's'} in {got.get('seconds', 0)} s")
     return change
 
 

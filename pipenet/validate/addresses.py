@@ -119,35 +119,33 @@ def check_segments(topo: Topology, idx: Index) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for key, ports in idx.segments.items():
         addrs: dict = {}
-        macs: dict = {}
+        macs: dict = {}  # MAC -> (who has it, its IPv4 address)
         if key.startswith("br:"):
             b = idx.bridges.get(key[3:])
             for a in (b.addresses if b is not None else ()):
                 addrs[a.ip] = f"bridge {b.name}"
-        doubled: set[tuple[str, str]] = set()  # ports whose address was said to be used twice
         for p in ports:
             for a in (p.address, p.address6):
                 if a is None:
                     continue
                 prev = addrs.get(a.ip)
-                if prev is not None and prev.startswith("bridge "):
-                    continue  # the bridge's own address: said once, by `_static` ("... (the gateway)")
                 if prev is not None:
                     out.append(Diagnostic(f"address {a.ip} is used twice on one segment "
                                           f"({prev} and {p.node}:{p.ifname})", p.address_span,
                                           "every interface on a bridge or link needs its own address"))
-                    doubled.add((p.node, p.ifname))
                 else:
                     addrs[a.ip] = f"{p.node}:{p.ifname}"
             if p.mac is not None:
+                ipv4 = p.address.ip if p.address is not None and p.address.version == 4 else None
                 prev = macs.get(p.mac)
-                if prev is not None and not p.mac_written and (p.node, p.ifname) in doubled:
-                    continue  # a MAC made from the address said twice: one mistake, said once
+                if prev is not None and not p.mac_written and ipv4 is not None and prev[1] == ipv4:
+                    continue  # made from the IPv4 address it shares with `prev`, said above: one mistake, once
                 if prev is not None:
-                    out.append(Diagnostic(f"MAC {p.mac} is used twice on one segment ({prev} and {p.node}:{p.ifname})",
-                                          p.mac_span, "every interface on a segment needs its own MAC"))
+                    out.append(Diagnostic(f"MAC {p.mac} is used twice on one segment ({prev[0]} and "
+                                          f"{p.node}:{p.ifname})", p.mac_span,
+                                          "every interface on a segment needs its own MAC"))
                 else:
-                    macs[p.mac] = f"{p.node}:{p.ifname}"
+                    macs[p.mac] = (f"{p.node}:{p.ifname}", ipv4)
     return out
 
 

@@ -156,20 +156,36 @@ def test_a_container_declared_twice_is_one_error():
 
 
 def test_one_address_mistake_is_one_error():
-    """The bridge's own address taken by a port is said once (not again as an address used twice on the
-    segment), and two ports with one address once (not again for the MACs made from it); a MAC written
-    twice is still said."""
+    """Two ports given one address is said once, not again for the MACs the allocator makes from it; a
+    MAC written twice, or one made from an address no other port has, is still said."""
     def errors(src):
         topo, diags, sources = analyse(src, "t.pn")
         return [(d.span.line, d.message) for d in diags]
 
-    assert errors(BR + "container a { net br0; address 10.0.0.1 }\n") == [
-        (2, "10.0.0.1 is bridge br0's own address (the gateway)")]
     assert errors(BR + "container a { net br0; address 10.0.0.7 }\ncontainer b { net br0; address 10.0.0.7 }\n") == [
         (3, "address 10.0.0.7 is used twice on one segment (a:eth0 and b:eth0)")]
     assert errors(BR + "container a { net br0; address 10.0.0.7; mac 02:00:00:00:00:01 }\n"
                   "container b { net br0; address 10.0.0.8; mac 02:00:00:00:00:01 }\n") == [
         (3, "MAC 02:00:00:00:00:01 is used twice on one segment (a:eth0 and b:eth0)")]
+    # c's address is a's, and the MAC made from it is the one b wrote: both said
+    assert sorted(errors(BR + "container a { net br0; address 10.0.0.5; mac 02:00:00:00:00:01 }\n"
+                         "container b { net br0; address 10.0.0.9; mac 02:42:0a:00:00:05 }\n"
+                         "container c { net br0; address 10.0.0.5 }\n")) == [
+        (4, "MAC 02:42:0a:00:00:05 is used twice on one segment (b:eth0 and c:eth0)"),
+        (4, "address 10.0.0.5 is used twice on one segment (a:eth0 and c:eth0)")]
+
+
+def test_an_external_bridges_live_address_taken_by_a_port_is_refused():
+    """The address of an external bridge is known only when the engine reads it from the host
+    (`resolved`): a port given that address is refused then, by the segment's check."""
+    from netaddr import IPAddress
+
+    from pipenet.ir import IfAddr
+    from pipenet.lang.load import _analyse
+
+    src = "topology d\nbridge br0 { external }\ncontainer a { net br0; address 192.168.5.1/24 }\n"
+    _topo, diags, _ = _analyse(src, "d.pn", {"br0": IfAddr(IPAddress("192.168.5.1"), 24)}, {})
+    assert [d.message for d in diags] == ["address 192.168.5.1 is used twice on one segment (bridge br0 and a:eth0)"]
 
 
 def test_every_error_in_one_run():
