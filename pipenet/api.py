@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 from pipenet import results
 from pipenet.errors import PipenetError, UsageError
 from pipenet.gcpause import kept, paused
+from pipenet.words import counted
 
 if TYPE_CHECKING:
     from pipenet.ir import Topology
@@ -835,8 +836,7 @@ def _merged(name: str, answers: dict[str, dict], seconds: float) -> results.Chan
         for c in got.get("counts", ()):
             key = (c["action"], c["what"])
             change.counts[key] = change.counts.get(key, 0) + c["n"]
-        n = int(got.get("steps", 0))
-        change.notes.append(f"machine {m}: {n} step{'' if n == 1 else 's'} in {got.get('seconds', 0)} s")
+        change.notes.append(f"machine {m}: {counted(int(got.get('steps', 0)), 'step')} in {got.get('seconds', 0)} s")
     return change
 
 

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 
 from pipenet.cli import output
 from pipenet.cli.glue import Exit, call, lab_of, variables_of
+from pipenet.words import counted
 
 
 def check(file: str, json: bool = False, var: Sequence[str] = ()) -> None:
@@ -21,15 +22,10 @@ def check(file: str, json: bool = False, var: Sequence[str] = ()) -> None:
         output.diagnostics(report.diagnostics, report.sources)
     else:
         c = report.counts
-        output.message(f"{file}: ok (topology {report.topology}: {_counted(c['bridges'], 'bridge')}, "
-                       f"{_counted(c['containers'], 'container')}, {_counted(c['p2p'], 'p2p link')})")
+        output.message(f"{file}: ok (topology {report.topology}: {counted(c['bridges'], 'bridge')}, "
+                       f"{counted(c['containers'], 'container')}, {counted(c['p2p'], 'p2p link')})")
     if not report.ok:
         raise Exit(1)
-
-
-def _counted(n: int, what: str) -> str:
-    """`1 bridge`, `2 bridges`, `0 bridges`."""
-    return f"{n} {what}" + ("" if n == 1 else "s")
 
 
 def fmt(file: str, check: bool = False) -> None:

@@ -11,6 +11,8 @@ import os
 import sys
 from functools import lru_cache
 
+from pipenet.words import counted
+
 
 #: The width of tables written to a file or a pipe: no terminal to fit, so nothing is cut.
 UNBOUNDED = 100_000
@@ -45,5 +47,4 @@ def diagnostics(diags, sources) -> None:
 
     if diags:
         message(render(diags, sources))
-        n = len(diags)
-        message(f"{n} error{'s' if n != 1 else ''}; nothing was changed")
+        message(f"{counted(len(diags), 'error')}; nothing was changed")

@@ -10,6 +10,7 @@ import sys
 
 from pipenet.cli import output
 from pipenet.results import Change, LabInfo, Plan, Status, TestReport
+from pipenet.words import counted
 
 
 def change(title: str, c: Change) -> None:
@@ -29,7 +30,7 @@ def change(title: str, c: Change) -> None:
         table.add_column(label, justify="right")
     for kind in sorted({k for _, k in c.counts}):
         table.add_row(kind, *[str(c.counts.get((a, kind), 0) or "") for a, _ in used])
-    table.caption = f"{c.steps} step{'' if c.steps == 1 else 's'} in {c.seconds:.2f} s"
+    table.caption = f"{counted(c.steps, 'step')} in {c.seconds:.2f} s"
     output.console(stderr=True).print(table)
 
 
@@ -51,7 +52,7 @@ def plan(p: Plan, file: str, format: str) -> None:
         why = f"  ({s.reason})" if s.reason and s.reason != "new" else ""
         first = (s.commands or [s.key])[0].splitlines()[0]  # a file's content is for --format sh
         print(f"{s.n:4} {s.sign} {first}{why}")
-    output.message(f"{p.topology}: {len(p.steps)} step{'' if len(p.steps) == 1 else 's'}")
+    output.message(f"{p.topology}: {counted(len(p.steps), 'step')}")
 
 
 def unreadable(readable: bool) -> None:
@@ -146,7 +147,7 @@ def test(r: TestReport, file: str) -> None:
     from rich.table import Table
 
     if r.runtime:
-        output.message(f"pipenet: {r.topology} has {r.runtime} interface{'s' if r.runtime > 1 else ''} set at "
+        output.message(f"pipenet: {r.topology} has {counted(r.runtime, 'interface')} set at "
                        f"runtime (`pipenet status` lists them), tested as they are")
 
     table = Table(title=f"{r.topology}: expectations", header_style="bold")
