@@ -18,7 +18,6 @@ from pipenet.ir import Topology
 from pipenet.kinds import KINDS
 from pipenet.plan.names import host_port_name
 from pipenet.validate.index import HOST, Index
-from pipenet.validate.names import first_of_each
 
 #: The kernel's limit on the ports of one bridge (BR_MAX_PORTS - 1).
 MAX_BRIDGE_PORTS = 1023
@@ -49,7 +48,7 @@ def check_host_side_names(topo: Topology, idx: Index) -> list[Diagnostic]:
         for end in (link.a, link.b):
             if end.node == HOST:
                 claim(end.ifname, f"the p2p end host:{end.ifname}", end.spans.get("ref", end.span), False)
-    for c in first_of_each(topo.containers):  # (a container declared twice is reported once, as that)
+    for c in idx.containers.values():  # (each name at its first declaration: one declared twice is said once)
         if c.net.kind in ("host", "container"):
             continue  # no interfaces of its own (reported by the net-modes pass when it declares some)
         for i in c.interfaces:

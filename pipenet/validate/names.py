@@ -60,7 +60,7 @@ def check_duplicate_interfaces(topo: Topology, idx: Index) -> list[Diagnostic]:
         else:
             declared[key] = span.line
 
-    for c in first_of_each(topo.containers):
+    for c in idx.containers.values():  # (each name at its first declaration: a second is said once, above)
         for i in c.interfaces:
             see(c.name, i.name, i.spans.get("name", i.span))
     for link in topo.p2p:
@@ -70,13 +70,3 @@ def check_duplicate_interfaces(topo: Topology, idx: Index) -> list[Diagnostic]:
         if (HOST, b.name) in declared:
             out.append(Diagnostic(f"bridge `{b.name}` has the same name as a host p2p end", b.span))
     return out
-
-
-def first_of_each(containers):
-    """The containers, a name declared twice taken at its first declaration only: the second is reported
-    once, by `check_duplicate_nodes`, not again for every interface the two have in common."""
-    seen: set[str] = set()
-    for c in containers:
-        if c.name not in seen:
-            seen.add(c.name)
-            yield c
