@@ -155,13 +155,15 @@ def mac(text: str) -> str:
 
 
 def integer(text: str, what: str, low: int, high: int) -> int:
+    """`text` as a whole number from `low` to `high`; `what` names it with its article ("a port")."""
     if not is_number(text):
         raise BadValue(f"expected {what}, got `{shorten(text)}`", f"a whole number from {low} to {high}")
+    named = what.split(" ", 1)[1] if what.startswith(("a ", "an ")) else what  # ("port 70000", not "a port 70000")
     if len(text.lstrip("0")) > len(str(high)):  # out of range, known without converting
-        raise BadValue(f"{what} {shorten(text)} is out of range", f"a whole number from {low} to {high}")
+        raise BadValue(f"{named} {shorten(text)} is out of range", f"a whole number from {low} to {high}")
     v = int(text)
     if not low <= v <= high:
-        raise BadValue(f"{what} {v} is out of range", f"a whole number from {low} to {high}")
+        raise BadValue(f"{named} {v} is out of range", f"a whole number from {low} to {high}")
     return v
 
 

@@ -82,7 +82,7 @@ A = "container a {{ {} }}\n"
 
 
 @pytest.mark.parametrize("src,line,col,message,hint", [
-    (A.format("interface vx0 vxlan id 16777216 remote 10.0.0.2"), 1, 38, "a VXLAN id 16777216 is out of range",
+    (A.format("interface vx0 vxlan id 16777216 remote 10.0.0.2"), 1, 38, "VXLAN id 16777216 is out of range",
      "0 to 16777215"),
     (A.format("interface vx0 vxlan id 5 remote 10.0.0.300"), 1, 47, "is not an IPv4 address", None),
     (A.format("interface vx0 vxlan id 5"), 1, 29, "vxlan vx0 needs a `remote`", "remote 10.80.0.2"),
@@ -92,7 +92,7 @@ A = "container a {{ {} }}\n"
      "local fd00::1 and remote 10.0.0.2 are not of one family", "IPv4 address of a"),
     (A.format("interface vx0 vxlan id 5 remote 10.0.0.2 remote 10.0.0.3"), 1, 63, "`remote` is given twice",
      None),
-    (A.format("interface vx0 vxlan id 5 remote 10.0.0.2 dstport 0"), 1, 64, "a UDP port 0 is out of range", None),
+    (A.format("interface vx0 vxlan id 5 remote 10.0.0.2 dstport 0"), 1, 64, "UDP port 0 is out of range", None),
     (A.format("interface vx0 vxlan id 5 remote 10.0.0.2 dev eth9"), 1, 60, "device `eth9` is not an interface of a",
      None),
     (A.format("interface vx0 vxlan id 5 remote 10.0.0.2 dev vx0"), 1, 60, "`vx0` cannot be its own device", None),
@@ -118,8 +118,8 @@ def test_errors_are_located_with_a_hint(src, line, col, message, hint):
 
 def test_a_wrong_value_is_the_one_error_reported():
     _topo, diags, _ = analyse(A.format("interface vx0 vxlan id 5 remote 10.0.0.300 dstport 99999"), "t.pn")
-    assert sorted(d.message for d in diags) == ["`10.0.0.300` is not an IPv4 address (each part is 0 to 255)",
-                                                "a UDP port 99999 is out of range"]
+    assert sorted(d.message for d in diags) == ["UDP port 99999 is out of range",
+                                                "`10.0.0.300` is not an IPv4 address (each part is 0 to 255)"]
 
 
 def test_tunnels_with_one_id_in_different_namespaces_or_on_different_ports_are_fine():

@@ -76,7 +76,7 @@ CASES = [
     ("publish-net-host", "container a { net host; publish 8080:80 }\n", 1, 33, "host's network namespace", None),
     ("publish-conflict", BR + "container a { net br0; publish 8080:80 }\ncontainer b { net br0; publish 8080:81 }\n",
      3, 32, "host port 8080/tcp is published twice", None),
-    ("port-range", BR + "container a { net br0; publish 8080:70000 }\n", 2, 32, "a port 70000 is out of range",
+    ("port-range", BR + "container a { net br0; publish 8080:70000 }\n", 2, 32, "port 70000 is out of range",
      "1 to 65535"),
     ("bad-protocol", BR + "container a { net br0; expose 80/icmp }\n", 2, 31, "unknown protocol `icmp`", None),
     ("link-other-bridge", BR + "bridge br1 { address 10.1.0.1/24 }\ncontainer a { net br0; link b }\n"
@@ -109,7 +109,7 @@ CASES = [
     ("hosts-auto", "hosts all\n", 1, 7, "expected `hosts auto`", None),
     ("unknown-macvlan-mode", "container a { interface m0 macvlan of host:eth0 mode sideways }\n", 1, 54,
      "unknown macvlan mode", None),
-    ("vlan-id", "container a { interface e0 dummy; interface v vlan 5000 of e0 }\n", 1, 52, "a VLAN id 5000 is out of range",
+    ("vlan-id", "container a { interface e0 dummy; interface v vlan 5000 of e0 }\n", 1, 52, "VLAN id 5000 is out of range",
      None),
     ("link-self", BR + "container a { net br0; link a }\n", 2, 29, "a cannot link to itself", None),
     ("pool-no-address", "bridge b { pool 10.0.0.0/24 }\n", 1, 17, "has no address, so it cannot have a pool", None),
@@ -217,3 +217,13 @@ def test_syntax_error_words_not_terminal_names():
         for d in diags:
             for bad in ("WORD", "_NL", "RBRACE", "LBRACE", "__ANON", "$END", "SEMICOLON"):
                 assert bad not in d.message, (src, d.message)
+
+
+def test_a_number_out_of_range_is_named_without_its_article():
+    """"port 70000 is out of range", not "a port 70000 ...": the article belongs to "expected a port"."""
+    for src, message in ((BR + "container a { net br0; publish 8080:70000 }\n", "port 70000 is out of range"),
+                         ("container a { interface e0 dummy; interface v vlan 5000 of e0 }\n",
+                          "VLAN id 5000 is out of range"),
+                         (BR + "container a { net br0; publish 8080:x }\n", "expected a port, got `x`")):
+        _topo, diags, _sources = analyse(src, "t.pn")
+        assert [d.message for d in diags if "range" in d.message or "expected" in d.message] == [message]
