@@ -1,5 +1,5 @@
-"""How a count is said to the user: `1 step`, `2 steps`, `0 steps` (one place, so no message says
-`1 steps`)."""
+"""How a count and a name from the user are said back: `1 step`, `2 steps`, `0 steps` (one place, so no
+message says `1 steps`), and a name as `name` (one way to quote, whichever command reads it)."""
 
 from __future__ import annotations
 
@@ -7,3 +7,10 @@ from __future__ import annotations
 def counted(n: int, what: str) -> str:
     """`n` and `what`, in the plural unless `n` is one (`what` is a word that takes an s)."""
     return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def quoted(name: str) -> str:
+    """A name the user gave, in backquotes as messages show names; one that could not be read back
+    that way (a line break, a control character, or too long) as Python's repr of its first 60
+    characters."""
+    return f"`{name}`" if len(name) <= 60 and name.isprintable() else repr(name[:60])

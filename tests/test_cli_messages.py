@@ -34,6 +34,9 @@ def one_line(r) -> str:
 def test_a_bad_topology_name_is_one_line(argv, tmp_path):
     line = one_line(pipenet(*argv, state=tmp_path / "state"))
     assert line.startswith("pipenet: ") and "is not a topology name" in line
+    name = argv[argv.index("-t") + 1] if "-t" in argv else argv[-1]
+    # every command quotes the name the same way (`down ..` once said '..', `status ..` said `..`)
+    assert line.startswith(f"pipenet: `{name}` is not" if name else "pipenet: an empty name is not"), line
 
 
 def test_a_directory_is_not_a_topology_file(tmp_path):

@@ -65,8 +65,9 @@ def topology_arg(name: Optional[str], or_file: bool = False) -> None:
 
     if name is None or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}", name):
         return
-    shown = f"`{name}`" if len(name) <= 60 and name.isprintable() else repr(name[:60])
-    output.message(f"pipenet: {shown if name else 'an empty name'} is not a topology name"
+    from pipenet.words import quoted
+
+    output.message(f"pipenet: {quoted(name) if name else 'an empty name'} is not a topology name"
                    f"{' nor a .pn file' if or_file else ''} "
                    f"(a name starts with a letter or _, then letters, digits, _, - or .)")
     raise Exit(1)

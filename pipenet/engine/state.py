@@ -83,8 +83,10 @@ def state_root() -> str:
 def check_name(topology: str) -> str:
     """A topology name is a directory name under the state root: never a path, never hidden."""
     if not topology or "/" in topology or topology.startswith(".") or "\0" in topology or len(topology) > 64:
-        raise UsageError(f"{topology!r} is not a topology name (a letter or _ first, then letters, digits, "
-                         f"_ - .; at most 64)")
+        from pipenet.words import quoted
+
+        raise UsageError(f"{quoted(topology) if topology else 'an empty name'} is not a topology name (a letter "
+                         f"or _ first, then letters, digits, _ - .; at most 64)")
     return topology
 
 
