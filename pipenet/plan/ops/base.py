@@ -163,6 +163,11 @@ class Op:
     repairable: ClassVar[bool] = False
     #: True when apply learns something the journal must keep at once (a process's pid)
     learns: ClassVar[bool] = False
+    #: True when what this op changes outlives a reboot (a file on disk): its journal lines are then
+    #: fsynced before it runs. Everything else it changes (namespaces, interfaces, addresses, routes,
+    #: rules, settings, processes) is gone after a machine crash anyway, so its lines are flushed (a
+    #: killed process loses none of them) but not forced to the disk (`engine.journal`)
+    persistent: ClassVar[bool] = False
     #: True when an object found live, carrying pipenet's mark but missing from the record (a record
     #: lost in a crash), may simply be taken back; False where apply must run to be correct (a
     #: setting whose earlier value must be saved, a process to start)

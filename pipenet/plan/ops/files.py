@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from pipenet.errors import PartlyDone
 from pipenet.plan.ops.base import OK, Op, changed, foreign, missing, q
 
 
@@ -31,6 +32,7 @@ class WriteEtc(Op):
     undo_alongside: ClassVar[bool] = True  # (files only: may go on while the kernel removes interfaces)
     repairable: ClassVar[bool] = True
     learns: ClassVar[bool] = True
+    persistent: ClassVar[bool] = True  # (/etc/netns is on disk)
     node: str
     directory: str
     files: tuple = ()  # ((name, content), ...)
@@ -52,6 +54,31 @@ class WriteEtc(Op):
 
     def undo(self, k):
         k.etc_restore(self.directory, self.saved, self.wanted)
+
+    # A topology's /etc files are written, and removed, together: one journal line for all of them, and
+    # so one fsync (they are `persistent`) instead of one a node (at 1,000 containers, with the state
+    # directory on a disk, 0.15 s)
+    def apply_batch_key(self):
+        return "etc"
+
+    @staticmethod
+    def apply_many(ops: list, k) -> None:
+        for n, op in enumerate(ops):
+            try:
+                op.apply(k)
+            except Exception as e:  # (those written are undone with the rest)
+                raise PartlyDone(ops[:n], e) from e
+
+    def batch_key(self):
+        return "etc"
+
+    @staticmethod
+    def undo_many(ops: list, k) -> None:
+        for n, op in enumerate(ops):
+            try:
+                op.undo(k)
+            except Exception as e:  # (those removed are written again with the rest)
+                raise PartlyDone(ops[:n], e) from e
 
     def check(self, view):
         found = view.files(self.directory, [n for n, _ in self.files], self.saved.get("stamps"))

@@ -45,6 +45,7 @@ class NodePath(Op):
 
     kind: ClassVar[str] = "node-path"
     repairable: ClassVar[bool] = True
+    persistent: ClassVar[bool] = True  # (kept under the state directory, which may be on disk)
     node: str
     path: str  # what the node sees
     root: str  # the topology's `nodes` directory

@@ -82,6 +82,7 @@ class HostSetting(Op):
 
     kind: ClassVar[str] = "host-setting"
     anywhere: ClassVar[bool] = True  # (its check reads a file under /proc/sys, no interface)
+    persistent: ClassVar[bool] = True  # (its ledger is a file under the state root, which may be on disk)
     adoptable: ClassVar[bool] = False
     repairable: ClassVar[bool] = True
     topology: str
