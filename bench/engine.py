@@ -392,7 +392,17 @@ def empty_up(tmp: str, runs: int, per: int) -> float:
 
 
 def inside(sizes: list[int], runs: int, shell_max: int, chain_sizes: list[int] = (), per: int = 1000,
-           fopnp: bool = True, floor: bool = True) -> dict:
+           fopnp: bool = True, floor: bool = True, state_on_disk: bool = False) -> dict:
+    if state_on_disk:
+        # pipenet's records and journals in a directory of the root filesystem, not the world's tmpfs
+        # /run: as on a machine whose /run is no tmpfs (this project's is a directory of its ext4 root)
+        state = tempfile.mkdtemp(prefix="pipenet-bench-state-", dir="/var/tmp")
+        os.environ["PIPENET_STATE_DIR"] = state
+        try:
+            return inside(sizes, runs, shell_max, chain_sizes, per, fopnp, floor)
+        finally:
+            del os.environ["PIPENET_STATE_DIR"]
+            shutil.rmtree(state, ignore_errors=True)
     results = {}
     tmp = tempfile.mkdtemp(prefix="pipenet-bench-")
     settle_first()
@@ -510,6 +520,8 @@ def main() -> None:
     ap.add_argument("--per-bridge", type=int, default=1000, help="containers per bridge (at most 1,023)")
     ap.add_argument("--no-fopnp", action="store_true", help="skip the Foundations playground")
     ap.add_argument("--no-floor", action="store_true", help="pipenet alone: no floor, no shell script")
+    ap.add_argument("--state-on-disk", action="store_true",
+                    help="pipenet's state directory on the root filesystem, not a tmpfs (its own docs section)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--write-docs", action="store_true", help="put the tables into docs/performance.md")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
@@ -517,14 +529,17 @@ def main() -> None:
     sizes = [int(s) for s in a.sizes.split(",") if s]
     chains = [int(c) for c in a.chains.split(",") if c]
     if a.inside:
-        print(json.dumps(inside(sizes, a.runs, a.shell_max, chains, a.per_bridge, not a.no_fopnp, not a.no_floor)))
+        print(json.dumps(inside(sizes, a.runs, a.shell_max, chains, a.per_bridge, not a.no_fopnp, not a.no_floor,
+                                a.state_on_disk)))
         return
     from world import measure_inside, publish
 
     results = measure_inside(__file__, ["--sizes", a.sizes, "--runs", str(a.runs), "--shell-max", str(a.shell_max),
                                         "--chains", a.chains, "--per-bridge", str(a.per_bridge)]
-                             + (["--no-fopnp"] if a.no_fopnp else []) + (["--no-floor"] if a.no_floor else []))
-    publish("engine", table(results), results, a.write_docs, a.json)
+                             + (["--no-fopnp"] if a.no_fopnp else []) + (["--no-floor"] if a.no_floor else [])
+                             + (["--state-on-disk"] if a.state_on_disk else []))
+    publish("engine", table(results), results, a.write_docs, a.json,
+            "engine-disk" if a.state_on_disk else "engine")
 
 
 if __name__ == "__main__":

@@ -33,16 +33,18 @@ def measure_inside(script: str, args: list[str], timeout: float = 7200) -> dict:
         ns.close()
 
 
-def publish(name: str, table: str, results: dict, write_docs: bool, json_path: str | None) -> None:
-    """Print the table; with `write_docs`, put it into the page's `bench:NAME` section with the command
-    that made it (without --json); with `json_path`, write the figures there."""
+def publish(name: str, table: str, results: dict, write_docs: bool, json_path: str | None,
+            section: str | None = None) -> None:
+    """Print the table; with `write_docs`, put it into the page's `bench:SECTION` section (`bench:NAME`
+    by default) with the command that made it (`bench/NAME.py` without --json); with `json_path`, write
+    the figures there."""
     print(table)
     if write_docs:
         from report import write_section
 
         argv = sys.argv[1:]
         args = [x for i, x in enumerate(argv) if x != "--json" and (i == 0 or argv[i - 1] != "--json")]
-        write_section(name, f".venv/bin/python bench/{name}.py " + " ".join(args), table)
+        write_section(section or name, f".venv/bin/python bench/{name}.py " + " ".join(args), table)
     if json_path:
         with open(json_path, "w") as f:
             json.dump(results, f, indent=1)

@@ -21,10 +21,12 @@ of `up`.
 
 A line read back is always flushed before its step runs: a process killed
 at any moment has written it. It is also fsynced (forced to the disk) only
-when its step changes something that outlives a reboot (`Op.persistent`: a
-file under /etc/netns or the state directory): what every other step makes
-(namespaces, interfaces, addresses, routes, rules, settings, processes) is
-gone after a machine crash anyway, with nothing to find and undo. Where the
+when its step makes or changes something that outlives a reboot
+(`Op.persistent`: a file under /etc/netns or the state directory): what
+every other step makes (namespaces, interfaces, addresses, routes, rules,
+settings, processes) is gone after a machine crash anyway, with nothing to
+find and undo, and what a removal removes is still listed by the record
+until the run commits. Where the
 state directory is on a disk rather than a tmpfs (/run is a directory of
 the root filesystem on some machines), an fsync a step cost `up` of 1,000
 containers a second (5,000 fsyncs of about 0.15 ms).
@@ -71,7 +73,7 @@ class Journal:
             os.unlink(self.path)
             raise
         self.f = os.fdopen(fd, "w")
-        self._line(head, any(s.op.persistent for s in steps))
+        self._line(head, _durable(steps))
 
     def _line(self, text: str, durable: bool) -> None:
         """Write and flush a line; `durable`: fsync it too (see the module's docstring)."""
@@ -90,30 +92,29 @@ class Journal:
 
     def start_many(self, first: int, steps: list[Step]) -> None:
         """The `start` lines of steps `first`, `first + 1`, ... in one write (they are run together, after
-        it), fsynced when one of them is `persistent`."""
+        it), fsynced when one of them makes or changes something `persistent` (`_durable`)."""
         faults.point("write", self.path)
-        self._line("\n".join(_start_line(first + n, s) for n, s in enumerate(steps)),
-                   any(s.op.persistent for s in steps))
+        self._line("\n".join(_start_line(first + n, s) for n, s in enumerate(steps)), _durable(steps))
 
     def done(self, i: int, step: Step | None = None) -> None:
         """Mark a step done; an op that learned something while applying (a process's pid) has it
-        written down at once (fsynced when the op is `persistent`). Otherwise the line is
+        written down at once (fsynced as `_durable` says). Otherwise the line is
         informational: buffered, it goes out with the next line written (see the module's docstring)."""
         if step is not None and step.op.learns:
             faults.point("write", self.path)
-            self._line(_done_line(i, step), step.op.persistent)
+            self._line(_done_line(i, step), _durable([step]))
         else:
             self.f.write(_done_line(i, None) + "\n")
 
     def done_many(self, first: int, steps: list[Step]) -> None:
         """`done` for steps `first`, `first + 1`, ... made together: one write, flushed at once when one of
-        them learned something (and fsynced when that one is `persistent`)."""
+        them learned something (and fsynced as `_durable` says of those)."""
         if len(steps) == 1:
             return self.done(first, steps[0])
         lines = "\n".join(_done_line(first + n, s) for n, s in enumerate(steps))
         if any(s.op.learns for s in steps):
             faults.point("write", self.path)
-            self._line(lines, any(s.op.learns and s.op.persistent for s in steps))
+            self._line(lines, _durable([s for s in steps if s.op.learns]))
         else:
             self.f.write(lines + "\n")
 
@@ -132,6 +133,13 @@ class Journal:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
+
+
+def _durable(steps: list[Step]) -> bool:
+    """Must these steps' lines be on the disk before they run? When one of them makes or changes
+    something that outlives a reboot (`Op.persistent`). A removal need not: until the run commits, the
+    record still lists what it removes."""
+    return any(s.op.persistent and s.action != "remove" for s in steps)
 
 
 def _start_line(i: int, step: Step) -> str:

@@ -128,3 +128,17 @@ def test_a_file_that_cannot_be_written_rolls_back_the_files_written_before_it_in
     assert "No space left on device" in str(e.value) and "rolled back" in str(e.value)
     assert ("etc_restore", written[0]) in k.calls
     assert k.snapshot() == before
+
+
+def test_a_removal_is_never_fsynced(tmp_path, fsyncs):
+    """What a `down` removes is listed by the record until the run commits: none of its lines (the header
+    of thousands of steps at scale included) need reach the disk before it runs."""
+    plan = _plan(5)
+    k = RecordingKernel()
+    execute(plan, k, Journal(str(tmp_path / "j1")))
+    made = len(fsyncs)
+    removal = diff([], plan.final)
+    assert {s.op.kind for s in removal.steps} >= {"etc", "host-setting", "netns", "veth"}
+    execute(removal, k, Journal(str(tmp_path / "j2")))
+    assert len(fsyncs) == made
+    assert "etc" not in k.state
