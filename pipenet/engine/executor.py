@@ -58,8 +58,11 @@ def rollback(done: list[Step], k) -> list[str]:
         try:
             faults.point("undo", n + 1)
             if step.action == "apply":
-                # a parent applied in this run and undone below takes this op along with it
-                if any(p in takers for p in op.parents):
+                # a parent applied in this run and undone below takes this op along with it (all of
+                # them, for an op that goes only with all its parents: a pair between two namespaces)
+                parents = op.parents
+                if (all(p in takers for p in parents) if op.cascades_with_all and parents
+                        else any(p in takers for p in parents)):
                     continue
                 op.undo(k)
             elif step.action == "repair":

@@ -334,7 +334,7 @@ class Compiler:
             for n, r in enumerate(c.run):
                 log = os.path.join(self.log_dir, f"{c.name}.{n}.log") if self.log_dir else f"/tmp/{c.name}.{n}.log"
                 self.ops.append(StartProcess(c.name, ref, n, tuple(r.argv), c.uts_hostname or "", d or "", log,
-                                             binds=binds, paths=keys))
+                                             binds=binds, paths=keys, home=owner if owner != c.name else ""))
 
     def _node_paths(self, c: Container) -> tuple[tuple, tuple]:
         """The node's `file` and `private` operations (a directory before what is inside it); the

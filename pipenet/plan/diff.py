@@ -112,8 +112,11 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
     remade: set[str] = set()  # keys that will be made (again): their dependents must be made again too
     repaired: set[str] = set()  # keys put right in place: their dependents are made again as well
 
-    def taken_along(parents: tuple[str, ...]) -> bool:
-        """Its object goes (or went) with a parent's, by the kernel's cascade."""
+    def taken_along(parents: tuple[str, ...], every: bool = False) -> bool:
+        """Its object goes (or went) with a parent's, by the kernel's cascade (`every`: only with all of
+        them, `Op.cascades_with_all`)."""
+        if every:
+            return bool(parents) and all(p in gone and p not in stays for p in parents)
         return any(p in gone and p not in stays for p in parents)
 
     # (each op's key and parents worked out once: properties that format text, read a few times each
@@ -123,7 +126,7 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
     for op, key, parents in zip(recorded, keys, parents_of):  # recorded order is dependency order
         if key in gone:
             continue
-        if taken_along(parents):
+        if taken_along(parents, op.cascades_with_all):
             gone.add(key)  # the kernel removes it along with its parent (or already has)
             continue
         v = _check(op, view, verdicts)
@@ -156,10 +159,11 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
             children.setdefault(p, []).append((key, op))
     steps: list[Step] = []
     for op, key, parents in zip(reversed(recorded), reversed(keys), reversed(parents_of)):
-        if key in remove and not taken_along(parents):
+        if key in remove and not taken_along(parents, op.cascades_with_all):
             v = verdicts.get(key, OK)
             implied = [] if op.keeps_children else [c for c in _cascade(key, children, position)
-                       if not read_children or _check(c, view, verdicts).state in ("ok", "changed")]
+                       if c.key not in remove  # (removed by a step of its own, before this one)
+                       and (not read_children or _check(c, view, verdicts).state in ("ok", "changed"))]
             why = "gone from the file" if key not in want else (
                 f"changed: {v.detail}" if v.state == "changed" else "changed in the file")
             steps.append(Step("remove", op, implied, why, v.observed if v.state == "changed" else None))

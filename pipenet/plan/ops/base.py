@@ -159,6 +159,10 @@ class Op:
     #: True when undoing this op leaves its children where they are (an attached namespace is never
     #: deleted): each child is then removed, or put back, by its own step
     keeps_children: ClassVar[bool] = False
+    #: True when the kernel removes this op's object with its parents only once every one of them is
+    #: gone, not any one (a veth pair between two namespaces, `AddVeth.parents`); until then it is
+    #: removed by a step of its own
+    cascades_with_all: ClassVar[bool] = False
     #: True when a `changed` object can be put right in place (`repair`), and back (`unrepair`)
     repairable: ClassVar[bool] = False
     #: True when apply learns something the journal must keep at once (a process's pid)

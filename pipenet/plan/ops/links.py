@@ -248,6 +248,12 @@ class AddVeth(Op):
             return ()
         return (f"netns:{self.node}", f"netns:{self.peer_node}")
 
+    # Nor does the deletion of one of its two namespaces remove a pair at once: the end in the other
+    # namespace stays until the kernel frees the deleted one, which is only once nothing holds it (a run
+    # holds every namespace it removes until it ends, to mount it back on a rollback), so a pair made
+    # again there meanwhile found its name taken. The pair goes along only when both namespaces go.
+    cascades_with_all: ClassVar[bool] = True
+
     @property
     def depends(self):
         ps = [f"netns:{self.node}", f"netns:{self.peer_node}"]
@@ -268,7 +274,9 @@ class AddVeth(Op):
                    peer_alias=self.mark_of(self.peer_key), quiet=self.quiet, peer_quiet=self.peer_quiet)
 
     def undo(self, k):
-        k.link_del(self.ns, self.name, self.mark_of(self.end_key))
+        if not k.link_del(self.ns, self.name, self.mark_of(self.end_key)) and self.peer_ns != self.ns:
+            # (the first end's namespace gone, or the end with it: the other end may still be there)
+            k.link_del(self.peer_ns, self.peer, self.mark_of(self.peer_key))
         k.link_forget(self.peer_ns, self.peer)
 
     def check(self, view):

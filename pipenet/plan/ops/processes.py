@@ -36,6 +36,11 @@ class StartProcess(Op):
     binds: tuple = ()
     #: keys of the node's `file` and `private` operations: made again, they start it again
     paths: tuple = ()
+    #: the node whose namespace and /etc files it uses: the container a `net container` node shares
+    #: with ("" for the node itself); derived from `ns` and `etc`, so not part of its identity
+    home: str = ""
+
+    unidentified: ClassVar[tuple[str, ...]] = ("home",)
 
     @property
     def key(self):
@@ -43,7 +48,8 @@ class StartProcess(Op):
 
     @property
     def depends(self):
-        return (f"netns:{self.node}", f"etc:{self.node}", *self.paths)
+        home = self.home or self.node  # (a namespace made again, or its files: started again in it)
+        return (f"netns:{home}", f"etc:{home}", *self.paths)
 
     @property
     def marker(self) -> str:
