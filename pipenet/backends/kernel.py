@@ -332,10 +332,10 @@ class Kernel:
         h = self._h(ns)
         if alias is not None:
             h.nl.forget(name)
-            found = [m for m in h.nl.link_marks() if m.get_attr("IFLA_IFNAME") == name]
-            if not found:
-                return False
-            if found[0].get_attr("IFLA_IFALIAS") != alias:
+            # (that interface alone, not a dump of every one: a rollback removes a thousand ports one by
+            # one when they are not all of their group; the kernel also finds one by an alternative name)
+            found = h.nl.link(name=name)
+            if found is None or found.get_attr("IFLA_IFNAME") != name or found.get_attr("IFLA_IFALIAS") != alias:
                 return False
         try:
             h.nl.link_del(name)

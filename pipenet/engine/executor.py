@@ -48,32 +48,40 @@ def rollback(done: list[Step], k) -> list[str]:
     leftovers: list[str] = []
     # parents made in this run whose undo takes their children along (parents precede children)
     takers = {s.op.key for s in done if s.action == "apply" and s.op.destroys_children}
+
+    def taken(step: Step) -> bool:
+        """A parent applied in this run and undone below takes this op along with it (all of them, for
+        an op that goes only with all its parents: a pair between two namespaces)."""
+        if step.action != "apply":
+            return False
+        op = step.op
+        parents = op.parents
+        return (all(p in takers for p in parents) if op.cascades_with_all and parents
+                else any(p in takers for p in parents))
+
     # what a removed parent took with it is made again once every removal is undone: a namespace's
     # addresses sit on interfaces that are themselves made again only later in this loop (the host
     # ends of its bridge ports, removed before the namespace)
     implied: list[list] = []
-    for n in range(len(done) - 1, -1, -1):
-        step = done[n]
-        op = step.op
-        try:
-            faults.point("undo", n + 1)
-            if step.action == "apply":
-                # a parent applied in this run and undone below takes this op along with it (all of
-                # them, for an op that goes only with all its parents: a pair between two namespaces)
-                parents = op.parents
-                if (all(p in takers for p in parents) if op.cascades_with_all and parents
-                        else any(p in takers for p in parents)):
-                    continue
-                op.undo(k)
-            elif step.action == "repair":
-                op.unrepair(k, step.observed)
-            else:
-                _remake(op, k, step.observed)  # it was there, perhaps different: as it was
-                implied.append(step.implied)
-        except Exception as e:  # noqa: BLE001 - every failure is reported as a leftover
-            what = op.describe_undo()[0] if step.action == "apply" else (
-                op.describe()[0] if step.action == "remove" else f"put back {op.key}")
-            leftovers.append(f"{what}  ({e})")
+    n = len(done) - 1
+    while n >= 0:
+        together, n = _undo_together(done, n, taken, k)
+        for m in together:
+            step = done[m]
+            op = step.op
+            try:
+                faults.point("undo", m + 1)
+                if step.action == "apply":
+                    op.undo(k)
+                elif step.action == "repair":
+                    op.unrepair(k, step.observed)
+                else:
+                    _remake(op, k, step.observed)  # it was there, perhaps different: as it was
+                    implied.append(step.implied)
+            except Exception as e:  # noqa: BLE001 - every failure is reported as a leftover
+                what = op.describe_undo()[0] if step.action == "apply" else (
+                    op.describe()[0] if step.action == "remove" else f"put back {op.key}")
+                leftovers.append(f"{what}  ({e})")
     for children in reversed(implied):  # (in the plan's order)
         for child in children:
             try:
@@ -81,6 +89,47 @@ def rollback(done: list[Step], k) -> list[str]:
             except Exception as e:  # noqa: BLE001 - every failure is reported as a leftover
                 leftovers.append(f"{child.describe()[0]}  ({e})")
     return leftovers
+
+
+def _undo_together(done: list[Step], n: int, taken, k) -> tuple[list[int], int]:
+    """The rollback's next steps from `done[n]` down: those made in this run that can be undone in one
+    request (ops of one `undo_many` and batch key, as a `down` removes them: a topology's bridge ports
+    in one request, where one by one each waits for the kernel, 25 ms a port at a few hundred) are
+    undone here; returns the indexes of the steps left to undo one by one, newest first, and the index
+    to go on from. Steps a parent takes along are passed over; a batch that fails, or whose undo a test
+    makes fail (`faults`), leaves what it did not deal with to be undone one by one."""
+    while n >= 0 and taken(done[n]):
+        n -= 1
+    if n < 0:
+        return [], n
+    first = done[n].op
+    many = getattr(type(first), "undo_many", None)
+    key = first.batch_key() if done[n].action == "apply" and many is not None else None
+    if key is None:
+        return [n], n - 1
+    batch = [n]
+    j = n - 1
+    while j >= 0:
+        s = done[j]
+        if taken(s):
+            j -= 1
+            continue
+        if s.action != "apply" or getattr(type(s.op), "undo_many", None) is not many or s.op.batch_key() != key:
+            break
+        batch.append(j)
+        j -= 1
+    if len(batch) == 1:
+        return batch, j
+    try:
+        for m in batch:
+            faults.point("undo", m + 1)
+        many([done[m].op for m in batch], k)
+        return [], j
+    except PartlyDone as e:
+        dealt = {id(op) for op in e.done}
+        return [m for m in batch if id(done[m].op) not in dealt], j
+    except Exception:  # noqa: BLE001 - each is tried on its own, and reported if it fails again
+        return batch, j
 
 
 class _Background:
