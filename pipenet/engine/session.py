@@ -198,7 +198,25 @@ def _preconditions(topo: Topology, desired: list[Op], view: LiveView) -> list[st
         elif b.external and host.links[b.name].kind != "bridge":
             problems.append(f"bridge {b.name} is declared external, but {b.name} is a "
                             f"{host.links[b.name].kind or 'device'}, not a bridge")
+        elif b.external:
+            problems += _room_on(b.name, desired, host)
     return problems
+
+
+def _room_on(bridge: str, desired: list[Op], host) -> list[str]:
+    """An external bridge's ports already there (someone else's among them), with those this topology
+    adds, within the kernel's 1,023: the file's own count is checked before (`validate.hostside`), but
+    only `up` sees the others, which the kernel would refuse one port in with "Exchange full"."""
+    from pipenet.validate.hostside import MAX_BRIDGE_PORTS
+
+    live = {name for name, link in host.links.items() if link.master == bridge}
+    ours = {op.name for op in desired if getattr(op, "master", None) == bridge and getattr(op, "ns", None) == ""}
+    if len(live | ours) <= MAX_BRIDGE_PORTS:
+        return []
+    new = len(ours - live)
+    return [f"bridge {bridge} has {len(live):,} ports already, and the {new:,} this topology adds would make "
+            f"{len(live | ours):,}; a Linux bridge holds at most {MAX_BRIDGE_PORTS:,}: put some of the "
+            f"containers on a bridge of their own (joined to {bridge} by a p2p link or a router container)"]
 
 
 def preflight(p: Prepared, k) -> None:

@@ -68,14 +68,25 @@ def check_host_side_names(topo: Topology, idx: Index) -> list[Diagnostic]:
 
 
 def check_bridge_ports(topo: Topology, idx: Index) -> list[Diagnostic]:
+    """Ports per Linux bridge: a bridge whose containers live on several machines is one bridge on each
+    of them (`plan.slice`), holding that machine's containers and one tunnel to the others."""
     out: list[Diagnostic] = []
     for key, ports in idx.segments.items():
         if not key.startswith("br:") or len(ports) <= MAX_BRIDGE_PORTS:
-            continue
+            continue  # (no machine's share, with its tunnel, is more than the whole)
         name = key[3:]
-        extra = ports[MAX_BRIDGE_PORTS]
-        out.append(Diagnostic(f"bridge {name} would have {len(ports):,} ports; a Linux bridge holds at most "
-                              f"{MAX_BRIDGE_PORTS:,}", extra.span,
-                              f"this is port {MAX_BRIDGE_PORTS + 1:,} ({extra.node}:{extra.ifname}): split the "
-                              f"containers over several bridges (joined by a p2p link or a router container)"))
+        shares: dict[str | None, list] = {}
+        for p in ports:
+            c = idx.containers.get(p.node)
+            shares.setdefault(c.machine if c is not None else None, []).append(p)
+        tunnel = 1 if len(shares) > 1 else 0
+        for machine, mine in shares.items():
+            if len(mine) + tunnel <= MAX_BRIDGE_PORTS:
+                continue
+            extra = mine[MAX_BRIDGE_PORTS - tunnel]
+            where = f" on {'machine ' + machine if machine else 'this machine'} (with its tunnel)" if tunnel else ""
+            out.append(Diagnostic(f"bridge {name} would have {len(mine) + tunnel:,} ports{where}; a Linux bridge "
+                                  f"holds at most {MAX_BRIDGE_PORTS:,}", extra.span,
+                                  f"this is port {MAX_BRIDGE_PORTS + 1:,} ({extra.node}:{extra.ifname}): split the "
+                                  f"containers over several bridges (joined by a p2p link or a router container)"))
     return out

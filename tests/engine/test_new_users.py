@@ -166,3 +166,34 @@ def test_plan_as_sh_is_a_complete_script_equivalent_to_up(netns, path):
         assert up_world == sh_world, snapshot.diff(up_world, sh_world)
     finally:
         other.close()
+
+
+def test_an_external_bridge_without_room_for_the_topologys_ports_is_refused_before_any_change(netns, tmp_path):
+    """bridge0 has 1,020 ports of someone else's; 5 more containers would make 1,025, past the kernel's
+    1,023: refused before anything is made (it used to fail at the fourth port with the kernel's
+    "Exchange full", and roll back)."""
+    guide_bridge0(netns)  # (its nic0 is one port)
+    batch = "".join(f"link add name fp{i} type veth peer name fq{i}\nlink set dev fp{i} master bridge0\n"
+                    for i in range(1019))
+    netns.run(["ip", "-batch", "-"], input=batch)
+    before = snapshot.settled_world(netns)
+    path = write(tmp_path, "ext.pn", """
+        topology ext
+        bridge bridge0 { external }
+        for i in 1..5 { container c${i} { net bridge0 } }
+    """)
+    for cmd in ("plan", "up"):
+        r = netns.pipenet(cmd, path)
+        assert r.returncode == 1, (cmd, r.returncode, r.stderr)
+        assert ("bridge bridge0 has 1,020 ports already, and the 5 this topology adds would make 1,025; a Linux "
+                "bridge holds at most 1,023") in r.stderr, r.stderr
+    assert snapshot.settled_world(netns) == before
+    # with room for them (3), they come up
+    ok = write(tmp_path, "ok.pn", """
+        topology ext
+        bridge bridge0 { external }
+        for i in 1..3 { container c${i} { net bridge0 } }
+    """)
+    r = netns.pipenet("up", ok)
+    assert r.returncode == 0, r.stderr
+    assert netns.pipenet("down", "ext").returncode == 0

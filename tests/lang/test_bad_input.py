@@ -98,6 +98,21 @@ def test_more_ports_than_a_bridge_holds_is_a_check_time_error():
     assert not diags, render(diags, sources)
 
 
+def test_a_bridge_across_machines_is_counted_machine_by_machine():
+    """Each machine has its own Linux bridge: its own containers' ports and one tunnel to the others. 1,200
+    ports in all, 600 a machine, is fine; 1,023 containers on one machine, with its tunnel, are one port
+    too many (it used to refuse the first and count the second as the whole segment's)."""
+    head = ("machine local { underlay 10.50.0.10 }\nmachine m1 { ssh root@10.50.0.11; underlay 10.50.0.11 }\n"
+            "bridge br { address 10.100.0.1/16 }\n"
+            "for i in 1..600 { container c${i} { net br } }\n")
+    topo, diags, sources = analyse(head + "for i in 1..600 { container f${i} { machine m1; net br } }\n", "t.pn")
+    assert not diags, render(diags, sources)
+    topo, diags, sources = analyse(head + "for i in 1..1023 { container f${i} { machine m1; net br } }\n", "t.pn")
+    assert [d.message for d in diags] == [
+        "bridge br would have 1,024 ports on machine m1 (with its tunnel); a Linux bridge holds at most 1,023"]
+    assert "iteration i=1023" in diags[0].span.loop.describe()
+
+
 # ---- string escapes ------------------------------------------------------------------------------------------
 
 def test_known_escapes_mean_what_docs_say():
