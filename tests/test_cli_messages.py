@@ -182,3 +182,28 @@ def test_admin_directories_are_added_to_path_at_its_end():
     assert admin_path("") == "/usr/sbin:/sbin"
     r = pipenet("check", "--help", env={"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin"})
     assert r.returncode == 0
+
+
+@pytest.mark.parametrize("columns", ["0", "-3", "abc", ""])
+def test_a_columns_that_is_no_width_still_prints_whole_tables(columns, monkeypatch):
+    """COLUMNS=0 made rich take a width of 0, and print nothing at all: `pipenet test` exited 4 with no
+    table and no failing pair. A COLUMNS that is not a width is not taken for one."""
+    from rich.table import Table
+
+    from pipenet.cli import output
+
+    monkeypatch.setenv("COLUMNS", columns)
+    output.console.cache_clear()
+    try:
+        c = output.console()
+        assert c.width > 0  # (no limit: the suite's stdout is no terminal; a terminal's width otherwise)
+        t = Table("node", "result")
+        t.add_row("h1", "passed")
+        with c.capture() as got:
+            c.print(t)
+        assert "h1" in got.get() and "passed" in got.get()
+    finally:
+        output.console.cache_clear()
+    monkeypatch.setenv("COLUMNS", "100")
+    assert output.console().width == 100
+    output.console.cache_clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from functools import lru_cache
 
@@ -21,11 +22,18 @@ UNBOUNDED = 100_000
 @lru_cache(maxsize=2)
 def console(stderr: bool = False):
     """rich's console for stdout or stderr: on a terminal, its width; elsewhere (a file, a pipe) no limit,
-    so a table is printed whole instead of cut at 80 columns (COLUMNS, when set, still decides)."""
+    so a table is printed whole instead of cut at 80 columns. COLUMNS, when it is a width, still decides;
+    one that is not (0, -3, abc) is not taken for one."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() or os.environ.get("COLUMNS") else UNBOUNDED
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        width = int(columns)
+    elif stream.isatty():
+        width = shutil.get_terminal_size((80, 24)).columns  # (rich took COLUMNS=0 for a width: it printed nothing)
+    else:
+        width = UNBOUNDED
     # (emoji off: an IPv6 address like fd00::100:80 holds `:100:`, which rich would print as an emoji)
     return Console(stderr=stderr, highlight=False, emoji=False, no_color=bool(os.environ.get("NO_COLOR")),
                    width=width)
