@@ -289,7 +289,9 @@ class Compiler:
         """Every interface made in or moved into the namespace of a node without IPv6 is made quiet (no
         IPv6 autoconfiguration), one by one: the namespace's default would do it for all of them, but
         setting it costs milliseconds per namespace at thousands of them (backends/netns.py)."""
-        quiet = {op.ns for op in self.ops if isinstance(op, CreateNamespace) and op.quiet}
+        # (an attached namespace is not pipenet's, but the interfaces it makes there are)
+        quiet = {op.ns for op in self.ops if (isinstance(op, CreateNamespace) and op.quiet)
+                 or (isinstance(op, UseNamespace) and op.node not in self.v6_nodes)}
         if not quiet:
             return
         for op in self.ops:

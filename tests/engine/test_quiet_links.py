@@ -95,3 +95,23 @@ def test_a_record_without_the_new_quiet_fields_names_the_same_objects():
         assert back.identity() == op.identity()
         changed = {**op.to_json(), "mac": "02:00:00:00:00:99"} if op is veth else {**op.to_json(), "mtu": 1400}
         assert Op.from_json(changed).identity() != op.identity()  # (what it is still counts)
+
+
+def test_an_attached_namespace_gets_quiet_interfaces_too(netns, tmp_path):
+    """pipenet does not own an attached namespace, but the interfaces it makes there are its own: a node
+    without IPv6 gets its port without IPv6 autoconfiguration, as one in a namespace pipenet made."""
+    netns.run(["ip", "netns", "add", "x"])
+    path = tmp_path / "att.pn"
+    path.write_text(textwrap.dedent("""
+        topology att
+        bridge br { address 10.84.0.1/24 }
+        container x { attach netns /run/netns/x; net br }
+    """))
+    r = netns.pipenet("up", str(path))
+    assert r.returncode == 0, r.stderr
+    addrs = netns.out(["ip", "-n", "x", "-6", "-o", "addr", "show"])
+    link = netns.out(["ip", "-n", "x", "-d", "-o", "link", "show", "eth0"])
+    assert "fe80" not in addrs and "addrgenmode none" in link, (addrs, link)
+    assert netns.pipenet("status", "att").returncode == 0
+    assert netns.pipenet("down", "att").returncode == 0
+    netns.run(["ip", "netns", "del", "x"])
