@@ -7,7 +7,8 @@ the host's address as the source sees it: the gateway address of a bridge the
 source is plugged into, or the host's end of a point-to-point link to it. A
 source with neither has no way to the host, and the check says so instead of
 probing something else. (A source that shares the host's namespace, `net
-host`, reaches it on 127.0.0.1.)
+host`, reaches it on 127.0.0.1.) A `net host` container is the host: aimed
+at, it means the same address.
 
 `over ipv6` (or `over ipv4`) makes every name of the expectation mean the
 address of that family: the target's, the `as` node's and the host's (the
@@ -95,11 +96,14 @@ class Targets:
     def aim(self, e: Expectation) -> Aim:
         t = e.target
         over = f"IPv{e.family} " if e.family is not None else ""
-        if t.node == HOST:
+        if t.node == HOST or (t.node is not None and self.owner(t.node) == HOST):  # (`net host`: the host)
             ip = self.host_address_for(e.source, e.family)
             if ip is None:
+                why = (f"its links to the host have no {over}address" if e.family is not None
+                       and self.host_address_for(e.source) is not None
+                       else "no bridge with an address, no point-to-point link to the host")
                 return Aim(None, HOST, f"no route to host: the host has no {over}address reachable from {e.source} "
-                                       "(no bridge with an address, no point-to-point link to the host)")
+                                       f"({why})")
             return Aim(ip, HOST)
         if t.node is not None:
             ip = primary_address(self.t, self.t.container_map[t.node], e.family)

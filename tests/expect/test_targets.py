@@ -143,3 +143,30 @@ def test_ipv6_targets_right_after_up(netns, tmp_path):
     assert re.fullmatch(f"ping fd00:70::1: {ANSWERED}", r[1][2])
     assert re.fullmatch(f"tcp \\[fd00:70::2\\]:8080: {ANSWERED}", r[3][2])  # (bracketed, as in a URL)
     netns.pipenet("down", "six")
+
+
+def test_a_net_host_container_is_aimed_at_as_the_host_and_a_missing_family_is_named():
+    """`expect a can reach h`, h being `net host`, probes the host's address as a sees it (it said "h has
+    no address to probe", so `expect all of * can reach all of *` failed every pair into h); and a
+    source linked to the host by IPv4 only is told that its links have no IPv6 address, not that it
+    has no link."""
+    from pipenet.expect.targets import Aim, Targets
+    from pipenet.lang import load_text
+
+    topo = load_text(textwrap.dedent("""
+        topology t
+        bridge br { address 10.9.0.1/24 }
+        container a { net br }
+        container h { net host }
+        container lone
+        expect a can reach h
+        expect a can reach host over ipv6
+        expect lone can reach host
+    """), "t.pn")
+    aims = [Targets(topo, {}).aim(e) for e in topo.expectations]
+    assert aims[0] == Aim("10.9.0.1", "host")
+    assert aims[1].ip is None and aims[1].why == (
+        "no route to host: the host has no IPv6 address reachable from a (its links to the host have no IPv6 "
+        "address)")
+    assert aims[2].why == ("no route to host: the host has no address reachable from lone (no bridge with an "
+                           "address, no point-to-point link to the host)")
