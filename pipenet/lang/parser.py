@@ -296,6 +296,11 @@ def _diagnose(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
     exp = _describe_expected(expected, prev)
     found = _found(e, text)
     hint = None
+    computed = _computed_let(line, col)
+    if computed is not None:  # (`let x = 1 + 2`, `let j = i * 2`: arithmetic needs ${...})
+        what = f"`{found[1:-1]}`" if found.startswith("`") else found
+        return Diagnostic(f"unexpected {what} in the value of `let`", Span(file, line_no, col, line_no, col + width),
+                          f"a value is one word, number or string; to compute one, write {computed}")
     if isinstance(e, UnexpectedCharacters):
         ch = text[e.pos_in_stream]
         msg = f"unexpected character `{ch}`"
@@ -306,6 +311,8 @@ def _diagnose(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
             hint = 'strings use double quotes: "like this"'
         elif ch == "$":
             hint = "interpolation is written ${EXPR}, e.g. h${n}"
+        elif ch == "^" and line[max(col - 2, 0):col - 1] == "[":
+            hint = "in a glob, [!...] matches any character but those listed: write [!1], not [^1]"
         else:
             hint = f"expected {exp}"
     elif e.token.type == "RBRACE" and "RBRACE" not in expected:
@@ -315,9 +322,30 @@ def _diagnose(e: UnexpectedInput, text: str, file: str) -> Diagnostic:
         msg = f"expected the end of the statement, found {found}"
         hint = "a statement ends at a new line or `;`" + (
             "; a block's { must be on the line of its statement" if e.token.type == "LBRACE" else "")
+        if e.token.value == "as" and re.search(r"\ball\s+of\b", line):
+            hint = "`as` checks the source address of one pair: it does not go with `all of` (write those pairs one by one)"
     else:
         msg = f"expected {exp}, found {found}"
     return Diagnostic(msg, Span(file, line_no, col, line_no, col + width), hint)
+
+
+_LET = re.compile(r"(?:^|[{;])\s*let\s+([A-Za-z_][A-Za-z0-9_]*)\s*=[ \t]*")
+_OPERATOR = re.compile(r"[-+*/%()]")
+
+
+def _computed_let(line: str, col: int) -> str | None:
+    """`let NAME = ${EXPR}` for a `let` whose value is arithmetic written bare (the error at `col`, in the
+    value, on an operator or what follows one), else None."""
+    m = None
+    for found in _LET.finditer(line):
+        if found.end() < col:
+            m = found
+    if m is None:
+        return None
+    value = re.split(r'[#;{}"$]', line[m.end():], maxsplit=1)[0].strip()
+    if not value or not _OPERATOR.search(value):
+        return None
+    return f"`let {m.group(1)} = ${{{value}}}`"
 
 
 def _blank_line(text: str, line_no: int, only_col: int | None = None) -> str:

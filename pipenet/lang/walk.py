@@ -37,6 +37,16 @@ DECLARATIONS = {"bridge": "bridge", "container": "container", "p2p": "p2p", "def
                 "host_block": "host", "machine": "machine"}
 
 
+
+def _loop_bound(text: str, what: str, low: int, high: int) -> int:
+    """A loop's bound; one written as a bare name (`1..n`) is told how to use a variable there."""
+    try:
+        return V.integer(text, what, low, high)
+    except V.BadValue as e:
+        if V.NAME_RE.match(text):
+            raise V.BadValue(str(e), f"a whole number, or ${{{text}}} for the variable `{text}`") from None
+        raise
+
 class Fail(Exception):
     """A value could not be made; the diagnostic is already recorded."""
 
@@ -262,8 +272,8 @@ class Walker:
     def unroll(self, st: Node, scope: Scope) -> None:
         var_tok, lo_tok, hi_tok = words(st)[:3]
         body = subnodes(st)
-        lo = self.typed(lo_tok, scope, V.integer, "a loop bound", 0, 10**12)
-        hi = self.typed(hi_tok, scope, V.integer, "a loop bound", 0, 10**12)
+        lo = self.typed(lo_tok, scope, _loop_bound, "a loop bound", 0, 10**12)
+        hi = self.typed(hi_tok, scope, _loop_bound, "a loop bound", 0, 10**12)
         if hi < lo:
             self.error(f"the range {lo}..{hi} is empty", self.span(lo_tok, scope).to(self.span(hi_tok, scope)),
                        f"ranges count up: write {hi}..{lo}")

@@ -227,3 +227,24 @@ def test_a_number_out_of_range_is_named_without_its_article():
                          (BR + "container a { net br0; publish 8080:x }\n", "expected a port, got `x`")):
         _topo, diags, _sources = analyse(src, "t.pn")
         assert [d.message for d in diags if "range" in d.message or "expected" in d.message] == [message]
+
+
+@pytest.mark.parametrize("src, message, hint", [
+    ("let x = 1 + 2\ncontainer c${x}\n", "unexpected `+` in the value of `let`", "write `let x = ${1 + 2}`"),
+    ("for i in 1..3 {\n  let j = i * 2\n  container c${j}\n}\n", "unexpected `*` in the value of `let`",
+     "write `let j = ${i * 2}`"),
+    ("for i in 1..3 { let j = i * 2; container c${j} }\n", "unexpected `*` in the value of `let`",
+     "write `let j = ${i * 2}`"),
+    ("let n = 3\nfor i in 1..n { container c${i} }\n", "expected a loop bound, got `n`",
+     "${n} for the variable `n`"),
+    ("container c1\ncontainer c2\nexpect all of c[^1] can reach all of c*\n", "unexpected character `^`",
+     "write [!1], not [^1]"),
+    ("container c1\ncontainer c2\nexpect all of c* can reach all of c* as c1\n",
+     "expected the end of the statement, found `as`", "it does not go with `all of`"),
+], ids=["let-arith", "let-in-loop", "let-after-brace", "bound-name", "glob-caret", "all-of-as"])
+def test_what_a_new_user_writes_first_is_one_error_that_says_what_to_write(src, message, hint):
+    """Each of these was found by a newcomer's trial; a `let` that cannot be read no longer makes every
+    use of its variable an "unknown variable" too."""
+    _topo, diags, sources = analyse(src, "t.pn")
+    assert [d.message for d in diags] == [message], render(diags, sources)
+    assert hint in diags[0].hint, diags[0].hint
