@@ -184,7 +184,7 @@ def test_admin_directories_are_added_to_path_at_its_end():
     assert r.returncode == 0
 
 
-@pytest.mark.parametrize("columns", ["0", "-3", "abc", ""])
+@pytest.mark.parametrize("columns", ["0", "00", "\u00b2", "-3", "abc", ""])
 def test_a_columns_that_is_no_width_still_prints_whole_tables(columns, monkeypatch):
     """COLUMNS=0 made rich take a width of 0, and print nothing at all: `pipenet test` exited 4 with no
     table and no failing pair. A COLUMNS that is not a width is not taken for one."""

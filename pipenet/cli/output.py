@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from functools import lru_cache
 
@@ -27,11 +26,18 @@ def console(stderr: bool = False):
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
+    for name in ("COLUMNS", "LINES"):  # (rich reads them again itself, and int("²") raised in there)
+        value = os.environ.get(name)
+        if value is not None and not (value.isascii() and value.isdigit() and int(value) > 0):
+            del os.environ[name]  # (not a size: as if unset, here and in what the command runs)
     columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
+    if columns:
         width = int(columns)
-    elif stream.isatty():
-        width = shutil.get_terminal_size((80, 24)).columns  # (rich took COLUMNS=0 for a width: it printed nothing)
+    elif stream.isatty():  # (rich took COLUMNS=0 for a width: it printed nothing)
+        try:
+            width = os.get_terminal_size(stream.fileno()).columns or 80
+        except (OSError, ValueError):
+            width = 80
     else:
         width = UNBOUNDED
     # (emoji off: an IPv6 address like fd00::100:80 holds `:100:`, which rich would print as an emoji)

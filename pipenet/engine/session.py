@@ -170,7 +170,7 @@ def prepare(path: str, k, loaded: tuple[str, Topology] | None = None) -> Prepare
     desired, ns = compile_topology(topo, pids, chosen_ports, inputs.host_resolv(), os.path.join(state.path, "logs"))
     before = recorded_ops(record, state)
     view.want_sysctls(desired + before)
-    problems += _preconditions(topo, desired, view)
+    problems += _preconditions(topo, desired, view, before)
     if problems:
         raise Conflict(problems)
     plan = diff(desired, before, view)
@@ -182,7 +182,7 @@ def prepare(path: str, k, loaded: tuple[str, Topology] | None = None) -> Prepare
     return p
 
 
-def _preconditions(topo: Topology, desired: list[Op], view: LiveView) -> list[str]:
+def _preconditions(topo: Topology, desired: list[Op], view: LiveView, before: list[Op] = ()) -> list[str]:
     """What must already exist for `up` to work: attached namespaces, host interfaces, external bridges."""
     problems = []
     host = view.namespace("")
@@ -199,23 +199,26 @@ def _preconditions(topo: Topology, desired: list[Op], view: LiveView) -> list[st
             problems.append(f"bridge {b.name} is declared external, but {b.name} is a "
                             f"{host.links[b.name].kind or 'device'}, not a bridge")
         elif b.external:
-            problems += _room_on(b.name, desired, host)
+            problems += _room_on(b.name, desired, before, host)
     return problems
 
 
-def _room_on(bridge: str, desired: list[Op], host) -> list[str]:
+def _room_on(bridge: str, desired: list[Op], before: list[Op], host) -> list[str]:
     """An external bridge's ports already there (someone else's among them), with those this topology
-    adds, within the kernel's 1,023: the file's own count is checked before (`validate.hostside`), but
-    only `up` sees the others, which the kernel would refuse one port in with "Exchange full"."""
+    will have, within the kernel's 1,023: the file's own count is checked before (`validate.hostside`),
+    but only `up` sees the others, which the kernel would refuse one port in with "Exchange full". This
+    topology's own ports there now (`before`, its record) are counted as the plan leaves them."""
     from pipenet.validate.hostside import MAX_BRIDGE_PORTS
 
-    live = {name for name, link in host.links.items() if link.master == bridge}
-    ours = {op.name for op in desired if getattr(op, "master", None) == bridge and getattr(op, "ns", None) == ""}
-    if len(live | ours) <= MAX_BRIDGE_PORTS:
+    def ports(ops) -> set[str]:
+        return {op.name for op in ops if getattr(op, "master", None) == bridge and getattr(op, "ns", None) == ""}
+
+    ours = ports(desired)
+    others = {name for name, link in host.links.items() if link.master == bridge} - ports(before)
+    if len(others | ours) <= MAX_BRIDGE_PORTS:
         return []
-    new = len(ours - live)
-    return [f"bridge {bridge} has {len(live):,} ports already, and the {new:,} this topology adds would make "
-            f"{len(live | ours):,}; a Linux bridge holds at most {MAX_BRIDGE_PORTS:,}: put some of the "
+    return [f"bridge {bridge} has {len(others):,} ports of others, and the {len(ours):,} of this topology would "
+            f"make {len(others | ours):,}; a Linux bridge holds at most {MAX_BRIDGE_PORTS:,}: put some of the "
             f"containers on a bridge of their own (joined to {bridge} by a p2p link or a router container)"]
 
 

@@ -56,7 +56,7 @@ def _analyse(text: str, file: str, resolved: dict | None, variables: dict):
     return topo, _dedupe(diags), sources
 
 
-_LET = re.compile(r"\s*let\s+([A-Za-z_][A-Za-z0-9_]*)\s*=")
+_LET = re.compile(r"(?:^|[{;])\s*let\s+([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 
 def _broken_lets(text: str, syntax: list[Diagnostic]) -> set[str]:
@@ -65,9 +65,10 @@ def _broken_lets(text: str, syntax: list[Diagnostic]) -> set[str]:
     lines = text.split("\n")
     out = set()
     for d in syntax:
-        m = _LET.match(lines[d.span.line - 1]) if 0 < d.span.line <= len(lines) else None
-        if m:
-            out.add(m.group(1))
+        line = lines[d.span.line - 1] if 0 < d.span.line <= len(lines) else ""
+        lets = [m for m in _LET.finditer(line) if m.end() < d.span.column]
+        if lets:  # (the `let` the error is in: the last one before it on its line)
+            out.add(lets[-1].group(1))
     return out
 
 

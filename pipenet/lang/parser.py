@@ -342,9 +342,10 @@ def _computed_let(line: str, col: int) -> str | None:
             m = found
     if m is None:
         return None
-    value = re.split(r'[#;{}"$]', line[m.end():], maxsplit=1)[0].strip()
-    if not value or not _OPERATOR.search(value):
-        return None
+    raw = re.split(r'[#;{}"$]', line[m.end():], maxsplit=1)[0]
+    value = raw.strip()
+    if not value or not _OPERATOR.search(value) or col - 1 >= m.end() + len(raw.rstrip()):
+        return None  # (the error is past the value: in a statement after it on the line)
     return f"`let {m.group(1)} = ${{{value}}}`"
 
 

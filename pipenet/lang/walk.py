@@ -43,7 +43,7 @@ def _loop_bound(text: str, what: str, low: int, high: int) -> int:
     try:
         return V.integer(text, what, low, high)
     except V.BadValue as e:
-        if V.NAME_RE.match(text):
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):  # (a name alone: not `n-1`)
             raise V.BadValue(str(e), f"a whole number, or ${{{text}}} for the variable `{text}`") from None
         raise
 

@@ -158,12 +158,14 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
         for p in parents:
             children.setdefault(p, []).append((key, op))
     steps: list[Step] = []
+    claimed: set[str] = set()  # (ops a removal before takes along: the address on a pair's end in a namespace)
     for op, key, parents in zip(reversed(recorded), reversed(keys), reversed(parents_of)):
         if key in remove and not taken_along(parents, op.cascades_with_all):
             v = verdicts.get(key, OK)
-            implied = [] if op.keeps_children else [c for c in _cascade(key, children, position)
-                       if c.key not in remove  # (removed by a step of its own, before this one)
+            implied = [] if op.keeps_children else [c for c in _cascade(key, children, position, remove)
+                       if c.key not in claimed
                        and (not read_children or _check(c, view, verdicts).state in ("ok", "changed"))]
+            claimed.update(c.key for c in implied)
             why = "gone from the file" if key not in want else (
                 f"changed: {v.detail}" if v.state == "changed" else "changed in the file")
             steps.append(Step("remove", op, implied, why, v.observed if v.state == "changed" else None))
@@ -210,9 +212,12 @@ def diff(desired: list[Op], recorded: list[Op], view=None, read_children: bool =
     return Plan(steps, final, verdicts)
 
 
-def _cascade(key: str, children: dict[str, list[tuple[str, Op]]], position: dict[str, int]) -> list[Op]:
+def _cascade(key: str, children: dict[str, list[tuple[str, Op]]], position: dict[str, int],
+             own: set[str] = frozenset()) -> list[Op]:
     """Every recorded op the kernel removes along with the op of `key`, in recorded (dependency) order
-    (`children`: each key's (key, op) of the ops whose parents name it)."""
+    (`children`: each key's (key, op) of the ops whose parents name it). `own`: keys removed by steps of
+    their own (a pair between two namespaces, before one of them goes): neither they nor what they take
+    along are this op's."""
     todo = children.get(key)
     if not todo:
         return []  # (most of a `down`'s twelve thousand removals at 4,000 containers)
@@ -221,7 +226,7 @@ def _cascade(key: str, children: dict[str, list[tuple[str, Op]]], position: dict
     todo = list(todo)
     while todo:
         k, c = todo.pop(0)
-        if k in seen:
+        if k in seen or k in own:
             continue
         seen.add(k)
         out.append((position[k], c))

@@ -18,6 +18,7 @@ from pipenet.ir import Topology
 from pipenet.kinds import KINDS
 from pipenet.plan.names import host_port_name
 from pipenet.validate.index import HOST, Index
+from pipenet.validate.machines import machine_of, spanning_bridges
 
 #: The kernel's limit on the ports of one bridge (BR_MAX_PORTS - 1).
 MAX_BRIDGE_PORTS = 1023
@@ -68,23 +69,25 @@ def check_host_side_names(topo: Topology, idx: Index) -> list[Diagnostic]:
 
 
 def check_bridge_ports(topo: Topology, idx: Index) -> list[Diagnostic]:
-    """Ports per Linux bridge: a bridge whose containers live on several machines is one bridge on each
-    of them (`plan.slice`), holding that machine's containers and one tunnel to the others."""
+    """Ports per Linux bridge: a bridge on several machines (its containers', and its own gateway's) is
+    one bridge on each of them (`plan.slice`), holding that machine's containers and one tunnel port."""
     out: list[Diagnostic] = []
+    spanning = None
     for key, ports in idx.segments.items():
-        if not key.startswith("br:") or len(ports) <= MAX_BRIDGE_PORTS:
-            continue  # (no machine's share, with its tunnel, is more than the whole)
+        if not key.startswith("br:") or len(ports) + 1 <= MAX_BRIDGE_PORTS:
+            continue  # (no machine's share, with its tunnel, is more than the whole and one)
         name = key[3:]
-        shares: dict[str | None, list] = {}
+        if spanning is None:
+            spanning = spanning_bridges(topo)
+        shares: dict[str, list] = {}
         for p in ports:
-            c = idx.containers.get(p.node)
-            shares.setdefault(c.machine if c is not None else None, []).append(p)
-        tunnel = 1 if len(shares) > 1 else 0
+            shares.setdefault(machine_of(topo, p.node), []).append(p)
+        tunnel = 1 if name in spanning else 0
         for machine, mine in shares.items():
             if len(mine) + tunnel <= MAX_BRIDGE_PORTS:
                 continue
             extra = mine[MAX_BRIDGE_PORTS - tunnel]
-            where = f" on {'machine ' + machine if machine else 'this machine'} (with its tunnel)" if tunnel else ""
+            where = f" on machine {machine} (with its tunnel)" if tunnel else ""
             out.append(Diagnostic(f"bridge {name} would have {len(mine) + tunnel:,} ports{where}; a Linux bridge "
                                   f"holds at most {MAX_BRIDGE_PORTS:,}", extra.span,
                                   f"this is port {MAX_BRIDGE_PORTS + 1:,} ({extra.node}:{extra.ifname}): split the "

@@ -9,6 +9,7 @@ back, exit 2) or to leave a process in a namespace that was gone.
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 from tests import snapshot
@@ -92,11 +93,12 @@ def test_a_sharers_processes_are_started_again_in_the_namespace_made_again(netns
     """y shares x's namespace (`net container x`); when x's namespace is made again (its bridge gains
     IPv6), y's process is started again in it, in the same `up`."""
     path = str(tmp_path / "sq.pn")
-    v4 = textwrap.dedent("""
+    n = 100_000 + os.getpid() % 50_000 * 2  # (sleeps of their own: another run's must not be counted)
+    v4 = textwrap.dedent(f"""
         topology sq
-        bridge br { address 10.71.0.1/24 }
-        container x { net br; run "sleep 1001" }
-        container y { net container x; run "sleep 1002" }
+        bridge br {{ address 10.71.0.1/24 }}
+        container x {{ net br; run "sleep {n}" }}
+        container y {{ net container x; run "sleep {n + 1}" }}
     """)
     with open(path, "w") as f:
         f.write(v4)
@@ -107,7 +109,7 @@ def test_a_sharers_processes_are_started_again_in_the_namespace_made_again(netns
     assert r.returncode == 0, r.stdout + r.stderr
     _converged(netns, path, "sq")
     ns_x = netns.out(["stat", "-L", "-c", "%i", "/run/netns/sq@x"]).strip()
-    pids = netns.out(["pgrep", "-f", "sleep 100[12]"]).split()
+    pids = netns.out(["pgrep", "-f", f"^sleep ({n}|{n + 1})$"]).split()
     assert len(pids) == 2
     assert {netns.out(["stat", "-L", "-c", "%i", f"/proc/{p}/ns/net"]).strip() for p in pids} == {ns_x}
     assert netns.pipenet("down", "sq").returncode == 0

@@ -163,3 +163,19 @@ def test_a_rollback_removes_a_topologys_bridge_ports_namespaces_and_files_in_bat
     undone = [c for c in k.calls if c[0] in ("link_del", "link_del_many")]
     assert undone == [("link_del_many", "", 31)], undone  # the 30 ports and the bridge, one request
     assert ("netns_delete_many", 30) in k.batches  # (which the recording kernel does one by one)
+
+
+def test_a_pair_removed_on_its_own_step_is_not_also_taken_along_by_the_namespace(tmp_path):
+    """c goes from the file; the pair a:p0 -- c:p0 is removed on a step of its own, with its addresses,
+    and c's namespace step does not list them again (a rollback would make them twice, and `plan` said
+    a's address went with c's namespace)."""
+    first = load_text("topology re\ncontainer a\ncontainer c\np2p a:p0 10.76.0.1/30 -- c:p0 10.76.0.2/30\n", "re.pn")
+    second = load_text("topology re\ncontainer a\n", "re.pn")
+    made = diff(compile_topology(first)[0], [])
+    plan = diff(compile_topology(second)[0], made.final)
+    removals = {s.op.key: [o.key for o in s.implied] for s in plan.steps if s.action == "remove"}
+    pair = next(k for k in removals if k.startswith("link:"))
+    assert sorted(removals[pair]) == sorted(k for k in (o.key for o in made.final) if k.startswith("addr:")), removals
+    assert not any(k.startswith(("addr:", "link:")) for k in removals["netns:c"]), removals["netns:c"]
+    kinds = [s.op.kind for s in plan.steps]
+    assert kinds.index("veth") < kinds.index("netns")  # (the pair first, while both its ends are there)

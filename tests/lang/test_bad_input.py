@@ -111,6 +111,15 @@ def test_a_bridge_across_machines_is_counted_machine_by_machine():
     assert [d.message for d in diags] == [
         "bridge br would have 1,024 ports on machine m1 (with its tunnel); a Linux bridge holds at most 1,023"]
     assert "iteration i=1023" in diags[0].span.loop.describe()
+    # `machine local` and no machine are one machine; a bridge placed on another machine has a tunnel too
+    topo, diags, sources = analyse(head + "for i in 1..600 { container l${i} { machine local; net br } }\n"
+                                   "container f1 { machine m1; net br }\n", "t.pn")
+    assert [d.message for d in diags] == [
+        "bridge br would have 1,201 ports on machine local (with its tunnel); a Linux bridge holds at most 1,023"]
+    placed = head.replace("bridge br { address 10.100.0.1/16 }", "bridge br { machine m1; address 10.100.0.1/16 }")
+    topo, diags, sources = analyse(placed + "for i in 601..1023 { container c${i} { net br } }\n", "t.pn")
+    assert [d.message for d in diags] == [
+        "bridge br would have 1,024 ports on machine local (with its tunnel); a Linux bridge holds at most 1,023"]
 
 
 # ---- string escapes ------------------------------------------------------------------------------------------

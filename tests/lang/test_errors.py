@@ -248,3 +248,8 @@ def test_what_a_new_user_writes_first_is_one_error_that_says_what_to_write(src, 
     _topo, diags, sources = analyse(src, "t.pn")
     assert [d.message for d in diags] == [message], render(diags, sources)
     assert hint in diags[0].hint, diags[0].hint
+
+
+def test_a_let_is_not_blamed_for_an_error_after_it_on_its_line():
+    _topo, diags, _sources = analyse("let net = 10.1.0.0/16; bridge br { mtu 1500 1500 }\n", "t.pn")
+    assert diags and all("value of `let`" not in d.message for d in diags), [d.message for d in diags]
