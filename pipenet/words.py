@@ -5,8 +5,9 @@ from __future__ import annotations
 
 
 def counted(n: int, what: str) -> str:
-    """`n` and `what`, in the plural unless `n` is one (`what` is a word that takes an s)."""
-    return f"{n} {what}{'' if n == 1 else 's'}"
+    """`n` and `what`, in the plural unless `n` is one (`what` is a word that takes an s); thousands
+    separated, as the tables write them (1,200 containers)."""
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
 
 
 def quoted(name: str) -> str:

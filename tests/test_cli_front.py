@@ -28,6 +28,9 @@ def test_check_counts_in_words(tmp_path):
     r = pipenet("check", str(f))
     assert r.returncode == 0, r.stderr
     assert "(topology one: 1 bridge, 1 container, 0 p2p links)" in r.stderr, r.stderr
+    f.write_text("topology many\nbridge b { address 10.0.0.1/16 }\nfor i in 1..1000 { container c${i} { net b } }\n")
+    r = pipenet("check", str(f))
+    assert "(topology many: 1 bridge, 1,000 containers, 0 p2p links)" in r.stderr, r.stderr  # (as tables write it)
 
 
 def test_check_reports_every_error_and_exits_1(tmp_path):
