@@ -25,6 +25,15 @@ def heredoc(path: str, content: str) -> str:
     return f"printf %s {q(content)} > {q(path)}"
 
 
+def _each(ops: list, do) -> None:
+    """`do(op)` for each op in turn; the first that fails raises PartlyDone with those done before it."""
+    for n, op in enumerate(ops):
+        try:
+            do(op)
+        except Exception as e:
+            raise PartlyDone(ops[:n], e) from e
+
+
 @dataclass
 class WriteEtc(Op):
     kind: ClassVar[str] = "etc"
@@ -63,22 +72,14 @@ class WriteEtc(Op):
 
     @staticmethod
     def apply_many(ops: list, k) -> None:
-        for n, op in enumerate(ops):
-            try:
-                op.apply(k)
-            except Exception as e:  # (those written are undone with the rest)
-                raise PartlyDone(ops[:n], e) from e
+        _each(ops, lambda op: op.apply(k))  # (those written are undone with the rest)
 
     def batch_key(self):
         return "etc"
 
     @staticmethod
     def undo_many(ops: list, k) -> None:
-        for n, op in enumerate(ops):
-            try:
-                op.undo(k)
-            except Exception as e:  # (those removed are written again with the rest)
-                raise PartlyDone(ops[:n], e) from e
+        _each(ops, lambda op: op.undo(k))  # (those removed are written again with the rest)
 
     def check(self, view):
         found = view.files(self.directory, [n for n, _ in self.files], self.saved.get("stamps"))
