@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 
 from pipenet.diagnostics import Diagnostic
 from pipenet.errors import InvalidTopology
@@ -33,7 +32,7 @@ def analyse(text: str, file: str = "<text>", resolved: dict | None = None, varia
 def _analyse(text: str, file: str, resolved: dict | None, variables: dict):
     from pipenet.allocate import allocate
     from pipenet.lang.expand import expand
-    from pipenet.lang.parser import parse
+    from pipenet.lang.parser import broken_lets, parse
     from pipenet.validate import validate, validate_allocated
 
     sources = {file: SourceFile(file, text)}
@@ -47,29 +46,13 @@ def _analyse(text: str, file: str, resolved: dict | None, variables: dict):
     stem = os.path.basename(file)
     stem = stem[:-3] if stem.endswith(".pn") else stem
     topo, more = expand(tree, file, stem, variables)
-    broken = _broken_lets(text, diags)  # (a `let` that could not be read defines nothing: not said again)
+    broken = broken_lets(text, diags)  # (a `let` that could not be read defines nothing: not said again)
     diags += [d for d in more if not any(d.message == f"unknown variable `{n}`" for n in broken)]
     diags += validate(topo)
     topo, more = allocate(topo, resolved or {})
     diags += more
     diags += validate_allocated(topo)
     return topo, _dedupe(diags), sources
-
-
-_LET = re.compile(r"(?:^|[{;])\s*let\s+([A-Za-z_][A-Za-z0-9_]*)\s*=")
-
-
-def _broken_lets(text: str, syntax: list[Diagnostic]) -> set[str]:
-    """The names of `let` statements the parser could not read (each already reported): every use of one
-    would say "unknown variable" of a variable the file does define."""
-    lines = text.split("\n")
-    out = set()
-    for d in syntax:
-        line = lines[d.span.line - 1] if 0 < d.span.line <= len(lines) else ""
-        lets = [m for m in _LET.finditer(line) if m.end() < d.span.column]
-        if lets:  # (the `let` the error is in: the last one before it on its line)
-            out.add(lets[-1].group(1))
-    return out
 
 
 def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:

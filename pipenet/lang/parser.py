@@ -333,13 +333,31 @@ _LET = re.compile(r"(?:^|[{;])\s*let\s+([A-Za-z_][A-Za-z0-9_]*)\s*=[ \t]*")
 _OPERATOR = re.compile(r"[-+*/%()]")
 
 
-def _computed_let(line: str, col: int) -> str | None:
-    """`let NAME = ${EXPR}` for a `let` whose value is arithmetic written bare (the error at `col`, in the
-    value, on an operator or what follows one), else None."""
+def _let_before(line: str, col: int):
+    """The match of the last `let NAME =` on `line` that ends before column `col` (1-based), or None."""
     m = None
     for found in _LET.finditer(line):
         if found.end() < col:
             m = found
+    return m
+
+
+def broken_lets(text: str, syntax: list[Diagnostic]) -> set[str]:
+    """The names of `let` statements the parser could not read (the `let` a syntax error is in, each
+    already reported): every use of one would say "unknown variable" of a variable the file defines."""
+    lines = text.split("\n")
+    out = set()
+    for d in syntax:
+        m = _let_before(lines[d.span.line - 1], d.span.column) if 0 < d.span.line <= len(lines) else None
+        if m is not None:
+            out.add(m.group(1))
+    return out
+
+
+def _computed_let(line: str, col: int) -> str | None:
+    """`let NAME = ${EXPR}` for a `let` whose value is arithmetic written bare (the error at `col`, in the
+    value, on an operator or what follows one), else None."""
+    m = _let_before(line, col)
     if m is None:
         return None
     raw = re.split(r'[#;{}"$]', line[m.end():], maxsplit=1)[0]

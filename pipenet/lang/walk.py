@@ -37,15 +37,15 @@ DECLARATIONS = {"bridge": "bridge", "container": "container", "p2p": "p2p", "def
                 "host_block": "host", "machine": "machine"}
 
 
-
 def _loop_bound(text: str, what: str, low: int, high: int) -> int:
     """A loop's bound; one written as a bare name (`1..n`) is told how to use a variable there."""
     try:
         return V.integer(text, what, low, high)
     except V.BadValue as e:
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):  # (a name alone: not `n-1`)
+        if text.isidentifier():  # (a name alone: not `n-1`)
             raise V.BadValue(str(e), f"a whole number, or ${{{text}}} for the variable `{text}`") from None
         raise
+
 
 class Fail(Exception):
     """A value could not be made; the diagnostic is already recorded."""
