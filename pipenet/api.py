@@ -1092,7 +1092,7 @@ def lab_named(name: str) -> Lab:
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}", name):
         from pipenet.words import quoted
 
-        shown = quoted(name) if isinstance(name, str) and name else "an empty name" if name == "" else repr(name)
+        shown = quoted(name) if isinstance(name, str) else repr(name)
         raise UsageError(f"{shown} is not a topology name (a name starts with a letter or _, then letters, "
                          f"digits, _, - or .)")
     return Lab(name=name)

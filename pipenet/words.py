@@ -13,5 +13,7 @@ def counted(n: int, what: str) -> str:
 def quoted(name: str) -> str:
     """A name the user gave, in backquotes as messages show names; one that could not be read back
     that way (a line break, a control character, or too long) as Python's repr of its first 60
-    characters."""
+    characters; none at all as "an empty name"."""
+    if not name:
+        return "an empty name"
     return f"`{name}`" if len(name) <= 60 and name.isprintable() else repr(name[:60])

@@ -67,7 +67,7 @@ def topology_arg(name: Optional[str], or_file: bool = False) -> None:
         return
     from pipenet.words import quoted
 
-    output.message(f"pipenet: {quoted(name) if name else 'an empty name'} is not a topology name"
+    output.message(f"pipenet: {quoted(name)} is not a topology name"
                    f"{' nor a .pn file' if or_file else ''} "
                    f"(a name starts with a letter or _, then letters, digits, _, - or .)")
     raise Exit(1)

@@ -85,8 +85,8 @@ def check_name(topology: str) -> str:
     if not topology or "/" in topology or topology.startswith(".") or "\0" in topology or len(topology) > 64:
         from pipenet.words import quoted
 
-        raise UsageError(f"{quoted(topology) if topology else 'an empty name'} is not a topology name (a letter "
-                         f"or _ first, then letters, digits, _ - .; at most 64)")
+        raise UsageError(f"{quoted(topology)} is not a topology name (a letter or _ first, then letters, "
+                         f"digits, _ - .; at most 64)")
     return topology
 
 
