@@ -15,10 +15,11 @@ import textwrap
 from tests import snapshot
 
 
-def write(tmp_path, name, text) -> str:
-    p = tmp_path / name
-    p.write_text(textwrap.dedent(text))
-    return str(p)
+def _up(netns, path: str, text: str):
+    """`up` of `path` once it holds `text` (the file edited in place, as a user edits it)."""
+    with open(path, "w") as f:
+        f.write(text)
+    return netns.pipenet("up", path)
 
 
 def _converged(netns, path: str, name: str) -> None:
@@ -45,9 +46,7 @@ def test_a_p2p_link_whose_other_container_goes_is_deleted_at_once_and_made_again
         container b
         p2p a:p0 10.76.0.1/30 -- b:p0 10.76.0.2/30
     """)
-    with open(path, "w") as f:
-        f.write(first)
-    assert netns.pipenet("up", path).returncode == 0
+    assert _up(netns, path, first).returncode == 0
     with open(path, "w") as f:
         f.write(second)
     plan = netns.pipenet("plan", path).stdout
@@ -56,9 +55,7 @@ def test_a_p2p_link_whose_other_container_goes_is_deleted_at_once_and_made_again
     assert r.returncode == 0, r.stdout + r.stderr
     assert netns.pipenet("exec", "a", "--", "ping", "-c1", "-W2", "10.76.0.2").returncode == 0
     _converged(netns, path, "re")
-    with open(path, "w") as f:  # and back: b's end goes, c is made again
-        f.write(first)
-    r = netns.pipenet("up", path)
+    r = _up(netns, path, first)  # and back: b's end goes, c is made again
     assert r.returncode == 0, r.stdout + r.stderr
     assert netns.pipenet("exec", "c", "--", "ping", "-c1", "-W2", "10.76.0.1").returncode == 0
     assert "p0" not in netns.pipenet("exec", "b", "--", "ip", "-o", "link").stdout
@@ -80,9 +77,7 @@ def test_a_node_gaining_ipv6_is_made_again_with_its_p2p_links(netns, tmp_path):
     """)
     v6 = v4 + "p2p a:eth2 fd00:9::1/64 -- e:eth0 fd00:9::2/64\n"
     for text in (v4, v6, v4):
-        with open(path, "w") as f:
-            f.write(text)
-        r = netns.pipenet("up", path)
+        r = _up(netns, path, text)
         assert r.returncode == 0, r.stdout + r.stderr
         assert netns.pipenet("exec", "a", "--", "ping", "-c1", "-W2", "10.51.0.2").returncode == 0
         _converged(netns, path, "pq")
@@ -100,12 +95,8 @@ def test_a_sharers_processes_are_started_again_in_the_namespace_made_again(netns
         container x {{ net br; run "sleep {n}" }}
         container y {{ net container x; run "sleep {n + 1}" }}
     """)
-    with open(path, "w") as f:
-        f.write(v4)
-    assert netns.pipenet("up", path).returncode == 0
-    with open(path, "w") as f:
-        f.write(v4.replace("address 10.71.0.1/24 }", "address 10.71.0.1/24; address fd00:71::1/64 }"))
-    r = netns.pipenet("up", path)
+    assert _up(netns, path, v4).returncode == 0
+    r = _up(netns, path, v4.replace("address 10.71.0.1/24 }", "address 10.71.0.1/24; address fd00:71::1/64 }"))
     assert r.returncode == 0, r.stdout + r.stderr
     _converged(netns, path, "sq")
     ns_x = netns.out(["stat", "-L", "-c", "%i", "/run/netns/sq@x"]).strip()
@@ -121,13 +112,9 @@ def test_a_rolled_back_p2p_link_to_a_new_container_leaves_nothing_in_the_old_one
     until the kernel freed c's namespace, after the run)."""
     before = snapshot.settled_world(netns)
     path = str(tmp_path / "rb.pn")
-    with open(path, "w") as f:
-        f.write("topology rb\ncontainer a\n")
-    assert netns.pipenet("up", path).returncode == 0
-    with open(path, "w") as f:
-        f.write("topology rb\ncontainer a\ncontainer c { run \"sh -c 'exit 3'\" }\n"
-                "p2p a:p0 10.77.0.1/30 -- c:p0 10.77.0.2/30\n")
-    r = netns.pipenet("up", path)
+    assert _up(netns, path, "topology rb\ncontainer a\n").returncode == 0
+    r = _up(netns, path, "topology rb\ncontainer a\ncontainer c { run \"sh -c 'exit 3'\" }\n"
+                         "p2p a:p0 10.77.0.1/30 -- c:p0 10.77.0.2/30\n")
     assert r.returncode == 2 and "rolled back" in r.stderr, r.stderr
     assert "p0" not in netns.out(["ip", "-n", "rb@a", "-o", "link"])
     assert netns.pipenet("down", "rb").returncode == 0

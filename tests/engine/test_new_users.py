@@ -177,11 +177,16 @@ def test_an_external_bridge_without_room_for_the_topologys_ports_is_refused_befo
                     for i in range(1019))
     netns.run(["ip", "-batch", "-"], input=batch)
     before = snapshot.settled_world(netns)
-    path = write(tmp_path, "ext.pn", """
-        topology ext
-        bridge bridge0 { external }
-        for i in 1..5 { container c${i} { net bridge0 } }
-    """)
+
+    def ext(n: int, prefix: str) -> str:
+        """The topology, with n containers named PREFIX1, PREFIX2, ... on bridge0."""
+        return write(tmp_path, "ext.pn", f"""
+            topology ext
+            bridge bridge0 {{ external }}
+            for i in 1..{n} {{ container {prefix}${{i}} {{ net bridge0 }} }}
+        """)
+
+    path = ext(5, "c")
     for cmd in ("plan", "up"):
         r = netns.pipenet(cmd, path)
         assert r.returncode == 1, (cmd, r.returncode, r.stderr)
@@ -189,19 +194,9 @@ def test_an_external_bridge_without_room_for_the_topologys_ports_is_refused_befo
                 "bridge holds at most 1,023") in r.stderr, r.stderr
     assert snapshot.settled_world(netns) == before
     # with room for them (3), they come up
-    ok = write(tmp_path, "ok.pn", """
-        topology ext
-        bridge bridge0 { external }
-        for i in 1..3 { container c${i} { net bridge0 } }
-    """)
-    r = netns.pipenet("up", ok)
+    r = netns.pipenet("up", ext(3, "c"))
     assert r.returncode == 0, r.stderr
     # the bridge is full now (1,023); renaming the three counts them as the plan leaves them, not twice
-    renamed = write(tmp_path, "ok.pn", """
-        topology ext
-        bridge bridge0 { external }
-        for i in 1..3 { container d${i} { net bridge0 } }
-    """)
-    r = netns.pipenet("up", renamed)
+    r = netns.pipenet("up", ext(3, "d"))
     assert r.returncode == 0, r.stderr
     assert netns.pipenet("down", "ext").returncode == 0
