@@ -94,6 +94,82 @@ def _reap(pid: int) -> None:
         pass
 
 
+class Forked:
+    """A forked child's work (`Kernel.fork_work`), its answer taken once with `answer`, or the child
+    waited for (`wait`) or stopped (`stop`) when the answer is no longer wanted."""
+
+    def __init__(self, pid: int, rfd: int, group: bool = False):
+        self.pid, self.rfd, self.group = pid, rfd, group
+
+    def answer(self) -> tuple[bool, object]:
+        """(True, what in_child returned), or (False, None) when the child failed. The answer comes with
+        its length, so it is taken as soon as it is whole: the child's exit (closing the sockets of the
+        thousands of namespaces it read, about 10 ms) is waited for by a thread, not here."""
+        import pickle
+        import threading
+
+        got = bytearray()
+        try:
+            want = None
+            while want is None or len(got) < want:
+                chunk = os.read(self.rfd, 1 << 20)
+                if not chunk:
+                    break
+                got += chunk
+                if want is None and len(got) >= _SIZE.size:
+                    want = _SIZE.size + _SIZE.unpack_from(got)[0]
+            whole = want is not None and len(got) == want
+        except BaseException:
+            self.stop() if self.group else self.wait()  # (one set aside had no Ctrl-C of its own)
+            raise
+        self._close()
+        if not whole:
+            _reap(self.pid)
+            return False, None
+        try:  # (its exit is waited for meanwhile, so it leaves no zombie)
+            threading.Thread(target=_reap, args=(self.pid,), name="pipenet-reap", daemon=True).start()
+        except RuntimeError:  # (no thread to be had: waited for here)
+            _reap(self.pid)
+        try:
+            return True, pickle.loads(memoryview(got)[_SIZE.size:])
+        except Exception:  # noqa: BLE001
+            return False, None
+
+    def wait(self) -> None:
+        """The answer is not wanted: the child's end of the pipe fails, and its exit is waited for."""
+        self._close()
+        _reap(self.pid)
+
+    def hurry(self) -> None:
+        """The answer is waited for now: a child set aside (`fork_work`) gets back its normal priority,
+        where this process may give it (root may; otherwise it keeps the lowest, which on an idle
+        machine, this process waiting, costs nothing)."""
+        if self.group:
+            try:
+                os.setpriority(os.PRIO_PGRP, self.pid, 0)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        """The answer is not wanted, nor the rest of its work: the child (and its group's processes,
+        when set aside) is killed, and reaped."""
+        import signal
+
+        try:
+            if self.group:
+                os.killpg(self.pid, signal.SIGKILL)
+            else:
+                os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.wait()
+
+    def _close(self) -> None:
+        if self.rfd >= 0:
+            os.close(self.rfd)
+            self.rfd = -1
+
+
 class Raw:
     """A namespace's dumps as received (`Kernel.read_raw`): each message as (buffer, offset, type), and
     one digest of them all with the namespace's inode. The digest covers every byte the kernel sent
@@ -461,22 +537,38 @@ class Kernel:
         self.ns.room_for(namespaces)
 
     def split_work(self, in_child, here):
-        """(here(), in_child()), the second run in a forked child at the same time, its result sent back
-        pickled: two CPUs for work that is mostly Python decoding netlink replies (threads cannot share
-        that out). A child that fails has its share done here instead. The answer comes with its
-        length, so it is taken as soon as it is whole: the child's exit (closing the sockets of the
-        thousands of namespaces it read, about 10 ms) is waited for by a thread, not here."""
-        import pickle
-        import threading
-
+        """(here(), in_child()), the second run in a forked child at the same time (`fork_work`): two
+        CPUs for work that is mostly Python decoding netlink replies (threads cannot share that out). A
+        child that fails has its share done here instead."""
         if not hasattr(os, "fork"):
             return here(), in_child()
+        forked = self.fork_work(in_child)
+        try:
+            mine = here()
+        except BaseException:
+            forked.wait()
+            raise
+        whole, theirs = forked.answer()
+        return (mine, theirs) if whole else (mine, in_child())  # (the child failed: its share, done here)
+
+    def fork_work(self, in_child, aside: bool = False) -> Forked:
+        """Start in_child() in a forked child, whose answer is taken later (`Forked.answer`): it runs in
+        this process's copy, with netlink sockets of its own (`Namespaces.forked`), and ends with its
+        answer sent back pickled, never returning into the caller's code. `aside`: work that must not
+        slow this process down while it goes on with its own (`engine.vouch`): the child, and any
+        process it forks, run in a process group of their own at the lowest priority (nice 19) until
+        `Forked.hurry`, and `Forked.stop` stops them all."""
+        import pickle
+
         rfd, wfd = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the child: never returns into the parent's code
+        if pid == 0:
             code = 0
             try:
                 os.close(rfd)
+                if aside:
+                    os.setpgid(0, 0)
+                    os.nice(19)
                 self.ns.forked()
                 data = pickle.dumps(in_child(), protocol=pickle.HIGHEST_PROTOCOL)
                 view = memoryview(_SIZE.pack(len(data)) + data)
@@ -486,34 +578,12 @@ class Kernel:
                 code = 1
             os._exit(code)
         os.close(wfd)
-        got = bytearray()
-        try:
-            mine = here()
-            want = None
-            while want is None or len(got) < want:
-                chunk = os.read(rfd, 1 << 20)
-                if not chunk:
-                    break
-                got += chunk
-                if want is None and len(got) >= _SIZE.size:
-                    want = _SIZE.size + _SIZE.unpack_from(got)[0]
-            whole = want is not None and len(got) == want
-        except BaseException:
-            os.close(rfd)
-            _reap(pid)
-            raise
-        os.close(rfd)
-        if whole:  # (its exit is waited for meanwhile, so it leaves no zombie)
+        if aside:
             try:
-                threading.Thread(target=_reap, args=(pid,), name="pipenet-reap", daemon=True).start()
-            except RuntimeError:  # (no thread to be had: waited for here)
-                _reap(pid)
-            try:
-                return mine, pickle.loads(memoryview(got)[_SIZE.size:])
-            except Exception:  # noqa: BLE001 - its share, done here
-                return mine, in_child()
-        _reap(pid)
-        return mine, in_child()  # (the child failed: its share, done here)
+                os.setpgid(pid, pid)  # (here too: `stop` may come before the child has done it)
+            except OSError:  # (it has, and has exec'd or exited: nothing to do)
+                pass
+        return Forked(pid, rfd, aside)
 
     def read_links(self, ref: str) -> objects.Namespace | None:
         """A namespace's inode and links (its loopback's mark among them): one dump, what checking

@@ -174,10 +174,13 @@ def _dealt(batch: list[Step], e: PartlyDone) -> list[Step]:
 
 
 def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = None, command: str = "up",
-            progress: Callable[[int, int, Step], None] | None = None) -> None:
+            progress: Callable[[int, int, Step], None] | None = None,
+            after: tuple[int, Callable[[], None], Callable[[], None]] | None = None) -> None:
     """Apply every step of `plan`; raise ApplyFailed (rolled back) or Leftovers (not all undone).
     `progress(done, total, step)` is told of each step made; a `progress.kernel_at_work()`, if it has
-    one, is called when only the kernel's long request (a background batch) is left to wait for."""
+    one, is called when only the kernel's long request (a background batch) is left to wait for.
+    `after` (n, start, stop): start() is called once, as soon as the first n steps are made (work that
+    may go on while the rest are made: `engine.vouch`), and stop() before a rollback, once started."""
     journal.begin(plan.steps, base, meta, command)
     done: list[Step] = []
     steps = plan.steps
@@ -185,6 +188,10 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
     background: _Background | None = None
     threads: list[threading.Thread] = []  # (every background batch's, waited for on Ctrl-C)
     i = 0
+    stop = None  # (`after`'s, once started)
+    if after is not None and after[0] <= 0:
+        after[1]()
+        after, stop = None, after[2]
     while i < total or background is not None:
         batch = batch_at(steps, i) if i < total else []
         at = i  # the step being worked on, for the message when it fails
@@ -245,6 +252,8 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
                 except Exception:  # noqa: BLE001
                     pass
                 background = None
+            if stop is not None:
+                stop()
             try:
                 journal.rollback()
             except OSError:
@@ -262,6 +271,9 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
             raise ApplyFailed(f"step {at + 1} of {total} failed: {what}: {reason}; "
                               f"rolled back, the system is as it was before") from e
         i += len(batch)
+        if after is not None and i >= after[0] and background is None:
+            after[1]()
+            after, stop = None, after[2]
         if progress is not None:
             progress(len(done), total, steps[i - 1])  # (not counting a background batch still under way)
 

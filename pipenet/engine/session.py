@@ -29,6 +29,7 @@ from pipenet.engine.journal import Journal
 from pipenet.engine.live import LiveView
 from pipenet.engine.records import recorded_ops
 from pipenet.engine.state import StateDir, all_topologies
+from pipenet.engine.vouch import Vouching, last_changing
 from pipenet.errors import ApplyFailed, Conflict, CorruptState, Leftovers, PipenetError, UsageError
 from pipenet.gcpause import keep
 from pipenet.plan.diff import Plan, diff
@@ -63,6 +64,8 @@ class Prepared:
     ports: dict = field(default_factory=dict)
     published: list = field(default_factory=list)
     recorded_keys: set = field(default_factory=set)
+    vouching: object = None  # (`engine.vouch`: the check of what `up` made, under way)
+    saved: dict | None = None  # (the record as `up` wrote it)
 
     @property
     def generation(self) -> int:
@@ -480,9 +483,16 @@ def up(path: str, k, progress=None, loaded: tuple[str, Topology] | None = None,
                 state.remove()
                 raise UsageError(f"cannot write {p.topo.name}'s record in {state.path} ({e.strerror or e}); "
                                  f"nothing was changed") from None
-        claims.drop(p.topo.name)
-        forget_failed_logs(state)
-        inputs.remember(path, loaded[0], loaded[1], k)  # the record now matches this text
+        try:
+            claims.drop(p.topo.name)
+            forget_failed_logs(state)
+            inputs.remember(path, loaded[0], loaded[1], k)  # the record now matches this text
+        except BaseException:
+            if p.vouching is not None:
+                p.vouching.drop()
+            raise
+        if p.vouching is not None and p.saved is not None:
+            p.vouching.finish(p.state, p.saved)  # (the memo of what this run made: `engine.vouch`)
         keep(p, k)
         return p, time.perf_counter() - t0
 
@@ -503,9 +513,11 @@ def _apply(p: Prepared, k, path: str, progress) -> None:
         raise UsageError(f"no room to keep {p.topo.name}'s state in {state.path} ({e.strerror}); "
                          f"nothing was changed") from None
     journal = Journal(state.journal_path)
+    vouching = p.vouching = Vouching(p.plan.final, k)  # (the memo of what this run makes: `engine.vouch`)
     try:
         try:
-            execute(p.plan, k, journal, p.generation, meta_for(p, path), "up", progress)
+            execute(p.plan, k, journal, p.generation, meta_for(p, path), "up", progress,
+                    after=(last_changing(p.plan.steps), vouching.start, vouching.drop))
         except OSError as e:  # the journal could not even be started: nothing was changed
             claims.drop(p.topo.name)
             state.release_reserve()
@@ -516,8 +528,9 @@ def _apply(p: Prepared, k, path: str, progress) -> None:
         state.release_reserve()
         record = record_for(p, p.plan, path)  # with what the steps learned (pids, inodes)
         try:
-            state.save(record)
+            p.saved = state.save(record)
         except OSError as e:
+            vouching.drop()
             try:
                 journal.rollback()
             except OSError:
@@ -531,6 +544,7 @@ def _apply(p: Prepared, k, path: str, progress) -> None:
                               f"the system is as it was before") from None
         journal.finish()
     except ApplyFailed as e:
+        vouching.drop()
         died = getattr(e.__cause__, "log", None)  # a `run` process that exited at once: its log is wanted
         if died:
             kept = keep_log(state, died)
@@ -544,6 +558,9 @@ def _apply(p: Prepared, k, path: str, progress) -> None:
         else:
             _refresh(state, remade(p.plan.steps))
         raise e from None
+    except BaseException:
+        vouching.drop()
+        raise
 
 
 def _refresh(state: StateDir, ops) -> None:

@@ -180,10 +180,15 @@ class StateDir:
         return CorruptState(f"{self.record_path} {what}; `pipenet down --force {self.topology}` removes what "
                             f"carries {self.topology}'s marks on the live system, and the state with it")
 
-    def save(self, record: dict) -> None:
+    def save(self, record: dict) -> dict:
+        """Write the record, with its version and time of writing; return it as written. Its bytes are
+        then the record as read (`digest_read`): what a memo of it is keyed by (`engine.vouch`)."""
         self.ensure()
         record = dict(record, version=RECORD_VERSION, written=time.time())
-        write_atomic(self.record_path, readable_json(record).encode(), 0o600)
+        data = readable_json(record).encode()
+        write_atomic(self.record_path, data, 0o600)
+        self._read, self._read_digest = data, None
+        return record
 
     # ---- space for the end of a run -------------------------------------------------------------------
     def reserve(self, size: int) -> None:
