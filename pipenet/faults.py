@@ -11,7 +11,8 @@ a shell can never make a real run fail. The points are:
 - `stepped` (n): after step n changed the kernel, before its `done` entry;
 - `undo` (n): before the rollback undoes step n;
 - `write` (path): before a state file is written, and `written` (path) after;
-- `unlink` (path): before a state file is removed.
+- `unlink` (path): before a state file is removed;
+- `vouch` ("start", "stop"): `up`'s check of what it made (`engine.vouch`) forked, or stopped.
 
 This module imports nothing, so the lowest layers may use it.
 """

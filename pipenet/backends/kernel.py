@@ -94,6 +94,25 @@ def _reap(pid: int) -> None:
         pass
 
 
+_RENICE: list[bool] = []
+
+
+def can_renice() -> bool:
+    """May this process raise a process's priority again once lowered (CAP_SYS_NICE in the machine's own
+    user namespace, or a high enough RLIMIT_NICE)? Asked of the kernel itself, once: this thread's own
+    priority raised by one step, then put back."""
+    if not _RENICE:
+        now = os.getpriority(os.PRIO_PROCESS, 0)
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, now - 1)
+        except OSError:
+            _RENICE.append(False)
+        else:
+            os.setpriority(os.PRIO_PROCESS, 0, now)
+            _RENICE.append(True)
+    return _RENICE[0]
+
+
 class Forked:
     """A forked child's work (`Kernel.fork_work`), its answer taken once with `answer`, or the child
     waited for (`wait`) or stopped (`stop`) when the answer is no longer wanted."""
@@ -141,12 +160,11 @@ class Forked:
         _reap(self.pid)
 
     def hurry(self) -> None:
-        """The answer is waited for now: a child set aside (`fork_work`) gets back its normal priority,
-        where this process may give it (root may; otherwise it keeps the lowest, which on an idle
-        machine, this process waiting, costs nothing)."""
+        """The answer is waited for now: a child set aside (`fork_work`) gets this process's priority
+        back (it had the lowest only where this process may give that back: `can_renice`)."""
         if self.group:
             try:
-                os.setpriority(os.PRIO_PGRP, self.pid, 0)
+                os.setpriority(os.PRIO_PGRP, self.pid, os.getpriority(os.PRIO_PROCESS, 0))
             except OSError:
                 pass
 
@@ -553,37 +571,65 @@ class Kernel:
 
     def fork_work(self, in_child, aside: bool = False) -> Forked:
         """Start in_child() in a forked child, whose answer is taken later (`Forked.answer`): it runs in
-        this process's copy, with netlink sockets of its own (`Namespaces.forked`), and ends with its
-        answer sent back pickled, never returning into the caller's code. `aside`: work that must not
-        slow this process down while it goes on with its own (`engine.vouch`): the child, and any
-        process it forks, run in a process group of their own at the lowest priority (nice 19) until
-        `Forked.hurry`, and `Forked.stop` stops them all."""
+        this process's copy, with netlink sockets of its own (`Namespaces.forked`), ends with its answer
+        sent back pickled, never returning into the caller's code, and dies with this process (it holds
+        copies of every descriptor, the topology's lock among them). `aside`: work that must not slow
+        this process down while it goes on with its own (`engine.vouch`): the child, and any process
+        it forks, run in a process group of their own, at the lowest priority when this process may
+        give them back their own later (`can_renice`; otherwise at its own) until `Forked.hurry`, and
+        `Forked.stop` stops them all."""
         import pickle
+        import signal
 
+        from pipenet.backends import linux
+
+        low = aside and can_renice()
+        parent = os.getpid()
         rfd, wfd = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            code = 0
+        go = os.pipe() if aside else None  # (the child set aside waits until its group and priority are set)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # (no Ctrl-C loses the child)
+        try:
             try:
-                os.close(rfd)
-                if aside:
-                    os.setpgid(0, 0)
-                    os.nice(19)
-                self.ns.forked()
-                data = pickle.dumps(in_child(), protocol=pickle.HIGHEST_PROTOCOL)
-                view = memoryview(_SIZE.pack(len(data)) + data)
-                while view:
-                    view = view[os.write(wfd, view):]
-            except BaseException:  # noqa: BLE001
-                code = 1
-            os._exit(code)
-        os.close(wfd)
-        if aside:
-            try:
-                os.setpgid(pid, pid)  # (here too: `stop` may come before the child has done it)
-            except OSError:  # (it has, and has exec'd or exited: nothing to do)
-                pass
-        return Forked(pid, rfd, aside)
+                pid = os.fork()
+            except BaseException:
+                for fd in (rfd, wfd, *(go or ())):
+                    os.close(fd)
+                raise
+            if pid == 0:
+                code = 0
+                try:
+                    os.close(rfd)
+                    linux.die_with_parent()
+                    if os.getppid() != parent:  # (it died before the line above)
+                        os._exit(1)
+                    if go is not None:
+                        os.close(go[1])
+                        if os.read(go[0], 1) != b"g":  # (the parent died first)
+                            os._exit(1)
+                        os.close(go[0])
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                    self.ns.forked()
+                    data = pickle.dumps(in_child(), protocol=pickle.HIGHEST_PROTOCOL)
+                    view = memoryview(_SIZE.pack(len(data)) + data)
+                    while view:
+                        view = view[os.write(wfd, view):]
+                except BaseException:  # noqa: BLE001
+                    code = 1
+                os._exit(code)
+            os.close(wfd)
+            if go is not None:  # (before it runs on: every process it forks is in the group, at its priority)
+                os.close(go[0])
+                try:
+                    os.setpgid(pid, pid)
+                    if low:
+                        os.setpriority(os.PRIO_PGRP, pid, 19)
+                    os.write(go[1], b"g")
+                except OSError:  # (it has died already: its answer says so)
+                    pass
+                os.close(go[1])
+            return Forked(pid, rfd, aside)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def read_links(self, ref: str) -> objects.Namespace | None:
         """A namespace's inode and links (its loopback's mark among them): one dump, what checking

@@ -276,6 +276,8 @@ def execute(plan: Plan, k, journal: Journal, base: int = 0, meta: dict | None = 
             after, stop = None, after[2]
         if progress is not None:
             progress(len(done), total, steps[i - 1])  # (not counting a background batch still under way)
+    if after is not None:  # (every step made, the last in the background: what was to start after them)
+        after[1]()
 
 
 def _kernel_at_work(progress) -> None:

@@ -18,10 +18,7 @@ from dataclasses import dataclass, field
 
 from pipenet.backends import objects
 from pipenet.backends.taskpipe import MAX_TASKS, TaskPipe
-from pipenet.plan.ops.base import REGISTRY, Op
-
-#: what `all_live` checks: a record's entries (JSON), or the ops themselves (`Op.get` reads them alike)
-_ENTRY = (dict, Op)
+from pipenet.plan.ops.base import REGISTRY
 
 
 @dataclass
@@ -352,9 +349,9 @@ def _all_ok(docs: list, view: LiveView, state=None, refs: list[str] | None = Non
 
     if view.memo is not None and not sifted:
         if refs is None:
-            refs = sorted({r for d in docs if isinstance(d, _ENTRY) for r in _scope(d) if isinstance(r, str)})
+            refs = sorted({r for d in docs if isinstance(d, dict) for r in _scope(d) if isinstance(r, str)})
         view.read_digests(refs)
-        docs = [d for d in docs if not (isinstance(d, _ENTRY) and _vouched(d, view))]
+        docs = [d for d in docs if not (isinstance(d, dict) and _vouched(d, view))]
     ops = recorded_ops({"ops": docs}, state)
     view.want_sysctls(ops)
     return all(op.check(view).ok for op in ops)
@@ -378,7 +375,7 @@ def _partition(docs: list) -> tuple[list, dict, dict, list]:
     anywhere: list = []
     kinds: dict = {}  # kind: (its scope's reader, whether it may be checked anywhere), or None
     for d in docs:
-        kind = d.get("kind") if isinstance(d, _ENTRY) else None
+        kind = d.get("kind") if isinstance(d, dict) else None
         if type(kind) is not str:
             host.append(d)
             continue

@@ -11,13 +11,9 @@ from pipenet.plan.ops import Op
 
 
 def recorded_ops(record: dict | None, state: StateDir | None = None) -> list[Op]:
-    """The record's ops; one that is not an op makes the record untrustworthy (CorruptState, naming it).
-    An entry that is an op already (`engine.vouch`: the ops `up` has just made) is taken as it is."""
+    """The record's ops; one that is not an op makes the record untrustworthy (CorruptState, naming it)."""
     out = []
     for o in (record or {}).get("ops", []):
-        if isinstance(o, Op):
-            out.append(o)
-            continue
         try:
             out.append(Op.from_json(o))
         except ValueError as e:

@@ -319,6 +319,8 @@ def verify_processes(p: Prepared, k, journal: Journal) -> None:
         return
     op = dead[0]
     kept = keep_log(p.state, op.log)
+    if p.vouching is not None:
+        p.vouching.drop()  # (before the rollback)
     try:
         journal.rollback()
     except OSError:
@@ -513,7 +515,7 @@ def _apply(p: Prepared, k, path: str, progress) -> None:
         raise UsageError(f"no room to keep {p.topo.name}'s state in {state.path} ({e.strerror}); "
                          f"nothing was changed") from None
     journal = Journal(state.journal_path)
-    vouching = p.vouching = Vouching(p.plan.final, k)  # (the memo of what this run makes: `engine.vouch`)
+    vouching = p.vouching = Vouching(p.plan, k)  # (the memo of what this run makes: `engine.vouch`)
     try:
         try:
             execute(p.plan, k, journal, p.generation, meta_for(p, path), "up", progress,

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 from pipenet.plan.ops.base import REGISTRY
 
-#: from this many namespaces on, `up` leaves the memo: below, the first no-op's own check is at most
-#: about 0.1 s longer than the next ones' (0.06 s at 1,000 containers), and doing it in `up` would cost
-#: `up` about as much (docs/performance.md, "The first no-op after an up")
+#: from this many namespaces made by one run on, `up` leaves the memo: below, the first no-op's own check
+#: is at most about 0.1 s longer than the next ones' (0.06 s at 1,000 containers), and doing it in `up`
+#: would cost `up` about as much (docs/performance.md, "The first no-op after an up"); and an `up` that
+#: changes a few containers of a big topology would wait for the whole check (nothing of its own to do
+#: meanwhile), where the next no-op would have done it
 AT = 2000
 
 
@@ -45,19 +47,23 @@ class Vouching:
     """`up`'s check of what it made, under way in a forked child (`start`), its memo kept by `finish`
     or dropped by `drop`."""
 
-    def __init__(self, ops, k):
-        self.ops, self.k = ops, k
+    def __init__(self, plan, k):
+        self.plan, self.k = plan, k
         self.forked = None
 
     def start(self) -> None:
         """Fork the child that checks the live system (called by the executor, `after` the last step
-        that changes a namespace), when the topology is big enough (`AT`). The entries it checks are
-        the ops that will be the record's: what a step learns goes into an op's `saved`, which no
-        check of these reads (`Op.json_form`), and no later step makes one of them."""
-        kinds = frozenset(kind for kind, cls in REGISTRY.items() if cls.vouched_by)
-        ops = [op for op in self.ops if op.kind in kinds]
-        if sum(op.kind == "netns" for op in ops) < AT:
+        that changes a namespace), when this run makes `AT` namespaces or more. It checks the entries
+        of the record this run writes, as the record holds them (each op's JSON, made into an op again,
+        exactly as the no-op does): what a step learns goes into an op's `saved`, and no step after
+        this one makes one of these ops."""
+        from pipenet import faults
+
+        made = sum(1 for s in self.plan.steps if s.action == "apply" and s.op.kind == "netns")
+        if made < AT:
             return
+        kinds = frozenset(kind for kind, cls in REGISTRY.items() if cls.vouched_by)
+        ops = [op for op in self.plan.final if op.kind in kinds]
         k = self.k
 
         def check():
@@ -66,7 +72,7 @@ class Vouching:
 
             with gc_paused():
                 view = LiveView(k)  # (no memo: every namespace read, decoded and checked, the host's links in full)
-                if not all_live(ops, view):
+                if not all_live([op.to_json() for op in ops], view):
                     return None
                 return view.settled(), view.host_ports()
 
@@ -74,6 +80,8 @@ class Vouching:
             self.forked = k.fork_work(check, aside=True)
         except Exception:  # noqa: BLE001 - no process to be had: no memo (never a failure of the run)
             self.forked = None
+            return
+        faults.point("vouch", "start")
 
     def finish(self, state, record: dict) -> bool:
         """Wait for the child's answer and keep its memo for `record` (as `state` has just written it),
@@ -81,14 +89,16 @@ class Vouching:
         the check and keeps nothing: `up`'s own work is done and committed by then."""
         from pipenet.engine import verified
 
-        forked, self.forked = self.forked, None
+        forked = self.forked
         if forked is None:
             return False
-        forked.hurry()
         try:
-            whole, answer = forked.answer()
+            forked.hurry()
+            whole, answer = forked.answer()  # (stops the child itself when interrupted)
         except KeyboardInterrupt:
             return False
+        finally:
+            self.forked = None
         if not whole or answer is None:
             return False
         settled, ports = answer
@@ -97,6 +107,9 @@ class Vouching:
 
     def drop(self) -> None:
         """The run failed or was interrupted: the child is stopped, and nothing is kept."""
+        from pipenet import faults
+
         forked, self.forked = self.forked, None
         if forked is not None:
             forked.stop()
+            faults.point("vouch", "stop")

@@ -52,7 +52,7 @@ def check_machines(topo: Topology, idx: Index) -> list[Diagnostic]:
         elif underlay(m) is None:
             out.append(Diagnostic(f"machine {m.name} is reached as {m.host}, which is not an address: its "
                                   f"tunnels need one", m.spans.get("ssh", m.span),
-                                  f"give its address for tunnels: underlay ADDR"))
+                                  "give its address for tunnels: underlay ADDR"))
     names = list(seen) + [LOCAL] * (LOCAL not in seen)
 
     def need(name, span, what):

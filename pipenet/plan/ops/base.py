@@ -287,11 +287,6 @@ class Op:
         d["kind"] = self.kind
         return d
 
-    def get(self, name: str, default=None):
-        """The field `name` as this op's record entry (`to_json`) holds it, its kind among them: an op
-        made here is checked as one read from a record (`engine.live.all_live`, `engine.vouch`)."""
-        return self.kind if name == "kind" else getattr(self, name, default)
-
     def json_form(self) -> dict:
         """`to_json`, without encoding again an op read from the record whose saved state is still the
         one it was read with: its JSON is the record's own (the journal header of a `down` of 4,000
