@@ -103,13 +103,18 @@ def can_renice() -> bool:
     priority raised by one step, then put back."""
     if not _RENICE:
         now = os.getpriority(os.PRIO_PROCESS, 0)
+        if now <= -20:  # (no step higher to try: the kernel would take -21 as -20, and prove nothing)
+            _RENICE.append(False)
+            return False
         try:
             os.setpriority(os.PRIO_PROCESS, 0, now - 1)
         except OSError:
             _RENICE.append(False)
         else:
-            os.setpriority(os.PRIO_PROCESS, 0, now)
-            _RENICE.append(True)
+            try:
+                os.setpriority(os.PRIO_PROCESS, 0, now)
+            finally:
+                _RENICE.append(True)
     return _RENICE[0]
 
 
@@ -173,13 +178,12 @@ class Forked:
         when set aside) is killed, and reaped."""
         import signal
 
-        try:
-            if self.group:
-                os.killpg(self.pid, signal.SIGKILL)
-            else:
-                os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        for kill in ((os.killpg, os.kill) if self.group else (os.kill,)):
+            try:
+                kill(self.pid, signal.SIGKILL)
+                break
+            except ProcessLookupError:  # (no group yet: the child alone; or it is gone)
+                continue
         self.wait()
 
     def _close(self) -> None:
@@ -585,16 +589,15 @@ class Kernel:
 
         low = aside and can_renice()
         parent = os.getpid()
-        rfd, wfd = os.pipe()
-        go = os.pipe() if aside else None  # (the child set aside waits until its group and priority are set)
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # (no Ctrl-C loses the child)
+        forked = None
+        opened: list[int] = []
         try:
-            try:
-                pid = os.fork()
-            except BaseException:
-                for fd in (rfd, wfd, *(go or ())):
-                    os.close(fd)
-                raise
+            rfd, wfd = os.pipe()
+            opened += (rfd, wfd)
+            go = os.pipe() if aside else None  # (the child set aside waits until its group and priority are set)
+            opened += go or ()
+            pid = os.fork()
             if pid == 0:
                 code = 0
                 try:
@@ -604,7 +607,7 @@ class Kernel:
                         os._exit(1)
                     if go is not None:
                         os.close(go[1])
-                        if os.read(go[0], 1) != b"g":  # (the parent died first)
+                        if os.read(go[0], 1) != b"g":  # (the parent died first, or gave up on it)
                             os._exit(1)
                         os.close(go[0])
                     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
@@ -616,20 +619,38 @@ class Kernel:
                 except BaseException:  # noqa: BLE001
                     code = 1
                 os._exit(code)
+            forked = Forked(pid, rfd, aside)
+            opened.remove(rfd)
             os.close(wfd)
+            opened.remove(wfd)
             if go is not None:  # (before it runs on: every process it forks is in the group, at its priority)
-                os.close(go[0])
                 try:
                     os.setpgid(pid, pid)
-                    if low:
-                        os.setpriority(os.PRIO_PGRP, pid, 19)
-                    os.write(go[1], b"g")
                 except OSError:  # (it has died already: its answer says so)
                     pass
-                os.close(go[1])
-            return Forked(pid, rfd, aside)
+                if low:
+                    try:
+                        os.setpriority(os.PRIO_PGRP, pid, 19)
+                    except OSError:
+                        pass
+                try:
+                    os.write(go[1], b"g")
+                except OSError:
+                    pass
+        except BaseException:
+            if forked is not None:
+                forked.stop()
+            raise
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            for fd in opened:
+                os.close(fd)
+            try:  # (a Ctrl-C held back meanwhile is raised here: the child is stopped, not lost)
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            except BaseException:
+                if forked is not None:
+                    forked.stop()
+                raise
+        return forked
 
     def read_links(self, ref: str) -> objects.Namespace | None:
         """A namespace's inode and links (its loopback's mark among them): one dump, what checking

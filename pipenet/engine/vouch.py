@@ -85,8 +85,9 @@ class Vouching:
 
     def finish(self, state, record: dict) -> bool:
         """Wait for the child's answer and keep its memo for `record` (as `state` has just written it),
-        when every entry it checked was live as made. True when a memo was kept. Ctrl-C meanwhile stops
-        the check and keeps nothing: `up`'s own work is done and committed by then."""
+        when every entry it checked was live as made. True when a memo was kept. Nothing here fails the
+        `up`, whose work is done and committed by now: Ctrl-C meanwhile stops the check and keeps nothing,
+        and so does any error."""
         from pipenet.engine import verified
 
         forked = self.forked
@@ -95,15 +96,15 @@ class Vouching:
         try:
             forked.hurry()
             whole, answer = forked.answer()  # (stops the child itself when interrupted)
-        except KeyboardInterrupt:
+            if not whole or answer is None:
+                return False
+            settled, ports = answer
+            verified.save(state, record, {}, settled, None, ports)
+            return True
+        except (KeyboardInterrupt, Exception):  # noqa: BLE001 - see above
             return False
         finally:
             self.forked = None
-        if not whole or answer is None:
-            return False
-        settled, ports = answer
-        verified.save(state, record, {}, settled, None, ports)
-        return True
 
     def drop(self) -> None:
         """The run failed or was interrupted: the child is stopped, and nothing is kept."""

@@ -70,15 +70,67 @@ def test_drift_between_the_change_and_the_check_leaves_no_memo(tmp_path, monkeyp
     assert not os.path.exists(os.path.join(state.path, "verified.json"))
 
 
-def test_a_run_that_makes_fewer_namespaces_than_the_threshold_forks_no_check(tmp_path, monkeypatch):
-    from pipenet.backends.recording import RecordingKernel
+def _forks(monkeypatch) -> list:
+    """The checks the recording kernel is asked to start from now on (none is started)."""
+    from pipenet.backends.recording import Done, RecordingKernel
 
-    def forks(*_a, **_k):
-        raise AssertionError("a check was started")
+    calls: list = []
+
+    def forks(self, in_child, aside=False):
+        calls.append(aside)
+        return Done(None)
 
     monkeypatch.setattr(RecordingKernel, "fork_work", forks)
+    return calls
+
+
+def test_a_run_that_makes_fewer_namespaces_than_the_threshold_forks_no_check(tmp_path, monkeypatch):
+    calls = _forks(monkeypatch)
     *_, kept = _up(tmp_path, monkeypatch, n=3, at=4)
-    assert not kept
+    assert not kept and calls == []
+    *_, kept = _up(tmp_path, monkeypatch, n=4, at=4)
+    assert calls == [True]  # (at the threshold: started, set aside)
+
+
+def test_an_edit_of_a_big_topology_forks_no_check(monkeypatch):
+    """What counts is the namespaces this run makes, not the topology's: two containers added to ten make
+    two, whatever the ten."""
+    from pipenet.backends.recording import RecordingKernel
+    from pipenet.lang import load_text
+    from pipenet.plan.compile import compile_topology
+    from pipenet.plan.diff import diff
+
+    calls = _forks(monkeypatch)
+    before, _ns = compile_topology(load_text(topology(10), "memo.pn"))
+    after, _ns = compile_topology(load_text(topology(12), "memo.pn"))
+    plan = diff(after, before)
+    assert sum(s.action == "apply" and s.op.kind == "netns" for s in plan.steps) == 2
+    monkeypatch.setattr(vouch, "AT", 3)
+    vouch.Vouching(plan, RecordingKernel()).start()
+    assert calls == []
+    monkeypatch.setattr(vouch, "AT", 2)
+    vouch.Vouching(plan, RecordingKernel()).start()
+    assert calls == [True]
+
+
+def test_the_check_starts_after_a_last_batch_run_in_the_background(tmp_path):
+    """A plan whose last steps are one long removal (`executor.in_background`) ends without a step after
+    it: what was to start after them starts then."""
+    from pipenet.backends.recording import RecordingKernel
+    from pipenet.engine.executor import execute, in_background
+    from pipenet.engine.journal import Journal
+    from pipenet.lang import load_text
+    from pipenet.plan.compile import compile_topology
+    from pipenet.plan.diff import diff
+
+    ops, _ns = compile_topology(load_text(topology(3), "memo.pn"))
+    k = RecordingKernel()
+    execute(diff(ops, []), k, Journal(str(tmp_path / "up")))
+    plan = diff([], ops)  # (everything removed: the bridge ports in one background request)
+    assert in_background(plan.steps[-1:]) or any(in_background([s]) for s in plan.steps)
+    started: list = []
+    execute(plan, k, Journal(str(tmp_path / "down")), after=(len(plan.steps), lambda: started.append(1), lambda: None))
+    assert started == [1]
 
 
 def test_the_check_starts_once_the_last_step_that_changes_a_namespace_is_made():
@@ -106,6 +158,7 @@ def test_a_child_set_aside_is_stopped_with_every_process_it_forked():
 
     k = Kernel()
     r, w = os.pipe()
+    forked = None
     try:
         def child():
             if os.fork() == 0:  # (the grandchild: says who it is, then waits)
@@ -129,6 +182,8 @@ def test_a_child_set_aside_is_stopped_with_every_process_it_forked():
             time.sleep(0.01)
         assert _state(grandchild) in ("", "Z")
     finally:
+        if forked is not None:
+            forked.stop()
         os.close(r)
         if w >= 0:
             os.close(w)
@@ -143,23 +198,55 @@ def _state(pid: int) -> str:
         return ""
 
 
-def test_an_answer_waited_for_is_worked_on_at_this_process_priority():
-    """`Forked.hurry`: once its answer is waited for, the child set aside has this process's priority."""
-    import time
+def test_a_child_set_aside_works_at_the_lowest_priority_until_its_answer_is_waited_for():
+    """`Forked.hurry`: the child set aside has this process's priority back once its answer is waited for
+    (where this process may give it back: otherwise it never had another)."""
+    from pipenet.backends.kernel import Kernel, can_renice
+
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    k = Kernel()
+    r, w = os.pipe()
+    try:
+        def child():
+            os.read(r, 1)  # (until the parent has hurried it)
+            return os.getpriority(os.PRIO_PROCESS, 0)
+
+        forked = k.fork_work(child, aside=True)
+        assert os.getpriority(os.PRIO_PROCESS, forked.pid) == (19 if can_renice() else own)
+        forked.hurry()
+        os.write(w, b"x")
+        assert forked.answer() == (True, own)
+    finally:
+        os.close(r)
+        os.close(w)
+        k.close()
+
+
+def test_a_ctrl_c_while_a_child_is_forked_stops_it():
+    """SIGINT is held back while the child is forked and its group set; one that came meanwhile is raised
+    once the child is known, and the child is stopped then, not lost."""
+    import signal
 
     from pipenet.backends.kernel import Kernel
 
     k = Kernel()
-    try:
-        def child():
-            time.sleep(0.2)
-            return os.getpriority(os.PRIO_PROCESS, 0)
+    real_fork, pids = os.fork, []
 
-        forked = k.fork_work(child, aside=True)
-        forked.hurry()
-        assert forked.answer() == (True, os.getpriority(os.PRIO_PROCESS, 0))
+    def fork():
+        pid = real_fork()
+        if pid:
+            pids.append(pid)
+            os.kill(os.getpid(), signal.SIGINT)  # (Ctrl-C, now: held back until the mask is restored)
+        return pid
+
+    try:
+        os.fork = fork
+        with pytest.raises(KeyboardInterrupt):
+            k.fork_work(lambda: __import__("time").sleep(60), aside=True)
     finally:
+        os.fork = real_fork
         k.close()
+    assert len(pids) == 1 and _state(pids[0]) == ""  # (killed and reaped)
 
 
 def test_a_forked_child_dies_with_its_parent():
@@ -175,7 +262,9 @@ def test_a_forked_child_dies_with_its_parent():
             "forked = Kernel().fork_work(lambda: time.sleep(60), aside=True)\n"
             "print(forked.pid, flush=True)\n"
             "time.sleep(60)\n")
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
     try:
         child = int(p.stdout.readline())
         assert _state(child) not in ("", "Z")
@@ -256,3 +345,28 @@ def test_a_big_up_that_fails_after_the_check_started_stops_it_first_and_leaves_n
     assert _gone(netns, path)
     assert netns.run(["test", "-e", "/run/pipenet/vouch"], check=False).returncode != 0
     assert "vouch@" not in netns.out(["ip", "netns", "list"])
+
+
+def test_a_run_process_that_dies_at_once_stops_the_check_before_the_rollback(tmp_path, monkeypatch):
+    """`verify_processes` rolls the run back itself when a `run` process exited straight away: the check
+    under way is stopped first."""
+    from types import SimpleNamespace
+
+    from pipenet.backends import processes
+    from pipenet.engine import session
+    from pipenet.errors import ApplyFailed
+
+    order: list[str] = []
+    monkeypatch.setattr(session, "SETTLE_SECONDS", 0)
+    monkeypatch.setattr(processes, "alive", lambda saved: False)
+    monkeypatch.setattr(session, "rollback", lambda steps, k: order.append("rollback") or [])
+    log = tmp_path / "p.log"
+    log.write_text("it died\n")
+    op = SimpleNamespace(kind="process", saved={"pid": 1}, log=str(log), argv=["false"], node="c1")
+    p = SimpleNamespace(plan=SimpleNamespace(steps=[SimpleNamespace(action="apply", op=op)]),
+                        state=SimpleNamespace(root=str(tmp_path), topology="memo"),
+                        vouching=SimpleNamespace(drop=lambda: order.append("drop")))
+    journal = SimpleNamespace(rollback=lambda: order.append("journal"), finish=lambda: None)
+    with pytest.raises(ApplyFailed):
+        session.verify_processes(p, None, journal)
+    assert order == ["drop", "journal", "rollback"]
