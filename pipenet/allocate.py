@@ -29,6 +29,7 @@ from dataclasses import replace
 from netaddr import IPAddress, IPNetwork
 
 from pipenet.diagnostics import Diagnostic
+from pipenet.ir import UNREADABLE_ADDRESS as UNREADABLE
 from pipenet.ir import Bridge, IfAddr, Topology
 from pipenet.kinds import KINDS
 
@@ -106,7 +107,9 @@ def allocate(topo: Topology, resolved: dict[str, IfAddr]) -> tuple[Topology, lis
         for i in c.interfaces:
             new = i
             kind = KINDS[i.kind]
-            if kind.on_bridge and ((i.bridge, 4) in pools or (i.bridge, 6) in pools):
+            if kind.on_bridge and UNREADABLE in i.spans:
+                pass  # (its `address` could not be read, which is reported: no pool address in its place)
+            elif kind.on_bridge and ((i.bridge, 4) in pools or (i.bridge, 6) in pools):
                 given = {a.version: a for a in i.addresses}
                 for version in (4, 6):
                     pool = pools.get((i.bridge, version))

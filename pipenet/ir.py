@@ -187,6 +187,12 @@ class Shape:
         return any(v is not None for v in (self.delay_ms, self.jitter_ms, self.loss_pct))
 
 
+#: the key in an interface's `spans` of an `address` the file gives but that could not be read (an error
+#: already reported): the allocator gives that interface no pool address in its place (`allocate`), so
+#: that one error is not followed by a second about the pool it would have drained
+UNREADABLE_ADDRESS = "unreadable address"
+
+
 @dataclass(frozen=True)
 class Interface:
     """An interface of a container.

@@ -175,6 +175,23 @@ def test_one_address_mistake_is_one_error():
         (4, "address 10.0.0.5 is used twice on one segment (a:eth0 and c:eth0)")]
 
 
+def test_an_address_that_cannot_be_read_takes_no_pool_address_in_its_place():
+    """An unreadable `address` is one error: its interface is not given a pool address instead, which on a
+    small pool left the next container none and added a second error about the pool."""
+    def errors(src):
+        topo, diags, sources = analyse(src, "t.pn")
+        return [(d.span.line, d.message) for d in diags]
+
+    small = "bridge br0 { address 10.0.0.1/30 }\n"
+    for bad in ("container a { net br0; address 10.0.0.300 }\n",
+                "container a { interface eth0 on br0 address 10.0.0.300/30 }\n"):
+        assert errors(small + bad + "container b { net br0 }\n") == [
+            (2, "`10.0.0.300` is not an IPv4 address (each part is 0 to 255)")]
+    # (the pool still runs out when it does: a readable address is no excuse)
+    assert errors(small + "container a { net br0 }\ncontainer b { net br0 }\n") == [
+        (3, "pool 10.0.0.0/30 of bridge br0 has no address left for b:eth0")]
+
+
 def test_an_external_bridges_live_address_taken_by_a_port_is_refused():
     """The address of an external bridge is known only when the engine reads it from the host
     (`resolved`): a port given that address is refused then, by the segment's check."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from lark import Token
 
+from pipenet.ir import UNREADABLE_ADDRESS as UNREADABLE
 from pipenet.ir import AddHost, Attach, Container, Link, Masquerade, Net, Publish, Run
 from pipenet.lang import values as V
 from pipenet.lang.parser import Node, keywords
@@ -52,7 +53,11 @@ def _statement(w: Walker, s: Node, sc: Scope, c: ContainerBuilder, from_defaults
     elif kind == "net_container":
         c.single(w, "net", Net("container", w.typed(t[0], sc, V.name, "container name"), sp()), sp())
     elif kind == "address":  # one per family (dual stack)
-        a = w.typed(t[0], sc, V.if_address)
+        try:
+            a = w.typed(t[0], sc, V.if_address)
+        except Fail:
+            c.spans.setdefault(UNREADABLE, sp())  # (reported: eth0 takes no pool address in its place)
+            raise
         c.single(w, common.family_key("address", a.version), a, sp(), f"an IPv{a.version} `address`")
     elif kind == "mac":
         c.single(w, "mac", w.typed(t[0], sc, V.mac), sp())
@@ -167,7 +172,7 @@ class ContainerBuilder:
         made = list(L.get("interfaces", ()))
         if net.kind == "bridge":
             spans = {"bridge": net.span}
-            for key in ("address", "address6", "mac"):
+            for key in ("address", "address6", "mac", UNREADABLE):
                 if key in self.spans:
                     spans[key] = self.spans[key]
             addr = {k: f.get(k) for k in ("address", "address6")}
