@@ -84,7 +84,7 @@ def grammar_terminal(text: str, name: str) -> str:
 def language() -> dict:
     """The keywords, punctuation and terminals of the grammar that the highlighters need."""
     text = grammar_text()
-    literals = grammar_literals(text)
+    literals = [w for w in grammar_literals(text) if not w.startswith("_pn_")]  # (the parser's own: `recovered`)
     keywords = sorted({w for w in literals if re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", w)})
     symbols = sorted({s for s in literals if s not in keywords}, key=lambda s: (-len(s), s))
     return {"keywords": keywords, "symbols": symbols,

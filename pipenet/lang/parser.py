@@ -26,6 +26,12 @@ from pipenet.source import Span
 
 MAX_SYNTAX_ERRORS = 20
 PLACEHOLDER = "_"
+#: the placeholder of a broken line that opens one block, by the statement it was (its first word):
+#: the block's body is then read as that statement's (the grammar's `recovered`); statements found only
+#: at the top level, or in a loop's body, which is read as the top level
+RECOVERED = {"for": "_pn_top_", "defaults": "_pn_container_", "container": "_pn_container_",
+             "bridge": "_pn_bridge_", "p2p": "_pn_p2p_", "host": "_pn_host_", "machine": "_pn_machine_"}
+PLACEHOLDERS = frozenset({PLACEHOLDER, *RECOVERED.values()})
 #: Blocks may nest this deep (loops in loops in containers ...); deeper is an error, not a crash.
 MAX_DEPTH = 64
 
@@ -120,7 +126,7 @@ def rule_keywords(parser: Lark, rule: str) -> tuple[str, ...]:
 
     out = []
     for alternative in firsts.get(rule, ()):
-        if alternative == "unknown":
+        if alternative in ("unknown", "recovered"):
             continue
         word = first_word(alternative, frozenset({rule}))
         if word is not None and word not in out:
@@ -385,7 +391,10 @@ def _blank_line(text: str, line_no: int, only_col: int | None = None) -> str:
     lead = len(re.match(r"[\s}]*", code).group(0).replace(" ", "").replace("\t", ""))
     delta = code.count("{") - code.count("}") + lead
     repl = line[: len(line) - len(line.lstrip())] + "}" * lead
-    if delta > 0:
+    first = re.match(r"[\s}]*([A-Za-z_][A-Za-z0-9_-]*)", code)
+    if delta == 1 and first is not None and first.group(1) in RECOVERED:
+        repl += f" {RECOVERED[first.group(1)]} {{"  # (its body read as the statement's own)
+    elif delta > 0:
         repl += f" {PLACEHOLDER}" + " {" * delta
     elif delta < 0:
         repl += " " + "}" * (-delta)

@@ -21,7 +21,7 @@ from lark import Token
 from pipenet.diagnostics import Diagnostic, did_you_mean
 from pipenet.lang import values as V
 from pipenet.lang.arith import ArithError, evaluate
-from pipenet.lang.parser import PLACEHOLDER, Node, keywords
+from pipenet.lang.parser import PLACEHOLDERS, Node, keywords
 from pipenet.source import LoopFrame, Span
 
 #: At most this many loop iterations in one file (nested loops multiply).
@@ -125,7 +125,7 @@ class Walker:
     def unknown(self, st: Node, scope: Scope, where: str, keywords: tuple[str, ...]) -> None:
         """An `unknown` statement: an unknown keyword, with a did-you-mean among those known here."""
         tok = st.children[0]
-        if tok.value == PLACEHOLDER:
+        if tok.value in PLACEHOLDERS:  # (a broken line's: its error is said)
             return
         hint = did_you_mean(tok.value, keywords) or "known here: " + ", ".join(keywords)
         self.error(f"unknown keyword `{tok.value}` {where}", self.span(tok, scope), hint)

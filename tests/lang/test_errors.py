@@ -192,6 +192,28 @@ def test_an_address_that_cannot_be_read_takes_no_pool_address_in_its_place():
         (3, "pool 10.0.0.0/30 of bridge br0 has no address left for b:eth0")]
 
 
+@pytest.mark.parametrize("header, body", [
+    ("for i in 1..3 x {", "    container a${i} { net br0 }\n    container b${i} { net br0 }\n"),
+    ("for i 1..3 {", "    container a${i} { net br0 }\n"),
+    ("container c x {", "  net br0\n  mac 02:42:00:00:00:01\n"),
+    ("bridge br1 y {", "  address 10.1.0.1/24\n  mtu 1400\n"),
+    ("p2p a:eth1 -- b:eth1 z {", "  mtu 1400\n"),
+    ("host x {", "  forwarding on\n"),
+])
+def test_a_broken_block_line_is_one_error_and_its_body_is_read_as_its_own(header, body):
+    """The line that opens a block is broken: that is the one error. Its body is read as that statement's
+    body (a loop's as the top level), so its statements are not each taken for a second error, and a
+    syntax error in it is still found."""
+    def errors(src):
+        topo, diags, sources = analyse(src, "t.pn")
+        return [d.span.line for d in diags if "declared" not in d.message]
+
+    src = BR + header + "\n" + body + "}\n"
+    assert errors(src) == [2], render(analyse(src, "t.pn")[1], analyse(src, "t.pn")[2])
+    broken = BR + header + "\n" + body + "  x { {\n}\n}\n"  # (a line in the body that is wrong in any block)
+    assert sorted(errors(broken))[:2] == [2, 3 + body.count("\n")]
+
+
 def test_an_external_bridges_live_address_taken_by_a_port_is_refused():
     """The address of an external bridge is known only when the engine reads it from the host
     (`resolved`): a port given that address is refused then, by the segment's check."""
