@@ -2,7 +2,7 @@
 
 Like Mininet's `pingall`, but as a grid a person reads at a glance: a row per source, a column per
 target (names written downwards above their column), `.` a pair that passed, `X` one that failed, `-` a
-node and itself (never probed). A node cut off shows as a full row and a full column of `X`. A statement
+pair never probed (a node and itself, two nodes of one network stack). A node cut off shows as a full row and a full column of `X`. A statement
 too big for that (more than MAX_ROWS sources, or columns wider than the terminal) is told by its failing
 pairs instead, the sources that failed the same targets on one line.
 
@@ -30,7 +30,8 @@ def grid(m, fail: str = "X") -> list[str]:
     head = [pad + " ".join(t.rjust(tall)[i] for t in m.targets).rstrip() for i in range(tall)]
     rows = []
     for s in m.sources:
-        cells = ("-" if s == t else fail if m.failing(s, t) else "." for t in m.targets)
+        cells = ("-" if s == t or (m.probed and (s, t) not in m.probed) else fail if m.failing(s, t) else "."
+                 for t in m.targets)
         rows.append(s.ljust(len(pad)) + " ".join(cells))
     return head + rows
 

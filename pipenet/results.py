@@ -160,6 +160,9 @@ class PairMatrix:
     passed: int = 0
     failed: int = 0
     failures: dict = field(default_factory=dict)  # {source: [target, ...]}, in file order
+    #: (source, target) of every pair probed: the others of the grid (a node and itself, two nodes of one
+    #: network stack) never are
+    probed: set = field(default_factory=set)
 
     @property
     def pairs(self) -> int:
@@ -182,6 +185,7 @@ def tally(checks: list[Check], statements: list[tuple[int, str, list[str], list[
         if c.statement is None:
             continue
         m = out[c.statement]
+        m.probed.add((c.source, c.target))
         if c.passed:
             m.passed += 1
         else:

@@ -373,3 +373,41 @@ def test_the_docs_pytest_example_runs(netns, tmp_path):
     r = netns.run(["sh", "-c", 'cd "$1" && exec "$2" -m pytest -q -p no:cacheprovider test_lab.py', "-",
                    str(tmp_path), sys.executable], check=False, timeout=300)
     assert r.returncode == 0 and "2 passed" in r.stdout, r.stdout + r.stderr
+
+
+NOOP_IN_SANDBOX = textwrap.dedent("""
+    import json, sys
+    import pipenet
+    from pipenet.engine import session
+
+    path = sys.argv[1]
+    lab = pipenet.load(path)
+    first = lab.up(sandbox=True)
+
+    def planned(*args, **kwargs):
+        raise AssertionError("the unchanged file was planned again")
+
+    session.up = planned  # (the sandbox's work runs in a fork of this process: it sees this too)
+    second = pipenet.load(path).up(sandbox=True)
+    with open(path, "a") as f:
+        f.write("# edited\\n")
+    try:
+        pipenet.load(path).up(sandbox=True)
+        edited = "not planned"
+    except AssertionError as e:
+        edited = str(e)
+    pipenet.load(path).down()
+    print(json.dumps({"first": first.changed, "second": second.changed, "edited": edited}))
+""")
+
+
+def test_an_unchanged_file_up_in_its_sandbox_is_not_planned_again(netns, tmp_path):
+    """`up --sandbox` of a file whose digest matches, and whose record is live as made, answers "nothing
+    to change" without planning, in the sandbox as outside it; an edited file is planned."""
+    path = tmp_path / "apilab.pn"
+    path.write_text(LAB)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = netns.run([sys.executable, "-c", NOOP_IN_SANDBOX, str(path)], check=False, env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1]) == {
+        "first": True, "second": False, "edited": "the unchanged file was planned again"}

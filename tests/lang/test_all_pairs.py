@@ -88,6 +88,30 @@ def test_fmt_lays_it_out_and_keeps_what_it_means():
     assert load_text(tidy).expectations == load_text(messy).expectations
 
 
+def test_nodes_of_one_network_stack_are_never_a_pair():
+    """`net container:NAME` shares NAME's network stack (and `net host` the host's): the two are one node of
+    the network, so no pair is made of them, either way, through a chain of sharers too."""
+    lab = LAB + ("container side { net container:c2 }\ncontainer side2 { net container:side }\n"
+                 "container hosted { net host }\n")
+
+    def of(text):
+        return [(e.source, str(e.target)) for e in load_text(lab + text).expectations]
+
+    got = of("expect all of * cannot reach all of *\n")
+    assert ("side", "c2") not in got and ("c2", "side") not in got and ("side2", "c2") not in got
+    assert ("side", "side2") not in got and ("side", "c1") in got and ("c1", "side2") in got
+    assert ("hosted", "c1") in got and of("expect all of [ch]* can reach all of host\n") == [
+        (n, "host") for n in ("c1", "c2", "c3")]  # (not `hosted`: the host's network is its own)
+    for text in ("expect all of side* can reach all of c2\n", "expect all of hosted can reach all of host\n"):
+        topo, diags, sources = analyse(lab + text, "t.pn")
+        assert [d.message for d in diags] == [
+            "these globs make no pair: a node never probes itself, nor a node whose network it shares"]
+    # the matrix marks the pairs never probed as it marks a node with itself
+    checks = [Check(5, f"{s} can reach {t}", True, "", 0.1, s, t, 0) for s, t in (("c1", "side"), ("side", "c1"))]
+    m = tally(checks, [(5, "all of * can reach all of *", ["c1", "c2", "side"], ["c1", "c2", "side"])])[0]
+    assert matrix.grid(m)[-3:] == ["c1    - - .", "c2    - - -", "side  . - -"]
+
+
 def report() -> TestReport:
     m = [("c1", "c2"), ("c1", "c3"), ("c2", "c1"), ("c2", "c3"), ("c3", "c1"), ("c3", "c2")]
     checks = [Check(5, f"{s} can reach {t}", "c3" not in (s, t), "", 0.1, s, t, 0) for s, t in m]

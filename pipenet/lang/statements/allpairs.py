@@ -4,7 +4,8 @@ Mininet's `pingall` as one statement, expanded here into one `Expectation` per o
 The globs are fnmatch's (`*`, `?`, `[...]`, `[!...]`, case-sensitive) over the containers' names, so
 `c*` never takes in the host by accident; `host` is a node of the pairs only when a glob is exactly
 `host`. Pairs go in file order (each source's row, its targets in file order) and a node never probes
-itself. Expanding needs every container's name, so it runs after the containers are built; a glob that
+itself, nor a node whose network stack it shares (`net container:NAME`; `net host` and the host): those
+are one network, and `cannot reach` between them could never hold. Expanding needs every container's name, so it runs after the containers are built; a glob that
 matches nothing is an error located at the glob, with the names it may have meant.
 """
 
@@ -28,8 +29,16 @@ MAX_PAIRS = 200_000
 GLOB_RE = re.compile(r"(?:[A-Za-z0-9_.*?\]-]|\[!?)+\Z")  # ([!...]: a set that does not match)
 
 
-def all_pairs(w: Walker, st: Node, sc: Scope, nodes: list[str], index: int) -> list[Expectation]:
-    """The statement's pairs, each an Expectation pointing back at the statement (`AllPairs`)."""
+def all_pairs(w: Walker, st: Node, sc: Scope, nodes: list[str], index: int,
+              stacks: dict[str, str] | None = None) -> list[Expectation]:
+    """The statement's pairs, each an Expectation pointing back at the statement (`AllPairs`). `stacks`:
+    each container's network stack by the node that owns it (`topology._stacks`): two nodes of one stack
+    (`net container:NAME`, `net host` and the host) are one node here, and never a pair."""
+    stacks = stacks or {}
+
+    def stack(node: str) -> str:
+        return stacks.get(node, node)
+
     t = words(st)
     if w.text(t[0], sc) != "all":
         w.error(f"expected `all of`, found `{w.text(t[0], sc)} of`", w.span(t[0], sc),
@@ -41,11 +50,12 @@ def all_pairs(w: Walker, st: Node, sc: Scope, nodes: list[str], index: int) -> l
     family, within = options(w, st, sc, spans, [])
     sources = _matched(w, t[1], sc, source_glob, nodes)
     targets = _matched(w, t[2], sc, target_glob, nodes)
-    count = len(sources) * len(targets) - len(set(sources) & set(targets))
+    pairs = [(s, d) for s in sources for d in targets if stack(s) != stack(d)]
+    count = len(pairs)
     span = w.node_span(st, sc)
     if count == 0:
-        w.error("these globs make no pair: a node never probes itself", span,
-                "all-pairs needs two nodes or more; for one pair write `expect A can reach B`")
+        w.error("these globs make no pair: a node never probes itself, nor a node whose network it shares",
+                span, "all-pairs needs two nodes or more; for one pair write `expect A can reach B`")
         raise Fail
     if count > MAX_PAIRS:
         w.error(f"this statement would make {count:,} pairs", span,
@@ -57,7 +67,7 @@ def all_pairs(w: Walker, st: Node, sc: Scope, nodes: list[str], index: int) -> l
                          index, span)
     return [Expectation(kind, s, Target(d, None, port, spans["target"]), within=within, family=family, span=span,
                         spans=spans, statement=statement)
-            for s in sources for d in targets if s != d]
+            for s, d in pairs]
 
 
 def _glob(w: Walker, tok: Token, sc: Scope, with_port: bool) -> tuple[str, Port | None]:

@@ -48,6 +48,9 @@ def _statement(w: Walker, s: Node, sc: Scope, c: ContainerBuilder, from_defaults
         text = w.text(t[0], sc)
         if text in ("host", "none"):
             c.single(w, "net", Net(text, None, sp()), sp())
+        elif text.startswith("container:"):  # (Docker's spelling, --net=container:NAME)
+            name = w.typed(t[0], sc, lambda x: V.name(x[len("container:"):], "container name"))
+            c.single(w, "net", Net("container", name, sp()), sp())
         else:
             c.single(w, "net", Net("bridge", w.typed(t[0], sc, V.ifname), sp()), sp())
     elif kind == "net_container":

@@ -35,19 +35,33 @@ def build(w: Walker) -> Topology:
     links = [link for link in (w.safe(p2p.p2p, w, st, sc) for st, sc in records["p2p"]) if link]
     host_config = host.host(w, records["host"])
     made_machines = [m for m in (w.safe(machines.machine, w, st, sc) for st, sc in records["machine"]) if m]
-    expects = _expectations(w, [c.name for c in made_containers])
+    expects = _expectations(w, [c.name for c in made_containers], _stacks(made_containers))
     return Topology(name=name, file=w.file, bridges=tuple(made_bridges), containers=tuple(made_containers),
                     p2p=tuple(links), host=host_config, hosts_auto=w.hosts_auto, expectations=tuple(expects),
                     machines=tuple(made_machines), span=name_span)
 
 
-def _expectations(w: Walker, nodes: list[str]) -> list:
+def _stacks(containers) -> dict[str, str]:
+    """Each container's network stack, by the node that owns it: its own, the host's (`net host`, "host"),
+    or that of the container it shares (`net container:NAME`, followed to its owner)."""
+    net = {c.name: c.net for c in containers}
+    out: dict[str, str] = {}
+    for name in net:
+        seen, at = {name}, name
+        while at in net and net[at].kind == "container" and net[at].target not in seen:
+            at = net[at].target
+            seen.add(at)
+        out[name] = "host" if at in net and net[at].kind == "host" else at
+    return out
+
+
+def _expectations(w: Walker, nodes: list[str], stacks: dict[str, str] | None = None) -> list:
     """Every expectation in file order, an all-pairs statement standing for its pairs."""
     nodes = list(dict.fromkeys(nodes))
     out, statements = [], 0
     for st, sc in w.records["expect"]:
         if st.data.startswith("expect_all_"):
-            out.extend(w.safe(allpairs.all_pairs, w, st, sc, nodes, statements) or ())
+            out.extend(w.safe(allpairs.all_pairs, w, st, sc, nodes, statements, stacks or {}) or ())
             statements += 1
         else:
             e = w.safe(expectations.expect, w, st, sc)
