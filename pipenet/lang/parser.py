@@ -32,6 +32,30 @@ PLACEHOLDER = "_"
 RECOVERED = {"for": "_pn_top_", "defaults": "_pn_container_", "container": "_pn_container_",
              "bridge": "_pn_bridge_", "p2p": "_pn_p2p_", "host": "_pn_host_", "machine": "_pn_machine_"}
 PLACEHOLDERS = frozenset({PLACEHOLDER, *RECOVERED.values()})
+_TYPED = frozenset(RECOVERED.values())
+_TYPED_RE = re.compile(r"(?m)(?:^|[;{}])[ \t]*(" + "|".join(sorted(_TYPED)) + r")(?![A-Za-z0-9_:/%+*?.\]-])")
+
+
+def _plain_placeholder(text: str, line_no: int) -> str:
+    """The typed placeholder on line `line_no` made the plain one (`_`: a block of anything unknown)."""
+    lines = text.split("\n")
+    if 0 < line_no <= len(lines):
+        for word in _TYPED:
+            lines[line_no - 1] = lines[line_no - 1].replace(f" {word} ", f" {PLACEHOLDER} ")
+    return "\n".join(lines)
+
+
+def _reserved(text: str, file: str) -> list[Diagnostic]:
+    """A placeholder of the parser's own, written in the file as a statement: an error (the grammar reads
+    it as a block whose contents are never checked, which only the parser may put there)."""
+    out = []
+    for m in _TYPED_RE.finditer(text):
+        line = text.count("\n", 0, m.start(1)) + 1
+        col = m.start(1) - (text.rfind("\n", 0, m.start(1)) + 1) + 1
+        out.append(Diagnostic(f"unknown keyword `{m.group(1)}`", Span(file, line, col, line, col + len(m.group(1))),
+                              "pipenet keeps this word for itself: a statement starts with a keyword such as "
+                              "container, bridge or for"))
+    return out
 #: Blocks may nest this deep (loops in loops in containers ...); deeper is an error, not a crash.
 MAX_DEPTH = 64
 
@@ -422,14 +446,19 @@ def parse(text: str, file: str) -> tuple[Node | None, list[Diagnostic]]:
     deep = _too_deep(text, file)
     if deep is not None:
         return None, [deep]
-    diagnostics: list[Diagnostic] = []
+    diagnostics: list[Diagnostic] = _reserved(text, file) if "_pn_" in text else []
     seen: set[tuple[int, int]] = set()
     current = text
-    for _ in range(MAX_SYNTAX_ERRORS + 1):
+    for _ in range(2 * MAX_SYNTAX_ERRORS + 2):
         try:
             tree = _lark().parse(current)
             return tree, diagnostics
         except UnexpectedInput as e:
+            if isinstance(e, UnexpectedToken) and e.token.value in _TYPED:
+                # a placeholder of ours where its statement cannot be (a broken `container` line inside a
+                # block left open above it): the plain one there instead, and nothing said of it
+                current = _plain_placeholder(current, e.token.line)
+                continue
             d = _diagnose(e, current, file)
             key = (d.span.line, d.span.column)
             if key in seen:

@@ -112,6 +112,28 @@ def test_nodes_of_one_network_stack_are_never_a_pair():
     assert matrix.grid(m)[-3:] == ["c1    - - .", "c2    - - -", "side  . - -"]
 
 
+def test_the_pairs_are_counted_before_any_is_made_and_hosts_are_per_machine():
+    """A statement of millions of pairs is refused before they are made (a typo must cost nothing); two
+    `net host` containers on two machines are two networks; sharers alone are told as such."""
+    import tracemalloc
+
+    tracemalloc.start()
+    topo, diags, sources = analyse("for i in 1..3000 {\n  container c${i} { net none }\n}\n"
+                                   "expect all of c* can reach all of c*\n", "t.pn")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [d.message for d in diags] == ["this statement would make 8,997,000 pairs"]
+    assert peak < 200 << 20, peak  # (8,997,000 pairs made would take gigabytes)
+    two = ("topology two\nmachine m1 { ssh root@10.9.0.1 }\nmachine m2 { ssh root@10.9.0.2 }\n"
+           "container a { net host; machine m1 }\ncontainer b { net host; machine m2 }\n")
+    assert [(e.source, str(e.target)) for e in load_text(two + "expect all of [ab] can reach all of [ab]\n").expectations] \
+        == [("a", "b"), ("b", "a")]
+    topo, diags, sources = analyse("container a { net none }\ncontainer b { net container:a }\n"
+                                   "expect all of [ab] can reach all of [ab]\n", "t.pn")
+    assert [d.hint for d in diags] == [
+        "the nodes they match share one network (`net container`, `net host`): there is nothing between them to probe"]
+
+
 def report() -> TestReport:
     m = [("c1", "c2"), ("c1", "c3"), ("c2", "c1"), ("c2", "c3"), ("c3", "c1"), ("c3", "c2")]
     checks = [Check(5, f"{s} can reach {t}", "c3" not in (s, t), "", 0.1, s, t, 0) for s, t in m]

@@ -214,6 +214,22 @@ def test_a_broken_block_line_is_one_error_and_its_body_is_read_as_its_own(header
     assert sorted(errors(broken))[:2] == [2, 3 + body.count("\n")]
 
 
+def test_the_parsers_own_placeholders_never_show_and_cannot_be_written():
+    """A broken `container` line inside a block left open above it: its placeholder cannot stand there, and
+    the plain one takes its place, unsaid (the user reads of their own words only). Written by hand, a
+    placeholder is an unknown keyword, not a block whose contents are never checked."""
+    def said(src):
+        topo, diags, sources = analyse(src, "t.pn")
+        return render(diags, sources)
+
+    for src in (BR + "container a {\n    net br0\n\ncontainer b {\n    net br0\n}\n",
+                "container a { net none\n  machine m1 x { }\n}\n",
+                "container a { net none\n  for i in 1..2 x {\n  }\n}\n"):
+        assert "_pn_" not in said(src)
+    text = said("_pn_top_ {\n  container evil { net none }\n}\ncontainer _pn_top_ { net none }\n")
+    assert "1:1: error: unknown keyword `_pn_top_`" in text and "4:" not in text  # (as a name it is a name)
+
+
 def test_an_external_bridges_live_address_taken_by_a_port_is_refused():
     """The address of an external bridge is known only when the engine reads it from the host
     (`resolved`): a port given that address is refused then, by the segment's check."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from fnmatch import fnmatchcase
 
 from lark import Token
@@ -30,14 +31,14 @@ GLOB_RE = re.compile(r"(?:[A-Za-z0-9_.*?\]-]|\[!?)+\Z")  # ([!...]: a set that d
 
 
 def all_pairs(w: Walker, st: Node, sc: Scope, nodes: list[str], index: int,
-              stacks: dict[str, str] | None = None) -> list[Expectation]:
+              stacks: dict[str, object] | None = None) -> list[Expectation]:
     """The statement's pairs, each an Expectation pointing back at the statement (`AllPairs`). `stacks`:
     each container's network stack by the node that owns it (`topology._stacks`): two nodes of one stack
     (`net container:NAME`, `net host` and the host) are one node here, and never a pair."""
     stacks = stacks or {}
 
-    def stack(node: str) -> str:
-        return stacks.get(node, node)
+    def stack(node: str):
+        return stacks.get(node, (node, None) if node == HOST else node)
 
     t = words(st)
     if w.text(t[0], sc) != "all":
@@ -50,12 +51,16 @@ def all_pairs(w: Walker, st: Node, sc: Scope, nodes: list[str], index: int,
     family, within = options(w, st, sc, spans, [])
     sources = _matched(w, t[1], sc, source_glob, nodes)
     targets = _matched(w, t[2], sc, target_glob, nodes)
-    pairs = [(s, d) for s in sources for d in targets if stack(s) != stack(d)]
-    count = len(pairs)
+    # (counted before any pair is made: a typo's millions of pairs must cost nothing)
+    targets_in = Counter(stack(d) for d in targets)
+    count = len(sources) * len(targets) - sum(n * targets_in[k] for k, n in Counter(map(stack, sources)).items())
     span = w.node_span(st, sc)
     if count == 0:
+        one = len(set(sources) | set(targets)) > 1
         w.error("these globs make no pair: a node never probes itself, nor a node whose network it shares",
-                span, "all-pairs needs two nodes or more; for one pair write `expect A can reach B`")
+                span, "the nodes they match share one network (`net container`, `net host`): there is nothing "
+                      "between them to probe" if one else
+                      "all-pairs needs two nodes or more; for one pair write `expect A can reach B`")
         raise Fail
     if count > MAX_PAIRS:
         w.error(f"this statement would make {count:,} pairs", span,
@@ -67,7 +72,7 @@ def all_pairs(w: Walker, st: Node, sc: Scope, nodes: list[str], index: int,
                          index, span)
     return [Expectation(kind, s, Target(d, None, port, spans["target"]), within=within, family=family, span=span,
                         spans=spans, statement=statement)
-            for s, d in pairs]
+            for s in sources for d in targets if stack(s) != stack(d)]
 
 
 def _glob(w: Walker, tok: Token, sc: Scope, with_port: bool) -> tuple[str, Port | None]:

@@ -38,6 +38,15 @@ def container(w: Walker, st: Node, sc: Scope, defaults: list[tuple[Node, Scope]]
     return c.finish(w)
 
 
+def _shared_container(text: str) -> str:
+    """The NAME of `net container:NAME`."""
+    name = text[len("container:"):]
+    if not name:
+        raise V.BadValue("expected a container name after `container:`", "write `net container:NAME`, or "
+                         "`net container NAME`: NAME is the container whose network this one shares")
+    return V.name(name, "container name")
+
+
 def _statement(w: Walker, s: Node, sc: Scope, c: ContainerBuilder, from_defaults: bool) -> None:
     kind = s.data
     t = words(s)
@@ -49,7 +58,7 @@ def _statement(w: Walker, s: Node, sc: Scope, c: ContainerBuilder, from_defaults
         if text in ("host", "none"):
             c.single(w, "net", Net(text, None, sp()), sp())
         elif text.startswith("container:"):  # (Docker's spelling, --net=container:NAME)
-            name = w.typed(t[0], sc, lambda x: V.name(x[len("container:"):], "container name"))
+            name = w.typed(t[0], sc, _shared_container)
             c.single(w, "net", Net("container", name, sp()), sp())
         else:
             c.single(w, "net", Net("bridge", w.typed(t[0], sc, V.ifname), sp()), sp())

@@ -41,21 +41,22 @@ def build(w: Walker) -> Topology:
                     machines=tuple(made_machines), span=name_span)
 
 
-def _stacks(containers) -> dict[str, str]:
-    """Each container's network stack, by the node that owns it: its own, the host's (`net host`, "host"),
-    or that of the container it shares (`net container:NAME`, followed to its owner)."""
-    net = {c.name: c.net for c in containers}
-    out: dict[str, str] = {}
-    for name in net:
-        seen, at = {name}, name
-        while at in net and net[at].kind == "container" and net[at].target not in seen:
-            at = net[at].target
-            seen.add(at)
-        out[name] = "host" if at in net and net[at].kind == "host" else at
+def _stacks(containers) -> dict[str, object]:
+    """Each container's network stack, by the node that owns it: its own, or that of the container it
+    shares (`net container NAME`, followed to its owner), or a host's (`net host`: ("host", its machine),
+    the `host` node's being ("host", None) on a topology of one machine)."""
+    by_name = {c.name: c for c in containers}
+    out: dict[str, object] = {}
+    for name, c in by_name.items():
+        seen, at = {name}, c
+        while at.net.kind == "container" and at.net.target in by_name and at.net.target not in seen:
+            seen.add(at.net.target)
+            at = by_name[at.net.target]
+        out[name] = ("host", at.machine) if at.net.kind == "host" else at.name
     return out
 
 
-def _expectations(w: Walker, nodes: list[str], stacks: dict[str, str] | None = None) -> list:
+def _expectations(w: Walker, nodes: list[str], stacks: dict[str, object] | None = None) -> list:
     """Every expectation in file order, an all-pairs statement standing for its pairs."""
     nodes = list(dict.fromkeys(nodes))
     out, statements = [], 0
