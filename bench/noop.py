@@ -250,7 +250,8 @@ def table(results: dict) -> str:
     for n, m in results.items():
         n = int(n)
         first = f"{m['first']:.2f} s" if "first" in m else "–"
-        lines.append(f"| {n:,} ({(n + PER_BRIDGE - 1) // PER_BRIDGE}) | {int(m['ops']):,} | {first} | {m['noop']:.2f} s | "
+        lines.append(f"| {n:,} ({(n + PER_BRIDGE - 1) // PER_BRIDGE}) | {int(m['ops']):,} | {first} | "
+                     f"{m['noop']:.2f} s | "
                      f"{m['noop_cpu']:.2f} s | {m['noplan']:.2f} s | {1000 * m['digest']:.0f} ms | "
                      f"{1000 * m['record']:.0f} ms | {1000 * m['live']:.0f} ms | {1000 * m['start']:.0f} ms | "
                      f"{1e6 * m['live'] / n:.0f} us | {1000 * m['full']:.0f} ms | {m['load']:.1f} |")

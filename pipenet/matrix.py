@@ -2,9 +2,10 @@
 
 Like Mininet's `pingall`, but as a grid a person reads at a glance: a row per source, a column per
 target (names written downwards above their column), `.` a pair that passed, `X` one that failed, `-` a
-pair never probed (a node and itself, two nodes of one network stack). A node cut off shows as a full row and a full column of `X`. A statement
-too big for that (more than MAX_ROWS sources, or columns wider than the terminal) is told by its failing
-pairs instead, the sources that failed the same targets on one line.
+pair never probed (a node and itself, two nodes of one network stack). A node cut off shows as a full
+row and a full column of `X`. A statement too big for that (more than MAX_ROWS sources, or columns wider
+than the terminal) is told by its failing pairs instead, the sources that failed the same targets on
+one line.
 
 Its own module, below the results it reads (a `pipenet.results.PairMatrix`, by its fields), because
 both the CLI's table and the pytest plugin's failure message show it.

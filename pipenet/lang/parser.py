@@ -56,6 +56,8 @@ def _reserved(text: str, file: str) -> list[Diagnostic]:
                               "pipenet keeps this word for itself: a statement starts with a keyword such as "
                               "container, bridge or for"))
     return out
+
+
 #: Blocks may nest this deep (loops in loops in containers ...); deeper is an error, not a crash.
 MAX_DEPTH = 64
 

@@ -126,8 +126,8 @@ def test_the_pairs_are_counted_before_any_is_made_and_hosts_are_per_machine():
     assert peak < 200 << 20, peak  # (8,997,000 pairs made would take gigabytes)
     two = ("topology two\nmachine m1 { ssh root@10.9.0.1 }\nmachine m2 { ssh root@10.9.0.2 }\n"
            "container a { net host; machine m1 }\ncontainer b { net host; machine m2 }\n")
-    assert [(e.source, str(e.target)) for e in load_text(two + "expect all of [ab] can reach all of [ab]\n").expectations] \
-        == [("a", "b"), ("b", "a")]
+    made = load_text(two + "expect all of [ab] can reach all of [ab]\n").expectations
+    assert [(e.source, str(e.target)) for e in made] == [("a", "b"), ("b", "a")]
     topo, diags, sources = analyse("container a { net none }\ncontainer b { net container:a }\n"
                                    "expect all of [ab] can reach all of [ab]\n", "t.pn")
     assert [d.hint for d in diags] == [

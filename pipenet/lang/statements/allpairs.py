@@ -5,8 +5,9 @@ The globs are fnmatch's (`*`, `?`, `[...]`, `[!...]`, case-sensitive) over the c
 `c*` never takes in the host by accident; `host` is a node of the pairs only when a glob is exactly
 `host`. Pairs go in file order (each source's row, its targets in file order) and a node never probes
 itself, nor a node whose network stack it shares (`net container:NAME`; `net host` and the host): those
-are one network, and `cannot reach` between them could never hold. Expanding needs every container's name, so it runs after the containers are built; a glob that
-matches nothing is an error located at the glob, with the names it may have meant.
+are one network, and `cannot reach` between them could never hold. Expanding needs every container's
+name, so it runs after the containers are built; a glob that matches nothing is an error located at the
+glob, with the names it may have meant.
 """
 
 from __future__ import annotations
