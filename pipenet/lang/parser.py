@@ -27,10 +27,12 @@ from pipenet.source import Span
 MAX_SYNTAX_ERRORS = 20
 PLACEHOLDER = "_"
 #: the placeholder of a broken line that opens one block, by the statement it was (its first word):
-#: the block's body is then read as that statement's (the grammar's `recovered`); statements found only
-#: at the top level, or in a loop's body, which is read as the top level
+#: the block's body is then read as that statement's (the grammar's `recovered`, `recovered_part`);
+#: statements found at the top level (a loop's body is read as the top level), and a container's
+#: `interface`. One where its statement cannot stand becomes the plain one (`parse`)
 RECOVERED = {"for": "_pn_top_", "defaults": "_pn_container_", "container": "_pn_container_",
-             "bridge": "_pn_bridge_", "p2p": "_pn_p2p_", "host": "_pn_host_", "machine": "_pn_machine_"}
+             "bridge": "_pn_bridge_", "p2p": "_pn_p2p_", "host": "_pn_host_", "machine": "_pn_machine_",
+             "interface": "_pn_interface_"}
 PLACEHOLDERS = frozenset({PLACEHOLDER, *RECOVERED.values()})
 _TYPED = frozenset(RECOVERED.values())
 _TYPED_RE = re.compile(r"(?m)(?:^|[;{}])[ \t]*(" + "|".join(sorted(_TYPED)) + r")(?![A-Za-z0-9_:/%+*?.\]-])")
@@ -43,6 +45,17 @@ def _plain_placeholder(text: str, line_no: int) -> str:
         for word in _TYPED:
             lines[line_no - 1] = lines[line_no - 1].replace(f" {word} ", f" {PLACEHOLDER} ")
     return "\n".join(lines)
+
+
+def _opens_typed(text: str, line_no: int) -> bool:
+    """Does line `line_no` open a block with its one brace, for a statement that has a typed placeholder
+    (`RECOVERED`)? (A line with other braces, `bridge b { external } {`, is mended by dropping the stray.)"""
+    lines = text.split("\n")
+    if not 0 < line_no <= len(lines):
+        return False
+    code = re.sub(r'"(?:\\.|[^"\\])*"', "", lines[line_no - 1]).split("#", 1)[0]
+    first = re.match(r"\s*([A-Za-z_][A-Za-z0-9_-]*)", code)
+    return first is not None and first.group(1) in RECOVERED and code.count("{") == 1 and "}" not in code
 
 
 def _reserved(text: str, file: str) -> list[Diagnostic]:
@@ -152,7 +165,7 @@ def rule_keywords(parser: Lark, rule: str) -> tuple[str, ...]:
 
     out = []
     for alternative in firsts.get(rule, ()):
-        if alternative in ("unknown", "recovered"):
+        if alternative in ("unknown", "recovered", "recovered_part"):
             continue
         word = first_word(alternative, frozenset({rule}))
         if word is not None and word not in out:
@@ -472,5 +485,7 @@ def parse(text: str, file: str) -> tuple[Node | None, list[Diagnostic]]:
             if len(diagnostics) >= MAX_SYNTAX_ERRORS:
                 return None, diagnostics
             stray = isinstance(e, UnexpectedToken) and e.token.type in ("RBRACE", "LBRACE")
+            if stray and e.token.type == "LBRACE" and _opens_typed(current, d.span.line):
+                stray = False  # (a block its statement does not take here: read as that statement's body)
             current = _blank_line(current, d.span.line, d.span.column if stray else None)
     return None, diagnostics

@@ -214,6 +214,19 @@ def test_a_broken_block_line_is_one_error_and_its_body_is_read_as_its_own(header
     assert sorted(errors(broken))[:2] == [2, 3 + body.count("\n")]
 
 
+def test_a_block_its_statement_does_not_take_there_is_read_as_its_body():
+    """`interface eth1 on br0 {` (the block form takes no parts on its line): one error at the brace, and
+    the block read as the interface's, not its lines each taken for a statement of the container (nor its
+    closing brace for a stray one); a line with other braces is still mended by dropping the stray one."""
+    def lines(src):
+        topo, diags, sources = analyse(src, "t.pn")
+        return [(d.span.line, d.span.column) for d in diags]
+
+    assert lines(BR + "container a {\n  net br0\n  interface eth1 on br0 {\n    address 10.0.0.5/24\n"
+                      "    mtu 1400\n  }\n}\n") == [(4, 25)]
+    assert lines(BR + "bridge b1 { external } {\ncontainer a { net br0 }\n") == [(2, 24)]
+
+
 def test_the_parsers_own_placeholders_never_show_and_cannot_be_written():
     """A broken `container` line inside a block left open above it: its placeholder cannot stand there, and
     the plain one takes its place, unsaid (the user reads of their own words only). Written by hand, a
