@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipenet.ir import Route, Shape, Sysctl
+from pipenet.ir import UNREADABLE_ADDRESS, IfAddr, Route, Shape, Sysctl
 from pipenet.lang import values as V
 from pipenet.lang.parser import Node
 from pipenet.lang.walk import Fail, Scope, Walker, subnodes, value_token, words
@@ -56,6 +56,17 @@ def route(w: Walker, s: Node, sc: Scope) -> Route:
 def family_key(key: str, version: int) -> str:
     """Where a value of IP `version` goes: `key` for IPv4, `key6` for IPv6 (see `second_family`)."""
     return f"{key}6" if version == 6 else key
+
+
+def interface_address(w: Walker, tok, sc: Scope, spans: dict) -> IfAddr:
+    """An interface's `address` value (a container's eth0, or an `interface`'s). One that cannot be read is
+    reported (Fail) and marked in `spans` (`ir.UNREADABLE_ADDRESS`): the allocator then gives the
+    interface no pool address in its place, which would be a second error about the pool it drained."""
+    try:
+        return w.typed(tok, sc, V.if_address)
+    except Fail:
+        spans.setdefault(UNREADABLE_ADDRESS, w.span(tok, sc))
+        raise
 
 
 def set_family_once(w: Walker, f: dict, spans: dict, key: str, value: Any, span: Span) -> None:

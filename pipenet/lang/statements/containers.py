@@ -65,11 +65,7 @@ def _statement(w: Walker, s: Node, sc: Scope, c: ContainerBuilder, from_defaults
     elif kind == "net_container":
         c.single(w, "net", Net("container", w.typed(t[0], sc, V.name, "container name"), sp()), sp())
     elif kind == "address":  # one per family (dual stack)
-        try:
-            a = w.typed(t[0], sc, V.if_address)
-        except Fail:
-            c.spans.setdefault(UNREADABLE, sp())  # (reported: eth0 takes no pool address in its place)
-            raise
+        a = common.interface_address(w, t[0], sc, c.spans)
         c.single(w, common.family_key("address", a.version), a, sp(), f"an IPv{a.version} `address`")
     elif kind == "mac":
         c.single(w, "mac", w.typed(t[0], sc, V.mac), sp())

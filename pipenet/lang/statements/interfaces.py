@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from pipenet import kinds
-from pipenet.ir import UNREADABLE_ADDRESS as UNREADABLE
 from pipenet.ir import IfAddr, Interface
 from pipenet.kinds.base import joined
 from pipenet.kinds.port import KIND as PORT
@@ -55,11 +54,7 @@ def interface(w: Walker, s: Node, sc: Scope, node: str) -> Interface:
             elif part.data == "host_name":
                 w.set_once(f, spans, "host_name", w.typed(pw[0], sc, V.ifname), w.span(pw[0], sc), "host-name")
             elif part.data == "address":  # one per family (dual stack)
-                try:
-                    a = w.typed(pw[0], sc, V.if_address)
-                except Fail:
-                    spans.setdefault(UNREADABLE, w.span(pw[0], sc))  # (reported: no pool address in its place)
-                    raise
+                a = common.interface_address(w, pw[0], sc, spans)
                 common.set_family_once(w, f, spans, "address", a, w.span(pw[0], sc))
             elif part.data in _COMMON:
                 w.set_once(f, spans, part.data, w.typed(pw[0], sc, _COMMON[part.data]), w.span(pw[0], sc),
