@@ -38,12 +38,26 @@ _TYPED = frozenset(RECOVERED.values())
 _TYPED_RE = re.compile(r"(?m)(?:^|[;{}])[ \t]*(" + "|".join(sorted(_TYPED)) + r")(?![A-Za-z0-9_:/%+*?.\]-])")
 
 
-def _plain_placeholder(text: str, line_no: int) -> str:
-    """The typed placeholder on line `line_no` made the plain one (`_`: a block of anything unknown)."""
+_STRING = re.compile(r'"(?:\\.|[^"\\])*"')
+_FIRST_WORD = re.compile(r"[\s}]*([A-Za-z_][A-Za-z0-9_-]*)")
+
+
+def _code(line: str) -> str:
+    """A line without its strings and its comment: where its braces and its first word are counted."""
+    return _STRING.sub("", line).split("#", 1)[0]
+
+
+def _typed_for(code: str) -> str | None:
+    """The typed placeholder of the statement a line's code starts with (`RECOVERED`), or None."""
+    first = _FIRST_WORD.match(code)
+    return RECOVERED.get(first.group(1)) if first is not None else None
+
+
+def _plain_placeholder(text: str, line_no: int, word: str) -> str:
+    """The typed placeholder `word` on line `line_no` made the plain one (`_`: a block of anything unknown)."""
     lines = text.split("\n")
     if 0 < line_no <= len(lines):
-        for word in _TYPED:
-            lines[line_no - 1] = lines[line_no - 1].replace(f" {word} ", f" {PLACEHOLDER} ")
+        lines[line_no - 1] = lines[line_no - 1].replace(f" {word} ", f" {PLACEHOLDER} ")
     return "\n".join(lines)
 
 
@@ -53,9 +67,8 @@ def _opens_typed(text: str, line_no: int) -> bool:
     lines = text.split("\n")
     if not 0 < line_no <= len(lines):
         return False
-    code = re.sub(r'"(?:\\.|[^"\\])*"', "", lines[line_no - 1]).split("#", 1)[0]
-    first = re.match(r"\s*([A-Za-z_][A-Za-z0-9_-]*)", code)
-    return first is not None and first.group(1) in RECOVERED and code.count("{") == 1 and "}" not in code
+    code = _code(lines[line_no - 1])
+    return code.count("{") == 1 and "}" not in code and _typed_for(code) is not None
 
 
 def _reserved(text: str, file: str) -> list[Diagnostic]:
@@ -280,7 +293,7 @@ def _unclosed_brace(text: str) -> tuple[int, int] | None:
     """(line, column) of the last `{` that no `}` closes, skipping comments and strings."""
     stack: list[tuple[int, int]] = []
     for n, line in enumerate(text.split("\n"), 1):
-        code = re.sub(r'"(?:\\.|[^"\\])*"', lambda m: " " * len(m.group(0)), line).split("#", 1)[0]
+        code = _STRING.sub(lambda m: " " * len(m.group(0)), line).split("#", 1)[0]
         for col, ch in enumerate(code, 1):
             if ch == "{":
                 stack.append((n, col))
@@ -426,13 +439,13 @@ def _blank_line(text: str, line_no: int, only_col: int | None = None) -> str:
     if only_col is not None:  # drop a single stray brace
         lines[line_no - 1] = line[: only_col - 1] + " " + line[only_col:]
         return "\n".join(lines)
-    code = re.sub(r'"(?:\\.|[^"\\])*"', "", line).split("#", 1)[0]
+    code = _code(line)
     lead = len(re.match(r"[\s}]*", code).group(0).replace(" ", "").replace("\t", ""))
     delta = code.count("{") - code.count("}") + lead
     repl = line[: len(line) - len(line.lstrip())] + "}" * lead
-    first = re.match(r"[\s}]*([A-Za-z_][A-Za-z0-9_-]*)", code)
-    if delta == 1 and first is not None and first.group(1) in RECOVERED:
-        repl += f" {RECOVERED[first.group(1)]} {{"  # (its body read as the statement's own)
+    typed = _typed_for(code) if delta == 1 else None
+    if typed is not None:
+        repl += f" {typed} {{"  # (its body read as the statement's own)
     elif delta > 0:
         repl += f" {PLACEHOLDER}" + " {" * delta
     elif delta < 0:
@@ -444,7 +457,7 @@ def _blank_line(text: str, line_no: int, only_col: int | None = None) -> str:
 def _too_deep(text: str, file: str) -> Diagnostic | None:
     depth = 0
     for n, line in enumerate(text.split("\n"), 1):
-        code = re.sub(r'"(?:\\.|[^"\\])*"', "", line).split("#", 1)[0]
+        code = _code(line)
         for col, ch in enumerate(code, 1):
             if ch == "{":
                 depth += 1
@@ -472,7 +485,7 @@ def parse(text: str, file: str) -> tuple[Node | None, list[Diagnostic]]:
             if isinstance(e, UnexpectedToken) and e.token.value in _TYPED:
                 # a placeholder of ours where its statement cannot be (a broken `container` line inside a
                 # block left open above it): the plain one there instead, and nothing said of it
-                current = _plain_placeholder(current, e.token.line)
+                current = _plain_placeholder(current, e.token.line, e.token.value)
                 continue
             d = _diagnose(e, current, file)
             key = (d.span.line, d.span.column)
