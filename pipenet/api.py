@@ -250,10 +250,9 @@ class Lab:
         in the one the lab already lives in."""
         set_variables(self.variables)
         if not sandbox:  # (before anything else: an unchanged file is not even parsed)
-            t0 = time.perf_counter()
-            fast = self._unchanged(lock=True)
+            fast = self._up_unchanged()
             if fast is not None:
-                return results.Change(fast, seconds=time.perf_counter() - t0)
+                return fast
         if self.spans_machines:
             return self._up_everywhere(sandbox)
         place = self.where()
@@ -264,11 +263,10 @@ class Lab:
             from pipenet.engine.session import up
 
             if sandbox or place.sandboxed:  # (in the sandbox now: the same fast path as outside it)
-                t0 = time.perf_counter()
-                fast = self._unchanged(lock=True)
+                fast = self._up_unchanged()
                 if fast is not None:
                     _done(progress)
-                    return results.Change(fast, seconds=time.perf_counter() - t0)
+                    return fast
             try:
                 with kernel() as k:
                     p, seconds = up(path, k, progress, loaded)
@@ -812,6 +810,13 @@ class Lab:
         return place.call(here)
 
     # -- the unchanged-file fast path ---------------------------------------------------------------------
+    def _up_unchanged(self) -> results.Change | None:
+        """`up`'s answer when the file is unchanged and everything it made is live as made (`_unchanged`,
+        under the topology's lock): nothing to change. None otherwise."""
+        t0 = time.perf_counter()
+        name = self._unchanged(lock=True)
+        return results.Change(name, seconds=time.perf_counter() - t0) if name is not None else None
+
     def _unchanged(self, lock: bool = False) -> str | None:
         """The topology's name when, by the recorded digest, neither the file nor anything else `up`'s result
         depends on changed since its last `up`, and every recorded change is live as made (the checks of
