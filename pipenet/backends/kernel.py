@@ -144,7 +144,10 @@ class Forked:
                     want = _SIZE.size + _SIZE.unpack_from(got)[0]
             whole = want is not None and len(got) == want
         except BaseException:
-            self.stop() if self.group else self.wait()  # (one set aside had no Ctrl-C of its own)
+            if self.group:  # (one set aside had no Ctrl-C of its own)
+                self.stop()
+            else:
+                self.wait()
             raise
         self._close()
         if not whole:
@@ -640,6 +643,7 @@ class Kernel:
         except BaseException:
             if forked is not None:
                 forked.stop()
+                forked = None  # (reaped: its pid is not signalled again below, it may be another's now)
             raise
         finally:
             for fd in opened:
