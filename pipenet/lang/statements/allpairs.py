@@ -32,12 +32,10 @@ GLOB_RE = re.compile(r"(?:[A-Za-z0-9_.*?\]-]|\[!?)+\Z")  # ([!...]: a set that d
 
 
 def all_pairs(w: Walker, st: Node, sc: Scope, nodes: list[str], index: int,
-              stacks: dict[str, object] | None = None) -> list[Expectation]:
+              stacks: dict[str, object]) -> list[Expectation]:
     """The statement's pairs, each an Expectation pointing back at the statement (`AllPairs`). `stacks`:
     each container's network stack by the node that owns it (`topology._stacks`): two nodes of one stack
     (`net container:NAME`, `net host` and the host) are one node here, and never a pair."""
-    stacks = stacks or {}
-
     def stack(node: str):
         return stacks.get(node, (node, None) if node == HOST else node)
 

@@ -56,13 +56,13 @@ def _stacks(containers) -> dict[str, object]:
     return out
 
 
-def _expectations(w: Walker, nodes: list[str], stacks: dict[str, object] | None = None) -> list:
+def _expectations(w: Walker, nodes: list[str], stacks: dict[str, object]) -> list:
     """Every expectation in file order, an all-pairs statement standing for its pairs."""
     nodes = list(dict.fromkeys(nodes))
     out, statements = [], 0
     for st, sc in w.records["expect"]:
         if st.data.startswith("expect_all_"):
-            out.extend(w.safe(allpairs.all_pairs, w, st, sc, nodes, statements, stacks or {}) or ())
+            out.extend(w.safe(allpairs.all_pairs, w, st, sc, nodes, statements, stacks) or ())
             statements += 1
         else:
             e = w.safe(expectations.expect, w, st, sc)
